@@ -1,0 +1,213 @@
+// pgexport: the command line. Each command reads its options, then hands over to the engine or the server.
+
+#include "options.hpp"
+
+#include <pgexport/engine.hpp>
+#include <pgexport/http/server.hpp>
+#include <pgexport/log.hpp>
+#include <pgexport/migrations.hpp>
+#include <pgexport/seed.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace asio = boost::asio;
+using pgexport::cli::option_spec;
+using pgexport::cli::options;
+
+namespace {
+
+std::optional<std::string> from_env(const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+const option_spec database_option{"database", "URL", "PostgreSQL connection URL", "", "DATABASE_URL"};
+
+std::string required(const options& o, const std::string& name) {
+    auto v = o.get(name);
+    if (!v)
+        throw std::invalid_argument("--" + name + " is required");
+    return *v;
+}
+
+const std::vector<option_spec> serve_specs = {
+    {"listen", "HOST:PORT", "address to serve HTTP on", "127.0.0.1:8080", "PGEXPORT_LISTEN"},
+    database_option,
+    {"data-dir", "DIR", "where export files are written", "./var/exports", "PGEXPORT_DATA_DIR"},
+    {"max-concurrent", "N", "exports running at once; others wait in FIFO order", "2", "PGEXPORT_MAX_CONCURRENT"},
+    {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
+    {"table", "NAME", "table or view to export", "records", "PGEXPORT_TABLE"},
+    {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
+    {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
+};
+
+const std::vector<option_spec> migrate_specs = {database_option};
+
+const std::vector<option_spec> seed_specs = {
+    database_option,
+    {"rows", "N", "rows to append to the demo table records", "", "PGEXPORT_SEED_ROWS"},
+};
+
+const std::vector<option_spec> export_specs = {
+    {"server", "URL", "the pgexport server", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
+    {"filters", "JSON", "the filters object of POST /api/export", "", ""},
+    {"columns", "a,b,c", "columns in order [all]", "", ""},
+    {"output", "FILE", "where to save the CSV [export-<jobId>.csv]", "", ""},
+    {"api-key", "KEY", "API key for the server", "", "PGEXPORT_API_KEY"},
+    {"quiet", "", "print nothing but errors", "", ""},
+};
+
+std::pair<std::string, unsigned short> split_listen(const std::string& listen) {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos)
+        throw std::invalid_argument("--listen must be HOST:PORT, not \"" + listen + "\"");
+    std::string host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    const std::string port = listen.substr(colon + 1);
+    char* end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end || p < 0 || p > 65535)
+        throw std::invalid_argument("--listen has a bad port \"" + port + "\"");
+    return {host, static_cast<unsigned short>(p)};
+}
+
+int run_serve(const options& o) {
+    pgexport::engine::engine_config ec;
+    ec.database_url = required(o, "database");
+    ec.data_dir = required(o, "data-dir");
+    ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
+    ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
+    ec.table = required(o, "table");
+    ec.key = required(o, "key");
+    pgexport::http::server_config sc;
+    std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
+    sc.api_keys = o.all("api-key");
+
+    const int applied = pgexport::engine::apply_migrations(ec.database_url);
+    pgexport::log_event("info", "migrations_applied", {{"count", applied}});
+
+    asio::io_context io(1);
+    pgexport::engine::export_engine engine(io.get_executor(), ec);
+    pgexport::http::server server(io, engine, sc);
+    server.listen();
+    int exit_code = 0;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            co_await engine.async_start();
+            pgexport::log_event("info", "listening",
+                                {{"address", sc.host + ":" + std::to_string(server.port())},
+                                 {"api_keys", sc.api_keys.size()},
+                                 {"table", engine.schema().table}});
+            if (sc.api_keys.empty())
+                pgexport::log_event("warning", "open_api",
+                                    {{"message", "no --api-key given: anyone who can reach " + sc.host +
+                                                     " can use the API"}});
+            co_await server.async_run();
+        },
+        [&](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                pgexport::log_event("error", "serve_failed", {{"error", ex.what()}});
+            }
+            exit_code = 1;
+            server.stop();
+            io.stop();
+        });
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec)
+            return;
+        pgexport::log_event("info", "shutting_down", {{"signal", sig}});
+        server.stop();
+        asio::co_spawn(
+            io, [&]() -> asio::awaitable<void> { co_await engine.async_shutdown(); },
+            [&](std::exception_ptr) { io.stop(); });
+    });
+    io.run();
+    return exit_code;
+}
+
+int run_migrate(const options& o) {
+    const int applied = pgexport::engine::apply_migrations(required(o, "database"));
+    std::cout << "applied " << applied << " migration(s)\n";
+    return 0;
+}
+
+int run_seed(const options& o) {
+    pgexport::engine::seed_params p;
+    p.database_url = required(o, "database");
+    p.rows = o.get_int("rows", 0, 1'000'000'000'000LL);
+    const auto added = pgexport::engine::seed_records(p);
+    std::cout << "added " << added << " row(s) to records\n";
+    return 0;
+}
+
+int run_export(const options&) {
+    std::cerr << "pgexport export: the client is not built yet; use the HTTP API (see README.md)\n";
+    return 2;
+}
+
+struct command {
+    std::string name;
+    std::string summary;
+    const std::vector<option_spec>* specs;
+    int (*run)(const options&);
+};
+
+const std::vector<command> commands = {
+    {"serve", "Serves the HTTP API and web page, runs the export engine, resumes unfinished jobs.", &serve_specs,
+     run_serve},
+    {"migrate", "Applies the job-table migrations and exits.", &migrate_specs, run_migrate},
+    {"seed", "Creates the demo table records if missing and appends N deterministic rows.", &seed_specs, run_seed},
+    {"export", "Creates an export on a running server, shows progress and downloads the file.", &export_specs,
+     run_export},
+};
+
+void print_help() {
+    std::cout << "usage: pgexport <command> [options]\n\ncommands:\n";
+    for (const auto& c : commands)
+        std::cout << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+    std::cout << "\n'pgexport <command> --help' describes a command's options. Options may also come from the\n"
+                 "environment (DATABASE_URL, PGEXPORT_*); a flag wins over the environment.\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        print_help();
+        return args.empty() ? 2 : 0;
+    }
+    for (const auto& c : commands) {
+        if (c.name != args[0])
+            continue;
+        try {
+            options o(*c.specs, {args.begin() + 1, args.end()}, from_env);
+            if (o.help()) {
+                std::cout << pgexport::cli::usage(c.name, c.summary, *c.specs);
+                return 0;
+            }
+            return c.run(o);
+        } catch (const std::invalid_argument& e) {
+            std::cerr << "pgexport " << c.name << ": " << e.what() << "\n";
+            return 2;
+        } catch (const std::exception& e) {
+            std::cerr << "pgexport " << c.name << ": " << e.what() << "\n";
+            return 1;
+        }
+    }
+    std::cerr << "pgexport: unknown command \"" << args[0] << "\" (see pgexport --help)\n";
+    return 2;
+}

@@ -1,0 +1,120 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace pgexport::cli {
+
+options::options(const std::vector<option_spec>& specs, const std::vector<std::string>& args,
+                 const std::function<std::optional<std::string>(const std::string&)>& getenv)
+    : specs_(specs), getenv_(getenv) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--help" || arg == "-h") {
+            help_ = true;
+            continue;
+        }
+        if (!arg.starts_with("--"))
+            throw std::invalid_argument("unexpected argument \"" + arg + "\" (options start with --)");
+        std::string name = arg.substr(2);
+        std::optional<std::string> value;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name.resize(eq);
+        }
+        const option_spec& s = spec(name);
+        if (s.value_name.empty()) {
+            if (value)
+                throw std::invalid_argument("--" + name + " takes no value");
+            value = "true";
+        } else if (!value) {
+            if (i + 1 >= args.size())
+                throw std::invalid_argument("--" + name + " needs a value (" + s.value_name + ")");
+            value = args[++i];
+        }
+        auto& slot = values_[name];
+        if (!slot.empty() && !s.repeatable)
+            throw std::invalid_argument("--" + name + " given twice");
+        slot.push_back(*value);
+    }
+}
+
+const option_spec& options::spec(const std::string& name) const {
+    for (const auto& s : specs_)
+        if (s.name == name)
+            return s;
+    throw std::invalid_argument("unknown option --" + name + " (see --help)");
+}
+
+bool options::flag(const std::string& name) const {
+    auto v = get(name);
+    return v && (*v == "true" || *v == "1" || *v == "yes");
+}
+
+std::optional<std::string> options::get(const std::string& name) const {
+    if (auto it = values_.find(name); it != values_.end() && !it->second.empty())
+        return it->second.back();
+    const option_spec& s = spec(name);
+    if (!s.env.empty())
+        if (auto v = getenv_(s.env); v && !v->empty())
+            return v;
+    if (!s.default_value.empty())
+        return s.default_value;
+    return std::nullopt;
+}
+
+std::vector<std::string> options::all(const std::string& name) const {
+    if (auto it = values_.find(name); it != values_.end())
+        return it->second;
+    const option_spec& s = spec(name);
+    std::vector<std::string> out;
+    if (!s.env.empty())
+        if (auto v = getenv_(s.env); v && !v->empty()) {
+            // A list in the environment is comma-separated.
+            std::size_t start = 0;
+            while (start <= v->size()) {
+                auto end = v->find(',', start);
+                if (end == std::string::npos)
+                    end = v->size();
+                if (end > start)
+                    out.push_back(v->substr(start, end - start));
+                start = end + 1;
+            }
+        }
+    return out;
+}
+
+long long options::get_int(const std::string& name, long long min, long long max) const {
+    auto v = get(name);
+    if (!v)
+        throw std::invalid_argument("--" + name + " is required");
+    long long n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size() || n < min || n > max)
+        throw std::invalid_argument("--" + name + " must be a whole number from " + std::to_string(min) + " to " +
+                                    std::to_string(max) + ", not \"" + *v + "\"");
+    return n;
+}
+
+std::string usage(const std::string& command, const std::string& summary, const std::vector<option_spec>& specs) {
+    std::string text = "usage: pgexport " + command + " [options]\n\n" + summary + "\n\noptions:\n";
+    for (const auto& s : specs) {
+        std::string left = "  --" + s.name + (s.value_name.empty() ? "" : " " + s.value_name);
+        if (left.size() < 30)
+            left.resize(30, ' ');
+        else
+            left += "\n" + std::string(30, ' ');
+        text += left + s.help;
+        if (!s.default_value.empty())
+            text += " [" + s.default_value + "]";
+        if (!s.env.empty())
+            text += " (env " + s.env + ")";
+        if (s.repeatable)
+            text += " (repeatable)";
+        text += "\n";
+    }
+    text += "  --help                      this text\n";
+    return text;
+}
+
+} // namespace pgexport::cli

@@ -1,0 +1,47 @@
+#pragma once
+// Command-line options: --name value, --name=value and --flag, with fallbacks to the environment.
+// Pure: the environment is passed in, so it can be tested.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::cli {
+
+struct option_spec {
+    std::string name;       // without the leading dashes
+    std::string value_name; // empty for a flag
+    std::string help;
+    std::string default_value; // shown in --help; empty for none
+    std::string env;           // environment variable consulted when the flag is absent
+    bool repeatable = false;
+};
+
+class options {
+public:
+    // Parses args (after the command). Throws std::invalid_argument with a message for a person.
+    options(const std::vector<option_spec>& specs, const std::vector<std::string>& args,
+            const std::function<std::optional<std::string>(const std::string&)>& getenv);
+
+    bool help() const { return help_; }
+    bool flag(const std::string& name) const;
+    // The flag's value, else the environment's, else the default; nullopt when none.
+    std::optional<std::string> get(const std::string& name) const;
+    std::vector<std::string> all(const std::string& name) const;
+    // get() as an integer in [min, max]; throws std::invalid_argument naming the option.
+    long long get_int(const std::string& name, long long min, long long max) const;
+
+private:
+    const option_spec& spec(const std::string& name) const;
+    std::vector<option_spec> specs_;
+    std::map<std::string, std::vector<std::string>> values_;
+    std::function<std::optional<std::string>(const std::string&)> getenv_;
+    bool help_ = false;
+};
+
+// The --help text of a command.
+std::string usage(const std::string& command, const std::string& summary, const std::vector<option_spec>& specs);
+
+} // namespace pgexport::cli

@@ -1,0 +1,92 @@
+#pragma once
+// The export engine: runs export jobs on an Asio executor, one chunked COPY at a time per job, with a
+// checkpoint after each chunk, and takes unfinished jobs up again at start-up.
+//
+// Threading: every member function must be called from the engine's executor (a strand or a
+// single-threaded io_context). File writes, fsyncs and job-store queries run on threads the engine owns,
+// so the executor never blocks on disk or on the job store.
+
+#include <pgexport/error.hpp>
+#include <pgexport/job.hpp>
+#include <pgexport/request.hpp>
+#include <pgexport/table_schema.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::engine {
+
+struct engine_config {
+    std::string database_url;                      // libpq connection string or URL
+    std::filesystem::path data_dir = "var/exports"; // <job>.csv.part while running, <job>.csv when done
+    std::string table = "records";                  // any table or view; may be schema-qualified
+    std::string key = "id";                         // unique, increasing integer column
+    int max_concurrent = 2;                         // jobs running at once; the rest wait in FIFO order
+    int chunk_rows = 10000;                         // rows per COPY statement
+    std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
+    std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+    int max_attempts = 8; // consecutive failed attempts at a chunk before the job fails
+    std::chrono::milliseconds retry_base_delay{500};
+    std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
+};
+
+// Who may see a job: nullopt sees every job, a value only the jobs created with that owner.
+using owner_filter = std::optional<std::string>;
+
+class export_engine {
+public:
+    // Creates the engine; nothing is connected until async_start.
+    export_engine(boost::asio::any_io_executor executor, engine_config config);
+    ~export_engine();
+    export_engine(const export_engine&) = delete;
+    export_engine& operator=(const export_engine&) = delete;
+
+    // Creates the data directory, reads the table's schema from the catalog and takes every unfinished
+    // job up again (queued ones in creation order). Throws std::runtime_error with a clear message when
+    // the data directory is not writable or the table is unusable (missing, key not an integer column).
+    boost::asio::awaitable<void> async_start();
+
+    // Validates `request` against the table (columns exist, every value parses as its column's type) and
+    // queues a job. Returns the job id, or a problem: invalid_request, unknown_column, unknown_operator,
+    // invalid_value (all the client's to fix) or unavailable.
+    boost::asio::awaitable<result<std::string>> async_create(export_request request,
+                                                             std::optional<std::string> owner = {});
+
+    // The job with live progress. not_found for an unknown id, a malformed id, or another owner's job.
+    boost::asio::awaitable<result<job_info>> async_status(std::string id, owner_filter owner = {});
+
+    // Jobs newest first, at most `limit`.
+    boost::asio::awaitable<std::vector<job_info>> async_list(owner_filter owner = {}, int limit = 100);
+
+    // Cancels a queued or running job: status cancelled, its file removed. conflict when it has already
+    // ended; not_found as async_status.
+    boost::asio::awaitable<result<job_info>> async_cancel(std::string id, owner_filter owner = {});
+
+    // True when the database answers.
+    boost::asio::awaitable<bool> async_ping();
+
+    // Stops every running job at once, leaving each resumable from its last checkpoint, and waits until
+    // they have stopped. No job starts afterwards.
+    boost::asio::awaitable<void> async_shutdown();
+
+    const table_schema& schema() const;
+    const engine_config& config() const;
+
+    // The finished file of a completed job (inside the data directory).
+    std::filesystem::path file_for(const std::string& id) const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace pgexport::engine

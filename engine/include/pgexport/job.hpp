@@ -1,0 +1,40 @@
+#pragma once
+// A job as the engine reports it.
+
+#include <pgexport/request.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pgexport::engine {
+
+enum class job_status { queued, running, completed, failed, cancelled };
+
+std::string_view to_string(job_status status);
+std::optional<job_status> parse_job_status(std::string_view text);
+
+using timestamp = std::chrono::system_clock::time_point;
+
+struct job_info {
+    std::string id; // a UUID, lower case
+    job_status status = job_status::queued;
+    export_request request;
+    std::optional<std::string> owner;
+    std::optional<std::int64_t> last_processed_id; // nullopt before the first chunk
+    std::int64_t rows_exported = 0;
+    std::int64_t bytes_written = 0;
+    std::optional<std::int64_t> total_rows_estimate;
+    std::optional<std::string> file_path; // set once completed
+    std::optional<std::string> error;     // set once failed
+    int attempts = 0;
+    timestamp created_at;
+    std::optional<timestamp> started_at;
+    std::optional<timestamp> finished_at;
+};
+
+// ISO 8601 in UTC with milliseconds, e.g. "2024-01-31T12:00:00.123Z".
+std::string format_timestamp(timestamp t);
+
+} // namespace pgexport::engine

@@ -1,0 +1,49 @@
+#pragma once
+// An export request: which rows (filters) and which columns, as CONTRACT.md's POST /api/export body.
+
+#include <pgexport/error.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::engine {
+
+enum class filter_op { eq, ne, gt, gte, lt, lte, in };
+
+// "eq", "ne", ... as in the request body.
+std::string_view to_string(filter_op op);
+
+// One condition on one column. A value is the text PostgreSQL parses as the column's type; nullopt is
+// SQL NULL, allowed only with eq (IS NULL) and ne (IS NOT NULL). `in` has one or more values, every
+// other operator exactly one.
+struct filter {
+    std::string column;
+    filter_op op = filter_op::eq;
+    std::vector<std::optional<std::string>> values;
+
+    friend bool operator==(const filter&, const filter&) = default;
+};
+
+struct export_request {
+    std::vector<filter> filters;      // ANDed, in the order given
+    std::vector<std::string> columns; // empty: every column in table order
+
+    friend bool operator==(const export_request&, const export_request&) = default;
+};
+
+// Reads a request body: {"filters": {...}, "columns": [...]}, both optional, nothing else allowed.
+// A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be
+// strings, numbers or booleans (taken as their text) or null. Checks shape and encoding only (valid
+// UTF-8, no NUL); columns and value types are checked against the table by the engine.
+result<export_request> parse_export_request(const boost::json::value& body);
+
+// The request as JSON that parse_export_request reads back to an equal request.
+boost::json::value to_json(const export_request& request);
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+} // namespace pgexport::engine

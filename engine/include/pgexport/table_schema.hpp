@@ -1,0 +1,23 @@
+#pragma once
+// What the engine knows of the exported table: read from the catalog at start-up, never from code.
+
+#include <string>
+#include <vector>
+
+namespace pgexport::engine {
+
+struct column_info {
+    std::string name; // as in the catalog, unquoted
+    std::string type; // format_type() without typmod, e.g. "numeric", "timestamp with time zone"
+};
+
+struct table_schema {
+    std::string table;                // the relation as PostgreSQL prints regclass: quoted where needed
+    std::string key;                  // the key column, unquoted
+    std::vector<column_info> columns; // in table order
+
+    // The column named `name`, or nullptr.
+    const column_info* find(const std::string& name) const;
+};
+
+} // namespace pgexport::engine

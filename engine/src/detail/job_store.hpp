@@ -1,0 +1,68 @@
+#pragma once
+// The export_jobs table and the catalog look-ups the engine needs. Blocking libpq on one connection:
+// the engine calls it only from its single store thread, never from the event loop.
+
+#include <pgexport/engine.hpp>
+#include <pgexport/job.hpp>
+#include <pgexport/table_schema.hpp>
+
+#include "detail/pg.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::engine::detail {
+
+struct stored_job {
+    job_info info;
+    std::optional<std::int64_t> key_upper_bound;
+};
+
+class job_store {
+public:
+    job_store(std::string url, std::chrono::milliseconds statement_timeout,
+              std::chrono::milliseconds connect_timeout);
+
+    // Reads the columns of `table` and checks `key`. Throws std::runtime_error with a clear message.
+    table_schema load_schema(const std::string& table, const std::string& key);
+
+    // `text` parsed as `type` and printed back by PostgreSQL, so that values like 'now' are fixed at
+    // creation. invalid_value when it does not parse.
+    result<std::string> canonical_value(const std::string& column, const std::string& type,
+                                        const std::string& text);
+
+    std::optional<std::int64_t> max_key(const table_schema& schema);
+    std::optional<std::int64_t> estimate_rows(const std::string& explain_sql);
+
+    void insert(const job_info& job, std::optional<std::int64_t> key_upper_bound);
+    std::optional<stored_job> get(const std::string& id);
+    std::vector<stored_job> list(const owner_filter& owner, int limit);
+    // Queued and running jobs, running ones first, each group in creation order.
+    std::vector<stored_job> unfinished();
+
+    // queued/running -> running; started_at set once. False when the job is no longer queued or running.
+    bool mark_running(const std::string& id);
+    // False when the job is no longer running (cancelled meanwhile).
+    bool checkpoint(const std::string& id, std::optional<std::int64_t> last_id, std::int64_t rows,
+                    std::int64_t bytes, int attempts);
+    bool complete(const std::string& id, const std::string& file_path, std::int64_t rows, std::int64_t bytes);
+    void fail(const std::string& id, const std::string& error);
+    // queued/running -> cancelled; the job's state before, or nullopt when unknown.
+    std::optional<job_status> cancel(const std::string& id);
+
+    bool ping();
+
+private:
+    // Runs `sql`, reconnecting once when the connection was lost.
+    result_ptr run(std::string_view sql, const std::vector<std::optional<std::string>>& params = {});
+    PGconn* connection();
+
+    std::string url_;
+    std::chrono::milliseconds statement_timeout_;
+    std::chrono::milliseconds connect_timeout_;
+    conn_ptr conn_;
+};
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,231 @@
+#include "detail/pg.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+#include <variant>
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+namespace pgexport::engine::detail {
+
+namespace {
+
+std::string trimmed(const char* text) {
+    std::string s = text ? text : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+pg_error error_from_result(const PGresult* r, PGconn* conn) {
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    std::string message = trimmed(r ? PQresultErrorMessage(r) : nullptr);
+    if (message.empty())
+        message = trimmed(PQerrorMessage(conn));
+    if (message.empty())
+        message = "unknown database error";
+    return pg_error(std::move(message), state ? state : "");
+}
+
+bool succeeded(const PGresult* r) {
+    auto s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
+}
+
+} // namespace
+
+bool pg_error::transient() const noexcept {
+    const std::string& s = sqlstate_;
+    if (s.empty())
+        return true; // no server answer: the connection failed or was lost
+    return s.starts_with("08") || s.starts_with("53") || s == "57P01" || s == "57P02" || s == "57P03" ||
+           s == "57014" || s == "40001" || s == "40P01";
+}
+
+std::string session_setup_sql(std::chrono::milliseconds statement_timeout) {
+    return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET client_min_messages = warning; "
+           "SET statement_timeout = " +
+           std::to_string(statement_timeout.count()) + ";";
+}
+
+conn_ptr connect_blocking(const std::string& url, std::chrono::milliseconds statement_timeout,
+                          std::chrono::milliseconds connect_timeout) {
+    const std::string timeout_s =
+        std::to_string(std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(connect_timeout).count()));
+    const char* keys[] = {"dbname", "client_encoding", "application_name", "connect_timeout", nullptr};
+    const char* values[] = {url.c_str(), "UTF8", "pgexport", timeout_s.c_str(), nullptr};
+    conn_ptr conn(PQconnectdbParams(keys, values, 1));
+    if (!conn)
+        throw pg_error("out of memory allocating a database connection", "");
+    if (PQstatus(conn.get()) != CONNECTION_OK)
+        throw pg_error("cannot connect to the database: " + trimmed(PQerrorMessage(conn.get())), "");
+    exec(conn.get(), session_setup_sql(statement_timeout));
+    return conn;
+}
+
+result_ptr exec(PGconn* conn, std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params)
+        values.push_back(p ? p->c_str() : nullptr);
+    const std::string text(sql);
+    result_ptr r(params.empty() ? PQexec(conn, text.c_str())
+                                : PQexecParams(conn, text.c_str(), static_cast<int>(values.size()), nullptr,
+                                               values.data(), nullptr, nullptr, 0));
+    if (!r || !succeeded(r.get()))
+        throw error_from_result(r.get(), conn);
+    return r;
+}
+
+std::optional<std::string> get_text(const PGresult* r, int row, int column) {
+    if (PQgetisnull(r, row, column))
+        return std::nullopt;
+    return std::string(PQgetvalue(r, row, column), static_cast<std::size_t>(PQgetlength(r, row, column)));
+}
+
+std::optional<std::int64_t> get_int64(const PGresult* r, int row, int column) {
+    if (PQgetisnull(r, row, column))
+        return std::nullopt;
+    return std::strtoll(PQgetvalue(r, row, column), nullptr, 10);
+}
+
+async_connection::~async_connection() { close(); }
+
+void async_connection::close() noexcept {
+    if (socket_) {
+        // The descriptor belongs to libpq: Asio must not close it.
+        socket_->release();
+        socket_.reset();
+    }
+    conn_.reset();
+}
+
+void async_connection::cancel() {
+    if (socket_)
+        socket_->cancel();
+}
+
+void async_connection::throw_connection_error(std::string_view what) {
+    std::string message = std::string(what) + ": " + trimmed(conn_ ? PQerrorMessage(conn_.get()) : nullptr);
+    throw pg_error(std::move(message), "");
+}
+
+asio::awaitable<void> async_connection::async_connect(const std::string& url,
+                                                      std::chrono::milliseconds statement_timeout,
+                                                      std::chrono::milliseconds timeout) {
+    close();
+    const char* keys[] = {"dbname",        "client_encoding",     "application_name", "keepalives",
+                          "keepalives_idle", "keepalives_interval", "keepalives_count", nullptr};
+    const char* values[] = {url.c_str(), "UTF8", "pgexport", "1", "30", "10", "3", nullptr};
+    conn_.reset(PQconnectStartParams(keys, values, 1));
+    if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD)
+        throw_connection_error("cannot connect to the database");
+
+    asio::steady_timer deadline(executor_, timeout);
+    auto poll = PGRES_POLLING_WRITING;
+    while (poll != PGRES_POLLING_OK) {
+        if (poll == PGRES_POLLING_FAILED)
+            throw_connection_error("cannot connect to the database");
+        // The socket may change while libpq tries the addresses in turn: wrap it anew each time.
+        socket_ = std::make_unique<asio::posix::stream_descriptor>(executor_, PQsocket(conn_.get()));
+        auto kind = poll == PGRES_POLLING_READING ? asio::posix::descriptor_base::wait_read
+                                                  : asio::posix::descriptor_base::wait_write;
+        auto which = co_await (socket_->async_wait(kind, asio::use_awaitable) ||
+                               deadline.async_wait(asio::use_awaitable));
+        socket_->release();
+        socket_.reset();
+        if (which.index() == 1)
+            throw pg_error("cannot connect to the database: timed out after " +
+                               std::to_string(timeout.count()) + " ms",
+                           "");
+        poll = PQconnectPoll(conn_.get());
+    }
+    if (PQsetnonblocking(conn_.get(), 1) != 0)
+        throw_connection_error("cannot make the database connection non-blocking");
+    socket_ = std::make_unique<asio::posix::stream_descriptor>(executor_, PQsocket(conn_.get()));
+    co_await async_exec(session_setup_sql(statement_timeout));
+}
+
+asio::awaitable<void> async_connection::async_wait_readable() {
+    co_await socket_->async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
+    if (!PQconsumeInput(conn_.get()))
+        throw_connection_error("lost the database connection");
+}
+
+asio::awaitable<void> async_connection::async_flush_output() {
+    for (;;) {
+        int rc = PQflush(conn_.get());
+        if (rc == 0)
+            co_return;
+        if (rc < 0)
+            throw_connection_error("lost the database connection");
+        co_await socket_->async_wait(asio::posix::descriptor_base::wait_write, asio::use_awaitable);
+    }
+}
+
+asio::awaitable<void> async_connection::async_exec(const std::string& sql) {
+    if (!conn_ || !PQsendQuery(conn_.get(), sql.c_str()))
+        throw_connection_error("cannot send a statement");
+    co_await async_flush_output();
+    std::optional<pg_error> failure;
+    for (;;) {
+        while (PQisBusy(conn_.get()))
+            co_await async_wait_readable();
+        result_ptr r(PQgetResult(conn_.get()));
+        if (!r)
+            break;
+        if (!succeeded(r.get()) && !failure)
+            failure = error_from_result(r.get(), conn_.get());
+    }
+    if (failure)
+        throw *failure;
+}
+
+asio::awaitable<result_ptr> async_connection::async_get_result() {
+    while (PQisBusy(conn_.get()))
+        co_await async_wait_readable();
+    co_return result_ptr(PQgetResult(conn_.get()));
+}
+
+asio::awaitable<void> async_connection::async_copy_out(const std::string& sql, copy_sink& sink) {
+    if (!conn_ || !PQsendQuery(conn_.get(), sql.c_str()))
+        throw_connection_error("cannot send a statement");
+    co_await async_flush_output();
+
+    result_ptr start = co_await async_get_result();
+    if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
+        pg_error failure = start ? error_from_result(start.get(), conn_.get())
+                                 : pg_error("COPY returned no result", "");
+        while (co_await async_get_result()) {
+        }
+        throw failure;
+    }
+    for (;;) {
+        char* data = nullptr;
+        int n = PQgetCopyData(conn_.get(), &data, 1);
+        if (n > 0) {
+            pqmem_ptr row(data);
+            if (sink.consume(std::string_view(data, static_cast<std::size_t>(n))))
+                co_await sink.async_drain();
+        } else if (n == 0) {
+            co_await async_wait_readable();
+        } else if (n == -1) {
+            break;
+        } else {
+            throw_connection_error("COPY failed");
+        }
+    }
+    std::optional<pg_error> failure;
+    while (result_ptr r = co_await async_get_result()) {
+        if (!succeeded(r.get()) && !failure)
+            failure = error_from_result(r.get(), conn_.get());
+    }
+    if (failure)
+        throw *failure;
+}
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,114 @@
+#pragma once
+// libpq behind RAII handles, blocking helpers for the job store, and an asynchronous connection that
+// waits on the socket through Asio for the export's COPY.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgexport::engine::detail {
+
+struct conn_deleter {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+struct result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+struct pqmem_deleter {
+    void operator()(void* p) const noexcept { PQfreemem(p); }
+};
+using conn_ptr = std::unique_ptr<PGconn, conn_deleter>;
+using result_ptr = std::unique_ptr<PGresult, result_deleter>;
+using pqmem_ptr = std::unique_ptr<char, pqmem_deleter>;
+
+// A database failure, with its SQLSTATE when the server sent one ("" for a lost connection).
+class pg_error : public std::runtime_error {
+public:
+    pg_error(std::string message, std::string sqlstate)
+        : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate)) {}
+    const std::string& sqlstate() const noexcept { return sqlstate_; }
+
+    // True for failures that a later attempt may not meet: a lost or refused connection, a server
+    // shutting down or restarting, a statement timeout, serialization failures and deadlocks.
+    bool transient() const noexcept;
+
+private:
+    std::string sqlstate_;
+};
+
+// The session settings that make COPY's output independent of the server's configuration.
+std::string session_setup_sql(std::chrono::milliseconds statement_timeout);
+
+// Connects and blocks until done; applies session_setup_sql. Throws pg_error.
+conn_ptr connect_blocking(const std::string& url, std::chrono::milliseconds statement_timeout,
+                          std::chrono::milliseconds connect_timeout);
+
+// Runs one statement with text parameters (nullopt = NULL); throws pg_error unless it succeeds.
+result_ptr exec(PGconn* conn, std::string_view sql, const std::vector<std::optional<std::string>>& params = {});
+
+// Value of row/column as text; nullopt for NULL.
+std::optional<std::string> get_text(const PGresult* r, int row, int column);
+std::optional<std::int64_t> get_int64(const PGresult* r, int row, int column);
+
+// Receives the rows of a COPY TO STDOUT.
+class copy_sink {
+public:
+    virtual ~copy_sink() = default;
+    // Takes one row; returns true when async_drain must be awaited before the next row.
+    virtual bool consume(std::string_view row) = 0;
+    virtual boost::asio::awaitable<void> async_drain() = 0;
+};
+
+// A connection owned by one coroutine at a time, whose socket waits go through the executor.
+class async_connection {
+public:
+    explicit async_connection(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
+    ~async_connection();
+    async_connection(const async_connection&) = delete;
+    async_connection& operator=(const async_connection&) = delete;
+
+    // Connects without blocking (PQconnectStartParams/PQconnectPoll), then applies session_setup_sql.
+    // Throws pg_error, also when `timeout` passes first.
+    boost::asio::awaitable<void> async_connect(const std::string& url, std::chrono::milliseconds statement_timeout,
+                                               std::chrono::milliseconds timeout);
+
+    // Runs `sql` (one or more statements, simple protocol) and discards the results; throws pg_error.
+    boost::asio::awaitable<void> async_exec(const std::string& sql);
+
+    // Runs a COPY ... TO STDOUT and hands each data row to `sink` as libpq returns it: exactly one row per
+    // call, newline included. While the sink drains, the socket is not read: that is the backpressure.
+    // Throws pg_error; exceptions from the sink pass through (the connection must then be closed).
+    boost::asio::awaitable<void> async_copy_out(const std::string& sql, copy_sink& sink);
+
+    // Cancels the pending socket wait, if any; the waiting operation then fails with operation_aborted.
+    void cancel();
+
+    // Closes the connection (safe when not connected).
+    void close() noexcept;
+
+    bool is_open() const noexcept { return conn_ != nullptr; }
+
+private:
+    boost::asio::awaitable<void> async_wait_readable();
+    boost::asio::awaitable<void> async_flush_output();
+    boost::asio::awaitable<result_ptr> async_get_result();
+    [[noreturn]] void throw_connection_error(std::string_view what);
+
+    boost::asio::any_io_executor executor_;
+    conn_ptr conn_;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
+};
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,118 @@
+#include "detail/sql.hpp"
+
+namespace pgexport::engine::detail {
+
+std::string quote_identifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"')
+            out += '"';
+        out += c;
+    }
+    out += '"';
+    return out;
+}
+
+std::string quote_literal(std::string_view text) {
+    const bool has_backslash = text.find('\\') != std::string_view::npos;
+    std::string out = has_backslash ? " E'" : "'";
+    for (char c : text) {
+        if (c == '\'' || (has_backslash && c == '\\'))
+            out += c;
+        out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::vector<std::string> output_columns(const table_schema& schema, const export_request& request) {
+    if (!request.columns.empty())
+        return request.columns;
+    std::vector<std::string> all;
+    for (const auto& c : schema.columns)
+        all.push_back(c.name);
+    return all;
+}
+
+std::optional<problem> check_columns(const table_schema& schema, const export_request& request) {
+    for (const auto& c : request.columns)
+        if (!schema.find(c))
+            return problem{errc::unknown_column, "unknown column \"" + c + "\" in \"columns\""};
+    for (const auto& f : request.filters)
+        if (!schema.find(f.column))
+            return problem{errc::unknown_column, "unknown column \"" + f.column + "\" in \"filters\""};
+    return std::nullopt;
+}
+
+std::string where_clause(const table_schema& schema, const export_request& request) {
+    if (request.filters.empty())
+        return "TRUE";
+    std::string sql;
+    for (const filter& f : request.filters) {
+        const column_info* column = schema.find(f.column);
+        if (!column)
+            throw std::logic_error("where_clause: unchecked column " + f.column);
+        const std::string lhs = quote_identifier(column->name);
+        auto typed = [&](const std::string& v) { return quote_literal(v) + "::" + column->type; };
+        if (!sql.empty())
+            sql += " AND ";
+        const auto& first = f.values.at(0);
+        switch (f.op) {
+        case filter_op::eq: sql += first ? lhs + " = " + typed(*first) : lhs + " IS NULL"; break;
+        case filter_op::ne: sql += first ? lhs + " <> " + typed(*first) : lhs + " IS NOT NULL"; break;
+        case filter_op::gt: sql += lhs + " > " + typed(*first); break;
+        case filter_op::gte: sql += lhs + " >= " + typed(*first); break;
+        case filter_op::lt: sql += lhs + " < " + typed(*first); break;
+        case filter_op::lte: sql += lhs + " <= " + typed(*first); break;
+        case filter_op::in: {
+            sql += lhs + " IN (";
+            for (std::size_t i = 0; i < f.values.size(); ++i) {
+                if (i)
+                    sql += ", ";
+                sql += typed(f.values[i].value());
+            }
+            sql += ")";
+            break;
+        }
+        }
+    }
+    return sql;
+}
+
+namespace {
+
+std::string select_list(const table_schema& schema, const export_request& request) {
+    std::string list;
+    for (const auto& c : output_columns(schema, request)) {
+        if (!list.empty())
+            list += ", ";
+        list += quote_identifier(c);
+    }
+    return list;
+}
+
+} // namespace
+
+std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
+                           std::optional<std::int64_t> after, std::int64_t upper, int limit) {
+    const std::string key = quote_identifier(schema.key);
+    std::string sql = "COPY (SELECT " + key + ", " + select_list(schema, request) + " FROM " + schema.table +
+                      " WHERE (" + where_clause(schema, request) + ")";
+    if (after)
+        sql += " AND " + key + " > " + std::to_string(*after);
+    sql += " AND " + key + " <= " + std::to_string(upper) + " ORDER BY " + key + " LIMIT " + std::to_string(limit) +
+           ") TO STDOUT (FORMAT csv)";
+    return sql;
+}
+
+std::string header_copy_sql(const table_schema& schema, const export_request& request) {
+    return "COPY (SELECT " + select_list(schema, request) + " FROM " + schema.table +
+           " LIMIT 0) TO STDOUT (FORMAT csv, HEADER true)";
+}
+
+std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper) {
+    return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.table + " WHERE (" + where_clause(schema, request) +
+           ") AND " + quote_identifier(schema.key) + " <= " + std::to_string(upper);
+}
+
+} // namespace pgexport::engine::detail

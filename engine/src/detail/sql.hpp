@@ -1,0 +1,45 @@
+#pragma once
+// Builds the SQL of an export from the table's schema and a validated request. Pure: no I/O.
+//
+// Safety: identifiers come from the catalog and are always double-quoted; values are validated text
+// (UTF-8, no NUL) written as string literals with quote_literal, then cast to the column's catalog type.
+// No request text reaches SQL any other way.
+
+#include <pgexport/request.hpp>
+#include <pgexport/table_schema.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgexport::engine::detail {
+
+// "name" with inner quotes doubled.
+std::string quote_identifier(std::string_view name);
+
+// A string literal that reads back as `text` whatever standard_conforming_strings is: '...' with quotes
+// doubled, and E'...' with backslashes doubled too when `text` holds a backslash (as PQescapeLiteral).
+std::string quote_literal(std::string_view text);
+
+// The output columns: the request's, or every column of the table in order.
+std::vector<std::string> output_columns(const table_schema& schema, const export_request& request);
+
+// Checks that every column and filter column exists. Returns the problem, or nullopt.
+std::optional<problem> check_columns(const table_schema& schema, const export_request& request);
+
+// The request's filters as a boolean SQL expression ("TRUE" with none).
+std::string where_clause(const table_schema& schema, const export_request& request);
+
+// One chunk: the key first (the engine reads and strips it), then the output columns, rows with
+// after < key <= upper in key order, at most `limit`. No lower bound when `after` is nullopt.
+std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
+                           std::optional<std::int64_t> after, std::int64_t upper, int limit);
+
+// A COPY that returns only the CSV header line of the output columns, exactly as PostgreSQL writes it.
+std::string header_copy_sql(const table_schema& schema, const export_request& request);
+
+// The planner's estimate query for the rows of the export: EXPLAIN (FORMAT JSON) of the filtered scan.
+std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper);
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,524 @@
+#include <pgexport/engine.hpp>
+#include <pgexport/log.hpp>
+
+#include "detail/csv_row.hpp"
+#include "detail/file_writer.hpp"
+#include "detail/job_store.hpp"
+#include "detail/offload.hpp"
+#include "detail/pg.hpp"
+#include "detail/sql.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/uuid/uuid_generators.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <deque>
+#include <map>
+#include <random>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace pgexport::engine {
+
+namespace {
+
+using detail::job_store;
+using detail::stored_job;
+
+// A one-shot event for a single-threaded executor: set() once, async_wait() from any number of waiters.
+class event {
+public:
+    explicit event(asio::any_io_executor ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
+    void set() {
+        set_ = true;
+        timer_.cancel();
+    }
+    bool is_set() const { return set_; }
+    asio::awaitable<void> async_wait() {
+        while (!set_) {
+            boost::system::error_code ec;
+            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
+private:
+    asio::steady_timer timer_;
+    bool set_ = false;
+};
+
+// Canonical lower-case UUID text, or nullopt.
+std::optional<std::string> normalize_job_id(std::string_view id) {
+    if (id.size() != 36)
+        return std::nullopt;
+    std::string out(id);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        char& c = out[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return std::nullopt;
+        } else if (std::isxdigit(static_cast<unsigned char>(c))) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else {
+            return std::nullopt;
+        }
+    }
+    return out;
+}
+
+struct stop_job {}; // thrown inside a job when it was cancelled or the engine shuts down
+
+} // namespace
+
+struct export_engine::impl : std::enable_shared_from_this<impl> {
+    struct running_job {
+        stored_job job;
+        // The last checkpoint: what the database and the disk vouch for.
+        std::optional<std::int64_t> last_id;
+        std::int64_t rows = 0;
+        std::int64_t bytes = 0;
+        int attempts = 0;
+        // Progress beyond the checkpoint, for status.
+        std::int64_t live_rows = 0;
+        std::int64_t live_bytes = 0;
+        bool cancel_requested = false;
+        bool stop_requested = false;
+        detail::async_connection* connection = nullptr;
+        std::unique_ptr<asio::steady_timer> backoff;
+        std::unique_ptr<event> done;
+
+        bool should_stop() const { return cancel_requested || stop_requested; }
+        void interrupt() {
+            if (connection)
+                connection->cancel();
+            if (backoff)
+                backoff->cancel();
+        }
+        const std::string& id() const { return job.info.id; }
+    };
+
+    impl(asio::any_io_executor ex, engine_config cfg)
+        : executor(std::move(ex)), config(std::move(cfg)),
+          store(config.database_url, std::chrono::seconds(30), config.connect_timeout) {}
+
+    ~impl() {
+        store_pool.join();
+        file_pool.join();
+    }
+
+    // Runs f(store) on the store thread and resumes on the engine's executor with its result.
+    template <class F> auto on_store(F f) -> asio::awaitable<std::invoke_result_t<F&, job_store&>> {
+        return detail::async_offload(store_pool, [this, f = std::move(f)]() mutable { return f(store); });
+    }
+
+    fs::path part_path(const std::string& id) const { return config.data_dir / (id + ".csv.part"); }
+    fs::path final_path(const std::string& id) const { return config.data_dir / (id + ".csv"); }
+
+    void enqueue(stored_job job) {
+        queue.push_back(std::move(job));
+        pump();
+    }
+
+    // Starts queued jobs while there is room.
+    void pump() {
+        while (!stopping && running.size() < static_cast<std::size_t>(std::max(1, config.max_concurrent)) &&
+               !queue.empty()) {
+            auto job = std::make_shared<running_job>();
+            job->job = std::move(queue.front());
+            queue.pop_front();
+            const job_info& info = job->job.info;
+            job->last_id = info.last_processed_id;
+            job->rows = info.rows_exported;
+            job->bytes = info.bytes_written;
+            job->attempts = info.attempts;
+            job->done = std::make_unique<event>(executor);
+            running[info.id] = job;
+            asio::co_spawn(executor, run_job(job), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> run_job(std::shared_ptr<running_job> job) {
+        auto self = shared_from_this();
+        try {
+            co_await run_attempts(*job);
+        } catch (const std::exception& e) {
+            log_event("error", "job_crashed", {{"job", job->id()}, {"error", e.what()}});
+        }
+        running.erase(job->id());
+        job->done->set();
+        pump();
+    }
+
+    asio::awaitable<void> run_attempts(running_job& job) {
+        // Capturing lambdas are named before co_await throughout: GCC 12 destroys a capturing lambda twice
+        // when it is a temporary in the co_await expression.
+        auto mark_running = [id = job.id()](job_store& s) { return s.mark_running(id); };
+        if (!co_await on_store(std::move(mark_running)))
+            co_return; // cancelled while it waited
+        log_event("info", "job_started", {{"job", job.id()}, {"resumed_at_row", job.rows}});
+        for (;;) {
+            std::string failure;
+            bool transient = false;
+            try {
+                co_await export_from_checkpoint(job);
+                co_return;
+            } catch (const stop_job&) {
+            } catch (const detail::pg_error& e) {
+                failure = std::string("database error: ") + e.what();
+                transient = e.transient();
+            } catch (const boost::system::system_error& e) {
+                failure = e.what();
+                transient = true;
+            } catch (const std::system_error& e) {
+                failure = e.what(); // the disk: full, too large, not writable
+            } catch (const std::exception& e) {
+                failure = e.what();
+            }
+            if (job.should_stop())
+                break;
+            ++job.attempts;
+            if (!transient || job.attempts >= config.max_attempts) {
+                if (transient)
+                    failure = "gave up after " + std::to_string(job.attempts) + " attempts; last error: " + failure;
+                co_await fail_job(job, failure);
+                co_return;
+            }
+            auto delay = std::min(config.retry_max_delay, config.retry_base_delay * (1 << std::min(job.attempts - 1, 16)));
+            log_event("warning", "job_retry", {{"job", job.id()}, {"attempt", job.attempts},
+                                               {"delay_ms", delay.count()}, {"error", failure}});
+            job.backoff = std::make_unique<asio::steady_timer>(executor, delay);
+            boost::system::error_code ec;
+            co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            job.backoff.reset();
+            if (job.should_stop())
+                break;
+        }
+        if (job.cancel_requested) {
+            std::error_code ec;
+            fs::remove(part_path(job.id()), ec);
+            log_event("info", "job_cancelled", {{"job", job.id()}});
+        } else {
+            log_event("info", "job_stopped", {{"job", job.id()}, {"rows", job.rows}});
+        }
+    }
+
+    asio::awaitable<void> fail_job(running_job& job, const std::string& reason) {
+        std::error_code ec;
+        fs::remove(part_path(job.id()), ec);
+        log_event("error", "job_failed", {{"job", job.id()}, {"error", reason}});
+        // The database may be away: keep trying, so the job ends failed rather than stuck running.
+        for (int attempt = 0; !job.should_stop(); ++attempt) {
+            try {
+                auto fail = [id = job.id(), reason](job_store& s) { s.fail(id, reason); };
+                co_await on_store(std::move(fail));
+                co_return;
+            } catch (const std::exception& e) {
+                log_event("warning", "job_fail_unrecorded", {{"job", job.id()}, {"error", e.what()}});
+            }
+            asio::steady_timer t(executor, std::min(config.retry_max_delay, std::chrono::milliseconds(500 << std::min(attempt, 6))));
+            boost::system::error_code wait_ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        }
+    }
+
+    // Appends the rows of a chunk: reads the key off each row and writes the rest.
+    struct chunk_sink final : detail::copy_sink {
+        chunk_sink(detail::file_writer& w, running_job& j, bool single)
+            : writer(w), job(j), single_column(single) {}
+        bool consume(std::string_view row) override {
+            auto split = detail::split_keyed_row(row);
+            if (!split)
+                throw std::runtime_error("COPY sent a row that does not start with the key");
+            last_key = split->key;
+            ++count;
+            ++job.live_rows;
+            return writer.append(single_column ? detail::single_column_row(split->rest) : split->rest);
+        }
+        asio::awaitable<void> async_drain() override {
+            co_await writer.async_flush();
+            job.live_bytes = writer.size();
+            if (job.should_stop())
+                throw stop_job{};
+        }
+        detail::file_writer& writer;
+        running_job& job;
+        bool single_column;
+        std::int64_t last_key = 0;
+        std::int64_t count = 0;
+    };
+
+    // Writes rows as they come (the header).
+    struct raw_sink final : detail::copy_sink {
+        explicit raw_sink(detail::file_writer& w) : writer(w) {}
+        bool consume(std::string_view row) override { return writer.append(row); }
+        asio::awaitable<void> async_drain() override { co_await writer.async_flush(); }
+        detail::file_writer& writer;
+    };
+
+    asio::awaitable<void> export_from_checkpoint(running_job& job) {
+        const std::string& id = job.id();
+        const export_request& request = job.job.info.request;
+        const fs::path part = part_path(id);
+        const fs::path final = final_path(id);
+
+        // A crash between the rename and the database update leaves the finished file: it is complete.
+        if (!fs::exists(part) && fs::exists(final) && job.bytes > 0) {
+            co_await finish(job, final);
+            co_return;
+        }
+        const std::int64_t on_disk = detail::file_writer::length_of(part);
+        if (on_disk < job.bytes) {
+            // The partial file is gone or shorter than its checkpoint (the data directory was changed
+            // behind our back): the checkpoint cannot be trusted, so start the file over.
+            log_event("warning", "job_restarted", {{"job", id}, {"reason", "partial file shorter than checkpoint"}});
+            job.last_id.reset();
+            job.rows = 0;
+            job.bytes = 0;
+        }
+        job.live_rows = job.rows;
+        job.live_bytes = job.bytes;
+        detail::file_writer writer(file_pool, part, job.bytes, config.write_buffer_bytes);
+
+        detail::async_connection connection(executor);
+        job.connection = &connection;
+        struct unlink_connection {
+            running_job& j;
+            ~unlink_connection() { j.connection = nullptr; }
+        } unlink{job};
+        if (job.should_stop())
+            throw stop_job{};
+        co_await connection.async_connect(config.database_url, config.statement_timeout, config.connect_timeout);
+
+        if (job.bytes == 0) {
+            raw_sink header(writer);
+            co_await connection.async_copy_out(detail::header_copy_sql(schema, request), header);
+        }
+        const bool single = detail::output_columns(schema, request).size() == 1;
+        if (job.job.key_upper_bound) {
+            for (;;) {
+                if (job.should_stop())
+                    throw stop_job{};
+                chunk_sink sink(writer, job, single);
+                co_await connection.async_copy_out(
+                    detail::chunk_copy_sql(schema, request, job.last_id, *job.job.key_upper_bound, config.chunk_rows),
+                    sink);
+                if (sink.count == 0)
+                    break;
+                // The checkpoint: the chunk's bytes on disk first, then the record that vouches for them.
+                co_await writer.async_sync();
+                const std::int64_t rows = job.rows + sink.count;
+                const std::int64_t bytes = writer.size();
+                auto checkpoint = [id, last = sink.last_key, rows, bytes](job_store& s) {
+                    return s.checkpoint(id, last, rows, bytes, 0);
+                };
+                const bool still_running = co_await on_store(std::move(checkpoint));
+                if (!still_running) {
+                    job.cancel_requested = true;
+                    throw stop_job{};
+                }
+                job.last_id = sink.last_key;
+                job.rows = rows;
+                job.bytes = bytes;
+                job.attempts = 0;
+                job.live_bytes = bytes;
+                if (sink.count < config.chunk_rows)
+                    break;
+            }
+        }
+        co_await writer.async_sync();
+        job.bytes = writer.size();
+        connection.close();
+        detail::durable_rename(part, final);
+        co_await finish(job, final);
+    }
+
+    asio::awaitable<void> finish(running_job& job, const fs::path& final) {
+        const std::int64_t bytes = detail::file_writer::length_of(final);
+        auto complete = [id = job.id(), path = final.string(), rows = job.rows, bytes](job_store& s) {
+            return s.complete(id, path, rows, bytes);
+        };
+        const bool recorded = co_await on_store(std::move(complete));
+        if (!recorded) {
+            std::error_code ec;
+            fs::remove(final, ec); // cancelled at the last moment
+            job.cancel_requested = true;
+            throw stop_job{};
+        }
+        log_event("info", "job_completed", {{"job", job.id()}, {"rows", job.rows}, {"bytes", bytes}});
+    }
+
+    void apply_live(job_info& info) const {
+        auto it = running.find(info.id);
+        if (it == running.end() || info.status != job_status::running)
+            return;
+        info.rows_exported = std::max(info.rows_exported, it->second->live_rows);
+        info.bytes_written = std::max(info.bytes_written, it->second->live_bytes);
+        if (it->second->last_id)
+            info.last_processed_id = it->second->last_id;
+    }
+
+    asio::any_io_executor executor;
+    engine_config config;
+    asio::thread_pool store_pool{1};
+    asio::thread_pool file_pool{2};
+    job_store store; // touched only on store_pool
+    table_schema schema;
+    std::deque<stored_job> queue;
+    std::map<std::string, std::shared_ptr<running_job>> running;
+    bool stopping = false;
+    boost::uuids::random_generator uuid_generator;
+};
+
+export_engine::export_engine(asio::any_io_executor executor, engine_config config)
+    : impl_(std::make_shared<impl>(std::move(executor), std::move(config))) {}
+
+export_engine::~export_engine() = default;
+
+const table_schema& export_engine::schema() const { return impl_->schema; }
+const engine_config& export_engine::config() const { return impl_->config; }
+fs::path export_engine::file_for(const std::string& id) const { return impl_->final_path(id); }
+
+asio::awaitable<void> export_engine::async_start() {
+    auto& self = *impl_;
+    std::error_code ec;
+    fs::create_directories(self.config.data_dir, ec);
+    if (ec)
+        throw std::runtime_error("cannot create the data directory " + self.config.data_dir.string() + ": " +
+                                 ec.message());
+    const fs::path probe = self.config.data_dir / ".pgexport-write-test";
+    {
+        detail::file_writer w(self.file_pool, probe, 0, 1);
+        (void)w;
+    }
+    fs::remove(probe, ec);
+    auto load = [table = self.config.table, key = self.config.key](job_store& s) {
+        return s.load_schema(table, key);
+    };
+    self.schema = co_await self.on_store(std::move(load));
+    auto unfinished = co_await self.on_store([](job_store& s) { return s.unfinished(); });
+    if (!unfinished.empty())
+        log_event("info", "jobs_resumed", {{"count", unfinished.size()}});
+    for (auto& job : unfinished)
+        self.enqueue(std::move(job));
+}
+
+asio::awaitable<result<std::string>> export_engine::async_create(export_request request,
+                                                                 std::optional<std::string> owner) {
+    auto& self = *impl_;
+    if (self.stopping)
+        co_return problem{errc::unavailable, "the server is shutting down"};
+    if (auto p = detail::check_columns(self.schema, request))
+        co_return *p;
+    stored_job job;
+    job.info.id = boost::uuids::to_string(self.uuid_generator());
+    job.info.owner = std::move(owner);
+    try {
+        auto create = [&self, &job, request = std::move(request)](job_store& s) mutable -> result<stored_job> {
+            // Fix every value as PostgreSQL reads it now: 'now' or 'today' must not move between chunks.
+            for (filter& f : request.filters) {
+                const std::string& type = self.schema.find(f.column)->type;
+                for (auto& v : f.values) {
+                    if (!v)
+                        continue;
+                    auto canonical = s.canonical_value(f.column, type, *v);
+                    if (!canonical)
+                        return canonical.error();
+                    *v = std::move(*canonical);
+                }
+            }
+            job.info.request = std::move(request);
+            job.key_upper_bound = s.max_key(self.schema);
+            if (job.key_upper_bound)
+                job.info.total_rows_estimate =
+                    s.estimate_rows(detail::estimate_sql(self.schema, job.info.request, *job.key_upper_bound));
+            else
+                job.info.total_rows_estimate = 0;
+            s.insert(job.info, job.key_upper_bound);
+            return job;
+        };
+        auto created = co_await self.on_store(std::move(create));
+        if (!created)
+            co_return created.error();
+        std::string id = created->info.id;
+        log_event("info", "job_created", {{"job", id}});
+        self.enqueue(std::move(*created));
+        co_return id;
+    } catch (const detail::pg_error& e) {
+        if (e.transient())
+            co_return problem{errc::unavailable, std::string("the database is unavailable: ") + e.what()};
+        throw;
+    }
+}
+
+asio::awaitable<result<job_info>> export_engine::async_status(std::string id, owner_filter owner) {
+    auto& self = *impl_;
+    auto normalized = normalize_job_id(id);
+    if (!normalized)
+        co_return problem{errc::invalid_request, "malformed job id: expected a UUID"};
+    auto get = [id = *normalized](job_store& s) { return s.get(id); };
+    auto job = co_await self.on_store(std::move(get));
+    if (!job || (owner && job->info.owner != owner))
+        co_return problem{errc::not_found, "no export job " + *normalized};
+    self.apply_live(job->info);
+    co_return job->info;
+}
+
+asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter owner, int limit) {
+    auto& self = *impl_;
+    auto list = [owner, limit](job_store& s) { return s.list(owner, limit); };
+    auto jobs = co_await self.on_store(std::move(list));
+    std::vector<job_info> out;
+    out.reserve(jobs.size());
+    for (auto& j : jobs) {
+        self.apply_live(j.info);
+        out.push_back(std::move(j.info));
+    }
+    co_return out;
+}
+
+asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, owner_filter owner) {
+    auto& self = *impl_;
+    auto current = co_await async_status(id, owner);
+    if (!current)
+        co_return current.error();
+    const std::string& job_id = current->id;
+    auto cancel = [job_id](job_store& s) { return s.cancel(job_id); };
+    auto before = co_await self.on_store(std::move(cancel));
+    if (!before)
+        co_return problem{errc::not_found, "no export job " + job_id};
+    if (*before != job_status::queued && *before != job_status::running)
+        co_return problem{errc::conflict, "job " + job_id + " is already " + std::string(to_string(*before))};
+    std::erase_if(self.queue, [&](const stored_job& j) { return j.info.id == job_id; });
+    if (auto it = self.running.find(job_id); it != self.running.end()) {
+        it->second->cancel_requested = true;
+        it->second->interrupt();
+    }
+    std::error_code ec;
+    fs::remove(self.part_path(job_id), ec);
+    log_event("info", "job_cancel_requested", {{"job", job_id}});
+    co_return co_await async_status(job_id, owner);
+}
+
+asio::awaitable<bool> export_engine::async_ping() {
+    co_return co_await impl_->on_store([](job_store& s) { return s.ping(); });
+}
+
+asio::awaitable<void> export_engine::async_shutdown() {
+    auto& self = *impl_;
+    self.stopping = true;
+    self.queue.clear();
+    auto jobs = self.running;
+    for (auto& [id, job] : jobs) {
+        job->stop_requested = true;
+        job->interrupt();
+    }
+    for (auto& [id, job] : jobs)
+        co_await job->done->async_wait();
+}
+
+} // namespace pgexport::engine

@@ -1,0 +1,222 @@
+#include <pgexport/request.hpp>
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <charconv>
+#include <map>
+
+namespace json = boost::json;
+
+namespace pgexport::engine {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
+    {"eq", filter_op::eq},
+    {"ne", filter_op::ne},
+    {"gt", filter_op::gt},
+    {"gte", filter_op::gte},
+    {"lt", filter_op::lt},
+    {"lte", filter_op::lte},
+    {"in", filter_op::in},
+}};
+
+problem invalid(std::string message) { return {errc::invalid_request, std::move(message)}; }
+
+// Checks text that will reach SQL: PostgreSQL text cannot hold NUL, and everything must be UTF-8.
+std::optional<problem> check_text(std::string_view text, std::string_view what) {
+    if (text.find('\0') != std::string_view::npos)
+        return invalid(std::string(what) + " contains a NUL character, which PostgreSQL text cannot hold");
+    if (!is_valid_utf8(text))
+        return invalid(std::string(what) + " is not valid UTF-8");
+    return std::nullopt;
+}
+
+// A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
+result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
+    switch (v.kind()) {
+    case json::kind::null: return std::optional<std::string>{};
+    case json::kind::bool_: return std::optional<std::string>{v.get_bool() ? "true" : "false"};
+    case json::kind::int64: return std::optional<std::string>{std::to_string(v.get_int64())};
+    case json::kind::uint64: return std::optional<std::string>{std::to_string(v.get_uint64())};
+    case json::kind::double_: {
+        // The shortest text that reads back as the same double: 1.25, not Boost.JSON's 1.25E0.
+        char buf[64];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+        return std::optional<std::string>{std::string(buf, end)};
+    }
+    case json::kind::string: {
+        const json::string& s = v.get_string();
+        if (auto p = check_text(s, "the value for filter \"" + column + "\""))
+            return *p;
+        return std::optional<std::string>{std::string(s)};
+    }
+    default: return invalid("the value for filter \"" + column + "\" must be a string, number, boolean or null");
+    }
+}
+
+result<filter> make_filter(const std::string& column, filter_op op, const json::value& v) {
+    filter f{column, op, {}};
+    if (op == filter_op::in) {
+        if (!v.is_array())
+            return invalid("filter \"" + column + "\": \"in\" takes an array of values");
+        const json::array& items = v.get_array();
+        if (items.empty())
+            return invalid("filter \"" + column + "\": \"in\" needs at least one value");
+        for (const json::value& item : items) {
+            auto text = scalar_text(item, column);
+            if (!text)
+                return text.error();
+            if (!*text)
+                return invalid("filter \"" + column + "\": \"in\" cannot hold null; use {\"eq\": null}");
+            f.values.push_back(std::move(*text));
+        }
+        return f;
+    }
+    auto text = scalar_text(v, column);
+    if (!text)
+        return text.error();
+    if (!*text && op != filter_op::eq && op != filter_op::ne)
+        return invalid("filter \"" + column + "\": null is allowed only with eq and ne");
+    f.values.push_back(std::move(*text));
+    return f;
+}
+
+} // namespace
+
+std::string_view to_string(filter_op op) {
+    for (const auto& [name, value] : operators)
+        if (value == op)
+            return name;
+    return "?";
+}
+
+result<export_request> parse_export_request(const json::value& body) {
+    if (!body.is_object())
+        return invalid("the request body must be a JSON object");
+    export_request request;
+    for (const auto& [key, value] : body.get_object()) {
+        if (key == "filters") {
+            if (value.is_null())
+                continue;
+            if (!value.is_object())
+                return invalid("\"filters\" must be an object of column: condition");
+            for (const auto& [raw_column, condition] : value.get_object()) {
+                if (auto p = check_text(raw_column, "a filter's column name"))
+                    return *p;
+                const std::string column(raw_column);
+                if (condition.is_object()) {
+                    if (condition.get_object().empty())
+                        return invalid("filter \"" + column + "\" has no operator; use eq, ne, gt, gte, lt, lte or in");
+                    for (const auto& [op_name, operand] : condition.get_object()) {
+                        auto it = std::find_if(operators.begin(), operators.end(),
+                                               [&](const auto& o) { return o.first == op_name; });
+                        if (it == operators.end()) {
+                            problem p{errc::unknown_operator, "filter \"" + column + "\": unknown operator \"" +
+                                                                  std::string(op_name) +
+                                                                  "\"; use eq, ne, gt, gte, lt, lte or in"};
+                            if (check_text(op_name, "operator"))
+                                p.message = "filter \"" + column + "\": unknown operator";
+                            return p;
+                        }
+                        auto f = make_filter(column, it->second, operand);
+                        if (!f)
+                            return f.error();
+                        request.filters.push_back(std::move(*f));
+                    }
+                } else {
+                    auto f = make_filter(column, condition.is_array() ? filter_op::in : filter_op::eq, condition);
+                    if (!f)
+                        return f.error();
+                    request.filters.push_back(std::move(*f));
+                }
+            }
+        } else if (key == "columns") {
+            if (value.is_null())
+                continue;
+            if (!value.is_array())
+                return invalid("\"columns\" must be an array of column names");
+            for (const json::value& c : value.get_array()) {
+                if (!c.is_string())
+                    return invalid("\"columns\" must hold only strings");
+                if (auto p = check_text(c.get_string(), "a column name"))
+                    return *p;
+                request.columns.emplace_back(c.get_string());
+            }
+            if (request.columns.empty())
+                return invalid("\"columns\" must name at least one column; leave it out for all columns");
+        } else {
+            if (check_text(key, "field"))
+                return invalid("unknown field in the request; expected \"filters\" and \"columns\"");
+            return invalid("unknown field \"" + std::string(key) + "\"; expected \"filters\" and \"columns\"");
+        }
+    }
+    return request;
+}
+
+json::value to_json(const export_request& request) {
+    json::object filters;
+    for (const filter& f : request.filters) {
+        json::value& entry = filters[f.column];
+        if (!entry.is_object())
+            entry = json::object();
+        auto to_value = [](const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); };
+        if (f.op == filter_op::in) {
+            json::array values;
+            for (const auto& v : f.values)
+                values.push_back(to_value(v));
+            entry.get_object()[to_string(f.op)] = std::move(values);
+        } else {
+            entry.get_object()[to_string(f.op)] = to_value(f.values.at(0));
+        }
+    }
+    json::object out;
+    out["filters"] = std::move(filters);
+    json::array columns;
+    for (const auto& c : request.columns)
+        columns.emplace_back(c);
+    if (!columns.empty())
+        out["columns"] = std::move(columns);
+    return out;
+}
+
+bool is_valid_utf8(std::string_view text) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        int extra;
+        std::uint32_t cp;
+        if ((c & 0xE0) == 0xC0) {
+            extra = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            extra = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            extra = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (end - p <= extra)
+            return false;
+        for (int i = 1; i <= extra; ++i) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        constexpr std::uint32_t min_for[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_for[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += extra + 1;
+    }
+    return true;
+}
+
+} // namespace pgexport::engine

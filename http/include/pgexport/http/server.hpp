@@ -1,0 +1,45 @@
+#pragma once
+// The HTTP server: an Asio acceptor and one coroutine per connection, serving the API over the engine.
+
+#include <pgexport/engine.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pgexport::http {
+
+struct server_config {
+    std::string host = "127.0.0.1";
+    unsigned short port = 8080;
+    std::vector<std::string> api_keys;         // none: the API is open
+    std::size_t max_body_bytes = 1 << 20;      // larger request bodies get 413
+    std::size_t max_header_bytes = 16 * 1024;  // larger headers get 431
+    std::chrono::seconds read_timeout{30};     // per request, headers and body
+    std::size_t max_connections = 1000;
+};
+
+class server {
+public:
+    server(boost::asio::io_context& io, engine::export_engine& engine, server_config config);
+    ~server();
+
+    // Binds and listens; throws std::runtime_error when the address cannot be bound.
+    void listen();
+    // The port actually bound (useful with port 0).
+    unsigned short port() const;
+    // Accepts connections until stop().
+    boost::asio::awaitable<void> async_run();
+    // Stops accepting and closes open connections.
+    void stop();
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace pgexport::http

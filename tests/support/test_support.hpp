@@ -1,0 +1,51 @@
+#pragma once
+// Shared by the tests: running a coroutine to completion, and throwaway databases.
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <string>
+#include <vector>
+
+namespace pgexport::test {
+
+// Runs `make()`'s awaitable on `io` until it completes; returns its value or rethrows its exception.
+template <class Make> auto run(boost::asio::io_context& io, Make make) {
+    auto future = boost::asio::co_spawn(io, make(), boost::asio::use_future);
+    io.restart();
+    io.run();
+    return future.get();
+}
+
+// The admin URL handed to the tests by tools/test (PGEXPORT_TEST_DATABASE_URL); fails the test when unset.
+std::string admin_url();
+
+// A database of its own for one test: created empty from template0, dropped (with its connections)
+// when the object goes away.
+class scratch_database {
+public:
+    scratch_database();
+    ~scratch_database();
+    scratch_database(const scratch_database&) = delete;
+    scratch_database& operator=(const scratch_database&) = delete;
+
+    const std::string& url() const { return url_; }
+    const std::string& name() const { return name_; }
+
+    // Runs SQL (one or more statements) and returns the first column of every row as text ("" for NULL).
+    std::vector<std::string> query(const std::string& sql) const;
+
+    // Output of COPY (<select>) TO STDOUT WITH (FORMAT csv, HEADER true), in a session with the
+    // contract's settings: the reference an export must equal byte for byte.
+    std::string copy_csv(const std::string& select) const;
+
+private:
+    std::string name_;
+    std::string url_;
+};
+
+// The whole content of a file.
+std::string read_file(const std::string& path);
+
+} // namespace pgexport::test

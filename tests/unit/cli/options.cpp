@@ -1,0 +1,82 @@
+// Command-line options with environment fallbacks. No I/O.
+
+#include "options.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+
+using namespace pgexport::cli;
+
+namespace {
+
+const std::vector<option_spec> specs = {
+    {"database", "URL", "db", "", "DATABASE_URL"},
+    {"listen", "HOST:PORT", "addr", "127.0.0.1:8080", "PGEXPORT_LISTEN"},
+    {"rows", "N", "rows", "", ""},
+    {"api-key", "KEY", "key", "", "PGEXPORT_API_KEYS", true},
+    {"quiet", "", "quiet", "", ""},
+};
+
+auto env(std::map<std::string, std::string> values) {
+    return [values](const std::string& name) -> std::optional<std::string> {
+        auto it = values.find(name);
+        return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(options_parsing)
+
+BOOST_AUTO_TEST_CASE(flag_wins_over_environment_over_default) {
+    options none(specs, {}, env({}));
+    BOOST_TEST(*none.get("listen") == "127.0.0.1:8080");
+    BOOST_TEST(!none.get("database"));
+    options from_env(specs, {}, env({{"PGEXPORT_LISTEN", "0.0.0.0:1"}, {"DATABASE_URL", "postgres://x"}}));
+    BOOST_TEST(*from_env.get("listen") == "0.0.0.0:1");
+    BOOST_TEST(*from_env.get("database") == "postgres://x");
+    options flag(specs, {"--listen", "h:2", "--database=postgres://y"}, env({{"PGEXPORT_LISTEN", "0.0.0.0:1"}}));
+    BOOST_TEST(*flag.get("listen") == "h:2");
+    BOOST_TEST(*flag.get("database") == "postgres://y");
+}
+
+BOOST_AUTO_TEST_CASE(repeatable_and_flags) {
+    options o(specs, {"--api-key", "a", "--api-key=b", "--quiet"}, env({}));
+    BOOST_TEST(o.all("api-key") == (std::vector<std::string>{"a", "b"}));
+    BOOST_TEST(o.flag("quiet"));
+    options e(specs, {}, env({{"PGEXPORT_API_KEYS", "k1,k2"}}));
+    BOOST_TEST(e.all("api-key") == (std::vector<std::string>{"k1", "k2"}));
+    BOOST_TEST(!e.flag("quiet"));
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_option) {
+    auto message = [](std::vector<std::string> args) {
+        try {
+            options o(specs, args, env({}));
+            o.get_int("rows", 0, 100);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    BOOST_TEST(message({"--nope"}).find("--nope") != std::string::npos);
+    BOOST_TEST(message({"--rows"}).find("needs a value") != std::string::npos);
+    BOOST_TEST(message({"--rows", "x"}).find("whole number") != std::string::npos);
+    BOOST_TEST(message({"--rows", "101"}).find("from 0 to 100") != std::string::npos);
+    BOOST_TEST(message({"--rows", "1", "--rows", "2"}).find("twice") != std::string::npos);
+    BOOST_TEST(message({"--quiet=yes"}).find("takes no value") != std::string::npos);
+    BOOST_TEST(message({"stray"}).find("stray") != std::string::npos);
+    BOOST_TEST(message({"--rows", "5"}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(help_is_recognised_and_lists_options) {
+    options o(specs, {"--help"}, env({}));
+    BOOST_TEST(o.help());
+    const std::string text = usage("serve", "Serves.", specs);
+    BOOST_TEST(text.find("--listen HOST:PORT") != std::string::npos);
+    BOOST_TEST(text.find("[127.0.0.1:8080]") != std::string::npos);
+    BOOST_TEST(text.find("PGEXPORT_API_KEYS") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

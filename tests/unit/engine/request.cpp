@@ -1,0 +1,103 @@
+// Parsing and validating request bodies. No database.
+
+#include <pgexport/request.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace pgexport::engine;
+
+namespace {
+
+result<export_request> parse(std::string_view json) { return parse_export_request(boost::json::parse(json)); }
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(request)
+
+BOOST_AUTO_TEST_CASE(reads_the_contract_example) {
+    auto r = parse(R"({ "filters": { "category": "books", "status": ["paid", "shipped"],
+        "created_at": { "gte": "2024-01-01T00:00:00Z", "lt": "2024-02-01T00:00:00Z" },
+        "amount": { "gt": 10 } }, "columns": ["id", "category", "created_at", "amount"] })");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->columns == (std::vector<std::string>{"id", "category", "created_at", "amount"}));
+    BOOST_REQUIRE(r->filters.size() == 5u);
+    BOOST_TEST(r->filters[0].column == "category");
+    BOOST_TEST((r->filters[0].op == filter_op::eq));
+    BOOST_TEST((r->filters[1].op == filter_op::in));
+    BOOST_TEST(r->filters[1].values.size() == 2u);
+    BOOST_TEST((r->filters[2].op == filter_op::gte));
+    BOOST_TEST((r->filters[3].op == filter_op::lt));
+    BOOST_TEST(*r->filters[4].values[0] == "10");
+}
+
+BOOST_AUTO_TEST_CASE(scalars_become_text) {
+    auto r = parse(R"({"filters": {"a": true, "b": 1.25, "c": -7, "d": 18446744073709551615, "e": null}})");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(*r->filters[0].values[0] == "true");
+    BOOST_TEST(*r->filters[1].values[0] == "1.25");
+    BOOST_TEST(*r->filters[2].values[0] == "-7");
+    BOOST_TEST(*r->filters[3].values[0] == "18446744073709551615");
+    BOOST_TEST(!r->filters[4].values[0]);
+}
+
+BOOST_AUTO_TEST_CASE(rejects_bad_shapes_with_a_reason) {
+    struct item {
+        const char* json;
+        errc code;
+        const char* mentions;
+    };
+    const item cases[] = {
+        {R"([])", errc::invalid_request, "object"},
+        {R"("x")", errc::invalid_request, "object"},
+        {R"({"filter": {}})", errc::invalid_request, "filter"},
+        {R"({"filters": []})", errc::invalid_request, "filters"},
+        {R"({"filters": {"a": {}}})", errc::invalid_request, "no operator"},
+        {R"({"filters": {"a": {"like": "x"}}})", errc::unknown_operator, "like"},
+        {R"({"filters": {"a": {"in": "x"}}})", errc::invalid_request, "array"},
+        {R"({"filters": {"a": []}})", errc::invalid_request, "at least one"},
+        {R"({"filters": {"a": [null]}})", errc::invalid_request, "null"},
+        {R"({"filters": {"a": {"gt": null}}})", errc::invalid_request, "null"},
+        {R"({"filters": {"a": {"eq": {"x": 1}}}})", errc::invalid_request, "string, number"},
+        {R"({"filters": {"a": [[1]]}})", errc::invalid_request, "string, number"},
+        {R"({"filters": {"a": "nul\u0000"}})", errc::invalid_request, "NUL"},
+        {R"({"columns": "id"})", errc::invalid_request, "array"},
+        {R"({"columns": []})", errc::invalid_request, "at least one"},
+        {R"({"columns": [1]})", errc::invalid_request, "strings"},
+        {R"({"columns": ["a\u0000"]})", errc::invalid_request, "NUL"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("body " << c.json) {
+            auto r = parse(c.json);
+            BOOST_REQUIRE(!r);
+            BOOST_TEST(to_string(r.error().code) == to_string(c.code));
+            BOOST_TEST(r.error().message.find(c.mentions) != std::string::npos, r.error().message);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(round_trips_through_json) {
+    for (std::string_view json : {R"({})", R"({"filters": {"a": {"gte": "1", "lt": "5"}, "b": ["x", "y"]}})",
+                                  R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})"}) {
+        BOOST_TEST_CONTEXT("body " << json) {
+            auto first = parse(json).value();
+            auto again = parse_export_request(to_json(first)).value();
+            BOOST_TEST((first == again));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(utf8_validation) {
+    BOOST_TEST(is_valid_utf8(""));
+    BOOST_TEST(is_valid_utf8("plain"));
+    BOOST_TEST(is_valid_utf8("café 日本語 🚀"));
+    BOOST_TEST(!is_valid_utf8("\xc3"));             // truncated
+    BOOST_TEST(!is_valid_utf8("\xc0\xaf"));         // overlong '/'
+    BOOST_TEST(!is_valid_utf8("\xed\xa0\x80"));     // surrogate
+    BOOST_TEST(!is_valid_utf8("\xf4\x90\x80\x80")); // above U+10FFFF
+    BOOST_TEST(!is_valid_utf8("\xff"));
+    BOOST_TEST(!is_valid_utf8("a\x80"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
