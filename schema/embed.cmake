@@ -1,4 +1,5 @@
 # Writes OUTPUT, a C++ file defining pgexport::engine::detail::embedded_migrations() from FILES.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(file IN LISTS FILES)
     get_filename_component(name "${file}" NAME_WE)

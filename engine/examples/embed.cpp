@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
                     }
                     break;
                 }
-                asio::steady_timer t(io, std::chrono::milliseconds(50));
+                asio::steady_timer t(io, std::chrono::milliseconds(5));
                 co_await t.async_wait(asio::use_awaitable);
             }
             co_await engine.async_shutdown();

@@ -189,6 +189,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
                 co_return;
             }
             auto delay = std::min(config.retry_max_delay, config.retry_base_delay * (1 << std::min(job.attempts - 1, 16)));
+            ++stats.retries;
             log_event("warning", "job_retry", {{"job", job.id()}, {"attempt", job.attempts},
                                                {"delay_ms", delay.count()}, {"error", failure}});
             job.backoff = std::make_unique<asio::steady_timer>(executor, delay);
@@ -223,6 +224,50 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             asio::steady_timer t(executor, std::min(config.retry_max_delay, std::chrono::milliseconds(500 << std::min(attempt, 6))));
             boost::system::error_code wait_ec;
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        }
+    }
+
+    struct pending_checkpoint {
+        explicit pending_checkpoint(asio::any_io_executor ex) : done(std::move(ex)) {}
+        event done;
+        std::exception_ptr error;
+        bool still_running = true;
+    };
+
+    // The checkpoint: the chunk's bytes (already written) made durable, then the record that vouches for
+    // them. The job's committed state moves only when both succeeded.
+    asio::awaitable<void> run_checkpoint(running_job& job, detail::file_writer& writer,
+                                         std::shared_ptr<pending_checkpoint> p, std::int64_t last,
+                                         std::int64_t rows, std::int64_t bytes) {
+        try {
+            co_await writer.async_datasync();
+            auto checkpoint = [id = job.id(), last, rows, bytes](job_store& s) {
+                return s.checkpoint(id, last, rows, bytes, 0);
+            };
+            p->still_running = co_await on_store(std::move(checkpoint));
+            if (p->still_running) {
+                job.last_id = last;
+                job.rows = rows;
+                job.bytes = bytes;
+                job.attempts = 0;
+            }
+        } catch (...) {
+            p->error = std::current_exception();
+        }
+        p->done.set();
+    }
+
+    // Waits for the checkpoint in flight, if any, and rethrows its failure.
+    asio::awaitable<void> await_checkpoint(running_job& job, std::shared_ptr<pending_checkpoint>& p) {
+        if (!p)
+            co_return;
+        co_await p->done.async_wait();
+        auto finished = std::move(p);
+        if (finished->error)
+            std::rethrow_exception(finished->error);
+        if (!finished->still_running) {
+            job.cancel_requested = true;
+            throw stop_job{};
         }
     }
 
@@ -272,7 +317,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         const std::int64_t on_disk = detail::file_writer::length_of(part);
-        if (on_disk < job.bytes) {
+        if (job.bytes > 0 && on_disk < job.bytes) {
             // The partial file is gone or shorter than its checkpoint (the data directory was changed
             // behind our back): the checkpoint cannot be trusted, so start the file over.
             log_event("warning", "job_restarted", {{"job", id}, {"reason", "partial file shorter than checkpoint"}});
@@ -299,36 +344,44 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             co_await connection.async_copy_out(detail::header_copy_sql(schema, request), header);
         }
         const bool single = detail::output_columns(schema, request).size() == 1;
-        if (job.job.key_upper_bound) {
-            for (;;) {
+        // The checkpoint of chunk N runs (fdatasync, then the UPDATE) while chunk N+1 streams; at most one
+        // is in flight, and every path out of this function waits for it first.
+        std::shared_ptr<pending_checkpoint> pending;
+        std::exception_ptr failure;
+        try {
+            std::optional<std::int64_t> cursor = job.last_id;
+            std::int64_t cursor_rows = job.rows;
+            while (job.job.key_upper_bound) {
                 if (job.should_stop())
                     throw stop_job{};
                 chunk_sink sink(writer, job, single);
-                co_await connection.async_copy_out(
-                    detail::chunk_copy_sql(schema, request, job.last_id, *job.job.key_upper_bound, config.chunk_rows),
-                    sink);
+                const std::string sql =
+                    detail::chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, config.chunk_rows);
+                const auto chunk_start = std::chrono::steady_clock::now();
+                const std::int64_t size_before = writer.size();
+                co_await connection.async_copy_out(sql, sink);
+                record_chunk(sink.count, writer.size() - size_before, std::chrono::steady_clock::now() - chunk_start);
                 if (sink.count == 0)
                     break;
-                // The checkpoint: the chunk's bytes on disk first, then the record that vouches for them.
-                co_await writer.async_sync();
-                const std::int64_t rows = job.rows + sink.count;
-                const std::int64_t bytes = writer.size();
-                auto checkpoint = [id, last = sink.last_key, rows, bytes](job_store& s) {
-                    return s.checkpoint(id, last, rows, bytes, 0);
-                };
-                const bool still_running = co_await on_store(std::move(checkpoint));
-                if (!still_running) {
-                    job.cancel_requested = true;
-                    throw stop_job{};
-                }
-                job.last_id = sink.last_key;
-                job.rows = rows;
-                job.bytes = bytes;
-                job.attempts = 0;
-                job.live_bytes = bytes;
+                co_await writer.async_flush();
+                job.live_bytes = writer.size();
+                co_await await_checkpoint(job, pending);
+                cursor = sink.last_key;
+                cursor_rows += sink.count;
+                pending = std::make_shared<pending_checkpoint>(executor);
+                asio::co_spawn(executor, run_checkpoint(job, writer, pending, *cursor, cursor_rows, writer.size()),
+                               asio::detached);
                 if (sink.count < config.chunk_rows)
                     break;
             }
+            co_await await_checkpoint(job, pending);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) {
+            if (pending)
+                co_await pending->done.async_wait(); // its outcome no longer matters, only its end
+            std::rethrow_exception(failure);
         }
         co_await writer.async_sync();
         job.bytes = writer.size();
@@ -352,6 +405,34 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         log_event("info", "job_completed", {{"job", job.id()}, {"rows", job.rows}, {"bytes", bytes}});
     }
 
+    // Fixes every filter value as PostgreSQL reads it now ('now' or 'today' must not move between
+    // chunks); the problem when one does not parse as its column's type. On the store thread.
+    std::optional<problem> canonicalize(job_store& s, export_request& request) const {
+        for (filter& f : request.filters) {
+            const std::string& type = schema.find(f.column)->type;
+            for (auto& v : f.values) {
+                if (!v)
+                    continue;
+                auto canonical = s.canonical_value(f.column, type, *v);
+                if (!canonical)
+                    return canonical.error();
+                *v = std::move(*canonical);
+            }
+        }
+        return std::nullopt;
+    }
+
+    void record_chunk(std::int64_t rows, std::int64_t bytes, std::chrono::steady_clock::duration took) {
+        const double seconds = std::chrono::duration<double>(took).count();
+        stats.rows_exported += rows;
+        stats.bytes_written += bytes;
+        ++stats.chunks;
+        stats.chunk_seconds_sum += seconds;
+        for (std::size_t i = 0; i < engine_stats::chunk_buckets.size(); ++i)
+            if (seconds <= engine_stats::chunk_buckets[i])
+                ++stats.chunk_seconds_le[i];
+    }
+
     void apply_live(job_info& info) const {
         auto it = running.find(info.id);
         if (it == running.end() || info.status != job_status::running)
@@ -372,6 +453,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::shared_ptr<running_job>> running;
     bool stopping = false;
     boost::uuids::random_generator uuid_generator;
+    engine_stats stats;
 };
 
 export_engine::export_engine(asio::any_io_executor executor, engine_config config)
@@ -419,18 +501,8 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     job.info.owner = std::move(owner);
     try {
         auto create = [&self, &job, request = std::move(request)](job_store& s) mutable -> result<stored_job> {
-            // Fix every value as PostgreSQL reads it now: 'now' or 'today' must not move between chunks.
-            for (filter& f : request.filters) {
-                const std::string& type = self.schema.find(f.column)->type;
-                for (auto& v : f.values) {
-                    if (!v)
-                        continue;
-                    auto canonical = s.canonical_value(f.column, type, *v);
-                    if (!canonical)
-                        return canonical.error();
-                    *v = std::move(*canonical);
-                }
-            }
+            if (auto p = self.canonicalize(s, request))
+                return *p;
             job.info.request = std::move(request);
             job.key_upper_bound = s.max_key(self.schema);
             if (job.key_upper_bound)
@@ -507,6 +579,43 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
 asio::awaitable<bool> export_engine::async_ping() {
     co_return co_await impl_->on_store([](job_store& s) { return s.ping(); });
 }
+
+asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_jobs() {
+    co_return co_await impl_->on_store([](job_store& s) { return s.count_by_status(); });
+}
+
+asio::awaitable<result<records_page>> export_engine::async_list_records(export_request request,
+                                                                        std::optional<std::int64_t> after, int limit) {
+    auto& self = *impl_;
+    if (auto p = detail::check_columns(self.schema, request))
+        co_return *p;
+    using rows_or_problem = result<std::vector<std::pair<std::int64_t, std::string>>>;
+    auto query = [&self, request = std::move(request), after, limit](job_store& s) mutable -> rows_or_problem {
+        if (auto p = self.canonicalize(s, request))
+            return *p;
+        return s.records(detail::records_page_sql(self.schema, request, after, limit));
+    };
+    rows_or_problem rows = problem{errc::unavailable, ""};
+    try {
+        rows = co_await self.on_store(std::move(query));
+    } catch (const detail::pg_error& e) {
+        if (!e.transient())
+            throw;
+        rows = problem{errc::unavailable, std::string("the database is unavailable: ") + e.what()};
+    }
+    if (!rows)
+        co_return rows.error();
+    records_page page;
+    for (auto& [key, json] : *rows)
+        page.rows_json.push_back(std::move(json));
+    if (static_cast<int>(rows->size()) == limit && !rows->empty())
+        page.next_after = rows->back().first;
+    co_return page;
+}
+
+const engine_stats& export_engine::stats() const { return impl_->stats; }
+std::size_t export_engine::running_count() const { return impl_->running.size(); }
+std::size_t export_engine::queued_count() const { return impl_->queue.size(); }
 
 asio::awaitable<void> export_engine::async_shutdown() {
     auto& self = *impl_;

@@ -14,7 +14,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <array>
 #include <chrono>
+#include <map>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -37,6 +39,23 @@ struct engine_config {
     int max_attempts = 8; // consecutive failed attempts at a chunk before the job fails
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
+};
+
+// What this process has done since it started, for metrics. Read on the engine's executor.
+struct engine_stats {
+    static constexpr std::array<double, 8> chunk_buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
+    std::int64_t rows_exported = 0;
+    std::int64_t bytes_written = 0;
+    std::int64_t chunks = 0;
+    double chunk_seconds_sum = 0;
+    std::array<std::int64_t, chunk_buckets.size()> chunk_seconds_le{}; // chunks at or under each bucket
+    std::int64_t retries = 0;
+};
+
+// One page of the table as the listing API shows it: each row a JSON object (PostgreSQL's row_to_json).
+struct records_page {
+    std::vector<std::string> rows_json;
+    std::optional<std::int64_t> next_after; // the key to pass as `after` for the next page; nullopt at the end
 };
 
 // Who may see a job: nullopt sees every job, a value only the jobs created with that owner.
@@ -73,6 +92,19 @@ public:
 
     // True when the database answers.
     boost::asio::awaitable<bool> async_ping();
+
+    // How many jobs the store holds in each status.
+    boost::asio::awaitable<std::map<job_status, std::int64_t>> async_count_jobs();
+
+    // A page of the table under the same filters and columns as an export, keyset-paginated: rows with
+    // key > after (all when nullopt), in key order, at most `limit`. Problems as async_create.
+    boost::asio::awaitable<result<records_page>> async_list_records(export_request request,
+                                                                    std::optional<std::int64_t> after, int limit);
+
+    const engine_stats& stats() const;
+    // Jobs running and waiting in this process.
+    std::size_t running_count() const;
+    std::size_t queued_count() const;
 
     // Stops every running job at once, leaving each resumable from its last checkpoint, and waits until
     // they have stopped. No job starts afterwards.

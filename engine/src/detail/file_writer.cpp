@@ -87,6 +87,10 @@ asio::awaitable<void> file_writer::async_flush() {
 
 asio::awaitable<void> file_writer::async_sync() {
     co_await async_flush();
+    co_await async_datasync();
+}
+
+asio::awaitable<void> file_writer::async_datasync() {
     co_await async_offload(pool_, [this] {
         if (::fdatasync(fd_) != 0)
             throw_errno("cannot fsync", path_);

@@ -35,6 +35,10 @@ public:
     // Flushes, then fdatasync: afterwards every appended byte is on disk.
     boost::asio::awaitable<void> async_sync();
 
+    // fdatasync alone: makes durable what earlier flushes wrote. May run while appends continue
+    // (it does not touch the buffer).
+    boost::asio::awaitable<void> async_datasync();
+
     // Bytes appended so far, written or still buffered: the file's length once flushed.
     std::int64_t size() const noexcept { return offset_ + static_cast<std::int64_t>(buffer_.size()); }
 

@@ -1,5 +1,7 @@
 #include "detail/job_store.hpp"
 
+#include "detail/sql.hpp"
+
 #include <boost/json.hpp>
 
 #include <stdexcept>
@@ -86,7 +88,13 @@ table_schema job_store::load_schema(const std::string& table, const std::string&
                           " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                           {*name});
     for (int i = 0; i < PQntuples(cols.get()); ++i)
-        schema.columns.push_back({*get_text(cols.get(), i, 0), *get_text(cols.get(), i, 1)});
+    {
+        std::string type = *get_text(cols.get(), i, 1);
+        // Without its length, "character" means character(1): a cast to it would cut values short.
+        if (type == "character")
+            type = "bpchar";
+        schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type)});
+    }
     const column_info* k = schema.find(key);
     if (!k)
         throw std::runtime_error("table " + *name + " has no column \"" + key + "\" (see --key)");
@@ -109,8 +117,7 @@ result<std::string> job_store::canonical_value(const std::string& column, const 
 }
 
 std::optional<std::int64_t> job_store::max_key(const table_schema& schema) {
-    const std::string key = "\"" + schema.key + "\"";
-    result_ptr r = run("SELECT max(" + key + ") FROM " + schema.table);
+    result_ptr r = run("SELECT max(" + quote_identifier(schema.key) + ") FROM " + schema.table);
     return get_int64(r.get(), 0, 0);
 }
 
@@ -199,6 +206,24 @@ std::optional<job_status> job_store::cancel(const std::string& id) {
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return parse_job_status(*get_text(r.get(), 0, 0));
+}
+
+std::map<job_status, std::int64_t> job_store::count_by_status() {
+    result_ptr r = run("SELECT status, count(*) FROM export_jobs GROUP BY status");
+    std::map<job_status, std::int64_t> counts;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        if (auto s = parse_job_status(*get_text(r.get(), i, 0)))
+            counts[*s] = *get_int64(r.get(), i, 1);
+    return counts;
+}
+
+std::vector<std::pair<std::int64_t, std::string>> job_store::records(const std::string& sql) {
+    result_ptr r = run(sql);
+    std::vector<std::pair<std::int64_t, std::string>> rows;
+    rows.reserve(static_cast<std::size_t>(PQntuples(r.get())));
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        rows.emplace_back(*get_int64(r.get(), i, 0), *get_text(r.get(), i, 1));
+    return rows;
 }
 
 bool job_store::ping() {

@@ -9,6 +9,7 @@
 #include "detail/pg.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,11 @@ public:
     std::optional<job_status> cancel(const std::string& id);
 
     bool ping();
+
+    std::map<job_status, std::int64_t> count_by_status();
+
+    // Runs a records_page_sql query: (key, row JSON) pairs.
+    std::vector<std::pair<std::int64_t, std::string>> records(const std::string& sql);
 
 private:
     // Runs `sql`, reconnecting once when the connection was lost.

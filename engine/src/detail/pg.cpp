@@ -23,7 +23,11 @@ std::string trimmed(const char* text) {
 
 pg_error error_from_result(const PGresult* r, PGconn* conn) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    std::string message = trimmed(r ? PQresultErrorMessage(r) : nullptr);
+    // The primary message reads best ("invalid input syntax for type numeric: \"abc\""); the full text
+    // repeats the severity and adds context meant for developers.
+    std::string message = trimmed(r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr);
+    if (message.empty())
+        message = trimmed(r ? PQresultErrorMessage(r) : nullptr);
     if (message.empty())
         message = trimmed(PQerrorMessage(conn));
     if (message.empty())

@@ -110,6 +110,20 @@ std::string header_copy_sql(const table_schema& schema, const export_request& re
            " LIMIT 0) TO STDOUT (FORMAT csv, HEADER true)";
 }
 
+std::string records_page_sql(const table_schema& schema, const export_request& request,
+                             std::optional<std::int64_t> after, int limit) {
+    const std::string key = quote_identifier(schema.key);
+    std::string columns;
+    for (const auto& c : output_columns(schema, request))
+        columns += (columns.empty() ? "t." : ", t.") + quote_identifier(c);
+    std::string sql = "SELECT t." + key + ", (SELECT row_to_json(r) FROM (SELECT " + columns + ") r)::text FROM " +
+                      schema.table + " t WHERE (" + where_clause(schema, request) + ")";
+    if (after)
+        sql += " AND t." + key + " > " + std::to_string(*after);
+    sql += " ORDER BY t." + key + " LIMIT " + std::to_string(limit);
+    return sql;
+}
+
 std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper) {
     return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.table + " WHERE (" + where_clause(schema, request) +
            ") AND " + quote_identifier(schema.key) + " <= " + std::to_string(upper);

@@ -39,6 +39,10 @@ std::string chunk_copy_sql(const table_schema& schema, const export_request& req
 // A COPY that returns only the CSV header line of the output columns, exactly as PostgreSQL writes it.
 std::string header_copy_sql(const table_schema& schema, const export_request& request);
 
+// A page for the listing API: one JSON object per row (the output columns), key order, key > after.
+std::string records_page_sql(const table_schema& schema, const export_request& request,
+                             std::optional<std::int64_t> after, int limit);
+
 // The planner's estimate query for the rows of the export: EXPLAIN (FORMAT JSON) of the filtered scan.
 std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper);
 

@@ -1,0 +1,49 @@
+#include "api_json.hpp"
+
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+
+namespace pgexport::http {
+
+json::object job_json(const engine::job_info& job) {
+    auto time_or_null = [](const std::optional<engine::timestamp>& t) {
+        return t ? json::value(engine::format_timestamp(*t)) : json::value(nullptr);
+    };
+    const bool completed = job.status == engine::job_status::completed;
+    json::object o;
+    o["jobId"] = job.id;
+    o["status"] = engine::to_string(job.status);
+    // 0 before the first chunk: the contract makes this field a number.
+    o["lastProcessedId"] = job.last_processed_id.value_or(0);
+    o["rowsExported"] = job.rows_exported;
+    o["bytesWritten"] = job.bytes_written;
+    o["totalRowsEstimate"] = job.total_rows_estimate ? json::value(*job.total_rows_estimate) : json::value(nullptr);
+    o["filePath"] = completed && job.file_path ? json::value(*job.file_path) : json::value(nullptr);
+    o["downloadUrl"] = completed ? json::value("/api/export/" + job.id + "/download") : json::value(nullptr);
+    o["error"] = job.error ? json::value(*job.error) : json::value(nullptr);
+    o["createdAt"] = engine::format_timestamp(job.created_at);
+    o["startedAt"] = time_or_null(job.started_at);
+    o["finishedAt"] = time_or_null(job.finished_at);
+    o["attempts"] = job.attempts;
+    o["request"] = engine::to_json(job.request);
+    return o;
+}
+
+json::object error_json(std::string_view code, std::string_view message) {
+    return json::object{{"error", json::object{{"code", code}, {"message", message}}}};
+}
+
+bhttp::status status_for(engine::errc code) {
+    switch (code) {
+    case engine::errc::invalid_request:
+    case engine::errc::unknown_column:
+    case engine::errc::unknown_operator:
+    case engine::errc::invalid_value: return bhttp::status::bad_request;
+    case engine::errc::not_found: return bhttp::status::not_found;
+    case engine::errc::conflict: return bhttp::status::conflict;
+    case engine::errc::unavailable: return bhttp::status::service_unavailable;
+    }
+    return bhttp::status::internal_server_error;
+}
+
+} // namespace pgexport::http

@@ -1,0 +1,128 @@
+#include "query.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <limits>
+#include <map>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace pgexport::http {
+
+using engine::errc;
+using engine::problem;
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= s.size())
+                return std::nullopt;
+            int v = 0;
+            auto [end, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+            if (ec != std::errc() || end != s.data() + i + 3)
+                return std::nullopt;
+            out += static_cast<char>(v);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+engine::result<records_query> parse_records_query(std::string_view query) {
+    records_query q;
+    // column -> op -> values, in first-seen order of columns; turned into the export's JSON form so the
+    // one request parser checks everything.
+    std::vector<std::string> order;
+    std::map<std::string, std::map<std::string, std::vector<std::string>>> filters;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty())
+            continue;
+        auto eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq), true);
+        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        if (!key || !value)
+            return problem{errc::invalid_request, "malformed percent-encoding in the query string"};
+        auto number = [&](long long min, long long max) -> std::optional<long long> {
+            long long n = 0;
+            auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
+            if (ec != std::errc() || end != value->data() + value->size() || n < min || n > max)
+                return std::nullopt;
+            return n;
+        };
+        if (*key == "limit") {
+            auto n = number(1, 1000);
+            if (!n)
+                return problem{errc::invalid_request, "limit must be a whole number from 1 to 1000"};
+            q.limit = static_cast<int>(*n);
+        } else if (*key == "after") {
+            auto n = number(std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
+            if (!n)
+                return problem{errc::invalid_request, "after must be a whole number (a previous nextCursor)"};
+            q.after = *n;
+        } else if (*key == "columns") {
+            std::string_view rest = *value;
+            while (true) {
+                auto comma = rest.find(',');
+                q.request.columns.emplace_back(rest.substr(0, comma));
+                if (comma == std::string_view::npos)
+                    break;
+                rest = rest.substr(comma + 1);
+            }
+        } else {
+            std::string column = *key;
+            std::string op = "eq";
+            if (auto open = column.find('['); open != std::string::npos && column.back() == ']') {
+                op = column.substr(open + 1, column.size() - open - 2);
+                column.resize(open);
+            }
+            if (!filters.contains(column))
+                order.push_back(column);
+            filters[column][op].push_back(*value);
+        }
+    }
+    json::object body;
+    json::object f;
+    for (const auto& column : order) {
+        json::object ops;
+        for (const auto& [op, values] : filters[column]) {
+            if (op == "in" || (op == "eq" && values.size() > 1)) {
+                json::array list(values.begin(), values.end());
+                auto& slot = ops["in"];
+                if (slot.is_array())
+                    for (auto& v : list)
+                        slot.get_array().push_back(v);
+                else
+                    slot = std::move(list);
+            } else if (values.size() > 1) {
+                return problem{errc::invalid_request, "filter \"" + column + "[" + op + "]\" is given twice"};
+            } else {
+                ops[op] = values.front();
+            }
+        }
+        f[column] = std::move(ops);
+    }
+    body["filters"] = std::move(f);
+    if (!q.request.columns.empty()) {
+        json::array cols(q.request.columns.begin(), q.request.columns.end());
+        body["columns"] = std::move(cols);
+    }
+    auto request = engine::parse_export_request(body);
+    if (!request)
+        return request.error();
+    q.request = std::move(*request);
+    return q;
+}
+
+} // namespace pgexport::http
