@@ -1,5 +1,6 @@
 // pgexport: the command line. Each command reads its options, then hands over to the engine or the server.
 
+#include "export_client.hpp"
 #include "options.hpp"
 
 #include <pgexport/engine.hpp>
@@ -61,6 +62,8 @@ const std::vector<option_spec> export_specs = {
     {"output", "FILE", "where to save the CSV [export-<jobId>.csv]", "", ""},
     {"api-key", "KEY", "API key for the server", "", "PGEXPORT_API_KEY"},
     {"quiet", "", "print nothing but errors", "", ""},
+    {"job", "ID", "attach to an existing job instead of creating one", "", ""},
+    {"cancel-on-interrupt", "", "cancel the job on Ctrl-C (by default it keeps running)", "", ""},
 };
 
 std::pair<std::string, unsigned short> split_listen(const std::string& listen) {
@@ -153,9 +156,17 @@ int run_seed(const options& o) {
     return 0;
 }
 
-int run_export(const options&) {
-    std::cerr << "pgexport export: the client is not built yet; use the HTTP API (see README.md)\n";
-    return 2;
+int run_export(const options& o) {
+    pgexport::cli::export_client_params p;
+    p.server = required(o, "server");
+    p.filters_json = o.get("filters");
+    p.columns = o.get("columns");
+    p.output = o.get("output");
+    p.api_key = o.get("api-key");
+    p.job_id = o.get("job");
+    p.quiet = o.flag("quiet");
+    p.cancel_on_interrupt = o.flag("cancel-on-interrupt");
+    return pgexport::cli::run_export_client(p);
 }
 
 struct command {

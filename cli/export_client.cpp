@@ -1,0 +1,404 @@
+#include "export_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+
+namespace pgexport::cli {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_sigint(int) { interrupted = true; }
+
+// A failure the user should read; `code` is the exit code.
+struct client_error : std::runtime_error {
+    client_error(std::string m, int c = 1) : std::runtime_error(std::move(m)), code(c) {}
+    int code;
+};
+
+struct server_url {
+    std::string host;
+    std::string port;
+    std::string base; // path prefix without trailing slash
+};
+
+server_url parse_server(const std::string& url) {
+    constexpr std::string_view scheme = "http://";
+    if (!url.starts_with(scheme))
+        throw client_error("--server must be an http:// URL, not \"" + url + "\"", 2);
+    std::string rest = url.substr(scheme.size());
+    server_url s;
+    auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    s.base = slash == std::string::npos ? "" : rest.substr(slash);
+    while (!s.base.empty() && s.base.back() == '/')
+        s.base.pop_back();
+    auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']') < colon) {
+        s.host = authority.substr(0, colon);
+        s.port = authority.substr(colon + 1);
+    } else if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+        s.host = authority.substr(0, colon);
+        s.port = authority.substr(colon + 1);
+    } else {
+        s.host = authority;
+        s.port = "80";
+    }
+    if (s.host.size() >= 2 && s.host.front() == '[')
+        s.host = s.host.substr(1, s.host.size() - 2);
+    if (s.host.empty())
+        throw client_error("--server has no host: \"" + url + "\"", 2);
+    return s;
+}
+
+std::string with_commas(long long n) {
+    std::string digits = std::to_string(n < 0 ? -n : n);
+    std::string out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
+class http_client {
+public:
+    http_client(server_url server, std::optional<std::string> key) : server_(std::move(server)), key_(std::move(key)) {}
+
+    // One request on a fresh connection; returns status and body. Throws client_error on network failure.
+    std::pair<unsigned, std::string> call(bhttp::verb method, const std::string& path, const std::string& body = "") {
+        tcp::socket socket = connect();
+        bhttp::request<bhttp::string_body> req(method, server_.base + path, 11);
+        prepare(req);
+        if (!body.empty()) {
+            req.set(bhttp::field::content_type, "application/json");
+            req.body() = body;
+        }
+        req.prepare_payload();
+        beast::error_code ec;
+        bhttp::write(socket, req, ec);
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(64 * 1024 * 1024);
+        if (!ec)
+            bhttp::read(socket, buffer, parser, ec);
+        if (ec)
+            throw client_error("cannot talk to " + server_.host + ":" + server_.port + ": " + ec.message());
+        auto res = parser.release();
+        return {res.result_int(), res.body()};
+    }
+
+    // Downloads `path` into `file` from byte `offset` (Range when > 0). Returns the total size the
+    // server announced. Throws client_error; a network error mid-way keeps what was written.
+    std::uint64_t download(const std::string& path, const fs::path& file, std::uint64_t offset,
+                           const std::function<void(std::uint64_t)>& progress) {
+        tcp::socket socket = connect();
+        bhttp::request<bhttp::empty_body> req(bhttp::verb::get, server_.base + path, 11);
+        prepare(req);
+        if (offset > 0)
+            req.set(bhttp::field::range, "bytes=" + std::to_string(offset) + "-");
+        beast::error_code ec;
+        bhttp::write(socket, req, ec);
+        if (ec)
+            throw client_error("cannot talk to the server: " + ec.message());
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.body_limit(boost::none);
+        bhttp::read_header(socket, buffer, parser, ec);
+        if (ec)
+            throw client_error("download failed: " + ec.message());
+        const unsigned status = parser.get().result_int();
+        std::uint64_t total = 0;
+        if (status == 206) {
+            auto range = parser.get()[bhttp::field::content_range];
+            auto slash = range.rfind('/');
+            total = slash == beast::string_view::npos ? 0 : std::stoull(std::string(range.substr(slash + 1)));
+        } else if (status == 200) {
+            offset = 0; // the server sent everything: start over
+            total = parser.content_length().value_or(0);
+        } else if (status == 416) {
+            throw client_error("the partial file is larger than the export; delete it and try again");
+        } else {
+            // An error body is small JSON: read it for the message.
+            std::string message = "download failed with HTTP " + std::to_string(status);
+            throw client_error(message);
+        }
+        std::ofstream out(file, offset > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
+        if (!out)
+            throw client_error("cannot write " + file.string());
+        std::uint64_t have = offset;
+        std::vector<char> chunk(1 << 20);
+        while (!parser.is_done()) {
+            if (interrupted)
+                throw client_error("interrupted", 130);
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            bhttp::read(socket, buffer, parser, ec);
+            if (ec == bhttp::error::need_buffer)
+                ec = {};
+            const std::size_t n = chunk.size() - parser.get().body().size;
+            out.write(chunk.data(), static_cast<std::streamsize>(n));
+            have += n;
+            progress(have);
+            if (ec)
+                throw client_error("download interrupted: " + ec.message());
+        }
+        out.flush();
+        if (!out)
+            throw client_error("cannot write " + file.string() + " (disk full?)");
+        return total;
+    }
+
+private:
+    template <class Request> void prepare(Request& req) {
+        req.set(bhttp::field::host, server_.host);
+        req.set(bhttp::field::user_agent, "pgexport-export");
+        if (key_)
+            req.set(bhttp::field::authorization, "Bearer " + *key_);
+    }
+
+    tcp::socket connect() {
+        tcp::resolver resolver(io_);
+        beast::error_code ec;
+        auto endpoints = resolver.resolve(server_.host, server_.port, ec);
+        if (ec)
+            throw client_error("cannot resolve " + server_.host + ": " + ec.message());
+        tcp::socket socket(io_);
+        asio::connect(socket, endpoints, ec);
+        if (ec)
+            throw client_error("cannot connect to " + server_.host + ":" + server_.port + ": " + ec.message());
+        // Bounded waits: a silent server must not hang the client.
+        timeval tv{30, 0};
+        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        return socket;
+    }
+
+    asio::io_context io_;
+    server_url server_;
+    std::optional<std::string> key_;
+};
+
+std::string error_message(unsigned status, const std::string& body) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (!ec && v.is_object())
+        if (auto* e = v.get_object().if_contains("error"); e && e->is_object())
+            if (auto* m = e->get_object().if_contains("message"); m && m->is_string())
+                return std::string(m->get_string()) + " (HTTP " + std::to_string(status) + ")";
+    return "the server answered HTTP " + std::to_string(status);
+}
+
+std::string json_request(const export_client_params& p) {
+    json::object body;
+    if (p.filters_json) {
+        boost::system::error_code ec;
+        json::value filters = json::parse(*p.filters_json, ec);
+        if (ec || !filters.is_object())
+            throw client_error("--filters must be a JSON object, e.g. '{\"category\": \"books\"}'", 2);
+        body["filters"] = std::move(filters);
+    }
+    if (p.columns) {
+        json::array columns;
+        std::string_view rest = *p.columns;
+        for (;;) {
+            auto comma = rest.find(',');
+            auto name = rest.substr(0, comma);
+            if (name.empty())
+                throw client_error("--columns has an empty name: \"" + *p.columns + "\"", 2);
+            columns.emplace_back(name);
+            if (comma == std::string_view::npos)
+                break;
+            rest = rest.substr(comma + 1);
+        }
+        body["columns"] = std::move(columns);
+    }
+    return json::serialize(body);
+}
+
+} // namespace
+
+std::string progress_line(long long rows, long long estimate, double rows_per_second, int width) {
+    std::string line;
+    if (estimate > 0) {
+        const double fraction = std::min(1.0, static_cast<double>(rows) / static_cast<double>(estimate));
+        const int filled = static_cast<int>(fraction * width);
+        line = "[" + std::string(static_cast<std::size_t>(filled), '#') +
+               std::string(static_cast<std::size_t>(width - filled), '-') + "] ";
+        char pct[8];
+        std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(fraction * 100));
+        line += pct;
+        line += "  " + with_commas(rows) + "/" + with_commas(estimate) + " rows";
+    } else {
+        line = with_commas(rows) + " rows";
+    }
+    if (rows_per_second > 0) {
+        line += "  " + with_commas(static_cast<long long>(rows_per_second)) + " rows/s";
+        if (estimate > rows) {
+            const long long eta = static_cast<long long>((static_cast<double>(estimate - rows)) / rows_per_second);
+            line += "  ETA " + (eta >= 60 ? std::to_string(eta / 60) + "m" + std::to_string(eta % 60) + "s"
+                                          : std::to_string(eta) + "s");
+        }
+    }
+    return line;
+}
+
+int run_export_client(const export_client_params& p) {
+    std::signal(SIGINT, on_sigint);
+    std::signal(SIGTERM, on_sigint);
+    const bool tty = ::isatty(STDERR_FILENO) != 0;
+    std::string job_id;
+    try {
+        http_client client(parse_server(p.server), p.api_key);
+        auto say = [&](const std::string& text) {
+            if (!p.quiet)
+                std::cerr << text << "\n";
+        };
+        if (p.job_id) {
+            job_id = *p.job_id;
+        } else {
+            auto [status, body] = client.call(bhttp::verb::post, "/api/export", json_request(p));
+            if (status != 202)
+                throw client_error("the server refused the export: " + error_message(status, body));
+            job_id = std::string(json::parse(body).at("jobId").as_string());
+            say("export " + job_id + " created");
+        }
+
+        // Progress until the job ends.
+        json::object job;
+        long long last_rows = -1;
+        auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
+        std::optional<std::pair<std::chrono::steady_clock::time_point, long long>> first_sample;
+        for (;;) {
+            if (interrupted) {
+                if (tty && !p.quiet)
+                    std::cerr << "\n";
+                if (p.cancel_on_interrupt) {
+                    client.call(bhttp::verb::delete_, "/api/export/" + job_id);
+                    say("interrupted: job " + job_id + " cancelled");
+                } else {
+                    say("interrupted: job " + job_id + " keeps running; attach again with: pgexport export --job " +
+                        job_id);
+                }
+                return 130;
+            }
+            auto [status, body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
+            if (status != 200)
+                throw client_error("cannot read the job's status: " + error_message(status, body));
+            job = json::parse(body).as_object();
+            const std::string state(job.at("status").as_string());
+            const long long rows = job.at("rowsExported").to_number<long long>();
+            const long long estimate =
+                job.at("totalRowsEstimate").is_null() ? 0 : job.at("totalRowsEstimate").to_number<long long>();
+            const auto now = std::chrono::steady_clock::now();
+            if (!first_sample && state == "running")
+                first_sample = {now, rows};
+            double rate = 0;
+            if (first_sample) {
+                const double seconds = std::chrono::duration<double>(now - first_sample->first).count();
+                if (seconds > 0.2)
+                    rate = static_cast<double>(rows - first_sample->second) / seconds;
+            }
+            const long long shown_estimate = state == "completed" ? std::max(rows, 1LL) : estimate;
+            if (!p.quiet) {
+                if (tty) {
+                    std::cerr << "\r\033[K" << state << " " << progress_line(rows, shown_estimate, rate, 30) << std::flush;
+                } else if (rows != last_rows && (now - last_print > std::chrono::seconds(2) || state != "running")) {
+                    std::cerr << state << " " << progress_line(rows, shown_estimate, rate, 20) << "\n";
+                    last_print = now;
+                }
+            }
+            last_rows = rows;
+            if (state == "completed")
+                break;
+            if (state == "failed" || state == "cancelled") {
+                if (tty && !p.quiet)
+                    std::cerr << "\n";
+                const std::string why = job.at("error").is_string() ? std::string(job.at("error").as_string()) : state;
+                throw client_error("export " + job_id + " " + state + ": " + why);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        }
+        if (tty && !p.quiet)
+            std::cerr << "\n";
+
+        // Download to a temporary name, resuming after a broken connection, then rename.
+        const fs::path output = p.output ? fs::path(*p.output) : fs::path("export-" + job_id + ".csv");
+        const fs::path part = output.string() + ".part";
+        const std::uint64_t expected = job.at("bytesWritten").to_number<std::uint64_t>();
+        int failures = 0;
+        for (;;) {
+            std::error_code ec;
+            std::uint64_t have = fs::exists(part) ? fs::file_size(part, ec) : 0;
+            try {
+                auto last = std::chrono::steady_clock::now();
+                client.download("/api/export/" + job_id + "/download", part, have, [&](std::uint64_t bytes) {
+                    if (p.quiet || !tty)
+                        return;
+                    auto now = std::chrono::steady_clock::now();
+                    if (now - last > std::chrono::milliseconds(200)) {
+                        std::cerr << "\r\033[Kdownloading " << with_commas(static_cast<long long>(bytes)) << "/"
+                                  << with_commas(static_cast<long long>(expected)) << " bytes" << std::flush;
+                        last = now;
+                    }
+                });
+                break;
+            } catch (const client_error& e) {
+                if (e.code == 130 || ++failures > 5)
+                    throw;
+                say(std::string(e.what()) + "; resuming");
+                std::this_thread::sleep_for(std::chrono::milliseconds(200 << failures));
+            }
+        }
+        if (tty && !p.quiet)
+            std::cerr << "\r\033[K";
+        const std::uint64_t got = fs::file_size(part);
+        if (got != expected)
+            throw client_error("the download has " + std::to_string(got) + " bytes, the export " +
+                               std::to_string(expected) + "; run the command again to resume");
+        fs::rename(part, output);
+        say("saved " + with_commas(static_cast<long long>(got)) + " bytes, " +
+            with_commas(job.at("rowsExported").to_number<long long>()) + " rows");
+        std::cout << output.string() << "\n";
+        return 0;
+    } catch (const client_error& e) {
+        if (e.code == 130) {
+            std::cerr << "\ninterrupted";
+            if (!job_id.empty())
+                std::cerr << "; the partial download is kept and resumes with: pgexport export --job " << job_id;
+            std::cerr << "\n";
+        } else {
+            std::cerr << "pgexport export: " << e.what() << "\n";
+        }
+        return e.code;
+    } catch (const std::exception& e) {
+        std::cerr << "pgexport export: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace pgexport::cli

@@ -1,0 +1,29 @@
+#pragma once
+// `pgexport export`: the client that creates an export on a server, shows its progress and downloads
+// the file, resuming a broken download with Range.
+
+#include <optional>
+#include <string>
+
+namespace pgexport::cli {
+
+struct export_client_params {
+    std::string server = "http://127.0.0.1:8080";
+    std::optional<std::string> filters_json; // the "filters" object, as JSON text
+    std::optional<std::string> columns;      // a,b,c
+    std::optional<std::string> output;       // default export-<jobId>.csv
+    std::optional<std::string> api_key;
+    std::optional<std::string> job_id; // attach to this job instead of creating one
+    bool quiet = false;
+    bool cancel_on_interrupt = false;
+};
+
+// Runs the whole round trip. Returns the process exit code: 0 done, 1 the job failed or the server
+// refused, 2 bad arguments, 130 interrupted. Messages go to stderr; the saved path to stdout.
+int run_export_client(const export_client_params& params);
+
+// The progress line, e.g. "[########------------]  40%  400,000/1,000,000 rows  98,000 rows/s  ETA 6s".
+// Pure, for tests. `estimate` <= 0 means unknown (no percent, no ETA).
+std::string progress_line(long long rows, long long estimate, double rows_per_second, int width);
+
+} // namespace pgexport::cli
