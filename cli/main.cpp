@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdlib>
@@ -93,40 +94,53 @@ int run_serve(const options& o) {
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");
 
-    const int applied = pgexport::engine::apply_migrations(ec.database_url);
-    pgexport::log_event("info", "migrations_applied", {{"count", applied}});
+    ec.apply_migrations = true;
 
     asio::io_context io(1);
     pgexport::engine::export_engine engine(io.get_executor(), ec);
     pgexport::http::server server(io, engine, sc);
     server.listen();
     int exit_code = 0;
+    pgexport::log_event("info", "listening",
+                        {{"address", sc.host + ":" + std::to_string(server.port())}, {"api_keys", sc.api_keys.size()}});
+    if (sc.api_keys.empty())
+        pgexport::log_event("warning", "open_api",
+                            {{"message", "no --api-key given: anyone who can reach " + sc.host + " can use the API"}});
+    auto fatal = [&](std::exception_ptr e) {
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            pgexport::log_event("error", "serve_failed", {{"error", ex.what()}});
+        }
+        exit_code = 1;
+        server.stop();
+        io.stop();
+    };
+    asio::co_spawn(io, server.async_run(), fatal);
+    // The server answers (/healthz says 503) while the database is away; the engine starts, and takes
+    // up its unfinished jobs, once it can be reached.
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            co_await engine.async_start();
-            pgexport::log_event("info", "listening",
-                                {{"address", sc.host + ":" + std::to_string(server.port())},
-                                 {"api_keys", sc.api_keys.size()},
-                                 {"table", engine.schema().table}});
-            if (sc.api_keys.empty())
-                pgexport::log_event("warning", "open_api",
-                                    {{"message", "no --api-key given: anyone who can reach " + sc.host +
-                                                     " can use the API"}});
-            co_await server.async_run();
-        },
-        [&](std::exception_ptr e) {
-            if (!e)
-                return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                pgexport::log_event("error", "serve_failed", {{"error", ex.what()}});
+            for (int attempt = 0;; ++attempt) {
+                std::string unreachable;
+                try {
+                    co_await engine.async_start();
+                    pgexport::log_event("info", "engine_started", {{"table", engine.schema().table}});
+                    co_return;
+                } catch (const pgexport::engine::unavailable_error& e) {
+                    unreachable = e.what();
+                }
+                const auto delay = std::chrono::milliseconds(std::min(30000, 500 << std::min(attempt, 6)));
+                pgexport::log_event("warning", "database_unreachable",
+                                    {{"error", unreachable}, {"retry_in_ms", delay.count()}});
+                asio::steady_timer wait(io, delay);
+                co_await wait.async_wait(asio::use_awaitable);
             }
-            exit_code = 1;
-            server.stop();
-            io.stop();
-        });
+        },
+        fatal);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec)

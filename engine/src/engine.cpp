@@ -1,5 +1,6 @@
 #include <pgexport/engine.hpp>
 #include <pgexport/log.hpp>
+#include <pgexport/migrations.hpp>
 
 #include "detail/csv_row.hpp"
 #include "detail/file_writer.hpp"
@@ -112,8 +113,17 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
     }
 
     // Runs f(store) on the store thread and resumes on the engine's executor with its result.
+    // A lost or refused connection surfaces as unavailable_error.
     template <class F> auto on_store(F f) -> asio::awaitable<std::invoke_result_t<F&, job_store&>> {
-        return detail::async_offload(store_pool, [this, f = std::move(f)]() mutable { return f(store); });
+        return detail::async_offload(store_pool, [this, f = std::move(f)]() mutable {
+            try {
+                return f(store);
+            } catch (const detail::pg_error& e) {
+                if (e.transient())
+                    throw unavailable_error(std::string("the database is unavailable: ") + e.what());
+                throw;
+            }
+        });
     }
 
     fs::path part_path(const std::string& id) const { return config.data_dir / (id + ".csv.part"); }
@@ -171,6 +181,9 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             } catch (const detail::pg_error& e) {
                 failure = std::string("database error: ") + e.what();
                 transient = e.transient();
+            } catch (const unavailable_error& e) {
+                failure = e.what();
+                transient = true;
             } catch (const boost::system::system_error& e) {
                 failure = e.what();
                 transient = true;
@@ -452,6 +465,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
     std::deque<stored_job> queue;
     std::map<std::string, std::shared_ptr<running_job>> running;
     bool stopping = false;
+    bool started = false;
     boost::uuids::random_generator uuid_generator;
     engine_stats stats;
 };
@@ -478,6 +492,20 @@ asio::awaitable<void> export_engine::async_start() {
         (void)w;
     }
     fs::remove(probe, ec);
+    if (self.config.apply_migrations) {
+        auto migrate = [url = self.config.database_url](job_store&) {
+            try {
+                return apply_migrations(url);
+            } catch (const std::runtime_error& e) {
+                // apply_migrations reports every failure alike; a refused connection is worth a retry.
+                if (std::string_view(e.what()).find("cannot connect") != std::string_view::npos)
+                    throw unavailable_error(e.what());
+                throw;
+            }
+        };
+        const int applied = co_await self.on_store(std::move(migrate));
+        log_event("info", "migrations_applied", {{"count", applied}});
+    }
     auto load = [table = self.config.table, key = self.config.key](job_store& s) {
         return s.load_schema(table, key);
     };
@@ -485,18 +513,24 @@ asio::awaitable<void> export_engine::async_start() {
     auto unfinished = co_await self.on_store([](job_store& s) { return s.unfinished(); });
     if (!unfinished.empty())
         log_event("info", "jobs_resumed", {{"count", unfinished.size()}});
+    self.started = true;
     for (auto& job : unfinished)
         self.enqueue(std::move(job));
 }
+
+bool export_engine::started() const { return impl_->started; }
 
 asio::awaitable<result<std::string>> export_engine::async_create(export_request request,
                                                                  std::optional<std::string> owner) {
     auto& self = *impl_;
     if (self.stopping)
         co_return problem{errc::unavailable, "the server is shutting down"};
+    if (!self.started)
+        co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
     if (auto p = detail::check_columns(self.schema, request))
         co_return *p;
     stored_job job;
+    std::string unavailable;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
     job.info.owner = std::move(owner);
     try {
@@ -505,10 +539,18 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
                 return *p;
             job.info.request = std::move(request);
             job.key_upper_bound = s.max_key(self.schema);
-            if (job.key_upper_bound)
-                job.info.total_rows_estimate =
-                    s.estimate_rows(detail::estimate_sql(self.schema, job.info.request, *job.key_upper_bound));
-            else
+            // Planned even on an empty table: that is what proves every filter's operator exists for its
+            // column's type (json has no "=", for one) before the job is accepted.
+            try {
+                job.info.total_rows_estimate = s.estimate_rows(
+                    detail::estimate_sql(self.schema, job.info.request, job.key_upper_bound.value_or(0)));
+            } catch (const detail::pg_error& e) {
+                if (!e.sqlstate().starts_with("42"))
+                    throw;
+                return problem{errc::invalid_value,
+                               std::string("a filter does not fit its column's type: ") + e.what()};
+            }
+            if (!job.key_upper_bound)
                 job.info.total_rows_estimate = 0;
             s.insert(job.info, job.key_upper_bound);
             return job;
@@ -520,11 +562,10 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         log_event("info", "job_created", {{"job", id}});
         self.enqueue(std::move(*created));
         co_return id;
-    } catch (const detail::pg_error& e) {
-        if (e.transient())
-            co_return problem{errc::unavailable, std::string("the database is unavailable: ") + e.what()};
-        throw;
+    } catch (const unavailable_error& e) {
+        unavailable = e.what();
     }
+    co_return problem{errc::unavailable, unavailable};
 }
 
 asio::awaitable<result<job_info>> export_engine::async_status(std::string id, owner_filter owner) {
@@ -587,6 +628,8 @@ asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_j
 asio::awaitable<result<records_page>> export_engine::async_list_records(export_request request,
                                                                         std::optional<std::int64_t> after, int limit) {
     auto& self = *impl_;
+    if (!self.started)
+        co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
     if (auto p = detail::check_columns(self.schema, request))
         co_return *p;
     using rows_or_problem = result<std::vector<std::pair<std::int64_t, std::string>>>;
@@ -598,10 +641,8 @@ asio::awaitable<result<records_page>> export_engine::async_list_records(export_r
     rows_or_problem rows = problem{errc::unavailable, ""};
     try {
         rows = co_await self.on_store(std::move(query));
-    } catch (const detail::pg_error& e) {
-        if (!e.transient())
-            throw;
-        rows = problem{errc::unavailable, std::string("the database is unavailable: ") + e.what()};
+    } catch (const unavailable_error& e) {
+        rows = problem{errc::unavailable, e.what()};
     }
     if (!rows)
         co_return rows.error();

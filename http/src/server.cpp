@@ -514,6 +514,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 reply r;
                 try {
                     r = co_await handle(req);
+                } catch (const engine::unavailable_error& e) {
+                    log_event("warning", "http_database_unavailable", {{"target", req.target()}, {"error", e.what()}});
+                    r.response = error_response(req.version(), bhttp::status::service_unavailable, "unavailable",
+                                                "the database is unavailable right now; try again shortly");
+                    r.response.set(bhttp::field::retry_after, "5");
                 } catch (const std::exception& e) {
                     log_event("error", "http_handler_failed",
                               {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});

@@ -36,6 +36,7 @@ struct engine_config {
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+    bool apply_migrations = false; // async_start applies the job-table migrations first
     int max_attempts = 8; // consecutive failed attempts at a chunk before the job fails
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
@@ -69,10 +70,15 @@ public:
     export_engine(const export_engine&) = delete;
     export_engine& operator=(const export_engine&) = delete;
 
-    // Creates the data directory, reads the table's schema from the catalog and takes every unfinished
-    // job up again (queued ones in creation order). Throws std::runtime_error with a clear message when
-    // the data directory is not writable or the table is unusable (missing, key not an integer column).
+    // Creates the data directory, applies migrations when configured, reads the table's schema from the
+    // catalog and takes every unfinished job up again (queued ones in creation order). Throws
+    // unavailable_error when the database cannot be reached (call again later), std::runtime_error with a
+    // clear message when the data directory is not writable or the table is unusable (missing, key not an
+    // integer column).
     boost::asio::awaitable<void> async_start();
+
+    // True once async_start has succeeded.
+    bool started() const;
 
     // Validates `request` against the table (columns exist, every value parses as its column's type) and
     // queues a job. Returns the job id, or a problem: invalid_request, unknown_column, unknown_operator,
@@ -80,7 +86,8 @@ public:
     boost::asio::awaitable<result<std::string>> async_create(export_request request,
                                                              std::optional<std::string> owner = {});
 
-    // The job with live progress. not_found for an unknown id, a malformed id, or another owner's job.
+    // The job with live progress. invalid_request for a malformed id (not a UUID); not_found for an
+    // unknown id or another owner's job.
     boost::asio::awaitable<result<job_info>> async_status(std::string id, owner_filter owner = {});
 
     // Jobs newest first, at most `limit`.

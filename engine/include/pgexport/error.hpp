@@ -45,6 +45,13 @@ private:
     problem problem_;
 };
 
+// The database cannot be reached right now (connection refused or lost, server restarting). Thrown by
+// engine calls that need the job store; a later call may succeed.
+class unavailable_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 [[noreturn]] inline void throw_exception_from_error(const problem& p, const boost::source_location&) {
     throw problem_error(p);
 }

@@ -90,9 +90,11 @@ table_schema job_store::load_schema(const std::string& table, const std::string&
     for (int i = 0; i < PQntuples(cols.get()); ++i)
     {
         std::string type = *get_text(cols.get(), i, 1);
-        // Without its length, "character" means character(1): a cast to it would cut values short.
+        // Without their length, "character" and "bit" mean length 1: a cast to them would cut values short.
         if (type == "character")
             type = "bpchar";
+        else if (type == "bit")
+            type = "bit varying";
         schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type)});
     }
     const column_info* k = schema.find(key);
