@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -95,6 +96,11 @@ int run_serve(const options& o) {
     sc.api_keys = o.all("api-key");
 
     ec.apply_migrations = true;
+
+    // Errors, not signals: a client gone mid-download (sendfile) gives EPIPE, a file-size limit EFBIG, and
+    // both are handled where they happen instead of killing the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    std::signal(SIGXFSZ, SIG_IGN);
 
     asio::io_context io(1);
     pgexport::engine::export_engine engine(io.get_executor(), ec);
