@@ -109,7 +109,9 @@ result<export_request> parse_export_request(const json::value& body) {
                 if (condition.is_object()) {
                     if (condition.get_object().empty())
                         return invalid("filter \"" + column + "\" has no operator; use eq, ne, gt, gte, lt, lte or in");
-                    for (const auto& [op_name, operand] : condition.get_object()) {
+                    for (const auto& entry : condition.get_object()) {
+                        const std::string_view op_name = entry.key();
+                        const json::value& operand = entry.value();
                         auto it = std::find_if(operators.begin(), operators.end(),
                                                [&](const auto& o) { return o.first == op_name; });
                         if (it == operators.end()) {
