@@ -298,7 +298,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             return writer.append(single_column ? detail::single_column_row(split->rest) : split->rest);
         }
         asio::awaitable<void> async_drain() override {
-            co_await writer.async_flush();
+            co_await writer.async_write_behind();
             job.live_bytes = writer.size();
             if (job.should_stop())
                 throw stop_job{};
@@ -314,7 +314,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
     struct raw_sink final : detail::copy_sink {
         explicit raw_sink(detail::file_writer& w) : writer(w) {}
         bool consume(std::string_view row) override { return writer.append(row); }
-        asio::awaitable<void> async_drain() override { co_await writer.async_flush(); }
+        asio::awaitable<void> async_drain() override { co_await writer.async_write_behind(); }
         detail::file_writer& writer;
     };
 
@@ -340,7 +340,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         }
         job.live_rows = job.rows;
         job.live_bytes = job.bytes;
-        detail::file_writer writer(file_pool, part, job.bytes, config.write_buffer_bytes);
+        detail::file_writer writer(executor, file_pool, part, job.bytes, config.write_buffer_bytes);
 
         detail::async_connection connection(executor);
         job.connection = &connection;
@@ -348,20 +348,20 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             running_job& j;
             ~unlink_connection() { j.connection = nullptr; }
         } unlink{job};
-        if (job.should_stop())
-            throw stop_job{};
-        co_await connection.async_connect(config.database_url, config.statement_timeout, config.connect_timeout);
-
-        if (job.bytes == 0) {
-            raw_sink header(writer);
-            co_await connection.async_copy_out(detail::header_copy_sql(schema, request), header);
-        }
         const bool single = detail::output_columns(schema, request).size() == 1;
         // The checkpoint of chunk N runs (fdatasync, then the UPDATE) while chunk N+1 streams; at most one
-        // is in flight, and every path out of this function waits for it first.
+        // is in flight. Every way out of here waits for it and for the write in flight: a stale write
+        // landing after the next attempt's truncation would corrupt the file.
         std::shared_ptr<pending_checkpoint> pending;
         std::exception_ptr failure;
         try {
+            if (job.should_stop())
+                throw stop_job{};
+            co_await connection.async_connect(config.database_url, config.statement_timeout, config.connect_timeout);
+            if (job.bytes == 0) {
+                raw_sink header(writer);
+                co_await connection.async_copy_out(detail::header_copy_sql(schema, request), header);
+            }
             std::optional<std::int64_t> cursor = job.last_id;
             std::int64_t cursor_rows = job.rows;
             while (job.job.key_upper_bound) {
@@ -394,6 +394,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         if (failure) {
             if (pending)
                 co_await pending->done.async_wait(); // its outcome no longer matters, only its end
+            co_await writer.async_settle();
             std::rethrow_exception(failure);
         }
         co_await writer.async_sync();
@@ -488,7 +489,7 @@ asio::awaitable<void> export_engine::async_start() {
                                  ec.message());
     const fs::path probe = self.config.data_dir / ".pgexport-write-test";
     {
-        detail::file_writer w(self.file_pool, probe, 0, 1);
+        detail::file_writer w(self.executor, self.file_pool, probe, 0, 1);
         (void)w;
     }
     fs::remove(probe, ec);

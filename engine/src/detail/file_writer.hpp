@@ -3,52 +3,68 @@
 // the event loop never waits on the disk.
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace pgexport::engine::detail {
 
+// Writes are double-buffered: while one full buffer is written on the pool, the next one fills, so the
+// database socket keeps being read. At most two buffers exist; a third append waits for the write in
+// flight (that wait is the backpressure).
 class file_writer {
 public:
     // Opens `path` for writing (creating it) and cuts it to `length` bytes, where appends then start.
-    // Throws std::system_error naming the file.
-    file_writer(boost::asio::thread_pool& pool, std::filesystem::path path, std::int64_t length,
-                std::size_t capacity);
+    // Completions come back on `executor`. Throws std::system_error naming the file.
+    file_writer(boost::asio::any_io_executor executor, boost::asio::thread_pool& pool, std::filesystem::path path,
+                std::int64_t length, std::size_t capacity);
+    // Safe while a write is in flight: the write keeps the descriptor and its buffer alive.
     ~file_writer();
     file_writer(const file_writer&) = delete;
     file_writer& operator=(const file_writer&) = delete;
 
-    // The file's current length on disk.
+    // The file's current length on disk, -1 when it does not exist.
     static std::int64_t length_of(const std::filesystem::path& path);
 
-    // Buffers `data`; true when the buffer is full and async_flush should be awaited.
+    // Buffers `data`; true when the buffer is full and async_write_behind should be awaited.
     bool append(std::string_view data);
 
-    // Writes out the buffer (on the pool). Throws std::system_error (ENOSPC, EFBIG, EIO...).
+    // Starts writing the buffer on the pool once the previous write is done, and returns without waiting
+    // for this one. Rethrows the failure of an earlier write (std::system_error: ENOSPC, EFBIG, EIO...).
+    boost::asio::awaitable<void> async_write_behind();
+
+    // Writes out everything appended and waits: afterwards the file holds size() bytes.
     boost::asio::awaitable<void> async_flush();
 
     // Flushes, then fdatasync: afterwards every appended byte is on disk.
     boost::asio::awaitable<void> async_sync();
 
-    // fdatasync alone: makes durable what earlier flushes wrote. May run while appends continue
-    // (it does not touch the buffer).
+    // fdatasync alone: makes durable what earlier flushes wrote. May run while appends and a write
+    // behind continue (it touches neither).
     boost::asio::awaitable<void> async_datasync();
 
-    // Bytes appended so far, written or still buffered: the file's length once flushed.
+    // Waits until no write is in flight, ignoring its outcome (for failure paths).
+    boost::asio::awaitable<void> async_settle();
+
+    // Bytes appended so far, written or not: the file's length once flushed.
     std::int64_t size() const noexcept { return offset_ + static_cast<std::int64_t>(buffer_.size()); }
 
 private:
+    struct shared; // the descriptor and the state of the write in flight, shared with that write
+    boost::asio::awaitable<void> async_wait_idle();
+
     boost::asio::thread_pool& pool_;
-    std::filesystem::path path_;
-    int fd_ = -1;
-    std::int64_t offset_ = 0; // bytes on disk
+    std::shared_ptr<shared> shared_;
+    std::int64_t offset_ = 0; // bytes handed to writes (done or in flight)
     std::size_t capacity_;
     std::string buffer_;
+    std::shared_ptr<std::string> in_flight_;
 };
 
 // Renames `from` to `to` and fsyncs their directory, so the rename survives a crash.

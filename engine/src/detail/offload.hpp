@@ -21,38 +21,38 @@ template <class F, class R = std::invoke_result_t<F&>>
 boost::asio::awaitable<R> async_offload(boost::asio::thread_pool& pool, F f) {
     namespace asio = boost::asio;
     if constexpr (std::is_void_v<R>) {
+        auto initiation = [&pool, &f](auto handler) {
+            asio::post(pool, [&f, handler = std::move(handler)]() mutable {
+                std::exception_ptr error;
+                try {
+                    f();
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                auto ex = asio::get_associated_executor(handler);
+                asio::dispatch(ex, [handler = std::move(handler), error]() mutable { handler(error); });
+            });
+        };
         co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
-            [&pool, &f](auto handler) {
-                asio::post(pool, [&f, handler = std::move(handler)]() mutable {
-                    std::exception_ptr error;
-                    try {
-                        f();
-                    } catch (...) {
-                        error = std::current_exception();
-                    }
-                    auto ex = asio::get_associated_executor(handler);
-                    asio::dispatch(ex, [handler = std::move(handler), error]() mutable { handler(error); });
-                });
-            },
-            asio::use_awaitable);
+            std::move(initiation), asio::use_awaitable);
     } else {
-        co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
-            [&pool, &f](auto handler) {
-                asio::post(pool, [&f, handler = std::move(handler)]() mutable {
-                    std::exception_ptr error;
-                    R value{};
-                    try {
-                        value = f();
-                    } catch (...) {
-                        error = std::current_exception();
-                    }
-                    auto ex = asio::get_associated_executor(handler);
-                    asio::dispatch(ex, [handler = std::move(handler), error, value = std::move(value)]() mutable {
-                        handler(error, std::move(value));
-                    });
+        auto initiation = [&pool, &f](auto handler) {
+            asio::post(pool, [&f, handler = std::move(handler)]() mutable {
+                std::exception_ptr error;
+                R value{};
+                try {
+                    value = f();
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                auto ex = asio::get_associated_executor(handler);
+                asio::dispatch(ex, [handler = std::move(handler), error, value = std::move(value)]() mutable {
+                    handler(error, std::move(value));
                 });
-            },
-            asio::use_awaitable);
+            });
+        };
+        co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
+            std::move(initiation), asio::use_awaitable);
     }
 }
 
