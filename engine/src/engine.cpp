@@ -168,8 +168,11 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         // Capturing lambdas are named before co_await throughout: GCC 12 destroys a capturing lambda twice
         // when it is a temporary in the co_await expression.
         auto mark_running = [id = job.id()](job_store& s) { return s.mark_running(id); };
-        if (!co_await on_store(std::move(mark_running)))
+        const auto started_at = co_await on_store(std::move(mark_running));
+        if (!started_at)
             co_return; // cancelled while it waited
+        job.job.info.status = job_status::running;
+        job.job.info.started_at = started_at;
         log_event("info", "job_started", {{"job", job.id()}, {"resumed_at_row", job.rows}});
         for (;;) {
             std::string failure;
@@ -221,18 +224,24 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         }
     }
 
-    asio::awaitable<void> fail_job(running_job& job, const std::string& reason) {
+    asio::awaitable<void> fail_job(running_job& job, const std::string& raw_reason) {
+        // Error texts can quote bytes from anywhere (a file name, a server message): the record takes UTF-8.
+        const std::string reason = to_valid_utf8(raw_reason);
         std::error_code ec;
         fs::remove(part_path(job.id()), ec);
         log_event("error", "job_failed", {{"job", job.id()}, {"error", reason}});
-        // The database may be away: keep trying, so the job ends failed rather than stuck running.
+        // The database may be away: keep trying while it is, so the job ends failed rather than stuck
+        // running. Any other refusal is final: the job stays as it is and is taken up at the next start.
         for (int attempt = 0; !job.should_stop(); ++attempt) {
             try {
                 auto fail = [id = job.id(), reason](job_store& s) { s.fail(id, reason); };
                 co_await on_store(std::move(fail));
                 co_return;
-            } catch (const std::exception& e) {
+            } catch (const unavailable_error& e) {
                 log_event("warning", "job_fail_unrecorded", {{"job", job.id()}, {"error", e.what()}});
+            } catch (const std::exception& e) {
+                log_event("error", "job_fail_unrecorded", {{"job", job.id()}, {"error", to_valid_utf8(e.what())}});
+                co_return;
             }
             asio::steady_timer t(executor, std::min(config.retry_max_delay, std::chrono::milliseconds(500 << std::min(attempt, 6))));
             boost::system::error_code wait_ec;
@@ -447,6 +456,38 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
                 ++stats.chunk_seconds_le[i];
     }
 
+    // The job as this process knows it without asking the database, or nullopt.
+    std::optional<job_info> known_job(const std::string& id) const {
+        if (auto it = ended.find(id); it != ended.end())
+            return it->second;
+        if (auto it = running.find(id); it != running.end()) {
+            job_info info = it->second->job.info;
+            info.status = job_status::running;
+            info.last_processed_id = it->second->last_id;
+            info.rows_exported = std::max(it->second->rows, it->second->live_rows);
+            info.bytes_written = std::max(it->second->bytes, it->second->live_bytes);
+            info.attempts = it->second->attempts;
+            return info;
+        }
+        for (const auto& j : queue)
+            if (j.info.id == id)
+                return j.info;
+        return std::nullopt;
+    }
+
+    // Keeps a job that has ended (completed, failed, cancelled) for status look-ups; bounded, oldest out.
+    void remember_if_ended(const job_info& info) {
+        if (info.status == job_status::queued || info.status == job_status::running)
+            return;
+        if (ended.emplace(info.id, info).second) {
+            ended_order.push_back(info.id);
+            if (ended_order.size() > max_remembered) {
+                ended.erase(ended_order.front());
+                ended_order.pop_front();
+            }
+        }
+    }
+
     void apply_live(job_info& info) const {
         auto it = running.find(info.id);
         if (it == running.end() || info.status != job_status::running)
@@ -467,6 +508,9 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::shared_ptr<running_job>> running;
     bool stopping = false;
     bool started = false;
+    static constexpr std::size_t max_remembered = 4096;
+    std::map<std::string, job_info> ended;
+    std::deque<std::string> ended_order;
     boost::uuids::random_generator uuid_generator;
     engine_stats stats;
 };
@@ -533,6 +577,7 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     stored_job job;
     std::string unavailable;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
+    job.info.created_at = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
     try {
         auto create = [&self, &job, request = std::move(request)](job_store& s) mutable -> result<stored_job> {
@@ -574,12 +619,21 @@ asio::awaitable<result<job_info>> export_engine::async_status(std::string id, ow
     auto normalized = normalize_job_id(id);
     if (!normalized)
         co_return problem{errc::invalid_request, "malformed job id: expected a UUID"};
-    auto get = [id = *normalized](job_store& s) { return s.get(id); };
-    auto job = co_await self.on_store(std::move(get));
-    if (!job || (owner && job->info.owner != owner))
+    // From memory when this process knows the answer: jobs that have ended never change again, and the
+    // running and waiting ones are this process's own. Only the rest costs a database round trip.
+    std::optional<job_info> info = self.known_job(*normalized);
+    if (!info) {
+        auto get = [id = *normalized](job_store& s) { return s.get(id); };
+        auto job = co_await self.on_store(std::move(get));
+        if (job) {
+            info = std::move(job->info);
+            self.remember_if_ended(*info);
+            self.apply_live(*info);
+        }
+    }
+    if (!info || (owner && info->owner != owner))
         co_return problem{errc::not_found, "no export job " + *normalized};
-    self.apply_live(job->info);
-    co_return job->info;
+    co_return *info;
 }
 
 asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter owner, int limit) {
@@ -615,7 +669,13 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
     std::error_code ec;
     fs::remove(self.part_path(job_id), ec);
     log_event("info", "job_cancel_requested", {{"job", job_id}});
-    co_return co_await async_status(job_id, owner);
+    // From the database: the job's coroutine may not have noticed yet, but the record is final.
+    auto get = [job_id](job_store& s) { return s.get(job_id); };
+    auto cancelled = co_await self.on_store(std::move(get));
+    if (!cancelled)
+        co_return problem{errc::not_found, "no export job " + job_id};
+    self.remember_if_ended(cancelled->info);
+    co_return cancelled->info;
 }
 
 asio::awaitable<bool> export_engine::async_ping() {

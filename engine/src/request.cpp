@@ -22,7 +22,9 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
     {"in", filter_op::in},
 }};
 
-problem invalid(std::string message) { return {errc::invalid_request, std::move(message)}; }
+problem invalid(std::string message) {
+    return {errc::invalid_request, std::move(message)};
+}
 
 // Checks text that will reach SQL: PostgreSQL text cannot hold NUL, and everything must be UTF-8.
 std::optional<problem> check_text(std::string_view text, std::string_view what) {
@@ -36,10 +38,14 @@ std::optional<problem> check_text(std::string_view text, std::string_view what) 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
     switch (v.kind()) {
-    case json::kind::null: return std::optional<std::string>{};
-    case json::kind::bool_: return std::optional<std::string>{v.get_bool() ? "true" : "false"};
-    case json::kind::int64: return std::optional<std::string>{std::to_string(v.get_int64())};
-    case json::kind::uint64: return std::optional<std::string>{std::to_string(v.get_uint64())};
+    case json::kind::null:
+        return std::optional<std::string>{};
+    case json::kind::bool_:
+        return std::optional<std::string>{v.get_bool() ? "true" : "false"};
+    case json::kind::int64:
+        return std::optional<std::string>{std::to_string(v.get_int64())};
+    case json::kind::uint64:
+        return std::optional<std::string>{std::to_string(v.get_uint64())};
     case json::kind::double_: {
         // The shortest text that reads back as the same double: 1.25, not Boost.JSON's 1.25E0.
         char buf[64];
@@ -52,7 +58,8 @@ result<std::optional<std::string>> scalar_text(const json::value& v, const std::
             return *p;
         return std::optional<std::string>{std::string(s)};
     }
-    default: return invalid("the value for filter \"" + column + "\" must be a string, number, boolean or null");
+    default:
+        return invalid("the value for filter \"" + column + "\" must be a string, number, boolean or null");
     }
 }
 
@@ -108,16 +115,17 @@ result<export_request> parse_export_request(const json::value& body) {
                 const std::string column(raw_column);
                 if (condition.is_object()) {
                     if (condition.get_object().empty())
-                        return invalid("filter \"" + column + "\" has no operator; use eq, ne, gt, gte, lt, lte or in");
+                        return invalid("filter \"" + column +
+                                       "\" has no operator; use eq, ne, gt, gte, lt, lte or in");
                     for (const auto& entry : condition.get_object()) {
                         const std::string_view op_name = entry.key();
                         const json::value& operand = entry.value();
                         auto it = std::find_if(operators.begin(), operators.end(),
                                                [&](const auto& o) { return o.first == op_name; });
                         if (it == operators.end()) {
-                            problem p{errc::unknown_operator, "filter \"" + column + "\": unknown operator \"" +
-                                                                  std::string(op_name) +
-                                                                  "\"; use eq, ne, gt, gte, lt, lte or in"};
+                            problem p{errc::unknown_operator,
+                                      "filter \"" + column + "\": unknown operator \"" +
+                                          std::string(op_name) + "\"; use eq, ne, gt, gte, lt, lte or in"};
                             if (check_text(op_name, "operator"))
                                 p.message = "filter \"" + column + "\": unknown operator";
                             return p;
@@ -128,7 +136,8 @@ result<export_request> parse_export_request(const json::value& body) {
                         request.filters.push_back(std::move(*f));
                     }
                 } else {
-                    auto f = make_filter(column, condition.is_array() ? filter_op::in : filter_op::eq, condition);
+                    auto f =
+                        make_filter(column, condition.is_array() ? filter_op::in : filter_op::eq, condition);
                     if (!f)
                         return f.error();
                     request.filters.push_back(std::move(*f));
@@ -151,7 +160,8 @@ result<export_request> parse_export_request(const json::value& body) {
         } else {
             if (check_text(key, "field"))
                 return invalid("unknown field in the request; expected \"filters\" and \"columns\"");
-            return invalid("unknown field \"" + std::string(key) + "\"; expected \"filters\" and \"columns\"");
+            return invalid("unknown field \"" + std::string(key) +
+                           "\"; expected \"filters\" and \"columns\"");
         }
     }
     return request;
@@ -163,7 +173,9 @@ json::value to_json(const export_request& request) {
         json::value& entry = filters[f.column];
         if (!entry.is_object())
             entry = json::object();
-        auto to_value = [](const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); };
+        auto to_value = [](const std::optional<std::string>& v) {
+            return v ? json::value(*v) : json::value(nullptr);
+        };
         if (f.op == filter_op::in) {
             json::array values;
             for (const auto& v : f.values)
@@ -183,42 +195,71 @@ json::value to_json(const export_request& request) {
     return out;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at p, or 0 when there is none.
+std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
+    unsigned char c = *p;
+    if (c < 0x80)
+        return 1;
+    int extra;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+        extra = 1;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        extra = 2;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        extra = 3;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (end - p <= extra)
+        return 0;
+    for (int i = 1; i <= extra; ++i) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    constexpr std::uint32_t min_for[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_for[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return static_cast<std::size_t>(extra) + 1;
+}
+
+} // namespace
+
 bool is_valid_utf8(std::string_view text) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const auto* end = p + text.size();
     while (p < end) {
-        unsigned char c = *p;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        }
-        int extra;
-        std::uint32_t cp;
-        if ((c & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
+        const std::size_t n = utf8_sequence(p, end);
+        if (n == 0)
             return false;
-        }
-        if (end - p <= extra)
-            return false;
-        for (int i = 1; i <= extra; ++i) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        constexpr std::uint32_t min_for[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_for[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += extra + 1;
+        p += n;
     }
     return true;
+}
+
+std::string to_valid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* p = begin;
+    const auto* end = p + text.size();
+    while (p < end) {
+        const std::size_t n = utf8_sequence(p, end);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++p;
+        } else {
+            out.append(reinterpret_cast<const char*>(p), n);
+            p += n;
+        }
+    }
+    return out;
 }
 
 } // namespace pgexport::engine

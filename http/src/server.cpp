@@ -148,10 +148,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
             r.route = "/healthz";
             if (!allow({bhttp::verb::get, bhttp::verb::head}, "GET"))
                 co_return r;
-            const bool ok = co_await engine.async_ping();
-            r.response = json_response(v, ok ? bhttp::status::ok : bhttp::status::service_unavailable,
-                                       json::object{{"status", ok ? "ok" : "unavailable"},
-                                                    {"database", ok ? "reachable" : "unreachable"}});
+            // Ready means the database answers and the engine has started (migrated, jobs resumed).
+            const bool reachable = co_await engine.async_ping();
+            const bool ready = reachable && engine.started();
+            r.response = json_response(v, ready ? bhttp::status::ok : bhttp::status::service_unavailable,
+                                       json::object{{"status", ready ? "ok" : reachable ? "starting" : "unavailable"},
+                                                    {"database", reachable ? "reachable" : "unreachable"}});
             co_return r;
         }
         if (path == "/metrics") {

@@ -46,4 +46,7 @@ boost::json::value to_json(const export_request& request);
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.
+std::string to_valid_utf8(std::string_view text);
+
 } // namespace pgexport::engine

@@ -133,10 +133,12 @@ std::optional<std::int64_t> job_store::estimate_rows(const std::string& explain_
 }
 
 void job_store::insert(const job_info& job, std::optional<std::int64_t> key_upper_bound) {
-    run("INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate)"
-        " VALUES ($1, 'queued', $2, $3, $4, $5)",
+    const auto created_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(job.created_at.time_since_epoch()).count();
+    run("INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate, created_at)"
+        " VALUES ($1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000))",
         {job.id, json::serialize(to_json(job.request)), job.owner, opt_int(key_upper_bound),
-         opt_int(job.total_rows_estimate)});
+         opt_int(job.total_rows_estimate), std::to_string(created_us)});
 }
 
 std::optional<stored_job> job_store::get(const std::string& id) {
@@ -167,11 +169,14 @@ std::vector<stored_job> job_store::unfinished() {
     return jobs;
 }
 
-bool job_store::mark_running(const std::string& id) {
+std::optional<timestamp> job_store::mark_running(const std::string& id) {
     result_ptr r = run("UPDATE export_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
-                       " updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')",
+                       " updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')"
+                       " RETURNING (extract(epoch FROM started_at) * 1000000)::bigint",
                        {id});
-    return std::string_view(PQcmdTuples(r.get())) == "1";
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return micros(r.get(), 0, 0);
 }
 
 bool job_store::checkpoint(const std::string& id, std::optional<std::int64_t> last_id, std::int64_t rows,

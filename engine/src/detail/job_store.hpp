@@ -43,8 +43,9 @@ public:
     // Queued and running jobs, running ones first, each group in creation order.
     std::vector<stored_job> unfinished();
 
-    // queued/running -> running; started_at set once. False when the job is no longer queued or running.
-    bool mark_running(const std::string& id);
+    // queued/running -> running; started_at set once. Returns started_at, or nullopt when the job is no
+    // longer queued or running.
+    std::optional<timestamp> mark_running(const std::string& id);
     // False when the job is no longer running (cancelled meanwhile).
     bool checkpoint(const std::string& id, std::optional<std::int64_t> last_id, std::int64_t rows,
                     std::int64_t bytes, int attempts);

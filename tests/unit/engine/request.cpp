@@ -101,3 +101,14 @@ BOOST_AUTO_TEST_CASE(utf8_validation) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(utf8_repair)
+
+BOOST_AUTO_TEST_CASE(replaces_only_the_bad_bytes) {
+    BOOST_TEST(to_valid_utf8("plain café") == "plain café");
+    BOOST_TEST(to_valid_utf8("a\x91z") == "a\xEF\xBF\xBDz");
+    BOOST_TEST(to_valid_utf8("\xee\xba") == "\xEF\xBF\xBD\xEF\xBF\xBD");
+    BOOST_TEST(is_valid_utf8(to_valid_utf8("\xff\xfe\xc0\xaf ok \xed\xa0\x80")));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

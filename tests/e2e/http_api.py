@@ -1,0 +1,1204 @@
+#!/usr/bin/env python3
+"""End-to-end tests of pgexport's HTTP API: the real `pgexport serve` process against a real database.
+
+    PGEXPORT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:PORT/db python3 tests/e2e/http_api.py build/pgexport
+
+The script creates its own database next to the one in the URL (dropped at the end, also on failure),
+seeds it, starts servers on free ports with their own data directories, and checks the contract in
+/work/shared/CONTRACT.md: jobs, status, downloads byte for byte against PostgreSQL's own COPY, Range,
+cancellation, listing, errors for hostile input, API keys, metrics, the records listing and resuming
+after SIGTERM. It prints one line per test and ends with `N passed, M failed`; exit 1 when any failed.
+
+Set PGEXPORT_E2E_KEEP=1 to keep the servers' logs and data directories. Only the standard library is used. Servers share one database, and every server resumes the database's
+unfinished jobs when it starts, so a new server is started only once no job is queued or running.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+
+# ---------------------------------------------------------------------------------------------------------
+# Set-up
+
+if len(sys.argv) != 2:
+    sys.exit("usage: http_api.py <path to the pgexport binary>")
+BINARY = os.path.abspath(sys.argv[1])
+ADMIN_URL = os.environ.get("PGEXPORT_TEST_DATABASE_URL")
+if not ADMIN_URL:
+    sys.exit("http_api.py: PGEXPORT_TEST_DATABASE_URL is not set (a superuser URL such as "
+             "postgresql://postgres@127.0.0.1:PORT/pgexport_test); tools/test sets it")
+if not os.access(BINARY, os.X_OK):
+    sys.exit(f"http_api.py: {BINARY} is not an executable")
+
+DB_NAME = f"pgexport_e2e_{os.getpid()}"
+_admin = urllib.parse.urlsplit(ADMIN_URL)
+DB_URL = urllib.parse.urlunsplit(_admin._replace(path="/" + DB_NAME))
+
+# The session settings of the contract's reference COPY.
+PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
+                PGCLIENTENCODING="UTF8")
+for _v in ("PGDATABASE", "PGSERVICE"):
+    PSQL_ENV.pop(_v, None)
+
+HTTP_TIMEOUT = 20  # seconds for one request; a hang is a failure, not a stuck test run
+
+
+def psql(url, sql, check=True):
+    """Runs sql, returns stdout as bytes (unaligned, tuples only)."""
+    p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+                       env=PSQL_ENV, capture_output=True, timeout=120)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"psql failed ({p.returncode}) for {sql[:200]!r}: {p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def sql_value(sql):
+    return psql(DB_URL, sql).decode().strip()
+
+
+def copy_csv(select_sql):
+    """What PostgreSQL itself writes for COPY (select_sql) TO STDOUT (FORMAT csv, HEADER true)."""
+    return psql(DB_URL, f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, HEADER true)")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+TMP = tempfile.mkdtemp(prefix="pgexport-e2e-")
+
+
+class Server:
+    """One `pgexport serve` process with its own port, data directory and log file."""
+
+    def __init__(self, name, chunk_rows=1000, api_keys=(), data_dir=None):
+        self.name = name
+        self.chunk_rows = chunk_rows
+        self.api_keys = list(api_keys)
+        self.data_dir = data_dir or os.path.join(TMP, f"data-{name}")
+        self.log_path = os.path.join(TMP, f"{name}.log")
+        self.port = None
+        self.proc = None
+        self.starts = 0
+        self.not_ready_after_healthy = []  # (start #, response) when the API said 503 after /healthz said 200
+
+    def start(self, port=None):
+        self.port = port or free_port()
+        args = [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", DB_URL,
+                "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
+        for k in self.api_keys:
+            args += ["--api-key", k]
+        log = open(self.log_path, "ab")
+        self.starts += 1
+        log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
+        log.flush()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PGEXPORT_") and k != "DATABASE_URL"}
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=TMP, env=env)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server {self.name} exited with {self.proc.returncode} at start:\n{self.log_tail()}")
+            try:
+                if request(self, "GET", "/healthz", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"server {self.name} did not answer /healthz with 200 within 30 s:\n{self.log_tail()}")
+        # /healthz 200 should mean "ready". Probe the API at once; if it is not ready yet, note it (a test
+        # reports it) and wait until it is, so the other tests are not all failing for the same reason.
+        key = self.api_keys[0] if self.api_keys else None
+        while True:
+            r = request(self, "GET", "/api/records?limit=1", key=key, timeout=5)
+            if r.status != 503:
+                break
+            if not self.not_ready_after_healthy or self.not_ready_after_healthy[-1][0] != self.starts:
+                self.not_ready_after_healthy.append((self.starts, r))
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server {self.name}: the API still answers 503 after 30 s: {r}")
+            time.sleep(0.02)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15):
+        """SIGTERM, then wait; returns the exit code (None when it had to be killed)."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def log_tail(self, lines=80):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# HTTP helpers
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # http.client.HTTPMessage (case-insensitive)
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise AssertionError(f"response {self.status} is not JSON ({e}): {self.body[:300]!r}")
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+def request(server, method, path, body=None, headers=None, key=None, timeout=HTTP_TIMEOUT):
+    h = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        body = body.encode()
+    if key is not None:
+        h["Authorization"] = f"Bearer {key}"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.headers, data)
+    finally:
+        conn.close()
+
+
+def raw_exchange(port, data, timeout=10, chunk=65536):
+    """Sends bytes on a fresh connection (in a thread, so a server that answers early is still heard) and
+    returns everything the server sends until it closes or `timeout` passes. Raises TimeoutError on a hang."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def send():
+        try:
+            for i in range(0, len(data), chunk):
+                s.sendall(data[i:i + chunk])
+        except OSError:
+            pass  # the server may stop reading once it has answered
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no end of response within {timeout} s; got {out[:200]!r}")
+            s.settimeout(left)
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                raise TimeoutError(f"no end of response within {timeout} s; got {out[:200]!r}")
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            out += b
+    finally:
+        s.close()
+        t.join(2)
+    return out
+
+
+def parse_raw_response(raw):
+    """(status, {header: value}, body) from raw bytes of one response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+    if not m:
+        raise AssertionError(f"not an HTTP response: {raw[:200]!r}")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(m.group(1)), headers, body
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Assertions
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def check_error(resp, status=None, what=""):
+    """A 4xx (or exactly `status`) with the contract's {"error": {"code", "message"}} body."""
+    prefix = f"{what}: " if what else ""
+    if status is not None:
+        check(resp.status == status, f"{prefix}expected {status}, got {resp.status}: {resp.body[:300]!r}")
+    else:
+        check(400 <= resp.status < 500, f"{prefix}expected a 4xx, got {resp.status}: {resp.body[:300]!r}")
+    ctype = resp.header("Content-Type") or ""
+    check(ctype.startswith("application/json"), f"{prefix}error Content-Type is {ctype!r}")
+    body = resp.json()
+    check(isinstance(body, dict) and isinstance(body.get("error"), dict), f"{prefix}error body shape: {body!r}")
+    code, message = body["error"].get("code"), body["error"].get("message")
+    check(isinstance(code, str) and re.fullmatch(r"[a-z][a-z0-9_]*", code or ""),
+          f"{prefix}error.code is not snake_case text: {code!r}")
+    check(isinstance(message, str) and message, f"{prefix}error.message is empty: {message!r}")
+    return code
+
+
+def check_raw_error(raw, status, what):
+    st, headers, body = parse_raw_response(raw)
+    check(st == status, f"{what}: expected {status}, got {st}: {raw[:300]!r}")
+    check(headers.get("content-type", "").startswith("application/json"), f"{what}: Content-Type {headers}")
+    n = int(headers.get("content-length", "-1"))
+    if n >= 0:
+        body = body[:n]
+    err = json.loads(body).get("error")
+    check(isinstance(err, dict) and isinstance(err.get("code"), str) and isinstance(err.get("message"), str),
+          f"{what}: error body {body[:300]!r}")
+
+
+def first_difference(a, b):
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def check_same_bytes(got, expected, what):
+    if got == expected:
+        return
+    i = first_difference(got, expected)
+    raise AssertionError(f"{what}: {len(got)} bytes differ from COPY's {len(expected)} bytes at offset {i}: "
+                         f"got {got[max(0, i - 60):i + 60]!r}, expected {expected[max(0, i - 60):i + 60]!r}")
+
+
+ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Job helpers
+
+
+def create_job(server, req, key=None):
+    r = request(server, "POST", "/api/export", req, key=key)
+    check(r.status == 202, f"POST /api/export {json.dumps(req)[:200]}: expected 202, got {r}")
+    job_id = r.json().get("jobId")
+    check(isinstance(job_id, str) and str(uuid.UUID(job_id)) == job_id.lower(), f"jobId is not a UUID: {job_id!r}")
+    loc = r.header("Location")
+    check(loc == f"/api/export/{job_id}/status", f"Location header is {loc!r}")
+    return job_id
+
+
+def status(server, job_id, key=None):
+    r = request(server, "GET", f"/api/export/{job_id}/status", key=key)
+    check(r.status == 200, f"status of {job_id}: {r}")
+    return r.json()
+
+
+STUCK = []  # jobs that did not finish in time: once one is stuck, later waits are short (bounded run time)
+
+
+def wait_job(server, job_id, key=None, timeout=30, until=("completed", "failed", "cancelled")):
+    if STUCK:
+        timeout = min(timeout, 5)
+    deadline = time.monotonic() + timeout
+    while True:
+        st = status(server, job_id, key)
+        if st["status"] in until:
+            return st
+        if time.monotonic() > deadline:
+            STUCK.append(job_id)
+            raise AssertionError(f"job {job_id} still {st['status']} after {timeout} s: {st}")
+        time.sleep(0.05)
+
+
+def wait_quiescent(server, timeout=30):
+    """Waits until no job in the database is queued or running (a new server would take them up). Jobs
+    still unfinished after `timeout` are cancelled through `server`, and an error reports them."""
+    timeout = 5 if STUCK else timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = sql_value("SELECT id FROM export_jobs WHERE status IN ('queued', 'running')").split()
+        if not ids:
+            return
+        if time.monotonic() > deadline:
+            for job_id in ids:
+                request(server, "DELETE", f"/api/export/{job_id}")
+            raise RuntimeError(f"{len(ids)} job(s) still queued or running after {timeout} s (now cancelled)")
+        time.sleep(0.1)
+
+
+def download(server, job_id, key=None, headers=None, method="GET"):
+    return request(server, method, f"/api/export/{job_id}/download", key=key, headers=headers)
+
+
+def check_download_headers(r, job_id, size):
+    check(r.header("Content-Length") == str(size), f"Content-Length {r.header('Content-Length')!r}, file is {size}")
+    cd = r.header("Content-Disposition")
+    check(cd == f'attachment; filename="export-{job_id}.csv"', f"Content-Disposition is {cd!r}")
+    check(r.header("Accept-Ranges") == "bytes", f"Accept-Ranges is {r.header('Accept-Ranges')!r}")
+    ct = r.header("Content-Type") or ""
+    check(ct.split(";")[0].strip() == "text/csv", f"Content-Type is {ct!r}")
+
+
+def export_and_compare(server, req, where_sql, columns_sql, key=None):
+    """Creates a job, waits, checks its status fields and the download against COPY; returns (id, bytes)."""
+    job_id = create_job(server, req, key)
+    st = wait_job(server, job_id, key)
+    check(st["status"] == "completed", f"job {job_id} ended {st['status']}: {st}")
+    expected = copy_csv(f"SELECT {columns_sql} FROM records WHERE {where_sql} ORDER BY id")
+    rows = int(sql_value(f"SELECT count(*) FROM records WHERE {where_sql}"))
+    r = download(server, job_id, key)
+    check(r.status == 200, f"download: {r}")
+    check_download_headers(r, job_id, len(r.body))
+    check_same_bytes(r.body, expected, f"download of {json.dumps(req)[:120]}")
+
+    check(st["jobId"] == job_id, f"status jobId {st['jobId']!r}")
+    check(st["rowsExported"] == rows, f"rowsExported {st['rowsExported']} != {rows} rows")
+    check(st["bytesWritten"] == len(r.body), f"bytesWritten {st['bytesWritten']} != file size {len(r.body)}")
+    check(st["downloadUrl"] == f"/api/export/{job_id}/download", f"downloadUrl {st['downloadUrl']!r}")
+    check(isinstance(st["filePath"], str) and st["filePath"], f"filePath {st['filePath']!r}")
+    path = st["filePath"] if os.path.isabs(st["filePath"]) else os.path.join(TMP, st["filePath"])
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            check(f.read() == r.body, f"the file at filePath {path} differs from the download")
+    for field in ("createdAt", "startedAt", "finishedAt"):
+        check(isinstance(st[field], str) and ISO_RE.match(st[field]), f"{field} is {st[field]!r}")
+    check(st["createdAt"] <= st["startedAt"] <= st["finishedAt"] or not st["createdAt"].endswith("Z"),
+          f"timestamps out of order: {st['createdAt']} {st['startedAt']} {st['finishedAt']}")
+    check(st["error"] is None, f"error is {st['error']!r}")
+    check(is_int(st["lastProcessedId"]), f"lastProcessedId is {st['lastProcessedId']!r}")
+    check(st["totalRowsEstimate"] is None or is_int(st["totalRowsEstimate"]),
+          f"totalRowsEstimate is {st['totalRowsEstimate']!r}")
+    return job_id, r.body
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tests
+
+TESTS = []
+
+
+def test(phase):
+    def register(fn):
+        TESTS.append((phase, fn))
+        return fn
+    return register
+
+
+class Skip(Exception):
+    pass
+
+
+ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
+SHARED = {}  # results other tests reuse (the all-rows job)
+
+
+@test("a")
+def test_healthz_and_page(a):
+    r = request(a, "GET", "/healthz")
+    check(r.status == 200, f"/healthz: {r}")
+    r = request(a, "GET", "/")
+    check(r.status == 200 and (r.header("Content-Type") or "").startswith("text/html"), f"GET /: {r.status}")
+    r = request(a, "GET", "/api/openapi.json")
+    check(r.status == 200 and "paths" in r.json(), f"/api/openapi.json: {r.status}")
+
+
+@test("a")
+def test_healthz_means_ready(a):
+    """Right after /healthz answers 200 the API must accept work (no 503 "the server is starting")."""
+    a.stop()
+    a.start(a.port)
+    seen = [f"start #{n}: GET /api/records -> {r.status} {r.body[:160]!r}" for n, r in a.not_ready_after_healthy]
+    check(not seen, "/healthz said 200 but the API was not ready: " + "; ".join(seen))
+
+
+@test("a")
+def test_export_all_rows(a):
+    job_id, body = export_and_compare(a, {}, "true", ALL_COLUMNS)
+    SHARED["all"] = (job_id, body)
+    check(body.count(b"\n") > 30000, "the all-rows file is suspiciously short")
+
+
+@test("a")
+def test_export_contract_example(a):
+    req = {"filters": {"category": "books", "status": ["paid", "shipped"],
+                       "created_at": {"gte": "2024-01-01T00:00:00Z", "lt": "2024-02-01T00:00:00Z"},
+                       "amount": {"gt": 10}},
+           "columns": ["id", "category", "created_at", "amount"]}
+    where = ("category = 'books' AND status IN ('paid', 'shipped') AND created_at >= '2024-01-01T00:00:00Z'"
+             " AND created_at < '2024-02-01T00:00:00Z' AND amount > 10")
+    _, body = export_and_compare(a, req, where, "id, category, created_at, amount")
+    check(body.count(b"\n") > 3, f"the example matched almost nothing: {body[:200]!r}")
+    check(b"2024-01-16 00:00:00.123456+00" in body, "the hostile row with microseconds is missing")
+
+
+@test("a")
+def test_export_column_subset_without_id(a):
+    req = {"filters": {"description": {"ne": ""}}, "columns": ["description", "email", "amount", "created_at"]}
+    export_and_compare(a, req, "description <> ''", "description, email, amount, created_at")
+
+
+@test("a")
+def test_export_hostile_rows(a):
+    req = {"filters": {"category": {"in": ["hostile", "books"]}, "name": {"ne": "nobody"}},
+           "columns": ["id", "name", "description", "created_at", "amount"]}
+    _, body = export_and_compare(a, req, "category IN ('hostile', 'books') AND name <> 'nobody'",
+                                 "id, name, description, created_at, amount")
+    for needle in (b'"line1\r\nline2\rline3\nline4"', '🚀'.encode(), b',\\.,', b'""hi""'):
+        check(needle in body, f"{needle!r} is not in the export of the hostile rows")
+    # One column: a value that is exactly \. is alone on its line then, and COPY quotes it.
+    _, body = export_and_compare(a, {"filters": {"category": "hostile"}, "columns": ["description"]},
+                                 "category = 'hostile'", "description")
+    check(b'\n"\\."\n' in body, f"the lone \\. is not quoted: {body!r}")
+
+
+@test("a")
+def test_export_no_match(a):
+    req = {"filters": {"category": "no-such-category"}}
+    _, body = export_and_compare(a, req, "category = 'no-such-category'", ALL_COLUMNS)
+    check(body == b"id,category,created_at,name,email,amount,status,description\n", f"header-only file: {body!r}")
+
+
+@test("a")
+def test_export_operators_and_null(a):
+    req = {"filters": {"id": {"gt": 100, "lte": 20000}, "description": None, "amount": {"ne": 0, "gte": -500.5},
+                       "created_at": {"gte": "2023-06-01T05:30:00+05:30", "lt": "2025-01-01"},
+                       "status": {"in": ["paid", "pending", "refunded"]}},
+           "columns": ["status", "id", "description", "amount"]}
+    where = ("id > 100 AND id <= 20000 AND description IS NULL AND amount <> 0 AND amount >= -500.5"
+             " AND created_at >= '2023-06-01T05:30:00+05:30' AND created_at < '2025-01-01'"
+             " AND status IN ('paid', 'pending', 'refunded')")
+    _, body = export_and_compare(a, req, where, "status, id, description, amount")
+    check(body.count(b"\n") > 10, "the operator filters matched almost nothing")
+    export_and_compare(a, {"filters": {"description": {"ne": None}, "category": "hostile"}},
+                       "description IS NOT NULL AND category = 'hostile'", ALL_COLUMNS)
+
+
+@test("a")
+def test_empty_body_means_all_rows(a):
+    r = request(a, "POST", "/api/export", body=b"", headers={"Content-Type": "application/json"})
+    check(r.status == 202, f"POST with an empty body: {r}")
+    job_id = r.json()["jobId"]
+    st = wait_job(a, job_id)
+    check(st["status"] == "completed", f"empty-body job: {st}")
+    check(st["rowsExported"] == int(sql_value("SELECT count(*) FROM records")), f"empty-body rows {st['rowsExported']}")
+    r = request(a, "POST", "/api/export", body={"filters": None, "columns": None})
+    check(r.status == 202, f"null filters and columns: {r}")
+    wait_job(a, r.json()["jobId"])
+
+
+@test("a")
+def test_keep_alive_across_downloads(a):
+    job_id, body = all_rows_job(a)
+    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=HTTP_TIMEOUT)
+    try:
+        for i, (method, path, headers) in enumerate([
+                ("GET", f"/api/export/{job_id}/download", {}),
+                ("GET", f"/api/export/{job_id}/status", {}),
+                ("GET", f"/api/export/{job_id}/download", {"Range": "bytes=5-14"}),
+                ("HEAD", f"/api/export/{job_id}/download", {}),
+                ("GET", f"/api/export/{job_id}/download", {"Range": "bytes=-7"}),
+                ("POST", "/api/export", {"Content-Type": "application/json"}),
+                ("GET", "/healthz", {})]):
+            conn.request(method, path, body=b'{"columns": "x"}' if method == "POST" else None, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            if i == 0:
+                check(r.status == 200 and data == body, "keep-alive: full download")
+            elif i == 1:
+                check(r.status == 200 and json.loads(data)["jobId"] == job_id, f"keep-alive: status {r.status}")
+            elif i == 2:
+                check(r.status == 206 and data == body[5:15], f"keep-alive: range {r.status} {data!r}")
+            elif i == 3:
+                check(r.status == 200 and data == b"", "keep-alive: HEAD")
+            elif i == 4:
+                check(r.status == 206 and data == body[-7:], f"keep-alive: suffix range {r.status} {data!r}")
+            elif i == 5:
+                check(r.status == 400, f"keep-alive: bad POST {r.status}")
+            else:
+                check(r.status == 200, f"keep-alive: /healthz {r.status}")
+            check(not r.will_close or i == 5, f"keep-alive: the server closed after request {i} ({method} {path})")
+            if r.will_close:
+                conn.close()
+    finally:
+        conn.close()
+
+
+def all_rows_job(a):
+    if "all" not in SHARED:
+        job_id = create_job(a, {})
+        check(wait_job(a, job_id)["status"] == "completed", "the all-rows job did not complete")
+        SHARED["all"] = (job_id, download(a, job_id).body)
+    return SHARED["all"]
+
+
+@test("a")
+def test_range_requests(a):
+    job_id, body = all_rows_job(a)
+    size = len(body)
+    cases = [("bytes=0-99", 0, 99), ("bytes=100-", 100, size - 1), ("bytes=-50", size - 50, size - 1),
+             ("bytes=10-10", 10, 10), (f"bytes={size - 1}-{size + 1000}", size - 1, size - 1)]
+    for header, first, last in cases:
+        r = download(a, job_id, headers={"Range": header})
+        check(r.status == 206, f"Range {header}: expected 206, got {r.status}")
+        check(r.header("Content-Range") == f"bytes {first}-{last}/{size}",
+              f"Range {header}: Content-Range {r.header('Content-Range')!r}")
+        check(r.header("Content-Length") == str(last - first + 1), f"Range {header}: Content-Length")
+        check(r.body == body[first:last + 1], f"Range {header}: wrong bytes")
+        check(r.header("Accept-Ranges") == "bytes", f"Range {header}: Accept-Ranges")
+
+    r = download(a, job_id, headers={"Range": f"bytes={size}-"})
+    check_error(r, 416, f"Range bytes={size}-")
+    check(r.header("Content-Range") == f"bytes */{size}", f"416 Content-Range {r.header('Content-Range')!r}")
+
+    r = download(a, job_id, headers={"Range": "bytes=0-9,20-29"})
+    check(r.status == 200 and r.body == body, f"multiple ranges: expected 200 and the whole file, got {r.status}")
+    check(r.header("Content-Range") is None, "multiple ranges: a 200 must not carry Content-Range")
+
+    r = download(a, job_id, headers={"Range": "lines=0-9"})
+    check(r.status == 200 and r.body == body, f"unknown range unit: expected 200 and the whole file, got {r.status}")
+
+    # HEAD: the headers of the download and no body at all (read at the socket level).
+    raw = raw_exchange(a.port, f"HEAD /api/export/{job_id}/download HTTP/1.1\r\nHost: t\r\n"
+                               f"Connection: close\r\n\r\n".encode())
+    st, headers, rest = parse_raw_response(raw)
+    check(st == 200, f"HEAD download: {st}")
+    check(headers.get("content-length") == str(size), f"HEAD Content-Length {headers.get('content-length')!r}")
+    check(headers.get("accept-ranges") == "bytes", "HEAD Accept-Ranges")
+    check(headers.get("content-disposition") == f'attachment; filename="export-{job_id}.csv"', "HEAD disposition")
+    check(rest == b"", f"HEAD sent {len(rest)} body bytes")
+
+
+@test("a")
+def test_download_before_completion_is_409(a):
+    # Four all-rows jobs at once: with two running at a time the later ones are still queued.
+    ids = [create_job(a, {}) for _ in range(4)]
+    checked = 0
+    for job_id in reversed(ids):
+        r = download(a, job_id)
+        if r.status == 200:
+            check(status(a, job_id)["status"] == "completed", f"a download of unfinished job {job_id} got 200")
+            continue
+        check_error(r, 409, f"download of unfinished job {job_id}")
+        checked += 1
+        r = download(a, job_id, method="HEAD")
+        check(r.status == 409, f"HEAD download of unfinished job: {r.status}")
+    for job_id in ids:
+        check(wait_job(a, job_id)["status"] == "completed", f"job {job_id} did not complete")
+    if not checked:
+        raise Skip("every job had completed before its download was asked for")
+
+
+@test("a")
+def test_unknown_and_malformed_ids(a):
+    unknown = str(uuid.uuid4())
+    for method, suffix in (("GET", "/status"), ("GET", "/download"), ("DELETE", ""), ("HEAD", "/download")):
+        r = request(a, method, f"/api/export/{unknown}{suffix}")
+        if method == "HEAD":
+            check(r.status == 404, f"HEAD unknown download: {r.status}")
+        else:
+            check_error(r, 404, f"{method} unknown job {suffix}")
+    r = request(a, "GET", f"/api/export/{unknown.upper()}/status")
+    check_error(r, 404, "unknown upper-case uuid")
+    for bad in ("zzz", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%2f..%2f..%2fetc%2fpasswd",
+                "%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd", unknown + "x",
+                unknown[:-1] + "%00", "%20" * 12, "00000000-0000-0000-0000-00000000000g"):
+        for method, suffix in (("GET", "/status"), ("GET", "/download"), ("DELETE", "")):
+            r = request(a, method, f"/api/export/{bad}{suffix}")
+            check(r.status in (400, 404), f"{method} /api/export/{bad}{suffix}: expected 400/404, got {r}")
+            check_error(r, None, f"{method} id {bad!r}")
+    for path in ("/api/export/../../etc/passwd", "/api/export/%2e%2e/%2e%2e/etc/passwd/download",
+                 "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "//etc/passwd"):
+        r = request(a, "GET", path)
+        check(r.status in (400, 404), f"GET {path}: expected 400/404, got {r.status} {r.body[:100]!r}")
+        check(b"root:" not in r.body, f"GET {path} leaked /etc/passwd")
+
+
+def files_of(server, job_id):
+    try:
+        return [n for n in os.listdir(server.data_dir) if job_id in n]
+    except FileNotFoundError:
+        return []
+
+
+def check_cancelled_stays(server, job_id, wait=True):
+    if wait:
+        time.sleep(1.0)  # a running job stops at its next step: give it time to (wrongly) finish anyway
+    st = status(server, job_id)
+    check(st["status"] == "cancelled", f"cancelled job {job_id} is now {st['status']}")
+    check(st["downloadUrl"] is None and st["filePath"] is None, f"cancelled job still offers a file: {st}")
+    check(st["finishedAt"] is not None, "a cancelled job has no finishedAt")
+    r = download(server, job_id)
+    check(r.status in (404, 409), f"download of cancelled job: expected 409/404, got {r.status}")
+    check_error(r, None, "download of cancelled job")
+    left = files_of(server, job_id)
+    check(not left, f"cancelled job {job_id} left files in the data directory: {left}")
+
+
+@test("a")
+def test_cancel_queued_and_delete_completed(a):
+    ids = [create_job(a, {}) for _ in range(4)]
+    cancelled = []
+    for job_id in reversed(ids):  # the last ones are the most likely to be still queued
+        r = request(a, "DELETE", f"/api/export/{job_id}")
+        if r.status == 200:
+            body = r.json()
+            check(body.get("jobId") == job_id and body.get("status") == "cancelled", f"DELETE answer: {body}")
+            cancelled.append(job_id)
+        else:
+            check_error(r, 409, f"DELETE {job_id}")
+            check(status(a, job_id)["status"] == "completed", f"DELETE said 409 for a job that is not over")
+    check(cancelled, "no job could be cancelled (all four were done before DELETE)")
+    time.sleep(1.0)
+    for job_id in cancelled:
+        check_cancelled_stays(a, job_id, wait=False)
+        r = request(a, "DELETE", f"/api/export/{job_id}")
+        check_error(r, 409, "DELETE of an already cancelled job")
+    for job_id in ids:
+        if job_id not in cancelled:
+            wait_job(a, job_id)
+
+    job_id, _ = all_rows_job(a)
+    r = request(a, "DELETE", f"/api/export/{job_id}")
+    check_error(r, 409, "DELETE of a completed job")
+    check(status(a, job_id)["status"] == "completed", "DELETE of a completed job changed its status")
+    check(download(a, job_id).status == 200, "DELETE of a completed job removed its file")
+
+
+@test("a")
+def test_list_newest_first(a):
+    first = create_job(a, {"filters": {"category": "books"}, "columns": ["id"]})
+    time.sleep(0.05)
+    second = create_job(a, {"filters": {"category": "garden"}, "columns": ["id"]})
+    r = request(a, "GET", "/api/export")
+    check(r.status == 200, f"GET /api/export: {r}")
+    jobs = r.json()
+    check(isinstance(jobs, list) and jobs, f"the list is {jobs!r}")
+    ids = [j.get("jobId") for j in jobs]
+    check(first in ids and second in ids, "new jobs are missing from the list")
+    check(ids.index(second) < ids.index(first), "the list is not newest first")
+    created = [j["createdAt"] for j in jobs]
+    check(created == sorted(created, reverse=True), f"createdAt not descending: {created[:10]}")
+    for j in jobs:
+        check(j.get("status") in ("queued", "running", "completed", "failed", "cancelled"), f"status in list: {j}")
+    r = request(a, "GET", "/api/export?limit=1")
+    check(r.status == 200 and len(r.json()) == 1, f"limit=1 gives {r}")
+    for bad in ("0", "abc", "1001", "-5"):
+        check_error(request(a, "GET", f"/api/export?limit={bad}"), 400, f"list limit={bad}")
+    wait_job(a, first)
+    wait_job(a, second)
+
+
+def post_raw(server, body, content_type="application/json"):
+    return request(server, "POST", "/api/export", body=body, headers={"Content-Type": content_type})
+
+
+@test("a")
+def test_bad_requests_are_400(a):
+    deep = "[" * 10000 + "]" * 10000
+    cases = [
+        ("malformed JSON", b'{"filters": {"category": "books"'),
+        ("trailing garbage", b'{"filters": {}} x'),
+        ("not JSON at all", b"category=books"),
+        ("body is an array", b"[]"),
+        ("body is an array of requests", b'[{"filters": {}}]'),
+        ("body is a string", b'"x"'),
+        ("body is null", b"null"),
+        ("unknown field", {"filter": {"category": "books"}}),
+        ("unknown field next to good ones", {"filters": {}, "columns": ["id"], "format": "csv"}),
+        ("unknown filter column", {"filters": {"nope": 1}}),
+        ("unknown column in columns", {"columns": ["id", "nope"]}),
+        ("column injection", {"columns": ["id; DROP TABLE records"]}),
+        ("filter column injection", {"filters": {"id) OR (1=1": 1}}),
+        ("quoted column name", {"columns": ['"id"']}),
+        ("upper-case column name", {"columns": ["ID"]}),
+        ("empty columns", {"columns": []}),
+        ("columns not strings", {"columns": [1]}),
+        ("columns not an array", {"columns": "id"}),
+        ("filters not an object", {"filters": [["category", "books"]]}),
+        ("unknown operator", {"filters": {"amount": {"between": [1, 2]}}}),
+        ("SQL operator as operator", {"filters": {"amount": {">": 1}}}),
+        ("empty operator object", {"filters": {"amount": {}}}),
+        ("amount abc", {"filters": {"amount": "abc"}}),
+        ("amount gt abc", {"filters": {"amount": {"gt": "abc"}}}),
+        ("amount in with abc", {"filters": {"amount": [1, "abc"]}}),
+        ("created_at nope", {"filters": {"created_at": "nope"}}),
+        ("created_at gte nope", {"filters": {"created_at": {"gte": "nope"}}}),
+        ("created_at impossible date", {"filters": {"created_at": {"lt": "2024-02-30T00:00:00Z"}}}),
+        ("id not a number", {"filters": {"id": "x"}}),
+        ("id fraction", {"filters": {"id": 1.5}}),
+        ("id out of range", {"filters": {"id": {"gt": 99999999999999999999}}}),
+        ("empty in", {"filters": {"status": {"in": []}}}),
+        ("empty array", {"filters": {"status": []}}),
+        ("in not an array", {"filters": {"status": {"in": "paid"}}}),
+        ("in with null", {"filters": {"status": {"in": [None]}}}),
+        ("gt null", {"filters": {"amount": {"gt": None}}}),
+        ("value is an object", {"filters": {"category": {"eq": {"a": 1}}}}),
+        ("value is an array in eq", {"filters": {"category": {"eq": ["a"]}}}),
+        ("nested arrays", {"filters": {"category": [["books"]]}}),
+        ("10000-deep arrays in a value", ('{"filters": {"category": ' + deep + "}}").encode()),
+        ("10000-deep arrays as the body", deep.encode()),
+        ("10000-deep objects", ('{"a":' * 10000 + "1" + "}" * 10000).encode()),
+        ("NUL in a value", b'{"filters": {"category": "a\\u0000b"}}'),
+        ("NUL in a column name", b'{"columns": ["id\\u0000"]}'),
+        ("NUL in a filter name", b'{"filters": {"category\\u0000": "x"}}'),
+        ("lone surrogate", b'{"filters": {"category": "\\ud800"}}'),
+        ("invalid UTF-8 in a value", b'{"filters": {"category": "\xff\xfe books"}}'),
+        ("truncated UTF-8 in a value", b'{"filters": {"category": "caf\xc3"}}'),
+        ("overlong UTF-8 in a value", b'{"filters": {"category": "\xc0\xaf"}}'),
+        ("invalid UTF-8 in a column name", b'{"columns": ["i\xffd"]}'),
+        ("invalid UTF-8 in a field name", b'{"fi\xfflters": {}}'),
+        ("invalid UTF-8 in an operator", b'{"filters": {"amount": {"g\xfft": 1}}}'),
+    ]
+    failures = []
+    for name, body in cases:
+        try:
+            r = post_raw(a, body if isinstance(body, bytes) else json.dumps(body).encode())
+            check_error(r, 400, name)
+        except (AssertionError, OSError) as e:
+            failures.append(f"{name}: {e}")
+    check(a.alive(), "the server died during the bad requests")
+    check(request(a, "GET", "/healthz").status == 200, "the server does not answer /healthz after bad requests")
+    check(not failures, "; ".join(failures))
+
+
+@test("a")
+def test_body_too_large_is_413(a):
+    body = b'{"filters": {"category": "' + b"x" * (2 * 1024 * 1024) + b'"}}'
+    head = (f"POST /api/export HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    check_raw_error(raw_exchange(a.port, head + body), 413, "2 MiB body")
+    # The same without Content-Length, chunked.
+    chunks = b"".join(b"%x\r\n" % len(body[i:i + 65536]) + body[i:i + 65536] + b"\r\n"
+                      for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+    head = b"POST /api/export HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    check_raw_error(raw_exchange(a.port, head + chunks), 413, "2 MiB chunked body")
+    check(request(a, "GET", "/healthz").status == 200, "no /healthz after a large body")
+
+
+@test("a")
+def test_header_too_large_is_431(a):
+    data = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (64 * 1024) + b"\r\n\r\n"
+    check_raw_error(raw_exchange(a.port, data), 431, "64 KiB header")
+    data = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 60) for i in range(1000)) + b"\r\n"
+    check_raw_error(raw_exchange(a.port, data), 431, "1000 headers")
+    check(request(a, "GET", "/healthz").status == 200, "no /healthz after a large header")
+
+
+@test("a")
+def test_methods_and_paths(a):
+    r = request(a, "PUT", "/api/export", body={"filters": {}})
+    check_error(r, 405, "PUT /api/export")
+    check("POST" in (r.header("Allow") or ""), f"405 without a useful Allow header: {r.header('Allow')!r}")
+    job_id, _ = all_rows_job(a)
+    for method, path in (("PATCH", "/api/export"), ("DELETE", "/api/export"), ("POST", f"/api/export/{job_id}/status"),
+                         ("PUT", f"/api/export/{job_id}"), ("POST", f"/api/export/{job_id}/download"),
+                         ("POST", "/healthz"), ("POST", "/api/records")):
+        check_error(request(a, method, path), 405, f"{method} {path}")
+    for path in ("/nope", "/api/nope", "/api/export/" + job_id + "/nope", "/api", "/api/exports"):
+        check_error(request(a, "GET", path), 404, f"GET {path}")
+
+
+@test("a")
+def test_sql_injection_in_values(a):
+    before = sql_value("SELECT count(*) FROM records")
+    values = ["x'); DROP TABLE records; --", "x' OR '1'='1", "x\"; DROP TABLE records; --", "$$; DROP TABLE records; $$",
+              "books' --", "x\\'; DROP TABLE records; --", "%' OR 1=1 --"]
+    for v in values:
+        for req in ({"filters": {"category": v}},
+                    {"filters": {"category": {"in": ["nothing", v]}, "status": {"ne": v}}},
+                    {"filters": {"name": {"gte": v, "lte": v}}}):
+            job_id = create_job(a, req)
+            st = wait_job(a, job_id)
+            check(st["status"] == "completed" and st["rowsExported"] == 0, f"injection {req}: {st}")
+            body = download(a, job_id).body
+            check(body == b"id,category,created_at,name,email,amount,status,description\n",
+                  f"injection {v!r}: the file is not header-only: {body[:200]!r}")
+    check(sql_value("SELECT count(*) FROM records") == before, "the records table changed")
+    for v in ("1 OR 1=1", "1; DROP TABLE records"):
+        check_error(post_raw(a, json.dumps({"filters": {"id": v}}).encode()), 400, f"id {v!r}")
+    r = request(a, "GET", "/api/records?category=" + urllib.parse.quote("x'); DROP TABLE records; --"))
+    check(r.status == 200 and r.json()["rows"] == [], f"records listing with an injection: {r}")
+    check(sql_value("SELECT to_regclass('records') IS NOT NULL") == "t", "the records table is gone")
+
+
+@test("a")
+def test_raw_socket_garbage(a):
+    for garbage in (b"\x00\xff garbage\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                    b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
+                    bytes(range(256)) * 4):
+        try:
+            raw = raw_exchange(a.port, garbage, timeout=10)
+        except TimeoutError as e:
+            raise AssertionError(f"garbage {garbage[:40]!r}: the server neither answered nor closed: {e}")
+        if raw:
+            st, _, _ = parse_raw_response(raw)
+            check(st == 400 or (garbage.startswith(b"GET / HTTP/9.9") and st in (400, 505)),
+                  f"garbage {garbage[:40]!r}: answered {raw[:120]!r}")
+        check(request(a, "GET", "/healthz").status == 200, f"no /healthz after garbage {garbage[:40]!r}")
+
+
+@test("a")
+def test_slow_clients_do_not_block(a):
+    socks = []
+    try:
+        for i in range(50):
+            s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+            if i % 2:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # a header that never ends
+            socks.append(s)
+        t0 = time.monotonic()
+        r = request(a, "GET", "/healthz", timeout=5)
+        took = time.monotonic() - t0
+        check(r.status == 200, f"/healthz with 50 idle clients: {r}")
+        check(took < 2, f"/healthz took {took:.2f} s with 50 idle clients")
+        t0 = time.monotonic()
+        r = request(a, "GET", "/api/export?limit=5", timeout=5)
+        check(r.status == 200 and time.monotonic() - t0 < 2, "the API is slow with 50 idle clients")
+    finally:
+        for s in socks:
+            s.close()
+    check(request(a, "GET", "/healthz").status == 200, "no /healthz after the idle clients left")
+
+
+@test("a")
+def test_metrics(a):
+    r = request(a, "GET", "/metrics")
+    check(r.status == 200, f"/metrics: {r}")
+    check((r.header("Content-Type") or "").startswith("text/plain"), f"/metrics Content-Type {r.header('Content-Type')}")
+    text = r.body.decode()
+    check(re.search(r'^pgexport_jobs\{status="completed"\} [1-9]\d*$', text, re.M),
+          "no pgexport_jobs{status=\"completed\"} > 0")
+    check(re.search(r'^pgexport_http_requests_total\{[^}]*\} \d+$', text, re.M), "no pgexport_http_requests_total")
+    check(re.search(r'^pgexport_rows_exported_total [1-9]\d*$', text, re.M), "pgexport_rows_exported_total is 0")
+
+
+@test("a")
+def test_records_pagination(a):
+    expected = [int(x) for x in sql_value("SELECT id FROM records WHERE category = 'books' ORDER BY id LIMIT 15").split()]
+    got, cursor, pages = [], None, 0
+    while len(got) < 15:
+        path = "/api/records?limit=5&category=books" + (f"&after={cursor}" if cursor is not None else "")
+        r = request(a, "GET", path)
+        check(r.status == 200, f"GET {path}: {r}")
+        page = r.json()
+        rows = page["rows"]
+        check(len(rows) == 5, f"page {pages}: {len(rows)} rows")
+        for row in rows:
+            check(row["category"] == "books", f"a row of another category: {row}")
+            check(set(row) == set(ALL_COLUMNS.replace(" ", "").split(",")), f"row fields {sorted(row)}")
+        ids = [row["id"] for row in rows]
+        check(ids == sorted(set(ids)), f"ids not strictly increasing: {ids}")
+        check(not got or ids[0] > got[-1], f"page overlaps the previous: {got[-1:]} then {ids}")
+        check(page["nextCursor"] == ids[-1], f"nextCursor {page['nextCursor']} is not the last id {ids[-1]}")
+        got += ids
+        cursor = page["nextCursor"]
+        pages += 1
+    check(got == expected, f"listing ids {got} != database {expected}")
+
+    r = request(a, "GET", "/api/records?limit=3&columns=email,id&status=paid&status=shipped&amount[gt]=10")
+    check(r.status == 200, f"records with columns and operators: {r}")
+    rows = r.json()["rows"]
+    check(rows and all(list(row) == ["email", "id"] for row in rows), f"columns=email,id gives {rows[:1]}")
+    ids = [row["id"] for row in rows]
+    want = [int(x) for x in sql_value("SELECT id FROM records WHERE status IN ('paid','shipped') AND amount > 10"
+                                      " ORDER BY id LIMIT 3").split()]
+    check(ids == want, f"filtered listing {ids} != database {want}")
+
+    last = sql_value("SELECT max(id) FROM records")
+    r = request(a, "GET", f"/api/records?limit=5&after={last}")
+    check(r.status == 200 and r.json() == {"rows": [], "nextCursor": None}, f"past the end: {r}")
+
+    for bad in ("limit=0", "limit=abc", "limit=1001", "limit=-1", "limit=", "limit=5x", "after=x",
+                "nope=1", "amount=abc", "amount[between]=1", "created_at[gte]=nope", "columns=id,nope",
+                "category=%zz"):
+        check_error(request(a, "GET", f"/api/records?{bad}"), 400, f"/api/records?{bad}")
+
+
+@test("a")
+def test_no_internal_errors(a):
+    text = request(a, "GET", "/metrics").body.decode()
+    bad = re.findall(r'^pgexport_http_requests_total\{route="([^"]*)",code="(5\d\d)"\} (\d+)$', text, re.M)
+    bad = [b for b in bad if b[1] != "503"]  # 503 "unavailable" is legitimate; test_healthz_means_ready covers start-up
+    check(not bad, f"the server answered 5xx: {bad}")
+    check(a.alive(), "the server is not running")
+
+
+@test("b")
+def test_api_keys(a, b):
+    check(request(b, "GET", "/healthz").status == 200, "/healthz needs no key")
+    r = request(b, "GET", "/api/export")
+    check_error(r, 401, "no Authorization")
+    check((r.header("WWW-Authenticate") or "").lower().startswith("bearer"), "401 without WWW-Authenticate: Bearer")
+    for value in ("Bearer nope", "Bearer k1x", "Bearer k", "Bearer ", "Basic k1", "k1", "Bearer  k1", "bearer k3"):
+        check_error(request(b, "GET", "/api/export", headers={"Authorization": value}), 401, f"Authorization {value!r}")
+    check_error(request(b, "POST", "/api/export", body={}), 401, "POST without a key")
+    check_error(request(b, "GET", "/api/records?limit=1"), 401, "records without a key")
+
+    req = {"filters": {"category": "books"}, "columns": ["id", "amount"]}
+    job_id = create_job(b, req, key="k1")
+    check_error(request(b, "GET", f"/api/export/{job_id}/status", key="k2"), 404, "k2 reads k1's status")
+    check_error(request(b, "GET", f"/api/export/{job_id}/download", key="k2"), 404, "k2 downloads k1's job")
+    r = request(b, "GET", "/api/export", key="k2")
+    check(r.status == 200 and job_id not in [j["jobId"] for j in r.json()], "k2 sees k1's job in the list")
+    st = wait_job(b, job_id, key="k1")
+    check(st["status"] == "completed", f"k1's job: {st}")
+    r = request(b, "GET", "/api/export", key="k1")
+    check(r.status == 200, f"k1 lists: {r}")
+    listed = [j["jobId"] for j in r.json()]
+    check(job_id in listed, "k1 does not see its own job")
+    check(listed == [job_id], f"k1 sees jobs it did not create: {len(listed)} jobs")
+    r = request(b, "GET", f"/api/export/{job_id}/download", key="k1")
+    check(r.status == 200, f"k1 download: {r}")
+    check_same_bytes(r.body, copy_csv("SELECT id, amount FROM records WHERE category = 'books' ORDER BY id"),
+                     "k1's download")
+    check_error(request(b, "DELETE", f"/api/export/{job_id}", key="k2"), 404, "k2 deletes k1's job")
+    check(request(b, "GET", "/metrics").status == 200, "/metrics needs no key")
+    # The keyless server A shares the job store; a key server must not hand A's jobs to a key.
+    a_job, _ = all_rows_job(a)
+    check_error(request(b, "GET", f"/api/export/{a_job}/status", key="k1"), 404, "k1 reads a keyless job")
+
+
+@test("c")
+def test_cancel_running_job(c):
+    job_id = create_job(c, {})
+    deadline = time.monotonic() + 20
+    while True:
+        st = status(c, job_id)
+        if st["status"] == "running" and st["rowsExported"] > 0:
+            break
+        check(st["status"] in ("queued", "running"), f"job ended before it could be cancelled: {st}")
+        check(time.monotonic() < deadline, "the job never started running")
+        time.sleep(0.01)
+    r = request(c, "DELETE", f"/api/export/{job_id}")
+    check(r.status == 200, f"DELETE of a running job: {r}")
+    check(r.json()["status"] == "cancelled", f"DELETE answer {r.json()}")
+    check_cancelled_stays(c, job_id)
+    check_error(request(c, "DELETE", f"/api/export/{job_id}"), 409, "second DELETE")
+
+
+@test("c")
+def test_sigterm_then_resume(c):
+    job_id = create_job(c, {})
+    deadline = time.monotonic() + 20
+    while True:
+        st = status(c, job_id)
+        if st["status"] == "running" and st["rowsExported"] > 0:
+            break
+        check(st["status"] in ("queued", "running"), f"job ended before SIGTERM: {st}")
+        check(time.monotonic() < deadline, "the job never started running")
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    c.proc.send_signal(signal.SIGTERM)
+    try:
+        code = c.proc.wait(15)
+    except subprocess.TimeoutExpired:
+        c.kill()
+        raise AssertionError("the server did not exit within 15 s of SIGTERM")
+    took = time.monotonic() - t0
+    check(code == 0, f"exit code {code} after SIGTERM")
+    stored = sql_value(f"SELECT status || ' ' || rows_exported FROM export_jobs WHERE id = '{job_id}'")
+    total = int(sql_value("SELECT count(*) FROM records"))
+    state, rows = stored.split()
+    if state == "completed":
+        raise Skip(f"the job completed before SIGTERM took effect ({took:.2f} s)")
+    check(state in ("running", "queued"), f"after SIGTERM the job is {state}, not resumable")
+    check(int(rows) < total, f"checkpoint rows {rows} of {total}")
+
+    c.start()  # same data directory and database
+    st = wait_job(c, job_id, timeout=45)
+    check(st["status"] == "completed", f"the resumed job ended {st['status']}: {st}")
+    check(st["rowsExported"] == total, f"resumed rowsExported {st['rowsExported']} != {total}")
+    r = download(c, job_id)
+    check(r.status == 200, f"download after resume: {r}")
+    check(st["bytesWritten"] == len(r.body), f"bytesWritten {st['bytesWritten']} != {len(r.body)}")
+    check_same_bytes(r.body, copy_csv(f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"), "the resumed export")
+    left = [n for n in files_of(c, job_id) if n != f"{job_id}.csv"]
+    check(not left, f"leftover files after the resumed export: {left}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Runner
+
+
+HOSTILE_ROWS = r"""
+INSERT INTO records (category, created_at, name, email, amount, status, description) VALUES
+  ('books', '2024-01-15T12:00:00Z', 'Quote "Q" O''Hara', 'q@example.com', 12.34, 'paid',
+   'He said "hi", then ""bye"", ok'),
+  ('books', '2024-01-16 00:00:00.123456+00', E'CR\rLF\n', 'crlf@example.com', 99.99, 'shipped',
+   E'line1\r\nline2\rline3\nline4'),
+  ('hostile', '2024-06-01T00:00:00+05:30', 'Ünïcödé 名前', 'u@example.com', -0.01, 'pending',
+   E'café 日本語 🚀 \u200b zero-width, \u00e9\u0301 combining'),
+  ('hostile', '1999-12-31T23:59:59Z', 'backslash dot', 'bs@example.com', 0, 'paid', '\.'),
+  ('hostile', '2038-01-19T03:14:08Z', E'\\.\n', 'bs2@example.com', 9999999999.99, 'paid', E'\\.\r\n\\.'),
+  ('hostile', '2000-02-29T00:00:00.5Z', ',', 'comma@example.com', 1, 'paid', '"'),
+  ('hostile', '2001-01-01T00:00:00Z', ' ', 'space@example.com', 2, 'paid', NULL),
+  ('hostile', '2001-01-01T00:00:00Z', '', 'empty@example.com', 3, 'paid', '');
+"""
+
+
+def main():
+    results = {"passed": 0, "failed": 0, "skipped": 0}
+    servers = []
+    failed_names = []
+
+    def run(fn, *args):
+        name = fn.__name__
+        print(f"--- {name}", flush=True)
+        t0 = time.monotonic()
+        try:
+            fn(*args)
+            results["passed"] += 1
+            print(f"    ok ({time.monotonic() - t0:.2f} s)", flush=True)
+        except Skip as e:
+            results["passed"] += 1
+            results["skipped"] += 1
+            print(f"    ok, one assertion skipped: {e}", flush=True)
+        except Exception as e:  # noqa: BLE001 - a test's failure of any kind is reported, not fatal
+            results["failed"] += 1
+            failed_names.append(name)
+            print(f"    FAILED: {e}", flush=True)
+            if not isinstance(e, AssertionError):
+                traceback.print_exc(file=sys.stdout)
+
+    def setup_failed(what, e):
+        results["failed"] += 1
+        failed_names.append(what)
+        print(f"--- {what}\n    FAILED: {e}", flush=True)
+
+    def on_signal(sig, _frame):
+        raise KeyboardInterrupt(f"signal {sig}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    created = False
+    t_start = time.monotonic()
+    try:
+        psql(ADMIN_URL, f'CREATE DATABASE "{DB_NAME}"')
+        created = True
+        seed = subprocess.run([BINARY, "seed", "--rows", "30000", "--database", DB_URL], capture_output=True,
+                              timeout=120)
+        if seed.returncode != 0:
+            raise RuntimeError(f"seed failed: {seed.stdout.decode()} {seed.stderr.decode()}")
+        psql(DB_URL, "SET standard_conforming_strings = on;" + HOSTILE_ROWS)
+        print(f"database {DB_NAME}: {sql_value('SELECT count(*) FROM records')} rows", flush=True)
+
+        a = Server("a", chunk_rows=1000)
+        servers.append(a)
+        a.start()
+        for phase, fn in TESTS:
+            if phase == "a":
+                run(fn, a)
+
+        try:
+            wait_quiescent(a)
+        except Exception as e:  # noqa: BLE001
+            setup_failed("all jobs of server a finish", e)
+        try:
+            b = Server("b", chunk_rows=1000, api_keys=["k1", "k2"])
+            servers.append(b)
+            b.start()
+        except Exception as e:  # noqa: BLE001
+            setup_failed("start server b", e)
+        else:
+            for phase, fn in TESTS:
+                if phase == "b":
+                    run(fn, a, b)
+            b.stop()
+
+        try:
+            wait_quiescent(a)
+        except Exception as e:  # noqa: BLE001
+            setup_failed("all jobs of server b finish", e)
+        try:
+            c = Server("c", chunk_rows=100)
+            servers.append(c)
+            c.start()
+        except Exception as e:  # noqa: BLE001
+            setup_failed("start server c", e)
+        else:
+            for phase, fn in TESTS:
+                if phase == "c" and c.alive():
+                    run(fn, c)
+                elif phase == "c":
+                    setup_failed(fn.__name__, RuntimeError("server c is not running"))
+
+        if not a.alive():
+            setup_failed("server a still running at the end", RuntimeError(f"exit code {a.proc.returncode}"))
+    except BaseException as e:  # noqa: BLE001 - set-up failed or we were interrupted: still clean up
+        setup_failed("set-up", f"{type(e).__name__}: {e}")
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        for s in servers:
+            s.kill()
+        if results["failed"]:
+            for s in servers:
+                print(f"===== log of server {s.name} ({s.log_path}), last lines:")
+                print(s.log_tail(60))
+            print(f"failed: {', '.join(failed_names)}")
+        if created:
+            try:
+                psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            except Exception as e:  # noqa: BLE001
+                print(f"could not drop database {DB_NAME}: {e}")
+        if os.environ.get("PGEXPORT_E2E_KEEP"):
+            print(f"kept {TMP} (PGEXPORT_E2E_KEEP is set)")
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
+    print(f"({time.monotonic() - t_start:.1f} s, {results['skipped']} with a skipped assertion)")
+    print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
