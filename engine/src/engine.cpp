@@ -295,15 +295,23 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
 
     // Appends the rows of a chunk: reads the key off each row and writes the rest.
     struct chunk_sink final : detail::copy_sink {
-        chunk_sink(detail::file_writer& w, running_job& j, bool single)
-            : writer(w), job(j), single_column(single) {}
+        chunk_sink(detail::file_writer& w, running_job& j, bool single, bool key_leads)
+            : writer(w), job(j), single_column(single), key_leads(key_leads) {}
         bool consume(std::string_view row) override {
+            ++count;
+            ++job.live_rows;
+            if (key_leads) {
+                // The row is the output row already; its first column is the key.
+                auto key = detail::leading_key(row);
+                if (!key)
+                    throw std::runtime_error("COPY sent a row that does not start with the key");
+                last_key = *key;
+                return writer.append(row);
+            }
             auto split = detail::split_keyed_row(row);
             if (!split)
                 throw std::runtime_error("COPY sent a row that does not start with the key");
             last_key = split->key;
-            ++count;
-            ++job.live_rows;
             return writer.append(single_column ? detail::single_column_row(split->rest) : split->rest);
         }
         asio::awaitable<void> async_drain() override {
@@ -315,6 +323,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         detail::file_writer& writer;
         running_job& job;
         bool single_column;
+        bool key_leads;
         std::int64_t last_key = 0;
         std::int64_t count = 0;
     };
@@ -358,6 +367,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             ~unlink_connection() { j.connection = nullptr; }
         } unlink{job};
         const bool single = detail::output_columns(schema, request).size() == 1;
+        const bool leads = detail::key_leads(schema, request);
         // The checkpoint of chunk N runs (fdatasync, then the UPDATE) while chunk N+1 streams; at most one
         // is in flight. Every way out of here waits for it and for the write in flight: a stale write
         // landing after the next attempt's truncation would corrupt the file.
@@ -376,7 +386,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             while (job.job.key_upper_bound) {
                 if (job.should_stop())
                     throw stop_job{};
-                chunk_sink sink(writer, job, single);
+                chunk_sink sink(writer, job, single, leads);
                 const std::string sql =
                     detail::chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, config.chunk_rows);
                 const auto chunk_start = std::chrono::steady_clock::now();

@@ -13,6 +13,9 @@ using namespace pgexport::engine::detail;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view row(reinterpret_cast<const char*>(data), size);
     auto split = split_keyed_row(row);
+    auto lead = leading_key(row);
+    if (split && (!lead || *lead != split->key))
+        std::abort(); // a row with a key and a comma has that leading key
     if (!split)
         return 0;
     const std::string key = std::to_string(split->key);

@@ -19,6 +19,10 @@ struct keyed_row {
 // Splits "<key>,<rest>"; nullopt when the row does not start with an integer and a comma.
 std::optional<keyed_row> split_keyed_row(std::string_view row);
 
+// The key of a row whose first output column is the key itself: the integer before the first comma, or
+// before the newline when it is the only column. nullopt otherwise.
+std::optional<std::int64_t> leading_key(std::string_view row);
+
 // The bytes that PostgreSQL writes for `rest` when it is the only column: there, a lone \. is quoted
 // (so that it cannot read as COPY's end marker). With several columns `rest` is already exact.
 std::string_view single_column_row(std::string_view rest);

@@ -93,11 +93,18 @@ std::string select_list(const table_schema& schema, const export_request& reques
 
 } // namespace
 
+bool key_leads(const table_schema& schema, const export_request& request) {
+    const auto columns = output_columns(schema, request);
+    return !columns.empty() && columns.front() == schema.key;
+}
+
 std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
                            std::optional<std::int64_t> after, std::int64_t upper, int limit) {
     const std::string key = quote_identifier(schema.key);
-    std::string sql = "COPY (SELECT " + key + ", " + select_list(schema, request) + " FROM " + schema.table +
-                      " WHERE (" + where_clause(schema, request) + ")";
+    const std::string columns = key_leads(schema, request) ? select_list(schema, request)
+                                                           : key + ", " + select_list(schema, request);
+    std::string sql = "COPY (SELECT " + columns + " FROM " + schema.table + " WHERE (" +
+                      where_clause(schema, request) + ")";
     if (after)
         sql += " AND " + key + " > " + std::to_string(*after);
     sql += " AND " + key + " <= " + std::to_string(upper) + " ORDER BY " + key + " LIMIT " + std::to_string(limit) +

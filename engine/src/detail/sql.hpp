@@ -31,8 +31,12 @@ std::optional<problem> check_columns(const table_schema& schema, const export_re
 // The request's filters as a boolean SQL expression ("TRUE" with none).
 std::string where_clause(const table_schema& schema, const export_request& request);
 
-// One chunk: the key first (the engine reads and strips it), then the output columns, rows with
-// after < key <= upper in key order, at most `limit`. No lower bound when `after` is nullopt.
+// True when the first output column is the key: then each row starts with it already.
+bool key_leads(const table_schema& schema, const export_request& request);
+
+// One chunk: rows with after < key <= upper in key order, at most `limit`; no lower bound when `after` is
+// nullopt. The key comes first: as the first output column when key_leads, else as an extra column that
+// the engine reads and strips.
 std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
                            std::optional<std::int64_t> after, std::int64_t upper, int limit);
 

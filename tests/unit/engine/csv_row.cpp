@@ -41,6 +41,15 @@ BOOST_AUTO_TEST_CASE(rejects_rows_without_a_key) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(leading_key_reads_the_first_column) {
+    BOOST_TEST(*leading_key("12,a,b\n") == 12);
+    BOOST_TEST(*leading_key("-3\n") == -3);
+    BOOST_TEST(*leading_key("7,\"x\ny\"\n") == 7);
+    BOOST_TEST(!leading_key("\n"));
+    BOOST_TEST(!leading_key("x,1\n"));
+    BOOST_TEST(!leading_key("12"));
+}
+
 BOOST_AUTO_TEST_CASE(quotes_a_lone_end_marker_in_single_column_output) {
     BOOST_TEST(std::string(single_column_row("\\.\n")) == "\"\\.\"\n");
     BOOST_TEST(std::string(single_column_row("\\.x\n")) == "\\.x\n");

@@ -76,6 +76,15 @@ BOOST_AUTO_TEST_CASE(chunk_sql_puts_the_key_first_and_bounds_it) {
                " AND \"id\" > -7 AND \"id\" <= 500 ORDER BY \"id\" LIMIT 3) TO STDOUT (FORMAT csv)");
 }
 
+BOOST_AUTO_TEST_CASE(chunk_sql_selects_a_leading_key_once) {
+    const auto schema = sample_schema();
+    BOOST_TEST(key_leads(schema, parse("{}")));
+    BOOST_TEST(!key_leads(schema, parse(R"({"columns": ["name", "id"]})")));
+    BOOST_TEST(chunk_copy_sql(schema, parse(R"({"columns": ["id", "amount"]})"), 3, 9, 2) ==
+               "COPY (SELECT \"id\", \"amount\" FROM public.\"My Table\" WHERE (TRUE) AND \"id\" > 3 AND \"id\" <= 9"
+               " ORDER BY \"id\" LIMIT 2) TO STDOUT (FORMAT csv)");
+}
+
 BOOST_AUTO_TEST_CASE(header_sql_and_default_columns) {
     const auto schema = sample_schema();
     BOOST_TEST(header_copy_sql(schema, parse("{}")) ==
