@@ -13,17 +13,16 @@
 
 #include <libpq-fe.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <vector>
 
 namespace pgexport::bench {
@@ -130,7 +129,8 @@ copy_result run_copy(const std::string& url, const std::string& query, const std
     const char* values[] = {url.c_str(), "UTF8", "pgexport_bench_copy", nullptr};
     conn_ptr conn(PQconnectdbParams(keys, values, 1));
     if (!conn || PQstatus(conn.get()) != CONNECTION_OK)
-        throw std::runtime_error("cannot connect: " + (conn ? message_of(conn.get()) : std::string("out of memory")));
+        throw std::runtime_error("cannot connect: " +
+                                 (conn ? message_of(conn.get()) : std::string("out of memory")));
     PGconn* c = conn.get();
     // The same session settings as pgexport's export connections (see engine/src/detail/pg.cpp).
     exec_command(c, "SET TimeZone = 'UTC'");
@@ -200,9 +200,11 @@ int run(int argc, char** argv) {
     try {
         const auto start = std::chrono::steady_clock::now();
         const copy_result r = run_copy(url, query, output);
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("{\"rows\": %llu, \"bytes\": %llu, \"seconds\": %.6f}\n", static_cast<unsigned long long>(r.rows),
-                    static_cast<unsigned long long>(r.bytes), seconds);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("{\"rows\": %llu, \"bytes\": %llu, \"seconds\": %.6f}\n",
+                    static_cast<unsigned long long>(r.rows), static_cast<unsigned long long>(r.bytes),
+                    seconds);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "copy_baseline: %s\n", e.what());
@@ -212,4 +214,6 @@ int run(int argc, char** argv) {
 
 } // namespace pgexport::bench
 
-int main(int argc, char** argv) { return pgexport::bench::run(argc, argv); }
+int main(int argc, char** argv) {
+    return pgexport::bench::run(argc, argv);
+}

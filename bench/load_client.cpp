@@ -97,7 +97,8 @@ class load_run {
 public:
     load_run(asio::io_context& io, load_options opt)
         : io_(io), opt_(std::move(opt)), pacer_(io), drain_(io),
-          interval_(std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1.0 / opt_.rate))) {
+          interval_(std::chrono::duration_cast<clock_type::duration>(
+              std::chrono::duration<double>(1.0 / opt_.rate))) {
         endpoint_ = tcp::endpoint(asio::ip::make_address(opt_.host), opt_.port);
         for (int i = 0; i < opt_.connections; ++i) {
             connections_.push_back(std::make_unique<connection>(io_, *this));
@@ -107,7 +108,8 @@ public:
 
     void start() {
         start_ = clock_type::now();
-        end_ = start_ + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(opt_.duration));
+        end_ = start_ +
+               std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(opt_.duration));
         tick();
     }
 
@@ -139,14 +141,15 @@ public:
             auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
             return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
         };
-        const double seconds =
-            std::chrono::duration<double>(std::max(last_answer_, end_) - start_).count();
-        std::printf("{\"count\": %zu, \"errors\": %lld, \"unsent\": %lld, \"rps\": %.1f, \"target_rps\": %.1f, "
-                    "\"connections\": %d, \"seconds\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
-                    "\"max\": %.3f}\n",
-                    sorted.size(), static_cast<long long>(errors_), static_cast<long long>(unsent_),
-                    seconds > 0 ? static_cast<double>(sorted.size()) / seconds : 0.0, opt_.rate, opt_.connections,
-                    seconds, percentile(0.50), percentile(0.90), percentile(0.99), sorted.empty() ? 0.0 : sorted.back());
+        const double seconds = std::chrono::duration<double>(std::max(last_answer_, end_) - start_).count();
+        std::printf(
+            "{\"count\": %zu, \"errors\": %lld, \"unsent\": %lld, \"rps\": %.1f, \"target_rps\": %.1f, "
+            "\"connections\": %d, \"seconds\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
+            "\"max\": %.3f}\n",
+            sorted.size(), static_cast<long long>(errors_), static_cast<long long>(unsent_),
+            seconds > 0 ? static_cast<double>(sorted.size()) / seconds : 0.0, opt_.rate, opt_.connections,
+            seconds, percentile(0.50), percentile(0.90), percentile(0.99),
+            sorted.empty() ? 0.0 : sorted.back());
     }
 
 private:
@@ -262,7 +265,8 @@ void connection::write_request() {
             return finish(false);
         parser_.emplace();
         parser_->body_limit(64 << 20);
-        bhttp::async_read(stream_, buffer_, *parser_, [this](beast::error_code ec, std::size_t) { on_read(ec); });
+        bhttp::async_read(stream_, buffer_, *parser_,
+                          [this](beast::error_code ec, std::size_t) { on_read(ec); });
     });
 }
 
@@ -303,8 +307,8 @@ double parse_number(const char* text, const char* name, double min, double max) 
     char* end = nullptr;
     const double v = std::strtod(text, &end);
     if (!*text || *end || !(v >= min && v <= max))
-        throw std::invalid_argument(std::string(name) + " must be a number from " + std::to_string(min) + " to " +
-                                    std::to_string(max));
+        throw std::invalid_argument(std::string(name) + " must be a number from " + std::to_string(min) +
+                                    " to " + std::to_string(max));
     return v;
 }
 
@@ -349,7 +353,8 @@ int run(int argc, char** argv) {
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(opt.host, ec);
         if (ec || !address.is_loopback())
-            return usage("--host must be a loopback address such as 127.0.0.1: this tool only loads this machine");
+            return usage(
+                "--host must be a loopback address such as 127.0.0.1: this tool only loads this machine");
     } catch (const std::invalid_argument& e) {
         return usage(e.what());
     }
@@ -364,4 +369,6 @@ int run(int argc, char** argv) {
 
 } // namespace pgexport::bench
 
-int main(int argc, char** argv) { return pgexport::bench::run(argc, argv); }
+int main(int argc, char** argv) {
+    return pgexport::bench::run(argc, argv);
+}

@@ -31,7 +31,9 @@ namespace {
 
 std::atomic<bool> interrupted{false};
 
-extern "C" void on_sigint(int) { interrupted = true; }
+extern "C" void on_sigint(int) {
+    interrupted = true;
+}
 
 // A failure the user should read; `code` is the exit code.
 struct client_error : std::runtime_error {
@@ -87,10 +89,12 @@ std::string with_commas(long long n) {
 
 class http_client {
 public:
-    http_client(server_url server, std::optional<std::string> key) : server_(std::move(server)), key_(std::move(key)) {}
+    http_client(server_url server, std::optional<std::string> key)
+        : server_(std::move(server)), key_(std::move(key)) {}
 
     // One request on a fresh connection; returns status and body. Throws client_error on network failure.
-    std::pair<unsigned, std::string> call(bhttp::verb method, const std::string& path, const std::string& body = "") {
+    std::pair<unsigned, std::string> call(bhttp::verb method, const std::string& path,
+                                          const std::string& body = "") {
         tcp::socket socket = connect();
         bhttp::request<bhttp::string_body> req(method, server_.base + path, 11);
         prepare(req);
@@ -147,7 +151,8 @@ public:
             std::string message = "download failed with HTTP " + std::to_string(status);
             throw client_error(message);
         }
-        std::ofstream out(file, offset > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
+        std::ofstream out(file,
+                          offset > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
         if (!out)
             throw client_error("cannot write " + file.string());
         std::uint64_t have = offset;
@@ -190,7 +195,8 @@ private:
         tcp::socket socket(io_);
         asio::connect(socket, endpoints, ec);
         if (ec)
-            throw client_error("cannot connect to " + server_.host + ":" + server_.port + ": " + ec.message());
+            throw client_error("cannot connect to " + server_.host + ":" + server_.port + ": " +
+                               ec.message());
         // Bounded waits: a silent server must not hang the client.
         timeval tv{30, 0};
         ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -259,7 +265,8 @@ std::string progress_line(long long rows, long long estimate, double rows_per_se
     if (rows_per_second > 0) {
         line += "  " + with_commas(static_cast<long long>(rows_per_second)) + " rows/s";
         if (estimate > rows) {
-            const long long eta = static_cast<long long>((static_cast<double>(estimate - rows)) / rows_per_second);
+            const long long eta =
+                static_cast<long long>((static_cast<double>(estimate - rows)) / rows_per_second);
             line += "  ETA " + (eta >= 60 ? std::to_string(eta / 60) + "m" + std::to_string(eta % 60) + "s"
                                           : std::to_string(eta) + "s");
         }
@@ -301,8 +308,8 @@ int run_export_client(const export_client_params& p) {
                     client.call(bhttp::verb::delete_, "/api/export/" + job_id);
                     say("interrupted: job " + job_id + " cancelled");
                 } else {
-                    say("interrupted: job " + job_id + " keeps running; attach again with: pgexport export --job " +
-                        job_id);
+                    say("interrupted: job " + job_id +
+                        " keeps running; attach again with: pgexport export --job " + job_id);
                 }
                 return 130;
             }
@@ -312,8 +319,9 @@ int run_export_client(const export_client_params& p) {
             job = json::parse(body).as_object();
             const std::string state(job.at("status").as_string());
             const long long rows = job.at("rowsExported").to_number<long long>();
-            const long long estimate =
-                job.at("totalRowsEstimate").is_null() ? 0 : job.at("totalRowsEstimate").to_number<long long>();
+            const long long estimate = job.at("totalRowsEstimate").is_null()
+                                           ? 0
+                                           : job.at("totalRowsEstimate").to_number<long long>();
             const auto now = std::chrono::steady_clock::now();
             if (!first_sample && state == "running")
                 first_sample = {now, rows};
@@ -326,8 +334,10 @@ int run_export_client(const export_client_params& p) {
             const long long shown_estimate = state == "completed" ? std::max(rows, 1LL) : estimate;
             if (!p.quiet) {
                 if (tty) {
-                    std::cerr << "\r\033[K" << state << " " << progress_line(rows, shown_estimate, rate, 30) << std::flush;
-                } else if (rows != last_rows && (now - last_print > std::chrono::seconds(2) || state != "running")) {
+                    std::cerr << "\r\033[K" << state << " " << progress_line(rows, shown_estimate, rate, 30)
+                              << std::flush;
+                } else if (rows != last_rows &&
+                           (now - last_print > std::chrono::seconds(2) || state != "running")) {
                     std::cerr << state << " " << progress_line(rows, shown_estimate, rate, 20) << "\n";
                     last_print = now;
                 }
@@ -338,7 +348,8 @@ int run_export_client(const export_client_params& p) {
             if (state == "failed" || state == "cancelled") {
                 if (tty && !p.quiet)
                     std::cerr << "\n";
-                const std::string why = job.at("error").is_string() ? std::string(job.at("error").as_string()) : state;
+                const std::string why =
+                    job.at("error").is_string() ? std::string(job.at("error").as_string()) : state;
                 throw client_error("export " + job_id + " " + state + ": " + why);
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -361,8 +372,9 @@ int run_export_client(const export_client_params& p) {
                         return;
                     auto now = std::chrono::steady_clock::now();
                     if (now - last > std::chrono::milliseconds(200)) {
-                        std::cerr << "\r\033[Kdownloading " << with_commas(static_cast<long long>(bytes)) << "/"
-                                  << with_commas(static_cast<long long>(expected)) << " bytes" << std::flush;
+                        std::cerr << "\r\033[Kdownloading " << with_commas(static_cast<long long>(bytes))
+                                  << "/" << with_commas(static_cast<long long>(expected)) << " bytes"
+                                  << std::flush;
                         last = now;
                     }
                 });
@@ -389,7 +401,8 @@ int run_export_client(const export_client_params& p) {
         if (e.code == 130) {
             std::cerr << "\ninterrupted";
             if (!job_id.empty())
-                std::cerr << "; the partial download is kept and resumes with: pgexport export --job " << job_id;
+                std::cerr << "; the partial download is kept and resumes with: pgexport export --job "
+                          << job_id;
             std::cerr << "\n";
         } else {
             std::cerr << "pgexport export: " << e.what() << "\n";

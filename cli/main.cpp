@@ -43,7 +43,8 @@ const std::vector<option_spec> serve_specs = {
     {"listen", "HOST:PORT", "address to serve HTTP on", "127.0.0.1:8080", "PGEXPORT_LISTEN"},
     database_option,
     {"data-dir", "DIR", "where export files are written", "./var/exports", "PGEXPORT_DATA_DIR"},
-    {"max-concurrent", "N", "exports running at once; others wait in FIFO order", "2", "PGEXPORT_MAX_CONCURRENT"},
+    {"max-concurrent", "N", "exports running at once; others wait in FIFO order", "2",
+     "PGEXPORT_MAX_CONCURRENT"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
     {"table", "NAME", "table or view to export", "records", "PGEXPORT_TABLE"},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
@@ -107,11 +108,13 @@ int run_serve(const options& o) {
     pgexport::http::server server(io, engine, sc);
     server.listen();
     int exit_code = 0;
-    pgexport::log_event("info", "listening",
-                        {{"address", sc.host + ":" + std::to_string(server.port())}, {"api_keys", sc.api_keys.size()}});
+    pgexport::log_event(
+        "info", "listening",
+        {{"address", sc.host + ":" + std::to_string(server.port())}, {"api_keys", sc.api_keys.size()}});
     if (sc.api_keys.empty())
-        pgexport::log_event("warning", "open_api",
-                            {{"message", "no --api-key given: anyone who can reach " + sc.host + " can use the API"}});
+        pgexport::log_event(
+            "warning", "open_api",
+            {{"message", "no --api-key given: anyone who can reach " + sc.host + " can use the API"}});
     auto fatal = [&](std::exception_ptr e) {
         if (!e)
             return;
@@ -197,10 +200,11 @@ struct command {
 };
 
 const std::vector<command> commands = {
-    {"serve", "Serves the HTTP API and web page, runs the export engine, resumes unfinished jobs.", &serve_specs,
-     run_serve},
+    {"serve", "Serves the HTTP API and web page, runs the export engine, resumes unfinished jobs.",
+     &serve_specs, run_serve},
     {"migrate", "Applies the job-table migrations and exits.", &migrate_specs, run_migrate},
-    {"seed", "Creates the demo table records if missing and appends N deterministic rows.", &seed_specs, run_seed},
+    {"seed", "Creates the demo table records if missing and appends N deterministic rows.", &seed_specs,
+     run_seed},
     {"export", "Creates an export on a running server, shows progress and downloads the file.", &export_specs,
      run_export},
 };
@@ -209,8 +213,9 @@ void print_help() {
     std::cout << "usage: pgexport <command> [options]\n\ncommands:\n";
     for (const auto& c : commands)
         std::cout << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
-    std::cout << "\n'pgexport <command> --help' describes a command's options. Options may also come from the\n"
-                 "environment (DATABASE_URL, PGEXPORT_*); a flag wins over the environment.\n";
+    std::cout
+        << "\n'pgexport <command> --help' describes a command's options. Options may also come from the\n"
+           "environment (DATABASE_URL, PGEXPORT_*); a flag wins over the environment.\n";
 }
 
 } // namespace

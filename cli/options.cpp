@@ -91,12 +91,13 @@ long long options::get_int(const std::string& name, long long min, long long max
     long long n = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (ec != std::errc() || end != v->data() + v->size() || n < min || n > max)
-        throw std::invalid_argument("--" + name + " must be a whole number from " + std::to_string(min) + " to " +
-                                    std::to_string(max) + ", not \"" + *v + "\"");
+        throw std::invalid_argument("--" + name + " must be a whole number from " + std::to_string(min) +
+                                    " to " + std::to_string(max) + ", not \"" + *v + "\"");
     return n;
 }
 
-std::string usage(const std::string& command, const std::string& summary, const std::vector<option_spec>& specs) {
+std::string usage(const std::string& command, const std::string& summary,
+                  const std::vector<option_spec>& specs) {
     std::string text = "usage: pgexport " + command + " [options]\n\n" + summary + "\n\noptions:\n";
     for (const auto& s : specs) {
         std::string left = "  --" + s.name + (s.value_name.empty() ? "" : " " + s.value_name);

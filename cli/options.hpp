@@ -42,6 +42,7 @@ private:
 };
 
 // The --help text of a command.
-std::string usage(const std::string& command, const std::string& summary, const std::vector<option_spec>& specs);
+std::string usage(const std::string& command, const std::string& summary,
+                  const std::vector<option_spec>& specs);
 
 } // namespace pgexport::cli

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
             }
             for (;;) {
                 auto status = co_await engine.async_status(*id);
-                if (status && (status->status == job_status::completed || status->status == job_status::failed)) {
+                if (status &&
+                    (status->status == job_status::completed || status->status == job_status::failed)) {
                     if (status->status == job_status::completed) {
                         std::cout << *status->file_path << "\n";
                         exit_code = 0;

@@ -1,13 +1,13 @@
-#include <pgexport/engine.hpp>
-#include <pgexport/log.hpp>
-#include <pgexport/migrations.hpp>
-
 #include "detail/csv_row.hpp"
 #include "detail/file_writer.hpp"
 #include "detail/job_store.hpp"
 #include "detail/offload.hpp"
 #include "detail/pg.hpp"
 #include "detail/sql.hpp"
+
+#include <pgexport/engine.hpp>
+#include <pgexport/log.hpp>
+#include <pgexport/migrations.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -200,14 +200,19 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             ++job.attempts;
             if (!transient || job.attempts >= config.max_attempts) {
                 if (transient)
-                    failure = "gave up after " + std::to_string(job.attempts) + " attempts; last error: " + failure;
+                    failure =
+                        "gave up after " + std::to_string(job.attempts) + " attempts; last error: " + failure;
                 co_await fail_job(job, failure);
                 co_return;
             }
-            auto delay = std::min(config.retry_max_delay, config.retry_base_delay * (1 << std::min(job.attempts - 1, 16)));
+            auto delay = std::min(config.retry_max_delay,
+                                  config.retry_base_delay * (1 << std::min(job.attempts - 1, 16)));
             ++stats.retries;
-            log_event("warning", "job_retry", {{"job", job.id()}, {"attempt", job.attempts},
-                                               {"delay_ms", delay.count()}, {"error", failure}});
+            log_event("warning", "job_retry",
+                      {{"job", job.id()},
+                       {"attempt", job.attempts},
+                       {"delay_ms", delay.count()},
+                       {"error", failure}});
             job.backoff = std::make_unique<asio::steady_timer>(executor, delay);
             boost::system::error_code ec;
             co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -240,10 +245,12 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
             } catch (const unavailable_error& e) {
                 log_event("warning", "job_fail_unrecorded", {{"job", job.id()}, {"error", e.what()}});
             } catch (const std::exception& e) {
-                log_event("error", "job_fail_unrecorded", {{"job", job.id()}, {"error", to_valid_utf8(e.what())}});
+                log_event("error", "job_fail_unrecorded",
+                          {{"job", job.id()}, {"error", to_valid_utf8(e.what())}});
                 co_return;
             }
-            asio::steady_timer t(executor, std::min(config.retry_max_delay, std::chrono::milliseconds(500 << std::min(attempt, 6))));
+            asio::steady_timer t(executor, std::min(config.retry_max_delay,
+                                                    std::chrono::milliseconds(500 << std::min(attempt, 6))));
             boost::system::error_code wait_ec;
             co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
         }
@@ -351,7 +358,8 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         if (job.bytes > 0 && on_disk < job.bytes) {
             // The partial file is gone or shorter than its checkpoint (the data directory was changed
             // behind our back): the checkpoint cannot be trusted, so start the file over.
-            log_event("warning", "job_restarted", {{"job", id}, {"reason", "partial file shorter than checkpoint"}});
+            log_event("warning", "job_restarted",
+                      {{"job", id}, {"reason", "partial file shorter than checkpoint"}});
             job.last_id.reset();
             job.rows = 0;
             job.bytes = 0;
@@ -376,7 +384,8 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         try {
             if (job.should_stop())
                 throw stop_job{};
-            co_await connection.async_connect(config.database_url, config.statement_timeout, config.connect_timeout);
+            co_await connection.async_connect(config.database_url, config.statement_timeout,
+                                              config.connect_timeout);
             if (job.bytes == 0) {
                 raw_sink header(writer);
                 co_await connection.async_copy_out(detail::header_copy_sql(schema, request), header);
@@ -387,12 +396,13 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
                 if (job.should_stop())
                     throw stop_job{};
                 chunk_sink sink(writer, job, single, leads);
-                const std::string sql =
-                    detail::chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, config.chunk_rows);
+                const std::string sql = detail::chunk_copy_sql(schema, request, cursor,
+                                                               *job.job.key_upper_bound, config.chunk_rows);
                 const auto chunk_start = std::chrono::steady_clock::now();
                 const std::int64_t size_before = writer.size();
                 co_await connection.async_copy_out(sql, sink);
-                record_chunk(sink.count, writer.size() - size_before, std::chrono::steady_clock::now() - chunk_start);
+                record_chunk(sink.count, writer.size() - size_before,
+                             std::chrono::steady_clock::now() - chunk_start);
                 if (sink.count == 0)
                     break;
                 co_await writer.async_flush();
@@ -401,7 +411,8 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
                 cursor = sink.last_key;
                 cursor_rows += sink.count;
                 pending = std::make_shared<pending_checkpoint>(executor);
-                asio::co_spawn(executor, run_checkpoint(job, writer, pending, *cursor, cursor_rows, writer.size()),
+                asio::co_spawn(executor,
+                               run_checkpoint(job, writer, pending, *cursor, cursor_rows, writer.size()),
                                asio::detached);
                 if (sink.count < config.chunk_rows)
                     break;
@@ -530,9 +541,15 @@ export_engine::export_engine(asio::any_io_executor executor, engine_config confi
 
 export_engine::~export_engine() = default;
 
-const table_schema& export_engine::schema() const { return impl_->schema; }
-const engine_config& export_engine::config() const { return impl_->config; }
-fs::path export_engine::file_for(const std::string& id) const { return impl_->final_path(id); }
+const table_schema& export_engine::schema() const {
+    return impl_->schema;
+}
+const engine_config& export_engine::config() const {
+    return impl_->config;
+}
+fs::path export_engine::file_for(const std::string& id) const {
+    return impl_->final_path(id);
+}
 
 asio::awaitable<void> export_engine::async_start() {
     auto& self = *impl_;
@@ -573,7 +590,9 @@ asio::awaitable<void> export_engine::async_start() {
         self.enqueue(std::move(job));
 }
 
-bool export_engine::started() const { return impl_->started; }
+bool export_engine::started() const {
+    return impl_->started;
+}
 
 asio::awaitable<result<std::string>> export_engine::async_create(export_request request,
                                                                  std::optional<std::string> owner) {
@@ -587,10 +606,12 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     stored_job job;
     std::string unavailable;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
-    job.info.created_at = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+    job.info.created_at =
+        std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
     try {
-        auto create = [&self, &job, request = std::move(request)](job_store& s) mutable -> result<stored_job> {
+        auto create = [&self, &job,
+                       request = std::move(request)](job_store& s) mutable -> result<stored_job> {
             if (auto p = self.canonicalize(s, request))
                 return *p;
             job.info.request = std::move(request);
@@ -696,15 +717,16 @@ asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_j
     co_return co_await impl_->on_store([](job_store& s) { return s.count_by_status(); });
 }
 
-asio::awaitable<result<records_page>> export_engine::async_list_records(export_request request,
-                                                                        std::optional<std::int64_t> after, int limit) {
+asio::awaitable<result<records_page>>
+export_engine::async_list_records(export_request request, std::optional<std::int64_t> after, int limit) {
     auto& self = *impl_;
     if (!self.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
     if (auto p = detail::check_columns(self.schema, request))
         co_return *p;
     using rows_or_problem = result<std::vector<std::pair<std::int64_t, std::string>>>;
-    auto query = [&self, request = std::move(request), after, limit](job_store& s) mutable -> rows_or_problem {
+    auto query = [&self, request = std::move(request), after,
+                  limit](job_store& s) mutable -> rows_or_problem {
         if (auto p = self.canonicalize(s, request))
             return *p;
         return s.records(detail::records_page_sql(self.schema, request, after, limit));
@@ -725,9 +747,15 @@ asio::awaitable<result<records_page>> export_engine::async_list_records(export_r
     co_return page;
 }
 
-const engine_stats& export_engine::stats() const { return impl_->stats; }
-std::size_t export_engine::running_count() const { return impl_->running.size(); }
-std::size_t export_engine::queued_count() const { return impl_->queue.size(); }
+const engine_stats& export_engine::stats() const {
+    return impl_->stats;
+}
+std::size_t export_engine::running_count() const {
+    return impl_->running.size();
+}
+std::size_t export_engine::queued_count() const {
+    return impl_->queue.size();
+}
 
 asio::awaitable<void> export_engine::async_shutdown() {
     auto& self = *impl_;

@@ -9,24 +9,36 @@ namespace pgexport::engine {
 
 std::string_view to_string(errc code) {
     switch (code) {
-    case errc::invalid_request: return "invalid_request";
-    case errc::unknown_column: return "unknown_column";
-    case errc::unknown_operator: return "unknown_operator";
-    case errc::invalid_value: return "invalid_value";
-    case errc::not_found: return "not_found";
-    case errc::conflict: return "conflict";
-    case errc::unavailable: return "unavailable";
+    case errc::invalid_request:
+        return "invalid_request";
+    case errc::unknown_column:
+        return "unknown_column";
+    case errc::unknown_operator:
+        return "unknown_operator";
+    case errc::invalid_value:
+        return "invalid_value";
+    case errc::not_found:
+        return "not_found";
+    case errc::conflict:
+        return "conflict";
+    case errc::unavailable:
+        return "unavailable";
     }
     return "error";
 }
 
 std::string_view to_string(job_status status) {
     switch (status) {
-    case job_status::queued: return "queued";
-    case job_status::running: return "running";
-    case job_status::completed: return "completed";
-    case job_status::failed: return "failed";
-    case job_status::cancelled: return "cancelled";
+    case job_status::queued:
+        return "queued";
+    case job_status::running:
+        return "running";
+    case job_status::completed:
+        return "completed";
+    case job_status::failed:
+        return "failed";
+    case job_status::cancelled:
+        return "cancelled";
     }
     return "unknown";
 }
@@ -46,10 +58,11 @@ std::string format_timestamp(timestamp t) {
     const year_month_day ymd(day);
     const hh_mm_ss hms(ms - day);
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<long long>(hms.hours().count()), static_cast<long long>(hms.minutes().count()),
-                  static_cast<long long>(hms.seconds().count()), static_cast<long long>(hms.subseconds().count()));
+    std::snprintf(
+        buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+        static_cast<long long>(hms.hours().count()), static_cast<long long>(hms.minutes().count()),
+        static_cast<long long>(hms.seconds().count()), static_cast<long long>(hms.subseconds().count()));
     return buf;
 }
 

@@ -1,6 +1,6 @@
-#include <pgexport/migrations.hpp>
-
 #include "detail/pg.hpp"
+
+#include <pgexport/migrations.hpp>
 
 #include <set>
 #include <stdexcept>
@@ -36,8 +36,8 @@ int apply_migrations(const std::string& database_url) {
             try {
                 exec(conn.get(), m.sql);
             } catch (const pg_error& e) {
-                throw std::runtime_error("migration " + std::to_string(m.version) + " (" + std::string(m.name) +
-                                         ") failed: " + e.what());
+                throw std::runtime_error("migration " + std::to_string(m.version) + " (" +
+                                         std::string(m.name) + ") failed: " + e.what());
             }
             exec(conn.get(), "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                  {std::to_string(m.version), std::string(m.name)});

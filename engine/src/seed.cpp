@@ -1,6 +1,6 @@
-#include <pgexport/seed.hpp>
-
 #include "detail/pg.hpp"
+
+#include <pgexport/seed.hpp>
 
 #include <array>
 #include <chrono>
@@ -20,23 +20,23 @@ std::uint64_t mix(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
-constexpr std::array<std::string_view, 10> categories = {"books", "electronics", "clothing", "home",   "garden",
-                                                         "toys",  "sports",      "food",     "beauty", "automotive"};
-constexpr std::array<std::string_view, 6> statuses = {"pending",   "paid",    "shipped",
+constexpr std::array<std::string_view, 10> categories = {
+    "books", "electronics", "clothing", "home", "garden", "toys", "sports", "food", "beauty", "automotive"};
+constexpr std::array<std::string_view, 6> statuses = {"pending",   "paid",      "shipped",
                                                       "delivered", "cancelled", "refunded"};
-constexpr std::array<std::string_view, 12> first_names = {"Ana",   "José",  "Zoë",  "Łukasz", "Søren", "Mei",
-                                                          "Ngọc", "Olúwa", "Émile", "Ivan",   "Aiko",  "Liam"};
-constexpr std::array<std::string_view, 12> first_ascii = {"ana",  "jose",  "zoe",   "lukasz", "soren", "mei",
-                                                          "ngoc", "oluwa", "emile", "ivan",   "aiko",  "liam"};
-constexpr std::array<std::string_view, 10> last_names = {"Smith",   "O'Brien", "García", "Müller", "李",
+constexpr std::array<std::string_view, 12> first_names = {
+    "Ana", "José", "Zoë", "Łukasz", "Søren", "Mei", "Ngọc", "Olúwa", "Émile", "Ivan", "Aiko", "Liam"};
+constexpr std::array<std::string_view, 12> first_ascii = {
+    "ana", "jose", "zoe", "lukasz", "soren", "mei", "ngoc", "oluwa", "emile", "ivan", "aiko", "liam"};
+constexpr std::array<std::string_view, 10> last_names = {"Smith",  "O'Brien",  "García", "Müller", "李",
                                                          "Nguyễn", "Kowalski", "Dubois", "Иванов", "Tanaka"};
 constexpr std::array<std::string_view, 10> last_ascii = {"smith",  "obrien",   "garcia", "muller", "li",
                                                          "nguyen", "kowalski", "dubois", "ivanov", "tanaka"};
 
 // Descriptions that exercise CSV: NULL, empty, delimiters, quotes, line breaks, unicode, backslashes.
 constexpr std::array<std::string_view, 12> descriptions = {
-    "",  // stands for NULL, see below
-    "",  // the empty string
+    "", // stands for NULL, see below
+    "", // the empty string
     "Plain description",
     "Contains, several, commas",
     "Has \"double quotes\" and a lone \" inside",
@@ -52,11 +52,20 @@ constexpr std::array<std::string_view, 12> descriptions = {
 void append_copy_text(std::string& out, std::string_view text) {
     for (char c : text) {
         switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '\t': out += "\\t"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        default: out += c;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        default:
+            out += c;
         }
     }
 }
@@ -128,7 +137,8 @@ std::int64_t seed_records(const seed_params& params) {
     if (params.rows < 0)
         throw std::runtime_error("--rows must not be negative");
     try {
-        conn_ptr conn = connect_blocking(params.database_url, std::chrono::hours(1), std::chrono::seconds(10));
+        conn_ptr conn =
+            connect_blocking(params.database_url, std::chrono::hours(1), std::chrono::seconds(10));
         PGconn* c = conn.get();
         exec(c, "BEGIN");
         // Two seeders at once would otherwise both count the same rows.
@@ -149,8 +159,9 @@ std::int64_t seed_records(const seed_params& params) {
         }
         const std::int64_t base = *get_int64(exec(c, "SELECT count(*) FROM records").get(), 0, 0);
 
-        result_ptr r(PQexec(c, "COPY records (category, created_at, name, email, amount, status, description) "
-                               "FROM STDIN"));
+        result_ptr r(PQexec(c,
+                            "COPY records (category, created_at, name, email, amount, status, description) "
+                            "FROM STDIN"));
         if (PQresultStatus(r.get()) != PGRES_COPY_IN)
             throw pg_error(PQerrorMessage(c), "");
         std::string batch;

@@ -17,7 +17,8 @@ json::object job_json(const engine::job_info& job) {
     o["lastProcessedId"] = job.last_processed_id.value_or(0);
     o["rowsExported"] = job.rows_exported;
     o["bytesWritten"] = job.bytes_written;
-    o["totalRowsEstimate"] = job.total_rows_estimate ? json::value(*job.total_rows_estimate) : json::value(nullptr);
+    o["totalRowsEstimate"] =
+        job.total_rows_estimate ? json::value(*job.total_rows_estimate) : json::value(nullptr);
     o["filePath"] = completed && job.file_path ? json::value(*job.file_path) : json::value(nullptr);
     o["downloadUrl"] = completed ? json::value("/api/export/" + job.id + "/download") : json::value(nullptr);
     o["error"] = job.error ? json::value(*job.error) : json::value(nullptr);
@@ -38,10 +39,14 @@ bhttp::status status_for(engine::errc code) {
     case engine::errc::invalid_request:
     case engine::errc::unknown_column:
     case engine::errc::unknown_operator:
-    case engine::errc::invalid_value: return bhttp::status::bad_request;
-    case engine::errc::not_found: return bhttp::status::not_found;
-    case engine::errc::conflict: return bhttp::status::conflict;
-    case engine::errc::unavailable: return bhttp::status::service_unavailable;
+    case engine::errc::invalid_value:
+        return bhttp::status::bad_request;
+    case engine::errc::not_found:
+        return bhttp::status::not_found;
+    case engine::errc::conflict:
+        return bhttp::status::conflict;
+    case engine::errc::unavailable:
+        return bhttp::status::service_unavailable;
     }
     return bhttp::status::internal_server_error;
 }

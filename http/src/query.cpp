@@ -51,7 +51,8 @@ engine::result<records_query> parse_records_query(std::string_view query) {
             continue;
         auto eq = pair.find('=');
         auto key = percent_decode(pair.substr(0, eq), true);
-        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        auto value =
+            percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
         if (!key || !value)
             return problem{errc::invalid_request, "malformed percent-encoding in the query string"};
         auto number = [&](long long min, long long max) -> std::optional<long long> {
@@ -67,7 +68,8 @@ engine::result<records_query> parse_records_query(std::string_view query) {
                 return problem{errc::invalid_request, "limit must be a whole number from 1 to 1000"};
             q.limit = static_cast<int>(*n);
         } else if (*key == "after") {
-            auto n = number(std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
+            auto n =
+                number(std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
             if (!n)
                 return problem{errc::invalid_request, "after must be a whole number (a previous nextCursor)"};
             q.after = *n;

@@ -1,10 +1,10 @@
-#include <pgexport/http/server.hpp>
-#include <pgexport/log.hpp>
-
 #include "api_json.hpp"
 #include "query.hpp"
 #include "range.hpp"
 #include "static_files.hpp"
+
+#include <pgexport/http/server.hpp>
+#include <pgexport/log.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -99,8 +99,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
     impl(asio::io_context& io, engine::export_engine& e, server_config c)
         : io(io), engine(e), config(std::move(c)), acceptor(io) {
         // A job's owner is a name derived from its key, so that keys are never stored.
-        boost::uuids::name_generator_sha1 names(boost::uuids::uuid{{0x6b, 0x1e, 0x5a, 0x42, 0x8c, 0x3d, 0x4f, 0x10,
-                                                                    0x9a, 0x77, 0x21, 0x0e, 0x5c, 0x63, 0x88, 0x01}});
+        boost::uuids::name_generator_sha1 names(
+            boost::uuids::uuid{{0x6b, 0x1e, 0x5a, 0x42, 0x8c, 0x3d, 0x4f, 0x10, 0x9a, 0x77, 0x21, 0x0e, 0x5c,
+                                0x63, 0x88, 0x01}});
         for (const auto& key : config.api_keys)
             owners.push_back("key:" + boost::uuids::to_string(names(key)));
     }
@@ -152,7 +153,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
             const bool reachable = co_await engine.async_ping();
             const bool ready = reachable && engine.started();
             r.response = json_response(v, ready ? bhttp::status::ok : bhttp::status::service_unavailable,
-                                       json::object{{"status", ready ? "ok" : reachable ? "starting" : "unavailable"},
+                                       json::object{{"status", ready       ? "ok"
+                                                               : reachable ? "starting"
+                                                                           : "unavailable"},
                                                     {"database", reachable ? "reachable" : "unreachable"}});
             co_return r;
         }
@@ -230,7 +233,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 if (!allow({bhttp::verb::delete_}, "DELETE"))
                     co_return r;
                 auto job = co_await engine.async_cancel(std::string(id), owner);
-                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job)) : problem_response(v, job.error());
+                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job))
+                                 : problem_response(v, job.error());
                 co_return r;
             }
             if (action == "status") {
@@ -238,7 +242,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 if (!allow({bhttp::verb::get}, "GET"))
                     co_return r;
                 auto job = co_await engine.async_status(std::string(id), owner);
-                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job)) : problem_response(v, job.error());
+                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job))
+                                 : problem_response(v, job.error());
                 co_return r;
             }
             if (action == "download") {
@@ -280,7 +285,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
         co_return res;
     }
 
-    asio::awaitable<string_response> list(unsigned v, const std::optional<std::string>& owner, std::string_view query) {
+    asio::awaitable<string_response> list(unsigned v, const std::optional<std::string>& owner,
+                                          std::string_view query) {
         int limit = 100;
         if (auto p = query.find("limit="); p != std::string_view::npos) {
             limit = std::atoi(std::string(query.substr(p + 6)).c_str());
@@ -319,8 +325,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
         co_return res;
     }
 
-    asio::awaitable<void> download(const request_t& req, std::string_view id, const std::optional<std::string>& owner,
-                                   reply& r) {
+    asio::awaitable<void> download(const request_t& req, std::string_view id,
+                                   const std::optional<std::string>& owner, reply& r) {
         const unsigned v = req.version();
         auto job = co_await engine.async_status(std::string(id), owner);
         if (!job) {
@@ -328,9 +334,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         if (job->status != engine::job_status::completed) {
-            r.response = error_response(v, bhttp::status::conflict, "not_ready",
-                                        "job " + job->id + " is " + std::string(engine::to_string(job->status)) +
-                                            "; the file can be downloaded once it is completed");
+            r.response =
+                error_response(v, bhttp::status::conflict, "not_ready",
+                               "job " + job->id + " is " + std::string(engine::to_string(job->status)) +
+                                   "; the file can be downloaded once it is completed");
             co_return;
         }
         // The path comes from the validated id, never from the request's text.
@@ -351,20 +358,24 @@ struct server::impl : std::enable_shared_from_this<impl> {
         const range_decision d = parse_range(range_header, size);
         if (d.kind == range_kind::unsatisfiable) {
             r.response = error_response(v, bhttp::status::range_not_satisfiable, "range_not_satisfiable",
-                                        "the requested range is outside the file's " + std::to_string(size) + " bytes");
+                                        "the requested range is outside the file's " + std::to_string(size) +
+                                            " bytes");
             r.response.set(bhttp::field::content_range, "bytes */" + std::to_string(size));
             return_accept_ranges(r.response);
             co_return;
         }
-        r.response = string_response(d.kind == range_kind::partial ? bhttp::status::partial_content : bhttp::status::ok, v);
+        r.response = string_response(
+            d.kind == range_kind::partial ? bhttp::status::partial_content : bhttp::status::ok, v);
         r.response.set(bhttp::field::content_type, "text/csv; charset=utf-8");
-        r.response.set(bhttp::field::content_disposition, "attachment; filename=\"export-" + job->id + ".csv\"");
+        r.response.set(bhttp::field::content_disposition,
+                       "attachment; filename=\"export-" + job->id + ".csv\"");
         return_accept_ranges(r.response);
         file->offset = d.kind == range_kind::partial ? d.range.first : 0;
         file->length = d.kind == range_kind::partial ? d.range.length() : size;
         if (d.kind == range_kind::partial)
             r.response.set(bhttp::field::content_range, "bytes " + std::to_string(d.range.first) + "-" +
-                                                            std::to_string(d.range.last) + "/" + std::to_string(size));
+                                                            std::to_string(d.range.last) + "/" +
+                                                            std::to_string(size));
         r.response.content_length(file->length);
         if (req.method() != bhttp::verb::head)
             r.file = std::move(file);
@@ -381,17 +392,23 @@ struct server::impl : std::enable_shared_from_this<impl> {
             out += "pgexport_jobs{status=\"" + std::string(engine::to_string(s)) + "\"} " +
                    std::to_string(counts.contains(s) ? counts[s] : 0) + "\n";
         const auto& st = engine.stats();
-        out += "# HELP pgexport_jobs_running_here Jobs this process is running.\n# TYPE pgexport_jobs_running_here gauge\n";
+        out += "# HELP pgexport_jobs_running_here Jobs this process is running.\n# TYPE "
+               "pgexport_jobs_running_here gauge\n";
         out += "pgexport_jobs_running_here " + std::to_string(engine.running_count()) + "\n";
-        out += "# HELP pgexport_jobs_waiting_here Jobs waiting for a slot in this process.\n# TYPE pgexport_jobs_waiting_here gauge\n";
+        out += "# HELP pgexport_jobs_waiting_here Jobs waiting for a slot in this process.\n# TYPE "
+               "pgexport_jobs_waiting_here gauge\n";
         out += "pgexport_jobs_waiting_here " + std::to_string(engine.queued_count()) + "\n";
-        out += "# HELP pgexport_rows_exported_total Rows written by this process.\n# TYPE pgexport_rows_exported_total counter\n";
+        out += "# HELP pgexport_rows_exported_total Rows written by this process.\n# TYPE "
+               "pgexport_rows_exported_total counter\n";
         out += "pgexport_rows_exported_total " + std::to_string(st.rows_exported) + "\n";
-        out += "# HELP pgexport_bytes_written_total CSV bytes written by this process.\n# TYPE pgexport_bytes_written_total counter\n";
+        out += "# HELP pgexport_bytes_written_total CSV bytes written by this process.\n# TYPE "
+               "pgexport_bytes_written_total counter\n";
         out += "pgexport_bytes_written_total " + std::to_string(st.bytes_written) + "\n";
-        out += "# HELP pgexport_retries_total Export attempts retried after a transient failure.\n# TYPE pgexport_retries_total counter\n";
+        out += "# HELP pgexport_retries_total Export attempts retried after a transient failure.\n# TYPE "
+               "pgexport_retries_total counter\n";
         out += "pgexport_retries_total " + std::to_string(st.retries) + "\n";
-        out += "# HELP pgexport_chunk_duration_seconds Time to stream one chunk's COPY.\n# TYPE pgexport_chunk_duration_seconds histogram\n";
+        out += "# HELP pgexport_chunk_duration_seconds Time to stream one chunk's COPY.\n# TYPE "
+               "pgexport_chunk_duration_seconds histogram\n";
         for (std::size_t i = 0; i < engine::engine_stats::chunk_buckets.size(); ++i) {
             char le[32];
             std::snprintf(le, sizeof le, "%g", engine::engine_stats::chunk_buckets[i]);
@@ -401,7 +418,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
         out += "pgexport_chunk_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(st.chunks) + "\n";
         out += "pgexport_chunk_duration_seconds_sum " + std::to_string(st.chunk_seconds_sum) + "\n";
         out += "pgexport_chunk_duration_seconds_count " + std::to_string(st.chunks) + "\n";
-        out += "# HELP pgexport_http_requests_total HTTP requests by route and status code.\n# TYPE pgexport_http_requests_total counter\n";
+        out += "# HELP pgexport_http_requests_total HTTP requests by route and status code.\n# TYPE "
+               "pgexport_http_requests_total counter\n";
         for (const auto& [key, n] : requests)
             out += "pgexport_http_requests_total{route=\"" + escape_label(key.first) + "\",code=\"" +
                    std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
@@ -430,7 +448,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
                     throw boost::system::system_error(beast::error::timeout);
                 continue;
             }
-            throw boost::system::system_error(n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category()));
+            throw boost::system::system_error(
+                n == 0 ? asio::error::eof
+                       : boost::system::error_code(errno, boost::system::system_category()));
         }
     }
 
@@ -483,10 +503,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
                 stream.expires_after(config.read_timeout);
                 boost::system::error_code ec;
-                co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                co_await bhttp::async_read(stream, buffer, parser,
+                                           asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) {
-                    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-                        ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+                    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                        ec == beast::error::timeout || ec == asio::error::connection_reset ||
+                        ec == asio::error::operation_aborted)
                         break;
                     bhttp::status status = bhttp::status::bad_request;
                     std::string code = "bad_request";
@@ -494,18 +516,20 @@ struct server::impl : std::enable_shared_from_this<impl> {
                     if (ec == bhttp::error::body_limit) {
                         status = bhttp::status::payload_too_large;
                         code = "payload_too_large";
-                        message = "the request body is larger than " + std::to_string(config.max_body_bytes) + " bytes";
+                        message = "the request body is larger than " + std::to_string(config.max_body_bytes) +
+                                  " bytes";
                     } else if (ec == bhttp::error::header_limit) {
                         status = bhttp::status::request_header_fields_too_large;
                         code = "header_too_large";
-                        message = "the request headers are larger than " + std::to_string(config.max_header_bytes) +
-                                  " bytes";
+                        message = "the request headers are larger than " +
+                                  std::to_string(config.max_header_bytes) + " bytes";
                     }
                     auto res = error_response(11, status, code, message);
                     res.keep_alive(false);
                     count("malformed", static_cast<unsigned>(status));
-                    log_event("info", "http_request", {{"peer", peer}, {"status", static_cast<unsigned>(status)},
-                                                       {"error", ec.message()}});
+                    log_event(
+                        "info", "http_request",
+                        {{"peer", peer}, {"status", static_cast<unsigned>(status)}, {"error", ec.message()}});
                     stream.expires_after(std::chrono::seconds(5));
                     co_await bhttp::async_write(stream, res, asio::use_awaitable);
                     break;
@@ -517,15 +541,19 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 try {
                     r = co_await handle(req);
                 } catch (const engine::unavailable_error& e) {
-                    log_event("warning", "http_database_unavailable", {{"target", req.target()}, {"error", e.what()}});
-                    r.response = error_response(req.version(), bhttp::status::service_unavailable, "unavailable",
-                                                "the database is unavailable right now; try again shortly");
+                    log_event("warning", "http_database_unavailable",
+                              {{"target", req.target()}, {"error", e.what()}});
+                    r.response =
+                        error_response(req.version(), bhttp::status::service_unavailable, "unavailable",
+                                       "the database is unavailable right now; try again shortly");
                     r.response.set(bhttp::field::retry_after, "5");
                 } catch (const std::exception& e) {
-                    log_event("error", "http_handler_failed",
-                              {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
-                    r.response = error_response(req.version(), bhttp::status::internal_server_error, "internal_error",
-                                                "the server met an unexpected error; it has been logged");
+                    log_event(
+                        "error", "http_handler_failed",
+                        {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
+                    r.response =
+                        error_response(req.version(), bhttp::status::internal_server_error, "internal_error",
+                                       "the server met an unexpected error; it has been logged");
                 }
                 r.response.keep_alive(req.keep_alive());
                 const unsigned status = r.response.result_int();
@@ -536,7 +564,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
                            {"method", req.method_string()},
                            {"target", req.target()},
                            {"status", status},
-                           {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()}});
+                           {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                            start)
+                                      .count()}});
                 if (!r.response.keep_alive())
                     break;
             }
@@ -570,18 +600,21 @@ void server::listen() {
         a.bind(ep);
         a.listen(asio::socket_base::max_listen_connections);
     } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen on " + impl_->config.host + ":" + std::to_string(impl_->config.port) +
-                                 ": " + e.code().message());
+        throw std::runtime_error("cannot listen on " + impl_->config.host + ":" +
+                                 std::to_string(impl_->config.port) + ": " + e.code().message());
     }
 }
 
-unsigned short server::port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short server::port() const {
+    return impl_->acceptor.local_endpoint().port();
+}
 
 asio::awaitable<void> server::async_run() {
     auto self = impl_;
     for (;;) {
         boost::system::error_code ec;
-        tcp::socket socket = co_await self->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        tcp::socket socket =
+            co_await self->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted || !self->acceptor.is_open())
             co_return;
         if (ec)

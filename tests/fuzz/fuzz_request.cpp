@@ -2,9 +2,9 @@
 // Invariants: nothing crashes; an accepted request round-trips through JSON; the SQL built from it holds
 // every value only inside quoted literals (no NUL, balanced quotes).
 
-#include <pgexport/request.hpp>
-
 #include "detail/sql.hpp"
+
+#include <pgexport/request.hpp>
 
 #include <boost/json/parse.hpp>
 
@@ -18,8 +18,11 @@ namespace {
 
 const table_schema schema{"public.t",
                           "id",
-                          {{"id", "bigint"}, {"category", "text"}, {"amount", "numeric"},
-                           {"created_at", "timestamp with time zone"}, {"we\"ird", "text"}}};
+                          {{"id", "bigint"},
+                           {"category", "text"},
+                           {"amount", "numeric"},
+                           {"created_at", "timestamp with time zone"},
+                           {"we\"ird", "text"}}};
 
 void check(bool ok) {
     if (!ok)

@@ -44,12 +44,16 @@ int main(int argc, char** argv) {
                 if (!s.empty())
                     s[at] = static_cast<char>(rng());
                 break;
-            case 1: s.insert(at, 1, static_cast<char>(rng())); break;
+            case 1:
+                s.insert(at, 1, static_cast<char>(rng()));
+                break;
             case 2:
                 if (!s.empty())
                     s.erase(at, 1 + rng() % 8);
                 break;
-            case 3: s.resize(at); break;
+            case 3:
+                s.resize(at);
+                break;
             default: {
                 const std::string& other = inputs[rng() % inputs.size()];
                 if (!other.empty())

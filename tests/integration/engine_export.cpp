@@ -5,11 +5,11 @@
 // Each test builds its own table in a scratch database, runs an export_engine on an io_context with a data
 // directory of its own, and compares the files with scratch_database::copy_csv of the equivalent SQL.
 
+#include "test_support.hpp"
+
 #include <pgexport/engine.hpp>
 #include <pgexport/migrations.hpp>
 #include <pgexport/request.hpp>
-
-#include "test_support.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -53,9 +53,11 @@ const std::string standard_table =
 // `n` deterministic rows with NULLs, empty strings, commas, quotes and line breaks sprinkled in.
 std::string standard_rows(int n) {
     return "INSERT INTO t (category, created_at, amount, status, description)"
-           " SELECT CASE WHEN i % 17 = 0 THEN NULL ELSE (ARRAY['books','games','music','food'])[1 + i % 4] END,"
+           " SELECT CASE WHEN i % 17 = 0 THEN NULL ELSE (ARRAY['books','games','music','food'])[1 + i % 4] "
+           "END,"
            "        CASE WHEN i % 19 = 0 THEN NULL"
-           "             ELSE timestamptz '2024-01-01 00:00:00+00' + i * interval '7 hours 13 minutes 7.123456 seconds' END,"
+           "             ELSE timestamptz '2024-01-01 00:00:00+00' + i * interval '7 hours 13 minutes "
+           "7.123456 seconds' END,"
            "        CASE WHEN i % 13 = 0 THEN NULL ELSE round(((i * 7919) % 10000) / 100.0, 2) END,"
            "        (ARRAY['paid','shipped','pending','refunded','new'])[1 + i % 5],"
            "        CASE WHEN i % 7 = 0 THEN NULL WHEN i % 11 = 0 THEN ''"
@@ -115,7 +117,9 @@ export_request make_request(const std::string& body) {
 }
 
 // `text` as an SQL literal by dollar quoting: independent of the engine's own quoting.
-std::string dollar(const std::string& text) { return "$lit$" + text + "$lit$"; }
+std::string dollar(const std::string& text) {
+    return "$lit$" + text + "$lit$";
+}
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     asio::steady_timer timer(co_await asio::this_coro::executor, d);
@@ -185,10 +189,10 @@ void check_same(const std::string& actual, const std::string& expected) {
     const auto diff = std::mismatch(actual.begin(), actual.end(), expected.begin(), expected.end());
     const std::size_t at = static_cast<std::size_t>(diff.first - actual.begin());
     const std::size_t from = at < 40 ? 0 : at - 40;
-    BOOST_ERROR("the export differs from PostgreSQL's COPY: " << actual.size() << " bytes, expected "
-                                                              << expected.size() << "; first difference at byte "
-                                                              << at << ": got " << printable(actual, from, 100)
-                                                              << ", expected " << printable(expected, from, 100));
+    BOOST_ERROR("the export differs from PostgreSQL's COPY: "
+                << actual.size() << " bytes, expected " << expected.size() << "; first difference at byte "
+                << at << ": got " << printable(actual, from, 100) << ", expected "
+                << printable(expected, from, 100));
 }
 
 // Checks a finished job against COPY (<select>): status, file content, no leftover .part, counters.
@@ -321,12 +325,14 @@ BOOST_AUTO_TEST_CASE(filters_each_operator) {
          "created_at <> '2024-01-01 07:13:07.123456+00'"},
         {"timestamp gt offset", R"({"filters": {"created_at": {"gt": "2024-02-10T12:00:00+02:00"}}})",
          "created_at > '2024-02-10 10:00:00+00'"},
-        {"timestamp gte lt", R"({"filters": {"created_at": {"gte": "2024-02-01T00:00:00Z", "lt": "2024-03-01T00:00:00Z"}}})",
+        {"timestamp gte lt",
+         R"({"filters": {"created_at": {"gte": "2024-02-01T00:00:00Z", "lt": "2024-03-01T00:00:00Z"}}})",
          "created_at >= '2024-02-01 00:00:00+00' AND created_at < '2024-03-01 00:00:00+00'"},
         {"timestamp lte date only", R"({"filters": {"created_at": {"lte": "2024-01-15"}}})",
          "created_at <= '2024-01-15 00:00:00+00'"},
         {"timestamp lt now", R"({"filters": {"created_at": {"lt": "now"}}})", "created_at < now()"},
-        {"timestamp in", R"({"filters": {"created_at": ["2024-01-01T07:13:07.123456Z", "2024-01-01 14:26:14.246912+00"]}})",
+        {"timestamp in",
+         R"({"filters": {"created_at": ["2024-01-01T07:13:07.123456Z", "2024-01-01 14:26:14.246912+00"]}})",
          "created_at IN ('2024-01-01 07:13:07.123456+00', '2024-01-01 14:26:14.246912+00')"},
         {"timestamp eq null", R"({"filters": {"created_at": {"eq": null}}})", "created_at IS NULL"},
         {"timestamp ne null", R"({"filters": {"created_at": {"ne": null}}})", "created_at IS NOT NULL"},
@@ -350,7 +356,8 @@ BOOST_AUTO_TEST_CASE(combined_filters_and_columns) {
                          "amount": {"gt": 10, "lte": 80}, "created_at": {"gte": "2024-02-01T00:00:00Z"}}})",
          "category IN ('books', 'games') AND status <> 'pending' AND amount > 10 AND amount <= 80"
          " AND created_at >= '2024-02-01 00:00:00+00'"},
-        {"null and range", R"({"filters": {"description": {"ne": null}, "amount": {"lt": 30}, "id": {"gte": 50}}})",
+        {"null and range",
+         R"({"filters": {"description": {"ne": null}, "amount": {"lt": 30}, "id": {"gte": 50}}})",
          "description IS NOT NULL AND amount < 30 AND id >= 50"},
         {"subset reordered, no id", R"({"columns": ["description", "amount", "category"]})", "",
          "description, amount, category"},
@@ -360,9 +367,11 @@ BOOST_AUTO_TEST_CASE(combined_filters_and_columns) {
          "amount >= 90", "amount, id"},
         {"single text column", R"({"columns": ["description"]})", "", "description"},
         {"single timestamp column", R"({"columns": ["created_at"]})", "", "created_at"},
-        {"single key column", R"({"columns": ["id"], "filters": {"status": "paid"}})", "status = 'paid'", "id"},
+        {"single key column", R"({"columns": ["id"], "filters": {"status": "paid"}})", "status = 'paid'",
+         "id"},
         {"column twice", R"({"columns": ["category", "category"]})", "", "category, category"},
-        {"all columns listed", R"({"columns": ["id", "category", "created_at", "amount", "status", "description"]})"},
+        {"all columns listed",
+         R"({"columns": ["id", "category", "created_at", "amount", "status", "description"]})"},
         {"filter on a column not exported", R"({"columns": ["description"], "filters": {"status": "new"}})",
          "status = 'new'", "description"},
     };
@@ -375,8 +384,9 @@ BOOST_AUTO_TEST_CASE(empty_results) {
         test_env env(standard_table + standard_rows(50));
         const std::vector<export_case> cases = {
             {"nothing matches", R"({"filters": {"category": "nope"}})", "category = 'nope'"},
-            {"nothing matches, subset", R"({"filters": {"amount": {"gt": 1e9}}, "columns": ["amount", "status"]})",
-             "amount > 1e9", "amount, status"},
+            {"nothing matches, subset",
+             R"({"filters": {"amount": {"gt": 1e9}}, "columns": ["amount", "status"]})", "amount > 1e9",
+             "amount, status"},
             {"contradiction", R"({"filters": {"id": {"gt": 10, "lt": 5}}})", "id > 10 AND id < 5"},
         };
         check_cases(env, env.config(7), cases);
@@ -423,17 +433,21 @@ BOOST_AUTO_TEST_CASE(csv_hostile_rows) {
          "category = 'dot'", "description"},
         {"\\. single column, by value", R"({"columns": ["description"], "filters": {"description": "\\."}})",
          "description = E'\\\\.'", "description"},
-        {"\\. among several columns", R"({"columns": ["description", "status"], "filters": {"category": "dot"}})",
-         "category = 'dot'", "description, status"},
-        {"\\. last of several columns", R"({"columns": ["status", "description"], "filters": {"category": "dot"}})",
-         "category = 'dot'", "status, description"},
+        {"\\. among several columns",
+         R"({"columns": ["description", "status"], "filters": {"category": "dot"}})", "category = 'dot'",
+         "description, status"},
+        {"\\. last of several columns",
+         R"({"columns": ["status", "description"], "filters": {"category": "dot"}})", "category = 'dot'",
+         "status, description"},
         {"null only, single column", R"({"columns": ["description"], "filters": {"category": "null"}})",
          "category = 'null'", "description"},
         {"empty only, single column", R"({"columns": ["description"], "filters": {"category": "empty"}})",
          "category = 'empty'", "description"},
-        {"null vs empty", R"({"columns": ["category", "description"], "filters": {"category": ["null", "empty", ""]}})",
+        {"null vs empty",
+         R"({"columns": ["category", "description"], "filters": {"category": ["null", "empty", ""]}})",
          "category IN ('null', 'empty', '')", "category, description"},
-        {"quotes and commas", R"({"columns": ["description"], "filters": {"category": ["quote", "comma", "\""]}})",
+        {"quotes and commas",
+         R"({"columns": ["description"], "filters": {"category": ["quote", "comma", "\""]}})",
          "category IN ('quote', 'comma', '\"')", "description"},
         {"line breaks", R"({"filters": {"category": {"in": ["cr", "lf", "crlf"]}}})",
          "category IN ('cr', 'lf', 'crlf')"},
@@ -486,9 +500,10 @@ BOOST_AUTO_TEST_CASE(sql_injection_attempts) {
         cases.push_back({"ne hostile " + std::to_string(i),
                          R"({"filters": {"description": {"ne": )" + value + R"(}, "status": "hostile"}})",
                          "description <> " + dollar(hostile[i]) + " AND status = 'hostile'"});
-        cases.push_back({"no match " + std::to_string(i),
-                         R"({"filters": {"category": )" + json::serialize(json::value("zz" + hostile[i])) + "}}",
-                         "category = " + dollar("zz" + hostile[i])});
+        cases.push_back(
+            {"no match " + std::to_string(i),
+             R"({"filters": {"category": )" + json::serialize(json::value("zz" + hostile[i])) + "}}",
+             "category = " + dollar("zz" + hostile[i])});
     }
     json::array all;
     std::string in_sql;
@@ -553,7 +568,8 @@ BOOST_AUTO_TEST_CASE(integer_key_and_quoted_names) {
         {"quoted filter", R"({"filters": {"Name, \"quoted\"": "n1"}})", R"("Name, ""quoted""" = 'n1')"},
         {"keyword filter", R"({"filters": {"select": null, "CamelCase": {"gt": 0}}})",
          R"("select" IS NULL AND "CamelCase" > 0)"},
-        {"subset", R"({"columns": ["CamelCase", "Name, \"quoted\""]})", "", R"("CamelCase", "Name, ""quoted""")"},
+        {"subset", R"({"columns": ["CamelCase", "Name, \"quoted\""]})", "",
+         R"("CamelCase", "Name, ""quoted""")"},
     };
     std::vector<export_request> requests;
     for (const auto& c : cases)
@@ -603,7 +619,8 @@ BOOST_AUTO_TEST_CASE(other_column_types) {
 
     // json has no equality operator: the contract wants such a filter refused at once ("a 400 at once,
     // not a failed job later"), or else exported; a job that fails later is wrong.
-    test_env env2("CREATE TABLE t (id bigserial PRIMARY KEY, j json); INSERT INTO t (j) VALUES ('{\"a\": 1}');");
+    test_env env2(
+        "CREATE TABLE t (id bigserial PRIMARY KEY, j json); INSERT INTO t (j) VALUES ('{\"a\": 1}');");
     asio::io_context io;
     export_engine engine(io.get_executor(), env2.config(7));
     std::optional<problem> refused;
@@ -625,11 +642,13 @@ BOOST_AUTO_TEST_CASE(other_column_types) {
             job = co_await wait_until_done(engine, *id);
         co_await engine.async_shutdown();
     });
-    BOOST_TEST(!thrown.has_value(), "async_create threw instead of returning a problem for a filter on a json column: "
-                                        << thrown.value_or(""));
+    BOOST_TEST(!thrown.has_value(),
+               "async_create threw instead of returning a problem for a filter on a json column: "
+                   << thrown.value_or(""));
     if (job)
-        BOOST_TEST(to_string(job->status) != "failed",
-                   "a filter on a json column was accepted, then the job failed: " << job->error.value_or(""));
+        BOOST_TEST(
+            to_string(job->status) != "failed",
+            "a filter on a json column was accepted, then the job failed: " << job->error.value_or(""));
     if (refused)
         BOOST_TEST(to_string(refused->code) != "unavailable");
 }
@@ -703,11 +722,13 @@ BOOST_AUTO_TEST_CASE(bad_requests_rejected) {
 // 10. Resume after a crash: the file of an interrupted job, finished by another engine, equals the file of
 // an uninterrupted one and PostgreSQL's COPY.
 BOOST_AUTO_TEST_CASE(resume_after_crash) {
-    test_env env(standard_table + standard_rows(300) +
-                 "INSERT INTO t (category, description) VALUES ('books', E'\\\\.'), ('books', repeat('z', 300000)),"
-                 " ('games', E'a\\r\\nb,\"c\"');" +
-                 "INSERT INTO t (category, description) SELECT 'books', 'tail ' || i FROM generate_series(1, 100) i;");
-    const std::string body = R"({"filters": {"category": {"ne": "food"}}, "columns": ["description", "id", "amount", "created_at"]})";
+    test_env env(
+        standard_table + standard_rows(300) +
+        "INSERT INTO t (category, description) VALUES ('books', E'\\\\.'), ('books', repeat('z', 300000)),"
+        " ('games', E'a\\r\\nb,\"c\"');" +
+        "INSERT INTO t (category, description) SELECT 'books', 'tail ' || i FROM generate_series(1, 100) i;");
+    const std::string body =
+        R"({"filters": {"category": {"ne": "food"}}, "columns": ["description", "id", "amount", "created_at"]})";
     const std::string select =
         "SELECT description, id, amount, created_at FROM t WHERE category <> 'food' ORDER BY id";
     const std::string expected = env.db.copy_csv(select);
@@ -751,8 +772,10 @@ BOOST_AUTO_TEST_CASE(resume_after_crash) {
                 BOOST_TEST_REQUIRE(at_stop.has_value());
                 if (kind == damage::after_rename) {
                     BOOST_TEST_REQUIRE(to_string(at_stop->status) == "completed");
-                    env.db.query("UPDATE export_jobs SET status = 'running', file_path = NULL, finished_at = NULL"
-                                 " WHERE id = '" + id + "'");
+                    env.db.query(
+                        "UPDATE export_jobs SET status = 'running', file_path = NULL, finished_at = NULL"
+                        " WHERE id = '" +
+                        id + "'");
                 } else {
                     BOOST_TEST_REQUIRE(to_string(at_stop->status) == "running",
                                        "the job ended before it could be interrupted; slow it down");
@@ -760,8 +783,8 @@ BOOST_AUTO_TEST_CASE(resume_after_crash) {
             }
             BOOST_TEST_REQUIRE(env.db.query("SELECT status FROM export_jobs WHERE id = '" + id + "'").at(0) ==
                                "running");
-            const std::int64_t checkpoint =
-                std::stoll(env.db.query("SELECT bytes_written FROM export_jobs WHERE id = '" + id + "'").at(0));
+            const std::int64_t checkpoint = std::stoll(
+                env.db.query("SELECT bytes_written FROM export_jobs WHERE id = '" + id + "'").at(0));
             const fs::path part = env.part_file(id);
             if (kind != damage::after_rename) {
                 BOOST_TEST_REQUIRE(fs::exists(part));
@@ -776,11 +799,20 @@ BOOST_AUTO_TEST_CASE(resume_after_crash) {
                 out << "GARBAGE,\"unterminated\r\n" << std::string(5000, '#') << "\n12345,torn row";
                 break;
             }
-            case damage::boundary: fs::resize_file(part, static_cast<std::uintmax_t>(checkpoint)); break;
-            case damage::shorter: fs::resize_file(part, static_cast<std::uintmax_t>(checkpoint / 2)); break;
-            case damage::missing_part: fs::remove(part); break;
-            case damage::none: break;
-            case damage::after_rename: BOOST_TEST_REQUIRE(fs::exists(env.final_file(id))); break;
+            case damage::boundary:
+                fs::resize_file(part, static_cast<std::uintmax_t>(checkpoint));
+                break;
+            case damage::shorter:
+                fs::resize_file(part, static_cast<std::uintmax_t>(checkpoint / 2));
+                break;
+            case damage::missing_part:
+                fs::remove(part);
+                break;
+            case damage::none:
+                break;
+            case damage::after_rename:
+                BOOST_TEST_REQUIRE(fs::exists(env.final_file(id)));
+                break;
             }
             // Engine B: takes the job up at start and finishes it.
             std::optional<job_info> done;
@@ -799,7 +831,8 @@ BOOST_AUTO_TEST_CASE(resume_after_crash) {
                 const std::string file = read_file(env.final_file(id).string());
                 BOOST_TEST((file == reference_file), "resumed file differs from the uninterrupted one");
                 BOOST_TEST(done->rows_exported == reference[0].rows_exported);
-                BOOST_TEST(done->last_processed_id.value_or(-1) == reference[0].last_processed_id.value_or(-2));
+                BOOST_TEST(done->last_processed_id.value_or(-1) ==
+                           reference[0].last_processed_id.value_or(-2));
             }
         }
     }
@@ -989,8 +1022,8 @@ BOOST_AUTO_TEST_CASE(concurrency_limit) {
         }
     for (std::size_t i = 1; i < done.size(); ++i) {
         BOOST_TEST_REQUIRE((done[i].started_at && done[i - 1].finished_at));
-        BOOST_TEST((*done[i].started_at >= *done[i - 1].finished_at), "job " << i << " started before job "
-                                                                            << i - 1 << " ended");
+        BOOST_TEST((*done[i].started_at >= *done[i - 1].finished_at),
+                   "job " << i << " started before job " << i - 1 << " ended");
     }
 }
 
@@ -1007,7 +1040,8 @@ BOOST_AUTO_TEST_CASE(status_fields) {
     std::size_t bob_jobs = 99, alice_jobs = 99;
     pgexport::test::run(io, [&]() -> asio::awaitable<void> {
         co_await engine.async_start();
-        auto id = co_await engine.async_create(make_request(R"({"filters": {"category": "books", "amount": {"gt": 10}}})"));
+        auto id = co_await engine.async_create(
+            make_request(R"({"filters": {"category": "books", "amount": {"gt": 10}}})"));
         auto none = co_await engine.async_create(make_request(R"({"filters": {"category": "nope"}})"));
         if (!id || !none)
             throw std::runtime_error("async_create failed");
@@ -1022,7 +1056,8 @@ BOOST_AUTO_TEST_CASE(status_fields) {
         auto code_of = [](const result<job_info>& r) {
             return r ? std::string("<found>") : std::string(to_string(r.error().code));
         };
-        auto owned = co_await engine.async_create(make_request(R"({"filters": {"id": 1}})"), std::string("alice"));
+        auto owned =
+            co_await engine.async_create(make_request(R"({"filters": {"id": 1}})"), std::string("alice"));
         if (!owned)
             throw std::runtime_error(owned.error().message);
         auto owned_done = co_await wait_until_done(engine, *owned);
@@ -1031,7 +1066,8 @@ BOOST_AUTO_TEST_CASE(status_fields) {
         unknown = code_of(co_await engine.async_status("00000000-0000-4000-8000-000000000000"));
         other_owner = code_of(co_await engine.async_status(*owned, std::string("bob")));
         std::string upper = *owned;
-        std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](unsigned char c) { return std::toupper(c); });
         upper_case = code_of(co_await engine.async_status(upper, std::string("alice")));
         auto seen = co_await engine.async_status(*owned);
         owner_seen = code_of(seen);
@@ -1074,7 +1110,8 @@ BOOST_AUTO_TEST_CASE(status_fields) {
     check_export(env, *empty, "SELECT " + all_columns + " FROM t WHERE category = 'nope' ORDER BY id");
     BOOST_TEST(empty->rows_exported == 0);
     BOOST_TEST(!empty->last_processed_id.has_value());
-    BOOST_TEST(empty->bytes_written == static_cast<std::int64_t>(all_columns.size() - 5 + 1)); // header, no spaces
+    BOOST_TEST(empty->bytes_written ==
+               static_cast<std::int64_t>(all_columns.size() - 5 + 1)); // header, no spaces
 
     BOOST_TEST(malformed == "invalid_request"); // the contract's 400 (engine.hpp's comment says not_found)
     BOOST_TEST(unknown == "not_found");

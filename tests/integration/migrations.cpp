@@ -1,8 +1,8 @@
 // The migration runner against a real database: idempotent, and safe with two runners at once.
 
-#include <pgexport/migrations.hpp>
-
 #include "test_support.hpp"
+
+#include <pgexport/migrations.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -29,11 +29,12 @@ BOOST_AUTO_TEST_CASE(applies_once_then_nothing) {
     BOOST_TEST(apply_migrations(db.url()) == 0);
     BOOST_TEST(db.query("SELECT count(*) FROM schema_migrations")[0] == std::to_string(count));
     // The job table has what the engine needs.
-    auto columns = db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'export_jobs'"
-                            " ORDER BY column_name");
+    auto columns =
+        db.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'export_jobs'"
+                 " ORDER BY column_name");
     for (const char* c : {"id", "status", "request", "last_processed_id", "rows_exported", "bytes_written",
-                          "file_path", "error", "attempts", "created_at", "started_at", "finished_at", "updated_at",
-                          "lease_owner", "lease_expires_at"})
+                          "file_path", "error", "attempts", "created_at", "started_at", "finished_at",
+                          "updated_at", "lease_owner", "lease_expires_at"})
         BOOST_TEST((std::find(columns.begin(), columns.end(), c) != columns.end()), "column " << c);
 }
 
@@ -54,7 +55,8 @@ BOOST_AUTO_TEST_CASE(concurrent_runners_apply_each_migration_once) {
 BOOST_AUTO_TEST_CASE(failure_names_the_database_problem) {
     BOOST_CHECK_EXCEPTION(apply_migrations("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"),
                           std::runtime_error, [](const std::runtime_error& e) {
-                              return std::string(e.what()).find("cannot apply migrations") != std::string::npos;
+                              return std::string(e.what()).find("cannot apply migrations") !=
+                                     std::string::npos;
                           });
 }
 

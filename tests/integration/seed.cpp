@@ -1,8 +1,8 @@
 // The seeder against a real database: the contract's table, the row count, CSV-hostile content.
 
-#include <pgexport/seed.hpp>
-
 #include "test_support.hpp"
+
+#include <pgexport/seed.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -21,14 +21,10 @@ BOOST_AUTO_TEST_CASE(creates_the_table_and_appends) {
 
     auto columns = db.query("SELECT column_name || ' ' || data_type FROM information_schema.columns"
                             " WHERE table_name = 'records' ORDER BY ordinal_position");
-    const std::vector<std::string> expected = {"id bigint",
-                                               "category text",
-                                               "created_at timestamp with time zone",
-                                               "name text",
-                                               "email text",
-                                               "amount numeric",
-                                               "status text",
-                                               "description text"};
+    const std::vector<std::string> expected = {
+        "id bigint",   "category text",   "created_at timestamp with time zone",
+        "name text",   "email text",      "amount numeric",
+        "status text", "description text"};
     BOOST_TEST(columns == expected, boost::test_tools::per_element());
     auto indexes = db.query("SELECT indexname FROM pg_indexes WHERE tablename = 'records' ORDER BY 1");
     BOOST_TEST(indexes.size() >= 4u);

@@ -59,7 +59,8 @@ std::vector<std::string> scratch_database::query(const std::string& sql) const {
     result_ptr r(PQexec(c.get(), sql.c_str()));
     auto status = PQresultStatus(r.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
-        throw std::runtime_error("query failed: " + std::string(PQresultErrorMessage(r.get())) + " in: " + sql);
+        throw std::runtime_error("query failed: " + std::string(PQresultErrorMessage(r.get())) +
+                                 " in: " + sql);
     std::vector<std::string> rows;
     for (int i = 0; i < PQntuples(r.get()); ++i)
         rows.push_back(get_text(r.get(), i, 0).value_or(""));

@@ -16,9 +16,9 @@
 
 #include <array>
 #include <chrono>
-#include <map>
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,7 +27,7 @@
 namespace pgexport::engine {
 
 struct engine_config {
-    std::string database_url;                      // libpq connection string or URL
+    std::string database_url;                       // libpq connection string or URL
     std::filesystem::path data_dir = "var/exports"; // <job>.csv.part while running, <job>.csv when done
     std::string table = "records";                  // any table or view; may be schema-qualified
     std::string key = "id";                         // unique, increasing integer column
@@ -37,7 +37,7 @@ struct engine_config {
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     bool apply_migrations = false; // async_start applies the job-table migrations first
-    int max_attempts = 8; // consecutive failed attempts at a chunk before the job fails
+    int max_attempts = 8;          // consecutive failed attempts at a chunk before the job fails
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
 };
@@ -56,7 +56,8 @@ struct engine_stats {
 // One page of the table as the listing API shows it: each row a JSON object (PostgreSQL's row_to_json).
 struct records_page {
     std::vector<std::string> rows_json;
-    std::optional<std::int64_t> next_after; // the key to pass as `after` for the next page; nullopt at the end
+    std::optional<std::int64_t>
+        next_after; // the key to pass as `after` for the next page; nullopt at the end
 };
 
 // Who may see a job: nullopt sees every job, a value only the jobs created with that owner.
@@ -105,8 +106,8 @@ public:
 
     // A page of the table under the same filters and columns as an export, keyset-paginated: rows with
     // key > after (all when nullopt), in key order, at most `limit`. Problems as async_create.
-    boost::asio::awaitable<result<records_page>> async_list_records(export_request request,
-                                                                    std::optional<std::int64_t> after, int limit);
+    boost::asio::awaitable<result<records_page>>
+    async_list_records(export_request request, std::optional<std::int64_t> after, int limit);
 
     const engine_stats& stats() const;
     // Jobs running and waiting in this process.

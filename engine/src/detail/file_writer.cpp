@@ -107,7 +107,8 @@ asio::awaitable<void> file_writer::async_write_behind() {
         std::exception_ptr error;
         std::size_t done = 0;
         while (done < data->size()) {
-            ssize_t n = ::pwrite(state->fd, data->data() + done, data->size() - done, at + static_cast<off_t>(done));
+            ssize_t n =
+                ::pwrite(state->fd, data->data() + done, data->size() - done, at + static_cast<off_t>(done));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {

@@ -3,8 +3,8 @@
 // the event loop never waits on the disk.
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <cstdint>
@@ -22,8 +22,8 @@ class file_writer {
 public:
     // Opens `path` for writing (creating it) and cuts it to `length` bytes, where appends then start.
     // Completions come back on `executor`. Throws std::system_error naming the file.
-    file_writer(boost::asio::any_io_executor executor, boost::asio::thread_pool& pool, std::filesystem::path path,
-                std::int64_t length, std::size_t capacity);
+    file_writer(boost::asio::any_io_executor executor, boost::asio::thread_pool& pool,
+                std::filesystem::path path, std::int64_t length, std::size_t capacity);
     // Safe while a write is in flight: the write keeps the descriptor and its buffer alive.
     ~file_writer();
     file_writer(const file_writer&) = delete;

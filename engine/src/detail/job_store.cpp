@@ -12,12 +12,12 @@ namespace pgexport::engine::detail {
 
 namespace {
 
-constexpr const char* job_columns =
-    "id::text, status, request::text, owner, key_upper_bound, last_processed_id, rows_exported, bytes_written,"
-    " total_rows_estimate, file_path, error, attempts,"
-    " (extract(epoch FROM created_at) * 1000000)::bigint,"
-    " (extract(epoch FROM started_at) * 1000000)::bigint,"
-    " (extract(epoch FROM finished_at) * 1000000)::bigint";
+constexpr const char* job_columns = "id::text, status, request::text, owner, key_upper_bound, "
+                                    "last_processed_id, rows_exported, bytes_written,"
+                                    " total_rows_estimate, file_path, error, attempts,"
+                                    " (extract(epoch FROM created_at) * 1000000)::bigint,"
+                                    " (extract(epoch FROM started_at) * 1000000)::bigint,"
+                                    " (extract(epoch FROM finished_at) * 1000000)::bigint";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -84,11 +84,11 @@ table_schema job_store::load_schema(const std::string& table, const std::string&
     if (!name)
         throw std::runtime_error("table \"" + table + "\" does not exist (see --table)");
     table_schema schema{*name, key, {}};
-    result_ptr cols = run("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
-                          " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                          {*name});
-    for (int i = 0; i < PQntuples(cols.get()); ++i)
-    {
+    result_ptr cols =
+        run("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+            " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            {*name});
+    for (int i = 0; i < PQntuples(cols.get()); ++i) {
         std::string type = *get_text(cols.get(), i, 1);
         // Without their length, "character" and "bit" mean length 1: a cast to them would cut values short.
         if (type == "character")
@@ -135,7 +135,8 @@ std::optional<std::int64_t> job_store::estimate_rows(const std::string& explain_
 void job_store::insert(const job_info& job, std::optional<std::int64_t> key_upper_bound) {
     const auto created_us =
         std::chrono::duration_cast<std::chrono::microseconds>(job.created_at.time_since_epoch()).count();
-    run("INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate, created_at)"
+    run("INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate, "
+        "created_at)"
         " VALUES ($1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000))",
         {job.id, json::serialize(to_json(job.request)), job.owner, opt_int(key_upper_bound),
          opt_int(job.total_rows_estimate), std::to_string(created_us)});
@@ -181,9 +182,10 @@ std::optional<timestamp> job_store::mark_running(const std::string& id) {
 
 bool job_store::checkpoint(const std::string& id, std::optional<std::int64_t> last_id, std::int64_t rows,
                            std::int64_t bytes, int attempts) {
-    result_ptr r = run("UPDATE export_jobs SET last_processed_id = $2, rows_exported = $3, bytes_written = $4,"
-                       " attempts = $5, updated_at = now() WHERE id = $1 AND status = 'running'",
-                       {id, opt_int(last_id), std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
+    result_ptr r =
+        run("UPDATE export_jobs SET last_processed_id = $2, rows_exported = $3, bytes_written = $4,"
+            " attempts = $5, updated_at = now() WHERE id = $1 AND status = 'running'",
+            {id, opt_int(last_id), std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
     return std::string_view(PQcmdTuples(r.get())) == "1";
 }
 
@@ -204,12 +206,13 @@ void job_store::fail(const std::string& id, const std::string& error) {
 
 std::optional<job_status> job_store::cancel(const std::string& id) {
     // The row lock makes the read of the old status and the change one step.
-    result_ptr r = run("WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 FOR UPDATE)"
-                       " UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
-                       " THEN 'cancelled' ELSE old.status END,"
-                       " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"
-                       " updated_at = now() FROM old WHERE j.id = old.id RETURNING old.status",
-                       {id});
+    result_ptr r =
+        run("WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 FOR UPDATE)"
+            " UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
+            " THEN 'cancelled' ELSE old.status END,"
+            " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"
+            " updated_at = now() FROM old WHERE j.id = old.id RETURNING old.status",
+            {id});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return parse_job_status(*get_text(r.get(), 0, 0));

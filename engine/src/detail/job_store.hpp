@@ -2,11 +2,11 @@
 // The export_jobs table and the catalog look-ups the engine needs. Blocking libpq on one connection:
 // the engine calls it only from its single store thread, never from the event loop.
 
+#include "detail/pg.hpp"
+
 #include <pgexport/engine.hpp>
 #include <pgexport/job.hpp>
 #include <pgexport/table_schema.hpp>
-
-#include "detail/pg.hpp"
 
 #include <cstdint>
 #include <map>

@@ -51,15 +51,16 @@ bool pg_error::transient() const noexcept {
 }
 
 std::string session_setup_sql(std::chrono::milliseconds statement_timeout) {
-    return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET client_min_messages = warning; "
+    return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET "
+           "client_min_messages = warning; "
            "SET statement_timeout = " +
            std::to_string(statement_timeout.count()) + ";";
 }
 
 conn_ptr connect_blocking(const std::string& url, std::chrono::milliseconds statement_timeout,
                           std::chrono::milliseconds connect_timeout) {
-    const std::string timeout_s =
-        std::to_string(std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(connect_timeout).count()));
+    const std::string timeout_s = std::to_string(
+        std::max<long long>(2, std::chrono::ceil<std::chrono::seconds>(connect_timeout).count()));
     const char* keys[] = {"dbname", "client_encoding", "application_name", "connect_timeout", nullptr};
     const char* values[] = {url.c_str(), "UTF8", "pgexport", timeout_s.c_str(), nullptr};
     conn_ptr conn(PQconnectdbParams(keys, values, 1));
@@ -97,7 +98,9 @@ std::optional<std::int64_t> get_int64(const PGresult* r, int row, int column) {
     return std::strtoll(PQgetvalue(r, row, column), nullptr, 10);
 }
 
-async_connection::~async_connection() { close(); }
+async_connection::~async_connection() {
+    close();
+}
 
 void async_connection::close() noexcept {
     if (socket_) {
@@ -122,7 +125,7 @@ asio::awaitable<void> async_connection::async_connect(const std::string& url,
                                                       std::chrono::milliseconds statement_timeout,
                                                       std::chrono::milliseconds timeout) {
     close();
-    const char* keys[] = {"dbname",        "client_encoding",     "application_name", "keepalives",
+    const char* keys[] = {"dbname",          "client_encoding",     "application_name", "keepalives",
                           "keepalives_idle", "keepalives_interval", "keepalives_count", nullptr};
     const char* values[] = {url.c_str(), "UTF8", "pgexport", "1", "30", "10", "3", nullptr};
     conn_.reset(PQconnectStartParams(keys, values, 1));
@@ -202,8 +205,8 @@ asio::awaitable<void> async_connection::async_copy_out(const std::string& sql, c
 
     result_ptr start = co_await async_get_result();
     if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
-        pg_error failure = start ? error_from_result(start.get(), conn_.get())
-                                 : pg_error("COPY returned no result", "");
+        pg_error failure =
+            start ? error_from_result(start.get(), conn_.get()) : pg_error("COPY returned no result", "");
         while (co_await async_get_result()) {
         }
         throw failure;

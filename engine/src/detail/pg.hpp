@@ -5,7 +5,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-
 #include <libpq-fe.h>
 
 #include <chrono>
@@ -56,7 +55,8 @@ conn_ptr connect_blocking(const std::string& url, std::chrono::milliseconds stat
                           std::chrono::milliseconds connect_timeout);
 
 // Runs one statement with text parameters (nullopt = NULL); throws pg_error unless it succeeds.
-result_ptr exec(PGconn* conn, std::string_view sql, const std::vector<std::optional<std::string>>& params = {});
+result_ptr exec(PGconn* conn, std::string_view sql,
+                const std::vector<std::optional<std::string>>& params = {});
 
 // Value of row/column as text; nullopt for NULL.
 std::optional<std::string> get_text(const PGresult* r, int row, int column);
@@ -81,7 +81,8 @@ public:
 
     // Connects without blocking (PQconnectStartParams/PQconnectPoll), then applies session_setup_sql.
     // Throws pg_error, also when `timeout` passes first.
-    boost::asio::awaitable<void> async_connect(const std::string& url, std::chrono::milliseconds statement_timeout,
+    boost::asio::awaitable<void> async_connect(const std::string& url,
+                                               std::chrono::milliseconds statement_timeout,
                                                std::chrono::milliseconds timeout);
 
     // Runs `sql` (one or more statements, simple protocol) and discards the results; throws pg_error.

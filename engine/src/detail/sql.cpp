@@ -58,12 +58,24 @@ std::string where_clause(const table_schema& schema, const export_request& reque
             sql += " AND ";
         const auto& first = f.values.at(0);
         switch (f.op) {
-        case filter_op::eq: sql += first ? lhs + " = " + typed(*first) : lhs + " IS NULL"; break;
-        case filter_op::ne: sql += first ? lhs + " <> " + typed(*first) : lhs + " IS NOT NULL"; break;
-        case filter_op::gt: sql += lhs + " > " + typed(*first); break;
-        case filter_op::gte: sql += lhs + " >= " + typed(*first); break;
-        case filter_op::lt: sql += lhs + " < " + typed(*first); break;
-        case filter_op::lte: sql += lhs + " <= " + typed(*first); break;
+        case filter_op::eq:
+            sql += first ? lhs + " = " + typed(*first) : lhs + " IS NULL";
+            break;
+        case filter_op::ne:
+            sql += first ? lhs + " <> " + typed(*first) : lhs + " IS NOT NULL";
+            break;
+        case filter_op::gt:
+            sql += lhs + " > " + typed(*first);
+            break;
+        case filter_op::gte:
+            sql += lhs + " >= " + typed(*first);
+            break;
+        case filter_op::lt:
+            sql += lhs + " < " + typed(*first);
+            break;
+        case filter_op::lte:
+            sql += lhs + " <= " + typed(*first);
+            break;
         case filter_op::in: {
             sql += lhs + " IN (";
             for (std::size_t i = 0; i < f.values.size(); ++i) {
@@ -101,14 +113,14 @@ bool key_leads(const table_schema& schema, const export_request& request) {
 std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
                            std::optional<std::int64_t> after, std::int64_t upper, int limit) {
     const std::string key = quote_identifier(schema.key);
-    const std::string columns = key_leads(schema, request) ? select_list(schema, request)
-                                                           : key + ", " + select_list(schema, request);
+    const std::string columns =
+        key_leads(schema, request) ? select_list(schema, request) : key + ", " + select_list(schema, request);
     std::string sql = "COPY (SELECT " + columns + " FROM " + schema.table + " WHERE (" +
                       where_clause(schema, request) + ")";
     if (after)
         sql += " AND " + key + " > " + std::to_string(*after);
-    sql += " AND " + key + " <= " + std::to_string(upper) + " ORDER BY " + key + " LIMIT " + std::to_string(limit) +
-           ") TO STDOUT (FORMAT csv)";
+    sql += " AND " + key + " <= " + std::to_string(upper) + " ORDER BY " + key + " LIMIT " +
+           std::to_string(limit) + ") TO STDOUT (FORMAT csv)";
     return sql;
 }
 
@@ -123,8 +135,8 @@ std::string records_page_sql(const table_schema& schema, const export_request& r
     std::string columns;
     for (const auto& c : output_columns(schema, request))
         columns += (columns.empty() ? "t." : ", t.") + quote_identifier(c);
-    std::string sql = "SELECT t." + key + ", (SELECT row_to_json(r) FROM (SELECT " + columns + ") r)::text FROM " +
-                      schema.table + " t WHERE (" + where_clause(schema, request) + ")";
+    std::string sql = "SELECT t." + key + ", (SELECT row_to_json(r) FROM (SELECT " + columns +
+                      ") r)::text FROM " + schema.table + " t WHERE (" + where_clause(schema, request) + ")";
     if (after)
         sql += " AND t." + key + " > " + std::to_string(*after);
     sql += " ORDER BY t." + key + " LIMIT " + std::to_string(limit);
@@ -132,8 +144,9 @@ std::string records_page_sql(const table_schema& schema, const export_request& r
 }
 
 std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper) {
-    return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.table + " WHERE (" + where_clause(schema, request) +
-           ") AND " + quote_identifier(schema.key) + " <= " + std::to_string(upper);
+    return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.table + " WHERE (" +
+           where_clause(schema, request) + ") AND " + quote_identifier(schema.key) +
+           " <= " + std::to_string(upper);
 }
 
 } // namespace pgexport::engine::detail

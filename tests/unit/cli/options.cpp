@@ -36,7 +36,8 @@ BOOST_AUTO_TEST_CASE(flag_wins_over_environment_over_default) {
     options from_env(specs, {}, env({{"PGEXPORT_LISTEN", "0.0.0.0:1"}, {"DATABASE_URL", "postgres://x"}}));
     BOOST_TEST(*from_env.get("listen") == "0.0.0.0:1");
     BOOST_TEST(*from_env.get("database") == "postgres://x");
-    options flag(specs, {"--listen", "h:2", "--database=postgres://y"}, env({{"PGEXPORT_LISTEN", "0.0.0.0:1"}}));
+    options flag(specs, {"--listen", "h:2", "--database=postgres://y"},
+                 env({{"PGEXPORT_LISTEN", "0.0.0.0:1"}}));
     BOOST_TEST(*flag.get("listen") == "h:2");
     BOOST_TEST(*flag.get("database") == "postgres://y");
 }

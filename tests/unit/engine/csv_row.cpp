@@ -37,7 +37,9 @@ BOOST_AUTO_TEST_CASE(splits_key_and_rest) {
 BOOST_AUTO_TEST_CASE(rejects_rows_without_a_key) {
     for (std::string row : {"", ",a\n", "a,b\n", "12\n", "-,x\n", "1.5,x\n", "9223372036854775808,x\n",
                             "-9223372036854775809,x\n", "\"1\",x\n"}) {
-        BOOST_TEST_CONTEXT("row " << row) { BOOST_TEST(!split_keyed_row(row)); }
+        BOOST_TEST_CONTEXT("row " << row) {
+            BOOST_TEST(!split_keyed_row(row));
+        }
     }
 }
 

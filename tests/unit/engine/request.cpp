@@ -10,7 +10,9 @@ using namespace pgexport::engine;
 
 namespace {
 
-result<export_request> parse(std::string_view json) { return parse_export_request(boost::json::parse(json)); }
+result<export_request> parse(std::string_view json) {
+    return parse_export_request(boost::json::parse(json));
+}
 
 } // namespace
 

@@ -12,7 +12,9 @@ BOOST_AUTO_TEST_SUITE(seed_rows)
 
 BOOST_AUTO_TEST_CASE(same_ordinal_same_row) {
     for (std::int64_t i : {0, 1, 999, 123456789}) {
-        BOOST_TEST_CONTEXT("ordinal " << i) { BOOST_TEST(seed_row(i) == seed_row(i)); }
+        BOOST_TEST_CONTEXT("ordinal " << i) {
+            BOOST_TEST(seed_row(i) == seed_row(i));
+        }
     }
     BOOST_TEST(seed_row(1) != seed_row(2));
 }
@@ -29,7 +31,8 @@ BOOST_AUTO_TEST_CASE(rows_are_seven_tab_separated_fields) {
 }
 
 BOOST_AUTO_TEST_CASE(hostile_content_occurs) {
-    bool null = false, empty = false, quote = false, newline = false, comma = false, unicode = false, cr = false;
+    bool null = false, empty = false, quote = false, newline = false, comma = false, unicode = false,
+         cr = false;
     for (std::int64_t i = 0; i < 2000; ++i) {
         const std::string row = seed_row(i);
         const std::string description = row.substr(row.rfind('\t') + 1);

@@ -13,11 +13,16 @@ namespace {
 table_schema sample_schema() {
     return {"public.\"My Table\"",
             "id",
-            {{"id", "bigint"}, {"name", "text"}, {"amount", "numeric"}, {"created_at", "timestamp with time zone"},
+            {{"id", "bigint"},
+             {"name", "text"},
+             {"amount", "numeric"},
+             {"created_at", "timestamp with time zone"},
              {"we\"ird", "text"}}};
 }
 
-export_request parse(const char* json) { return parse_export_request(boost::json::parse(json)).value(); }
+export_request parse(const char* json) {
+    return parse_export_request(boost::json::parse(json)).value();
+}
 
 } // namespace
 
@@ -40,7 +45,9 @@ BOOST_AUTO_TEST_CASE(quote_literal_matches_pqescapeliteral) {
         {"日本語", "'日本語'"},
     };
     for (const auto& [input, expected] : cases) {
-        BOOST_TEST_CONTEXT("input " << input) { BOOST_TEST(quote_literal(input) == expected); }
+        BOOST_TEST_CONTEXT("input " << input) {
+            BOOST_TEST(quote_literal(input) == expected);
+        }
     }
 }
 
@@ -51,7 +58,8 @@ BOOST_AUTO_TEST_CASE(where_clause_covers_every_operator) {
         {R"({"filters": {"name": "bob"}})", "\"name\" = 'bob'::text"},
         {R"({"filters": {"name": ["a", "b"]}})", "\"name\" IN ('a'::text, 'b'::text)"},
         {R"({"filters": {"amount": {"gt": 10}}})", "\"amount\" > '10'::numeric"},
-        {R"({"filters": {"amount": {"gte": 1.5, "lt": 2}}})", "\"amount\" >= '1.5'::numeric AND \"amount\" < '2'::numeric"},
+        {R"({"filters": {"amount": {"gte": 1.5, "lt": 2}}})",
+         "\"amount\" >= '1.5'::numeric AND \"amount\" < '2'::numeric"},
         {R"({"filters": {"amount": {"lte": -3}}})", "\"amount\" <= '-3'::numeric"},
         {R"({"filters": {"name": {"ne": "x"}}})", "\"name\" <> 'x'::text"},
         {R"({"filters": {"name": null}})", "\"name\" IS NULL"},
@@ -61,36 +69,43 @@ BOOST_AUTO_TEST_CASE(where_clause_covers_every_operator) {
         {R"({"filters": {"we\"ird": {"in": ["'"]}}})", "\"we\"\"ird\" IN (''''::text)"},
     };
     for (const auto& [json, expected] : cases) {
-        BOOST_TEST_CONTEXT("request " << json) { BOOST_TEST(where_clause(schema, parse(json)) == expected); }
+        BOOST_TEST_CONTEXT("request " << json) {
+            BOOST_TEST(where_clause(schema, parse(json)) == expected);
+        }
     }
 }
 
 BOOST_AUTO_TEST_CASE(chunk_sql_puts_the_key_first_and_bounds_it) {
     const auto schema = sample_schema();
     const auto request = parse(R"({"columns": ["name", "amount"], "filters": {"name": "bob"}})");
-    BOOST_TEST(chunk_copy_sql(schema, request, std::nullopt, 500, 10000) ==
-               "COPY (SELECT \"id\", \"name\", \"amount\" FROM public.\"My Table\" WHERE (\"name\" = 'bob'::text)"
-               " AND \"id\" <= 500 ORDER BY \"id\" LIMIT 10000) TO STDOUT (FORMAT csv)");
-    BOOST_TEST(chunk_copy_sql(schema, request, -7, 500, 3) ==
-               "COPY (SELECT \"id\", \"name\", \"amount\" FROM public.\"My Table\" WHERE (\"name\" = 'bob'::text)"
-               " AND \"id\" > -7 AND \"id\" <= 500 ORDER BY \"id\" LIMIT 3) TO STDOUT (FORMAT csv)");
+    BOOST_TEST(
+        chunk_copy_sql(schema, request, std::nullopt, 500, 10000) ==
+        "COPY (SELECT \"id\", \"name\", \"amount\" FROM public.\"My Table\" WHERE (\"name\" = 'bob'::text)"
+        " AND \"id\" <= 500 ORDER BY \"id\" LIMIT 10000) TO STDOUT (FORMAT csv)");
+    BOOST_TEST(
+        chunk_copy_sql(schema, request, -7, 500, 3) ==
+        "COPY (SELECT \"id\", \"name\", \"amount\" FROM public.\"My Table\" WHERE (\"name\" = 'bob'::text)"
+        " AND \"id\" > -7 AND \"id\" <= 500 ORDER BY \"id\" LIMIT 3) TO STDOUT (FORMAT csv)");
 }
 
 BOOST_AUTO_TEST_CASE(chunk_sql_selects_a_leading_key_once) {
     const auto schema = sample_schema();
     BOOST_TEST(key_leads(schema, parse("{}")));
     BOOST_TEST(!key_leads(schema, parse(R"({"columns": ["name", "id"]})")));
-    BOOST_TEST(chunk_copy_sql(schema, parse(R"({"columns": ["id", "amount"]})"), 3, 9, 2) ==
-               "COPY (SELECT \"id\", \"amount\" FROM public.\"My Table\" WHERE (TRUE) AND \"id\" > 3 AND \"id\" <= 9"
-               " ORDER BY \"id\" LIMIT 2) TO STDOUT (FORMAT csv)");
+    BOOST_TEST(
+        chunk_copy_sql(schema, parse(R"({"columns": ["id", "amount"]})"), 3, 9, 2) ==
+        "COPY (SELECT \"id\", \"amount\" FROM public.\"My Table\" WHERE (TRUE) AND \"id\" > 3 AND \"id\" <= 9"
+        " ORDER BY \"id\" LIMIT 2) TO STDOUT (FORMAT csv)");
 }
 
 BOOST_AUTO_TEST_CASE(header_sql_and_default_columns) {
     const auto schema = sample_schema();
-    BOOST_TEST(header_copy_sql(schema, parse("{}")) ==
-               "COPY (SELECT \"id\", \"name\", \"amount\", \"created_at\", \"we\"\"ird\" FROM public.\"My Table\" "
-               "LIMIT 0) TO STDOUT (FORMAT csv, HEADER true)");
-    BOOST_TEST(output_columns(schema, parse(R"({"columns": ["amount"]})")) == std::vector<std::string>{"amount"});
+    BOOST_TEST(
+        header_copy_sql(schema, parse("{}")) ==
+        "COPY (SELECT \"id\", \"name\", \"amount\", \"created_at\", \"we\"\"ird\" FROM public.\"My Table\" "
+        "LIMIT 0) TO STDOUT (FORMAT csv, HEADER true)");
+    BOOST_TEST(output_columns(schema, parse(R"({"columns": ["amount"]})")) ==
+               std::vector<std::string>{"amount"});
 }
 
 BOOST_AUTO_TEST_CASE(check_columns_names_the_unknown_one) {
