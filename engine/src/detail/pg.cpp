@@ -211,15 +211,26 @@ asio::awaitable<void> async_connection::async_copy_out(const std::string& sql, c
         }
         throw failure;
     }
+    // Asio's reactor is edge-triggered: a wait sleeps until new data arrives even when the socket still
+    // holds some (libpq reads at most its buffer's worth). So read first, and wait only when a read
+    // brought nothing: a level-triggered loop, like libpq's own blocking mode.
+    bool read_since_row = false;
     for (;;) {
         char* data = nullptr;
         int n = PQgetCopyData(conn_.get(), &data, 1);
         if (n > 0) {
             pqmem_ptr row(data);
+            read_since_row = false;
             if (sink.consume(std::string_view(data, static_cast<std::size_t>(n))))
                 co_await sink.async_drain();
         } else if (n == 0) {
-            co_await async_wait_readable();
+            if (!read_since_row) {
+                if (!PQconsumeInput(conn_.get()))
+                    throw_connection_error("lost the database connection");
+                read_since_row = true;
+            } else {
+                co_await async_wait_readable();
+            }
         } else if (n == -1) {
             break;
         } else {
