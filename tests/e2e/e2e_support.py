@@ -1,0 +1,99 @@
+"""Shared by the end-to-end scripts: a scratch database next to the admin URL that tools/test hands
+over, a `pgexport serve` process on a free port, and PostgreSQL's own COPY as the reference."""
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# The session settings of the contract's reference COPY.
+PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
+                PGCLIENTENCODING="UTF8")
+
+
+def admin_url():
+    url = os.environ.get("PGEXPORT_TEST_DATABASE_URL")
+    if not url:
+        raise SystemExit("PGEXPORT_TEST_DATABASE_URL is not set: run through tools/test")
+    return url
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(url, sql):
+    """Runs sql and returns stdout as bytes (unaligned, tuples only)."""
+    return subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
+                          env=PSQL_ENV, capture_output=True, timeout=120).stdout
+
+
+def copy_csv(url, select):
+    """What PostgreSQL writes for COPY (select) TO STDOUT WITH (FORMAT csv, HEADER true)."""
+    return psql(url, f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)")
+
+
+@contextlib.contextmanager
+def scratch_database(prefix):
+    """A database of its own, dropped afterwards (with its connections), also on failure."""
+    admin = admin_url()
+    name = f"{prefix}_{os.getpid()}"
+    parts = urlsplit(admin)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(admin, f"CREATE DATABASE {name}")
+    try:
+        yield url
+    finally:
+        try:
+            psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except subprocess.CalledProcessError:
+            pass
+
+
+class server:
+    """`pgexport serve` on a free port with its own data directory; stopped and removed on exit."""
+
+    def __init__(self, binary, url, *args):
+        self.work = tempfile.mkdtemp(prefix="pgexport-e2e-")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(self.work, "serve.log")
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", url,
+                                         "--data-dir", os.path.join(self.work, "exports"), *args],
+                                        stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if urllib.request.urlopen(self.base + "/healthz", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the server did not become ready in 30 s:\n" + self.log_tail())
+            time.sleep(0.05)
+
+    def log_tail(self, chars=4000):
+        self.log.flush()
+        return open(self.log_path, encoding="utf-8", errors="replace").read()[-chars:]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
