@@ -46,6 +46,7 @@ const std::vector<option_spec> serve_specs = {
     {"max-concurrent", "N", "exports running at once; others wait in FIFO order", "2",
      "PGEXPORT_MAX_CONCURRENT"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
+    {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
     {"table", "NAME", "table or view to export", "records", "PGEXPORT_TABLE"},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
@@ -90,6 +91,7 @@ int run_serve(const options& o) {
     ec.data_dir = required(o, "data-dir");
     ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
+    ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
     ec.table = required(o, "table");
     ec.key = required(o, "key");
     pgexport::http::server_config sc;

@@ -601,6 +601,9 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return problem{errc::unavailable, "the server is shutting down"};
     if (!self.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
+    if (self.queue.size() >= self.config.max_queued)
+        co_return problem{errc::too_busy, std::to_string(self.queue.size()) +
+                                              " exports are already waiting; try again when some have finished"};
     if (auto p = detail::check_columns(self.schema, request))
         co_return *p;
     stored_job job;

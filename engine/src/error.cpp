@@ -23,6 +23,8 @@ std::string_view to_string(errc code) {
         return "conflict";
     case errc::unavailable:
         return "unavailable";
+    case errc::too_busy:
+        return "too_many_jobs";
     }
     return "error";
 }

@@ -47,6 +47,8 @@ bhttp::status status_for(engine::errc code) {
         return bhttp::status::conflict;
     case engine::errc::unavailable:
         return bhttp::status::service_unavailable;
+    case engine::errc::too_busy:
+        return bhttp::status::too_many_requests;
     }
     return bhttp::status::internal_server_error;
 }

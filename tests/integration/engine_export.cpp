@@ -1027,6 +1027,31 @@ BOOST_AUTO_TEST_CASE(concurrency_limit) {
     }
 }
 
+// The waiting queue is bounded by configuration: one more job than it holds is refused, not queued.
+BOOST_AUTO_TEST_CASE(queue_limit) {
+    test_env env(standard_table + standard_rows(300));
+    auto config = env.config(1); // one row per chunk: the first job stays running
+    config.max_concurrent = 1;
+    config.max_queued = 1;
+    asio::io_context io;
+    export_engine engine(io.get_executor(), config);
+    std::vector<result<std::string>> created;
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await engine.async_start();
+        for (int i = 0; i < 3; ++i)
+            created.push_back(co_await engine.async_create(make_request("{}")));
+        for (auto& c : created)
+            if (c)
+                co_await engine.async_cancel(*c);
+        co_await engine.async_shutdown();
+    });
+    BOOST_TEST_REQUIRE(created.size() == 3u);
+    BOOST_TEST(created[0].has_value()); // running
+    BOOST_TEST(created[1].has_value()); // waiting
+    BOOST_TEST_REQUIRE(!created[2].has_value());
+    BOOST_TEST(created[2].error().code == errc::too_busy);
+}
+
 // 14. The status of a finished job.
 BOOST_AUTO_TEST_CASE(status_fields) {
     test_env env(standard_table + standard_rows(700));

@@ -32,6 +32,7 @@ struct engine_config {
     std::string table = "records";                  // any table or view; may be schema-qualified
     std::string key = "id";                         // unique, increasing integer column
     int max_concurrent = 2;                         // jobs running at once; the rest wait in FIFO order
+    std::size_t max_queued = 10000;                 // jobs waiting at most; more are refused (too_busy)
     int chunk_rows = 10000;                         // rows per COPY statement
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};

@@ -18,6 +18,7 @@ enum class errc {
     not_found,     // no such job
     conflict,      // the job is not in a state that allows the operation
     unavailable,   // the database cannot be reached right now
+    too_busy,      // the queue of waiting jobs is full; try again later
 };
 
 // The snake_case name of a code, as the HTTP API reports it (e.g. "invalid_value").
