@@ -1,0 +1,1020 @@
+#!/usr/bin/env python3
+"""Fault injection for pgexport: the real `pgexport serve` process, faults on purpose.
+
+    python3 tests/e2e/faults.py build/pgexport [--long] [--seed N]
+
+The script runs its OWN PostgreSQL cluster through tools/pg (a temporary directory under /tmp and a free
+port), because it stops and restarts the database; the cluster is destroyed at the end, also on failure.
+It seeds the demo table `records` and checks, every file byte for byte against PostgreSQL's own COPY:
+
+  1. kills       SIGKILL of the server at random instants (soon after start, mid-chunk, just after a write
+                 and before its checkpoint, near the end between the last checkpoint and the rename, and
+                 between the rename and the completion's record), restarting on the same data directory
+                 each time; after each kill the checkpointed prefix of the .part is checked against the
+                 reference, and in the end the job completes byte-identically.
+  2. db_restart  the database stopped and started again during an export; the job retries and completes.
+  3. terminate   the job's COPY connection killed with pg_terminate_backend several times.
+  4. unreachable the database down when the server starts: the server stays up, /healthz and the API
+                 answer 503, and once the database is back the unfinished job is resumed and completes.
+  5. disk        (a) a file-size limit (prlimit --fsize) that the export hits: the job fails cleanly with the
+                 reason, no <id>.csv, 409 on download, the server keeps serving and a small export works;
+                 (b) a data directory that cannot be created: serve exits non-zero at once, naming it.
+
+--long multiplies sizes and counts. --seed N makes the random instants reproducible (the seed is printed at
+the start and with every failure). Only the standard library is used. The last line is `N passed, M failed`;
+the exit status is 1 when any test failed.
+"""
+
+import argparse
+import atexit
+import ctypes
+import http.client
+import json
+import os
+import random
+import select
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+PG_TOOL = os.path.join(ROOT, "tools", "pg")
+
+# ---------------------------------------------------------------------------------------------------------
+# Arguments
+
+# Extra arguments also come from the environment at run time (tools/test --long sets
+# PGEXPORT_TEST_ARGS=--long), so the same ctest registration serves both versions.
+_argv = []
+for _a in sys.argv[1:] + [os.environ.get("PGEXPORT_TEST_ARGS", "")]:
+    _argv += shlex.split(_a) if " " in _a else ([_a] if _a else [])
+_parser = argparse.ArgumentParser(description="pgexport fault-injection tests")
+_parser.add_argument("binary", help="the pgexport executable")
+_parser.add_argument("--long", action="store_true", help="the long versions (more rows, more faults)")
+_parser.add_argument("--seed", type=int, default=None, help="seed of the random instants [from the time]")
+ARGS = _parser.parse_args(_argv)
+
+BINARY = os.path.abspath(ARGS.binary)
+if not os.access(BINARY, os.X_OK):
+    sys.exit(f"faults.py: {BINARY} is not an executable")
+LONG = ARGS.long
+SEED = ARGS.seed if ARGS.seed is not None else int(time.time() * 1000) % 1_000_000_007
+RNG = random.Random(SEED)
+
+ROWS = 1_000_000 if LONG else 200_000
+KILLS = 12 if LONG else 5
+DB_RESTARTS = 3 if LONG else 1
+TERMINATIONS = 8 if LONG else 3
+FSIZE_LIMIT = 3 * 1024 * 1024
+# One week of created_at: a small export (about ROWS / 150 rows; with category=books about a tenth of that).
+WEEK = ("2024-03-04T00:00:00Z", "2024-03-11T00:00:00Z")
+
+HTTP_TIMEOUT = 20
+
+PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
+                PGCLIENTENCODING="UTF8")
+for _v in ("PGDATABASE", "PGSERVICE", "PGHOST", "PGPORT", "PGUSER"):
+    PSQL_ENV.pop(_v, None)
+
+WORK = tempfile.mkdtemp(prefix="pgexport-faults-")
+os.chmod(WORK, 0o755)
+
+
+def say(*parts):
+    print(*parts, flush=True)
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The private cluster
+
+class Cluster:
+    """A PostgreSQL cluster of our own through tools/pg, so that it can be stopped and started at will."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="pgexport-faults-pg-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.env = dict(os.environ, PGEXPORT_PG_DIR=self.dir, PGEXPORT_PG_PORT=str(self.port),
+                        PGEXPORT_PG_DB="faults")
+        self.url = None
+        self.destroyed = False
+        self.stops = 0
+
+    def _tool(self, command, timeout=180):
+        p = subprocess.run([PG_TOOL, command], env=self.env, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError(f"tools/pg {command} failed ({p.returncode}): {p.stderr.strip()}")
+        return p.stdout.strip()
+
+    def start(self):
+        out = self._tool("start")
+        self.url = out.splitlines()[-1].strip()
+        return self.url
+
+    def stop(self):
+        self.stops += 1
+        self._tool("stop")
+
+    def running(self):
+        return subprocess.run([PG_TOOL, "status"], env=self.env, capture_output=True, timeout=60).returncode == 0
+
+    def destroy(self):
+        if self.destroyed:
+            return
+        self.destroyed = True
+        try:
+            subprocess.run([PG_TOOL, "destroy"], env=self.env, capture_output=True, timeout=120)
+        except Exception as e:  # noqa: BLE001 - best effort at exit
+            say(f"warning: tools/pg destroy: {e}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+CLUSTER = Cluster()
+
+
+def psql(sql, timeout=180, check_rc=True):
+    p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", CLUSTER.url, "-c", sql],
+                       env=PSQL_ENV, capture_output=True, timeout=timeout)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"psql failed ({p.returncode}) for {sql[:200]!r}: {p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def sql_value(sql):
+    return psql(sql).decode().strip()
+
+
+_references = {}
+
+
+def reference(columns="*", where=None):
+    """The file PostgreSQL itself writes for the request: COPY ... TO STDOUT (FORMAT csv, HEADER true)."""
+    key = (columns, where)
+    if key not in _references:
+        path = os.path.join(WORK, f"reference-{len(_references)}.csv")
+        select = f"SELECT {columns} FROM records" + (f" WHERE {where}" if where else "") + " ORDER BY id"
+        with open(path, "wb") as out:
+            p = subprocess.run(["psql", "-X", "-qAt", CLUSTER.url, "-c",
+                                f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)"],
+                               env=PSQL_ENV, stdout=out, stderr=subprocess.PIPE, timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(f"reference COPY failed: {p.stderr.decode(errors='replace')}")
+        _references[key] = path
+    return _references[key]
+
+
+def job_row(job_id):
+    """The job's row in export_jobs, straight from the database."""
+    out = psql("SELECT row_to_json(j) FROM (SELECT status, last_processed_id, rows_exported, bytes_written, "
+               f"error, attempts FROM export_jobs WHERE id = '{job_id}') j").decode().strip()
+    return json.loads(out) if out else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Byte comparison without holding whole files in memory
+
+def _difference(i, got, expected):
+    lo = max(0, i - 60)
+    return f"got {got[lo:i + 60]!r}, expected {expected[lo:i + 60]!r}"
+
+
+def compare_stream(read, ref_path, what, limit=None):
+    """Compares the bytes read(n) yields with the reference file (only its first `limit` bytes when given)."""
+    size = os.path.getsize(ref_path) if limit is None else limit
+    offset = 0
+    with open(ref_path, "rb") as ref:
+        while limit is None or offset < size:
+            block = read(1 << 20 if limit is None else min(1 << 20, size - offset))
+            if not block:
+                break
+            want = ref.read(len(block))
+            if block != want:
+                n = min(len(block), len(want))
+                i = next((k for k in range(n) if block[k] != want[k]), n)
+                if i == len(want):
+                    raise TestFailure(f"{what}: longer than the reference ({size} bytes)")
+                raise TestFailure(f"{what}: first difference at byte {offset + i}: {_difference(i, block, want)}")
+            offset += len(block)
+    check(offset == size, f"{what}: {offset} bytes, the reference has {size}")
+
+
+def compare_file(path, ref_path, what, limit=None):
+    with open(path, "rb") as f:
+        compare_stream(f.read, ref_path, what, limit)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# HTTP
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"HTTP {self.status} {self.body[:300]!r}"
+
+
+def api(port, method, path, body=None, timeout=HTTP_TIMEOUT):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        r = conn.getresponse()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def check_error_body(r, status, what):
+    check(r.status == status, f"{what}: expected {status}, got {r!r}")
+    try:
+        err = r.json()["error"]
+    except Exception:  # noqa: BLE001
+        raise TestFailure(f"{what}: the body is not the JSON error object: {r!r}")
+    check(isinstance(err.get("code"), str) and err["code"] and isinstance(err.get("message"), str) and err["message"],
+          f"{what}: the error object needs a code and a message: {r!r}")
+    return err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Servers
+
+SERVERS = []  # every server of the current test, killed when the test ends
+
+
+# A job that shows no progress at all for this long is stuck (the longest legitimate pause is a database
+# outage of a few seconds plus the engine's backoff).
+STALL_SECONDS = 60
+
+
+class Stall:
+    """Notices a job whose status does not move."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.last = None
+        self.since = time.monotonic()
+
+    def see(self, st, what):
+        if st is None:
+            return  # the server or the database is away: that is not the job's stall
+        key = (st["status"], st["rowsExported"], st["bytesWritten"], st["lastProcessedId"])
+        now = time.monotonic()
+        if key != self.last:
+            self.last, self.since = key, now
+        elif now - self.since > self.seconds:
+            raise TestFailure(f"{what}: no progress for {self.seconds} s, the job looks stuck: {st}")
+
+
+class Server:
+    """`pgexport serve` on a data directory; restarted on the same directory, a fresh port each time."""
+
+    def __init__(self, name, data_dir=None, chunk_rows=2000, fsize=None):
+        self.name = name
+        self.data_dir = data_dir or os.path.join(WORK, f"data-{name}")
+        self.chunk_rows = chunk_rows
+        self.fsize = fsize
+        self.log_path = os.path.join(WORK, f"{name}.log")
+        self.proc = None
+        self.port = None
+        self.starts = 0
+        SERVERS.append(self)
+
+    def spawn(self):
+        self.port = free_port()
+        args = [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", CLUSTER.url,
+                "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
+        if self.fsize:
+            args = ["prlimit", f"--fsize={self.fsize}", "--"] + args
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
+            log.flush()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PGEXPORT_") and k != "DATABASE_URL"}
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=WORK, env=env)
+        return self
+
+    def start(self, timeout=60):
+        """Spawns and waits for /healthz 200."""
+        self.spawn()
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout=60):
+        """Waits for /healthz 200, then for the API to be ready (/api/records not 503): builds where
+        /healthz meant only "the database is reachable" answered 503 ("the server is starting") for a
+        moment after it, until the engine had started."""
+        deadline = time.monotonic() + timeout
+        healthy = False
+        while time.monotonic() < deadline:
+            self.check_alive("while starting")
+            try:
+                if not healthy:
+                    healthy = api(self.port, "GET", "/healthz", timeout=3).status == 200
+                if healthy and api(self.port, "GET", "/api/records?limit=1", timeout=5).status != 503:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.03)
+        what = "an API that is ready" if healthy else "/healthz 200"
+        raise TestFailure(f"server {self.name} did not answer with {what} within {timeout} s")
+
+    def wait_answering(self, timeout=30):
+        """Waits for any HTTP answer from /healthz and returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive("while starting")
+            try:
+                return api(self.port, "GET", "/healthz", timeout=3)
+            except OSError:
+                time.sleep(0.03)
+        raise TestFailure(f"server {self.name} did not answer HTTP within {timeout} s")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self, when):
+        if self.proc is not None and self.proc.poll() is not None:
+            rc = self.proc.returncode
+            how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 else f"exited with {rc}"
+            raise TestFailure(f"server {self.name} {how} {when}")
+
+    def kill(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(30)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=30):
+        """The last lines of the log, without the access log (one line per request drowns the rest)."""
+        text = self.log_text().splitlines()
+        return "\n".join([line for line in text if '"event":"http_request"' not in line][-lines:])
+
+    def events(self, name):
+        out = []
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("event") == name:
+                    out.append(e)
+        return out
+
+    # --- the API
+    def create(self, body):
+        r = api(self.port, "POST", "/api/export", body)
+        check(r.status == 202, f"POST /api/export {body}: expected 202, got {r!r}")
+        return r.json()["jobId"]
+
+    def status(self, job_id):
+        """The job's status, or None while the server or the database cannot answer."""
+        try:
+            r = api(self.port, "GET", f"/api/export/{job_id}/status", timeout=10)
+        except OSError:
+            return None
+        if r.status == 503:
+            return None
+        check(r.status == 200, f"status of {job_id}: {r!r}")
+        return r.json()
+
+    def wait_status(self, job_id, pred, timeout, what, interval=0.02, stall=STALL_SECONDS):
+        """Polls the status until pred(status). Fails after `timeout` s, or sooner when the job makes no
+        progress at all (same status, rows and bytes) for `stall` s: a stuck job, not a slow one."""
+        deadline = time.monotonic() + timeout
+        stalled = Stall(stall)
+        while time.monotonic() < deadline:
+            self.check_alive(f"while waiting for {what}")
+            st = self.status(job_id)
+            if st is not None and pred(st):
+                return st
+            stalled.see(st, f"job {job_id} while waiting for {what}")
+            time.sleep(interval)
+        raise TestFailure(f"job {job_id}: no {what} within {timeout} s (last status: {self.status(job_id)})")
+
+    def wait_done(self, job_id, timeout):
+        return self.wait_status(job_id, lambda s: s["status"] in ("completed", "failed", "cancelled"), timeout,
+                                "end (completed, failed or cancelled)", interval=0.1)
+
+    def jobs(self):
+        r = api(self.port, "GET", "/api/export?limit=1000")
+        check(r.status == 200, f"GET /api/export: {r!r}")
+        return r.json()
+
+    def verify_download(self, job_id, ref_path):
+        """Downloads the job's file and compares it with the reference while it streams."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("GET", f"/api/export/{job_id}/download")
+            r = conn.getresponse()
+            if r.status != 200:
+                raise TestFailure(f"download of {job_id}: HTTP {r.status} {r.read()[:300]!r}")
+            length = int(r.getheader("Content-Length", "-1"))
+            check(length == os.path.getsize(ref_path),
+                  f"download of {job_id}: Content-Length {length}, the reference has {os.path.getsize(ref_path)} bytes")
+            compare_stream(r.read, ref_path, f"download of {job_id}")
+        finally:
+            conn.close()
+        compare_file(os.path.join(self.data_dir, f"{job_id}.csv"), ref_path, f"file {job_id}.csv on disk")
+
+
+def no_unfinished(server):
+    stuck = [(j["jobId"], j["status"]) for j in server.jobs() if j["status"] in ("queued", "running")]
+    check(not stuck, f"jobs left queued/running: {stuck}")
+
+
+def finish_checks(server, job_id, ref_path, timeout):
+    """Waits for the job to complete; compares download and file with the reference."""
+    st = server.wait_done(job_id, timeout)
+    check(st["status"] == "completed", f"job {job_id} ended {st['status']}: {st.get('error')}")
+    server.verify_download(job_id, ref_path)
+    return st
+
+
+class DirWatch:
+    """Wakes up as soon as a file in a directory is written or renamed (inotify through ctypes); without
+    inotify it degrades to polling every millisecond."""
+
+    IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
+
+    def __init__(self, path):
+        self.fd = -1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(path),
+                                                  self.IN_MODIFY | self.IN_MOVED_TO | self.IN_CREATE) >= 0:
+                self.fd = fd
+            elif fd >= 0:
+                os.close(fd)
+        except (OSError, AttributeError):
+            pass
+
+    def wait(self, timeout):
+        if self.fd < 0:
+            time.sleep(min(timeout, 0.001))
+            return
+        if select.select([self.fd], [], [], timeout)[0]:
+            try:
+                while os.read(self.fd, 65536):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The tests
+
+FIGURES = {}
+
+
+def test_kills():
+    """SIGKILL at random instants, restart on the same data directory; the job completes byte-identically."""
+    chunk = 2000
+    srv = Server("kills", chunk_rows=chunk).start()
+    # Kinds of kill: "startup" soon after a spawn, "mid-chunk" at a random delay into the export,
+    # "after-write" just after bytesWritten moved (a buffer written, its checkpoint - fdatasync, UPDATE -
+    # in flight), "before-rename" just after the .part reached its full size (the last checkpoint, the
+    # fsync and the rename to come), "after-rename" just after <id>.csv appeared (the directory's fsync
+    # and the completion's record to come). The near-end kills come last in a series.
+    others = ["startup", "mid-chunk", "after-write"]
+    n_b = 2 if LONG else 0  # the long version adds a second job: a filter, the key not the first column
+    plan = [others[i % 3] for i in range(KILLS - 2 - n_b)]
+    RNG.shuffle(plan)
+    series = [({}, "*", None, plan + ["before-rename", "after-rename"])]
+    if n_b:
+        series.append(({"filters": {"category": "books"}, "columns": ["name", "id", "amount"]}, "name, id, amount",
+                       "category = 'books'", ["before-rename", "after-rename"]))
+    totals = {"kills": 0, "unfinished": 0, "prefixes": 0}
+    where_counts = {}
+    for body, columns, where_sql, kinds in series:
+        kill_series(srv, chunk, body, columns, where_sql, kinds, totals, where_counts)
+    no_unfinished(srv)
+    restarted = srv.events("job_restarted")
+    check(not restarted, f"the engine started the file over after a SIGKILL (a checkpoint ahead of the disk?): "
+                         f"{restarted}")
+    check(totals["unfinished"] >= (KILLS + 1) // 2,
+          f"only {totals['unfinished']} of {KILLS} kills hit the job before it completed: the export is too fast "
+          "for the kill plan")
+    FIGURES["kills survived"] = totals["kills"]
+    say(f"  {totals['kills']} kills survived ({totals['unfinished']} before completion), {srv.starts} server starts;"
+        f" checkpointed prefixes verified after {totals['prefixes']} kills; where the kills landed:")
+    for where, n in sorted(where_counts.items()):
+        say(f"    {n:2d} x {where}")
+
+
+def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts):
+    """One job, killed once per entry of plan, restarted each time; then it must complete byte-identically."""
+    ref = reference(columns, where_sql)
+    ref_size = os.path.getsize(ref)
+    total = int(sql_value("SELECT count(*) FROM records" + (f" WHERE {where_sql}" if where_sql else "")))
+    contiguous = where_sql is None  # ids 1..ROWS: rows_exported == last_processed_id at every checkpoint
+    made = []
+
+    def new_job():
+        if not srv.alive():
+            srv.start()
+        made.append(srv.create(body))
+        say(f"  job {made[-1]}: {json.dumps(body)}, {total} rows, --chunk-rows {chunk}, reference {ref_size} bytes")
+        return (made[-1], os.path.join(srv.data_dir, f"{made[-1]}.csv"),
+                os.path.join(srv.data_dir, f"{made[-1]}.csv.part"))
+
+    job, final, part = new_job()
+    n_early = sum(1 for k in plan if k in ("startup", "mid-chunk", "after-write"))
+    early = 0
+
+    def poll_until_end(pred):
+        deadline = time.monotonic() + (900 if LONG else 300)
+        stalled = Stall(STALL_SECONDS)
+        while time.monotonic() < deadline:
+            srv.check_alive("before a near-end kill")
+            st = srv.status(job)
+            if st is not None and (st["status"] == "completed" or pred(st)):
+                return st
+            stalled.see(st, f"job {job} before a near-end kill")
+            time.sleep(0.01)
+        raise TestFailure(f"job {job} did not come near its end in time: {srv.status(job)}")
+
+    def wait_or_line(delay, line):
+        """Sleeps `delay` s, but stops early once rowsExported reaches `line` (so that the early kills
+        leave work for the near-end ones however fast the export runs); True when stopped early."""
+        until = time.monotonic() + delay
+        while time.monotonic() < until:
+            st = srv.status(job)
+            if st is not None and (st["rowsExported"] >= line or st["status"] == "completed"):
+                return True
+            time.sleep(min(0.01, max(0.0, until - time.monotonic())))
+        return False
+
+    for kind in plan:
+        totals["kills"] += 1
+        n = totals["kills"]
+        note = ""
+        # The early kills share the first 70% of the rows, whatever the speed of the export.
+        line = total * 0.7 * (early + 1) / max(1, n_early)
+        if not srv.alive():
+            srv.spawn()
+            if kind in ("mid-chunk", "after-write"):
+                srv.wait_healthy()
+        if kind == "startup":
+            delay = RNG.uniform(0.0, 0.6)
+            cut = wait_or_line(delay, line)
+            note = f"{delay * 1000:.0f} ms after the spawn" + (" (cut short: row budget)" if cut else "")
+        elif kind == "mid-chunk":
+            srv.wait_status(job, lambda s: s["status"] != "queued", 60, "start")
+            delay = RNG.uniform(0.05, 0.8)
+            cut = wait_or_line(delay, line)
+            note = f"{delay * 1000:.0f} ms after the job was seen running" + (" (cut short)" if cut else "")
+        elif kind == "after-write":
+            first = srv.wait_status(job, lambda s: True, 60, "status")
+            seen = first["bytesWritten"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                st = srv.status(job)
+                if st is None or st["status"] == "completed" or st["bytesWritten"] > seen:
+                    break
+            delay = RNG.uniform(0.0, 0.015)
+            time.sleep(delay)
+            note = f"{delay * 1000:.1f} ms after bytesWritten moved"
+        else:
+            if job_row(job)["status"] == "completed":
+                # An earlier kill came too late: aim this one at a fresh job.
+                job, final, part = new_job()
+            # Near the end, watch the data directory (inotify): the last write makes the .part complete,
+            # then come the last checkpoint, the fsync, the rename, the directory's fsync and the record.
+            poll_until_end(lambda s: s["rowsExported"] >= total - 3 * chunk)
+            already = os.path.exists(final)
+            watch = DirWatch(srv.data_dir)
+            try:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    if os.path.exists(final):
+                        break
+                    if kind == "before-rename":
+                        try:
+                            if os.path.getsize(part) >= ref_size:
+                                break
+                        except OSError:
+                            pass
+                    srv.check_alive(f"before an {kind} kill")
+                    watch.wait(0.05)
+            finally:
+                watch.close()
+            if kind == "before-rename":
+                delay = RNG.uniform(0.0, 0.0015)
+                note = f"{delay * 1000:.2f} ms after the .part reached its full size"
+            else:
+                delay = RNG.uniform(0.0, 0.0002)
+                note = f"{delay * 1000:.2f} ms after {job[:8]}.csv appeared"
+            if already:
+                note = f"{job[:8]}.csv was already there: killed in recovery ({delay * 1000:.2f} ms)"
+            time.sleep(delay)
+        if kind in ("startup", "mid-chunk", "after-write"):
+            early += 1
+        srv.check_alive(f"before kill #{n}")
+        srv.kill()
+
+        # Where did it land? The database's checkpoint and the files on disk tell.
+        row = job_row(job)
+        part_size = os.path.getsize(part) if os.path.exists(part) else None
+        has_final = os.path.exists(final)
+        check(row["status"] in ("queued", "running", "completed"), f"after kill #{n} the job is {row}")
+        cp = row["bytes_written"]
+        if row["status"] == "completed":
+            where = "after the completion was recorded"
+        elif has_final:
+            where = "after the rename, before the completion was recorded"
+        elif part_size is None:
+            where = "before anything was written"
+        elif part_size == ref_size and cp == ref_size:
+            where = "after the last checkpoint, before the rename"
+        elif part_size == ref_size:
+            where = "everything written, the last checkpoint pending"
+        elif part_size > cp:
+            where = "written but not yet checkpointed" if cp > 0 else "written, before the first checkpoint"
+        else:
+            where = "at a checkpoint (next chunk streaming)"
+        if row["status"] != "completed":
+            totals["unfinished"] += 1
+        where_counts[where] = where_counts.get(where, 0) + 1
+        # Invariants: the checkpoint vouches only for bytes on disk, and they are the reference's; a file
+        # named <id>.csv is complete.
+        if has_final:
+            check(part_size is None, f"after kill #{n} both {job}.csv and .part exist")
+            compare_file(final, ref, f"after kill #{n}: {job}.csv")
+        elif cp > 0:
+            check(part_size is not None and part_size >= cp,
+                  f"after kill #{n}: checkpoint says {cp} bytes, the .part has {part_size}")
+            compare_file(part, ref, f"after kill #{n}: the checkpointed prefix of {job}.csv.part", limit=cp)
+            check(row["rows_exported"] <= total, f"after kill #{n}: rows_exported {row['rows_exported']} > {total}")
+            if contiguous:
+                check(row["rows_exported"] == row["last_processed_id"],
+                      f"after kill #{n}: rows_exported {row['rows_exported']} but last_processed_id "
+                      f"{row['last_processed_id']} (ids are 1..{ROWS})")
+            totals["prefixes"] += 1
+        say(f"  kill #{n:2d} {kind:13s} {note:50s} -> {where}; checkpoint {row['rows_exported']} rows/"
+            f"{cp} bytes, .part {part_size}")
+
+    srv.start()
+    t0 = time.monotonic()
+    for job in made:
+        st = finish_checks(srv, job, ref, 900 if LONG else 300)
+        check(st["rowsExported"] == total, f"job {job}: rowsExported {st['rowsExported']}, expected {total}")
+        files = set(os.listdir(srv.data_dir))
+        check(f"{job}.csv.part" not in files, f"{job}.csv.part left behind after completion")
+        say(f"  job {job[:8]} completed {st['rowsExported']} rows, {st['bytesWritten']} bytes byte-identically, "
+            f"{time.monotonic() - t0:.1f} s after the last start")
+    stray = sorted(f for f in os.listdir(srv.data_dir) if not f.endswith(".csv"))
+    check(not stray, f"stray files in the data directory: {stray}")
+
+
+# Small chunks for the database faults: more round trips and checkpoints, so that an export lasts long
+# enough to be hit however fast the engine is.
+FAULT_CHUNK_ROWS = 200
+
+
+def test_db_restart():
+    """tools/pg stop + start during an export: the job retries with backoff and completes byte-identically."""
+    ref = reference()
+    srv = Server("db_restart", chunk_rows=FAULT_CHUNK_ROWS).start()
+    outages = []
+    made = []
+    for k in range(DB_RESTARTS):
+        # A fresh job for every restart (the previous one may still be running: then both are hit).
+        job = srv.create({})
+        made.append(job)
+        mark = ROWS // 8
+        st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
+                             300, f"{mark} rows exported")
+        check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
+        down = RNG.uniform(0.1, 1.5)
+        t0 = time.monotonic()
+        CLUSTER.stop()
+        time.sleep(down)
+        CLUSTER.start()
+        outages.append(time.monotonic() - t0)
+        say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
+            f"{outages[-1]:.2f} s")
+    for job in made:
+        finish_checks(srv, job, ref, 600 if LONG else 300)
+    retries = srv.events("job_retry")
+    missed = [j for j in made if not any(r.get("job") == j for r in retries)]
+    check(not missed, f"no job_retry in the log for {missed}: the database restart did not reach the job")
+    check(api(srv.port, "GET", "/healthz").status == 200, "/healthz is not 200 after the restarts")
+    no_unfinished(srv)
+    FIGURES["database restarts"] = DB_RESTARTS
+    say(f"  {DB_RESTARTS} database restart(s) (outages {', '.join(f'{o:.2f} s' for o in outages)}), "
+        f"{len(retries)} retries (errors: {sorted({r.get('error', '')[:70] for r in retries})}); "
+        f"{len(made)} job(s) of {ROWS} rows completed byte-identically")
+
+
+def test_terminate():
+    """pg_terminate_backend on the job's COPY connection, several times; completes byte-identically."""
+    ref = reference()
+    srv = Server("terminate", chunk_rows=FAULT_CHUNK_ROWS).start()
+    made = [srv.create({})]
+    done = 0
+    last_cp = None
+    deadline = time.monotonic() + (600 if LONG else 240)
+    at = []
+    stalled = Stall(STALL_SECONDS)
+    while done < TERMINATIONS and time.monotonic() < deadline:
+        srv.check_alive("between terminations")
+        job = made[-1]
+        st = srv.status(job)
+        stalled.see(st, f"job {job} between terminations")
+        if st is None:
+            time.sleep(0.02)
+            continue
+        if st["status"] not in ("running", "queued"):
+            # Finished before all the terminations: go on with a fresh job.
+            check(len(made) < 20, f"{len(made)} jobs and only {done} terminations")
+            made.append(srv.create({}))
+            last_cp = None
+            stalled = Stall(STALL_SECONDS)
+            continue
+        # Wait for a checkpoint after the previous termination, so that the retries do not pile up.
+        cp = st["lastProcessedId"]
+        if st["status"] == "running" and cp is not None and (last_cp is None or cp > last_cp):
+            time.sleep(RNG.uniform(0.0, 0.1))
+            out = psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgexport' "
+                       "AND query LIKE 'COPY%'").decode().split()
+            if "t" in out:
+                done += 1
+                last_cp = cp
+                at.append(f"{job[:8]}@{cp}")
+                continue
+        time.sleep(0.01)
+    check(done == TERMINATIONS, f"only {done} of {TERMINATIONS} terminations before the deadline")
+    for job in made:
+        finish_checks(srv, job, ref, 600 if LONG else 300)
+    retries = srv.events("job_retry")
+    check(len(retries) >= done, f"{done} terminations but {len(retries)} job_retry events in the log")
+    no_unfinished(srv)
+    FIGURES["connections terminated"] = done
+    say(f"  {done} COPY connections terminated (job@checkpoint: {', '.join(at)}), {len(retries)} retries; "
+        f"{len(made)} job(s) of {ROWS} rows completed byte-identically")
+
+
+def test_unreachable_at_start():
+    """The database down when serve starts: 503s, then the unfinished job resumes once it is back."""
+    ref = reference()
+    srv = Server("unreachable", chunk_rows=FAULT_CHUNK_ROWS).start()
+    job = srv.create({})
+    srv.wait_status(job, lambda s: (s["lastProcessedId"] or 0) >= ROWS // 5 or s["status"] == "completed", 300,
+                    f"a checkpoint past {ROWS // 5}", interval=0.01)
+    srv.kill()
+    row = job_row(job)
+    check(row["status"] == "running" and row["rows_exported"] > 0, f"after the kill the job is {row}")
+    say(f"  job {job} killed with its checkpoint at {row['rows_exported']} rows")
+    CLUSTER.stop()
+    srv.spawn()
+    r = srv.wait_answering(30)
+    check(r.status == 503, f"/healthz with the database down: {r!r}")
+    say(f"  database down: /healthz {r.status} {r.body.decode(errors='replace').strip()}")
+    p = api(srv.port, "POST", "/api/export", {})
+    err = check_error_body(p, 503, "POST /api/export with the database down")
+    say(f"  database down: POST /api/export {p.status} {err}")
+    s = api(srv.port, "GET", f"/api/export/{job}/status")
+    say(f"  database down: GET status {s.status} {s.body.decode(errors='replace').strip()[:160]}")
+    # It stays up and keeps saying 503.
+    until = time.monotonic() + 2.5
+    while time.monotonic() < until:
+        srv.check_alive("with the database down")
+        h = api(srv.port, "GET", "/healthz")
+        check(h.status == 503, f"/healthz with the database down: {h!r}")
+        time.sleep(0.25)
+    t0 = time.monotonic()
+    CLUSTER.start()
+    t_db = time.monotonic() - t0
+    deadline = t0 + 30
+    while time.monotonic() < deadline:
+        srv.check_alive("after the database came back")
+        if api(srv.port, "GET", "/healthz").status == 200:
+            break
+        time.sleep(0.05)
+    t_healthy = time.monotonic() - t0
+    check(t_healthy < 30, f"/healthz still not 200 {t_healthy:.0f} s after the database was started")
+    srv.wait_healthy(30)
+    t_ready = time.monotonic() - t0
+    st = finish_checks(srv, job, ref, 600 if LONG else 300)
+    started = srv.events("job_started")
+    resumed_at = [e.get("resumed_at_row") for e in started]
+    check(row["rows_exported"] in resumed_at,
+          f"the job was not resumed at its checkpoint ({row['rows_exported']} rows): job_started {resumed_at}")
+    check(not srv.events("job_restarted"), "the job's file was started over")
+    no_unfinished(srv)
+    FIGURES["database down at start"] = 1
+    say(f"  database started in {t_db:.1f} s; /healthz 200 {t_healthy:.1f} s and the API ready {t_ready:.1f} s "
+        f"after the start command; job resumed at row {row['rows_exported']} and completed {st['rowsExported']} "
+        "rows byte-identically")
+
+
+def test_file_size_limit():
+    """prlimit --fsize: the export hits EFBIG; it fails cleanly, the server keeps serving."""
+    ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
+                                "AND created_at < '2024-03-11T00:00:00Z'")
+    check(os.path.getsize(ref_small) < FSIZE_LIMIT // 4, "the small export is not small")
+    srv = Server("fsize", chunk_rows=2000, fsize=FSIZE_LIMIT).start()
+    job = srv.create({})
+    try:
+        st = srv.wait_done(job, 300)
+    except TestFailure:
+        if srv.proc.poll() == -signal.SIGXFSZ:
+            raise TestFailure("PRODUCT BUG: serve was killed by SIGXFSZ when the export went over the file-size "
+                              "limit; serve should ignore SIGXFSZ so that write() fails with EFBIG and the job fails")
+        raise
+    srv.check_alive("after the export hit the file-size limit")
+    check(st["status"] == "failed", f"the job over the file-size limit ended {st['status']}, expected failed: {st}")
+    error = st.get("error") or ""
+    say(f"  job {job} failed at {FSIZE_LIMIT} bytes: {error!r}")
+    low = error.lower()
+    check("too large" in low or "efbig" in low or "size" in low or "space" in low,
+          f"the error does not say what went wrong with the file: {error!r}")
+    check(job in error or srv.data_dir in error, f"the error does not name the file: {error!r}")
+    files = sorted(os.listdir(srv.data_dir))
+    check(f"{job}.csv" not in files, f"{job}.csv exists for a failed job")
+    check(f"{job}.csv.part" not in files, f"the partial file of the failed job was left behind: {files}")
+    d = api(srv.port, "GET", f"/api/export/{job}/download")
+    check_error_body(d, 409, "download of the failed job")
+    h = api(srv.port, "GET", "/healthz")
+    check(h.status == 200, f"/healthz after the failure: {h!r}")
+    small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
+    st2 = finish_checks(srv, small, ref_small, 120)
+    srv.check_alive("at the end")
+    no_unfinished(srv)
+    FIGURES["file-size limit hit"] = 1
+    say(f"  server still serving (/healthz 200, download 409); small export {small} completed "
+        f"{st2['rowsExported']} rows, {st2['bytesWritten']} bytes, byte-identical")
+
+
+def test_unwritable_data_dir():
+    """A data directory that cannot be created or written: serve exits non-zero at once, naming it."""
+    blocker = os.path.join(WORK, "a-regular-file")
+    with open(blocker, "w") as f:
+        f.write("not a directory\n")
+    cases = [os.path.join(blocker, "exports"), blocker]
+    if os.geteuid() != 0:  # root bypasses permissions, so this one only as a normal user
+        ro = os.path.join(WORK, "read-only")
+        os.mkdir(ro)
+        os.chmod(ro, 0o555)
+        cases += [os.path.join(ro, "exports"), ro]
+    for n, path in enumerate(cases):
+        srv = Server(f"baddir{n}", data_dir=path)
+        t0 = time.monotonic()
+        srv.spawn()
+        try:
+            rc = srv.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"serve --data-dir {path} is still running after 20 s; expected a quick exit")
+        took = time.monotonic() - t0
+        log = srv.log_text()
+        check(rc != 0, f"serve --data-dir {path} exited 0")
+        lines = [line for line in log.splitlines() if path in line and not line.startswith("=====")]
+        check(lines, f"serve --data-dir {path} exited {rc} without naming the directory on stderr:\n{log}")
+        say(f"  --data-dir {path}: exit {rc} after {took:.2f} s: {lines[-1][:220]}")
+    FIGURES["unusable data directories"] = len(cases)
+
+
+TESTS = [
+    ("kills", test_kills),
+    ("db_restart", test_db_restart),
+    ("terminate", test_terminate),
+    ("unreachable_at_start", test_unreachable_at_start),
+    ("disk_file_size_limit", test_file_size_limit),
+    ("disk_unwritable_data_dir", test_unwritable_data_dir),
+]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running
+
+def stop_servers():
+    for s in SERVERS:
+        try:
+            s.kill()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def cleanup():
+    stop_servers()
+    CLUSTER.destroy()
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def settle_between_tests():
+    """No job of one test may be taken up by the next test's server (each server resumes every one)."""
+    stop_servers()
+    SERVERS.clear()
+    if not CLUSTER.running():
+        CLUSTER.start()
+    n = psql("WITH u AS (UPDATE export_jobs SET status = 'cancelled', finished_at = now() "
+             "WHERE status IN ('queued', 'running') RETURNING 1) SELECT count(*) FROM u").decode().strip()
+    if n not in ("", "0"):
+        say(f"  (cancelled {n} unfinished job(s) left by the test)")
+
+
+def main():
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    t_all = time.monotonic()
+    say(f"faults.py: seed {SEED} ({'long' if LONG else 'short'} version: {ROWS} rows, {KILLS} kills, "
+        f"{DB_RESTARTS} database restart(s), {TERMINATIONS} terminations); binary {BINARY}")
+    passed = failed = 0
+    try:
+        t0 = time.monotonic()
+        CLUSTER.start()
+        p = subprocess.run([BINARY, "seed", "--rows", str(ROWS), "--database", CLUSTER.url], capture_output=True,
+                           text=True, timeout=900)
+        if p.returncode != 0:
+            raise RuntimeError(f"seed failed: {p.stderr}")
+        lo, hi, count = sql_value("SELECT min(id), max(id), count(*) FROM records").split("|")
+        if (int(lo), int(hi), int(count)) != (1, ROWS, ROWS):
+            raise RuntimeError(f"records ids are not 1..{ROWS}: {lo}..{hi}, {count} rows")
+        p = subprocess.run([BINARY, "migrate", "--database", CLUSTER.url], capture_output=True, text=True,
+                           timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError(f"migrate failed: {p.stderr}")
+        reference()
+        say(f"set-up: cluster on port {CLUSTER.port}, {ROWS} rows seeded, reference "
+            f"{os.path.getsize(reference())} bytes in {time.monotonic() - t0:.1f} s")
+        for name, fn in TESTS:
+            t0 = time.monotonic()
+            say(f"--- {name}: {fn.__doc__.strip().splitlines()[0]}")
+            try:
+                fn()
+                passed += 1
+                say(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                say(f"FAIL {name} ({time.monotonic() - t0:.1f} s, seed {SEED}): {e}")
+                if not isinstance(e, TestFailure):
+                    traceback.print_exc(file=sys.stdout)
+                for s in SERVERS:
+                    say(f"  --- last lines of server {s.name}'s log ({s.log_path}):")
+                    for line in s.log_tail(25).splitlines():
+                        say(f"    {line[:400]}")
+            finally:
+                try:
+                    settle_between_tests()
+                except Exception as e:  # noqa: BLE001
+                    say(f"  warning: could not settle after {name}: {e}")
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        say(f"FAIL set-up (seed {SEED}): {e}")
+        traceback.print_exc(file=sys.stdout)
+    finally:
+        cleanup()
+    figures = ", ".join(f"{k}: {v}" for k, v in FIGURES.items())
+    say(f"faults injected: {figures or 'none'}; seed {SEED}; {time.monotonic() - t_all:.1f} s in all")
+    say(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
