@@ -1010,17 +1010,22 @@ def test_api_keys(a, b):
     check_error(request(b, "GET", f"/api/export/{a_job}/status", key="k1"), 404, "k1 reads a keyless job")
 
 
-@test("c")
-def test_cancel_running_job(c):
-    job_id = create_job(c, {})
+def wait_until_exporting(c, job_id, before):
+    """Waits until the job is running and has exported rows; fails if it ends first or never starts."""
     deadline = time.monotonic() + 20
     while True:
         st = status(c, job_id)
         if st["status"] == "running" and st["rowsExported"] > 0:
-            break
-        check(st["status"] in ("queued", "running"), f"job ended before it could be cancelled: {st}")
+            return
+        check(st["status"] in ("queued", "running"), f"job ended before {before}: {st}")
         check(time.monotonic() < deadline, "the job never started running")
         time.sleep(0.01)
+
+
+@test("c")
+def test_cancel_running_job(c):
+    job_id = create_job(c, {})
+    wait_until_exporting(c, job_id, "it could be cancelled")
     r = request(c, "DELETE", f"/api/export/{job_id}")
     check(r.status == 200, f"DELETE of a running job: {r}")
     check(r.json()["status"] == "cancelled", f"DELETE answer {r.json()}")
@@ -1031,14 +1036,7 @@ def test_cancel_running_job(c):
 @test("c")
 def test_sigterm_then_resume(c):
     job_id = create_job(c, {})
-    deadline = time.monotonic() + 20
-    while True:
-        st = status(c, job_id)
-        if st["status"] == "running" and st["rowsExported"] > 0:
-            break
-        check(st["status"] in ("queued", "running"), f"job ended before SIGTERM: {st}")
-        check(time.monotonic() < deadline, "the job never started running")
-        time.sleep(0.01)
+    wait_until_exporting(c, job_id, "SIGTERM")
     t0 = time.monotonic()
     c.proc.send_signal(signal.SIGTERM)
     try:
