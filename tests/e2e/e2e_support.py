@@ -97,3 +97,69 @@ class server:
             self.process.kill()
         self.log.close()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A gate: a view of a table whose export can be held still at a known point, so that a test that needs a
+# job "still running" makes it so instead of hoping the machine is slow enough.
+
+GATE_LOCK = 727272  # the advisory lock a held gate takes; readers of gated rows wait for it
+
+
+def install_gate(url, view="records_gated", table="records", key="id", open_below=0):
+    """Creates (or redefines) `view` as every row of `table`. Rows whose key is above `open_below` pass
+    pgexport_test_gate(), which waits while a `held_gate` is held, and only inside a COPY, so that creating
+    a job (max(key), the plan) never waits. Redefining the view moves the threshold for the next chunk."""
+    psql(url, f"""
+CREATE OR REPLACE FUNCTION pgexport_test_gate() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF current_query() ILIKE 'COPY%' THEN
+        PERFORM pg_advisory_lock_shared({GATE_LOCK});
+        PERFORM pg_advisory_unlock_shared({GATE_LOCK});
+    END IF;
+    RETURN true;
+END $$;
+CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE {key} <= {int(open_below)} OR pgexport_test_gate();
+""")
+
+
+def gate_waiters(url):
+    """How many sessions wait at the gate right now."""
+    return int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                         f" AND objid = {GATE_LOCK}").decode().strip() or 0)
+
+
+class held_gate:
+    """Holds the gate closed from a psql session of its own until release() (or the end of the with)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.session = subprocess.Popen(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url], env=PSQL_ENV,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.session.stdin.write(f"SELECT pg_advisory_lock({GATE_LOCK});\n\\echo gate-held\n")
+        self.session.stdin.flush()
+        for line in self.session.stdout:
+            if line.strip() == "gate-held":
+                break
+        else:
+            raise RuntimeError("could not take the gate's advisory lock")
+
+    def wait_for_waiters(self, count=1, timeout=60):
+        """Waits until `count` sessions wait at the gate (a job is running and cannot move on)."""
+        deadline = time.monotonic() + timeout
+        while gate_waiters(self.url) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing reached the gate within {timeout} s")
+            time.sleep(0.02)
+
+    def release(self):
+        if self.session.poll() is None:
+            self.session.stdin.write("\\q\n")
+            self.session.stdin.close()
+            self.session.wait(30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
