@@ -13,7 +13,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <cerrno>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -30,9 +34,38 @@ namespace pgexport::cli {
 namespace {
 
 std::atomic<bool> interrupted{false};
+int wake_pipe[2] = {-1, -1}; // the signal handler writes a byte, so a wait wakes at once
 
 extern "C" void on_sigint(int) {
     interrupted = true;
+    if (wake_pipe[1] >= 0) {
+        const int saved = errno;
+        [[maybe_unused]] auto n = ::write(wake_pipe[1], "", 1);
+        errno = saved;
+    }
+}
+
+void install_interrupt_handlers() {
+    if (wake_pipe[0] < 0 && ::pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        wake_pipe[0] = wake_pipe[1] = -1; // no pipe: waits still end, at their timeout
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART; // a blocking socket call goes on; the poll in interruptible_sleep wakes
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Sleeps for `duration` or until SIGINT/SIGTERM arrives, whichever comes first.
+void interruptible_sleep(std::chrono::milliseconds duration) {
+    if (interrupted)
+        return;
+    if (wake_pipe[0] < 0) {
+        std::this_thread::sleep_for(duration);
+        return;
+    }
+    pollfd fd{wake_pipe[0], POLLIN, 0};
+    ::poll(&fd, 1, static_cast<int>(duration.count()));
 }
 
 // A failure the user should read; `code` is the exit code.
@@ -246,6 +279,48 @@ std::string json_request(const export_client_params& p) {
     return json::serialize(body);
 }
 
+// The command that attaches to the job again, with the flags that matter to where it goes.
+std::string attach_command(const export_client_params& p, const std::string& job_id) {
+    std::string command = "pgexport export --job " + job_id;
+    if (p.server != export_client_params{}.server)
+        command += " --server " + p.server;
+    if (p.output)
+        command += " --output " + *p.output;
+    return command;
+}
+
+// Ctrl-C while the job runs: leave it running, or with --cancel-on-interrupt cancel it and say what
+// the server answered (the job may have ended in the meantime). Returns the exit code.
+int on_interrupt(http_client& client, const export_client_params& p, const std::string& job_id,
+                 const std::string& attach_hint, const std::function<void(const std::string&)>& say) {
+    if (!p.cancel_on_interrupt) {
+        say("interrupted: job " + job_id + " keeps running; attach again with: " + attach_hint);
+        return 130;
+    }
+    auto [status, body] = client.call(bhttp::verb::delete_, "/api/export/" + job_id);
+    if (status == 200) {
+        say("interrupted: job " + job_id + " cancelled");
+        return 130;
+    }
+    if (status == 409) {
+        // Already over: find out how it ended, so the user knows whether there is a file to fetch.
+        auto [st, st_body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
+        std::string state = "ended";
+        boost::system::error_code ec;
+        json::value v = json::parse(st_body, ec);
+        if (st == 200 && !ec && v.is_object())
+            if (auto* s = v.get_object().if_contains("status"); s && s->is_string())
+                state = std::string(s->get_string());
+        std::string text = "interrupted: job " + job_id + " had already " + state + ", nothing was cancelled";
+        if (state == "completed")
+            text += "; download it with: " + attach_hint;
+        say(text);
+        return 130;
+    }
+    throw client_error("interrupted, but the job could not be cancelled: " + error_message(status, body) +
+                       "; it may still be running (cancel it with DELETE /api/export/" + job_id + ")");
+}
+
 } // namespace
 
 std::string progress_line(long long rows, long long estimate, double rows_per_second, int width) {
@@ -275,8 +350,7 @@ std::string progress_line(long long rows, long long estimate, double rows_per_se
 }
 
 int run_export_client(const export_client_params& p) {
-    std::signal(SIGINT, on_sigint);
-    std::signal(SIGTERM, on_sigint);
+    install_interrupt_handlers();
     const bool tty = ::isatty(STDERR_FILENO) != 0;
     std::string job_id;
     try {
@@ -300,22 +374,18 @@ int run_export_client(const export_client_params& p) {
         long long last_rows = -1;
         auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
         std::optional<std::pair<std::chrono::steady_clock::time_point, long long>> first_sample;
+        const std::string attach_hint = attach_command(p, job_id);
         for (;;) {
             if (interrupted) {
                 if (tty && !p.quiet)
                     std::cerr << "\n";
-                if (p.cancel_on_interrupt) {
-                    client.call(bhttp::verb::delete_, "/api/export/" + job_id);
-                    say("interrupted: job " + job_id + " cancelled");
-                } else {
-                    say("interrupted: job " + job_id +
-                        " keeps running; attach again with: pgexport export --job " + job_id);
-                }
-                return 130;
+                return on_interrupt(client, p, job_id, attach_hint, say);
             }
             auto [status, body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
             if (status != 200)
                 throw client_error("cannot read the job's status: " + error_message(status, body));
+            if (interrupted)
+                continue; // the answer may be stale by now: the interruption decides
             job = json::parse(body).as_object();
             const std::string state(job.at("status").as_string());
             const long long rows = job.at("rowsExported").to_number<long long>();
@@ -352,7 +422,7 @@ int run_export_client(const export_client_params& p) {
                     job.at("error").is_string() ? std::string(job.at("error").as_string()) : state;
                 throw client_error("export " + job_id + " " + state + ": " + why);
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            interruptible_sleep(std::chrono::milliseconds(300));
         }
         if (tty && !p.quiet)
             std::cerr << "\n";
@@ -401,8 +471,7 @@ int run_export_client(const export_client_params& p) {
         if (e.code == 130) {
             std::cerr << "\ninterrupted";
             if (!job_id.empty())
-                std::cerr << "; the partial download is kept and resumes with: pgexport export --job "
-                          << job_id;
+                std::cerr << "; the partial download is kept and resumes with: " << attach_command(p, job_id);
             std::cerr << "\n";
         } else {
             std::cerr << "pgexport export: " << e.what() << "\n";

@@ -5,6 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdlib>
+#include <system_error>
+#include <thread>
 #include <variant>
 
 namespace asio = boost::asio;
@@ -102,7 +104,35 @@ async_connection::~async_connection() {
     close();
 }
 
+namespace {
+
+// A statement still running on the server goes on after its client hangs up, until it next writes to
+// the socket: a chunk waiting for a lock, or scanning for rows a filter rejects, can keep a backend busy
+// for minutes after the job was cancelled. So ask the server to stop it. PQcancel blocks (it opens a
+// connection of its own, without a timeout), so it runs on a thread of its own; the PGcancel it uses is
+// independent of the PGconn, which is closed at once.
+void cancel_statement_in_flight(PGconn* conn) noexcept {
+    if (PQtransactionStatus(conn) != PQTRANS_ACTIVE)
+        return;
+    PGcancel* request = PQgetCancel(conn);
+    if (!request)
+        return;
+    try {
+        std::thread([request] {
+            char error[256];
+            PQcancel(request, error, sizeof error);
+            PQfreeCancel(request);
+        }).detach();
+    } catch (const std::system_error&) {
+        PQfreeCancel(request); // no thread to be had: the backend stops when it next writes
+    }
+}
+
+} // namespace
+
 void async_connection::close() noexcept {
+    if (conn_)
+        cancel_statement_in_flight(conn_.get());
     if (socket_) {
         // The descriptor belongs to libpq: Asio must not close it.
         socket_->release();
