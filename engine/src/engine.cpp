@@ -1,5 +1,6 @@
 #include "detail/csv_row.hpp"
 #include "detail/file_writer.hpp"
+#include "detail/job_policy.hpp"
 #include "detail/job_store.hpp"
 #include "detail/offload.hpp"
 #include "detail/pg.hpp"
@@ -83,7 +84,9 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         std::optional<std::int64_t> last_id;
         std::int64_t rows = 0;
         std::int64_t bytes = 0;
-        int attempts = 0;
+        int attempts = 0;             // failed attempts in all, stored with each checkpoint
+        int consecutive_failures = 0; // since the last checkpoint: what the retry budget counts
+        bool marked_running = false;
         // Progress beyond the checkpoint, for status.
         std::int64_t live_rows = 0;
         std::int64_t live_bytes = 0;
@@ -164,56 +167,55 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         pump();
     }
 
+    // One job's attempts until it completes, fails for good, or is stopped. Every step that needs the
+    // database, marking the job running included, is inside the loop: while the database is away the job
+    // waits and tries again (however long that takes), it is never dropped.
     asio::awaitable<void> run_attempts(running_job& job) {
-        // Capturing lambdas are named before co_await throughout: GCC 12 destroys a capturing lambda twice
-        // when it is a temporary in the co_await expression.
-        auto mark_running = [id = job.id()](job_store& s) { return s.mark_running(id); };
-        const auto started_at = co_await on_store(std::move(mark_running));
-        if (!started_at)
-            co_return; // cancelled while it waited
-        job.job.info.status = job_status::running;
-        job.job.info.started_at = started_at;
-        log_event("info", "job_started", {{"job", job.id()}, {"resumed_at_row", job.rows}});
+        const detail::retry_policy policy{config.retry_base_delay, config.retry_max_delay, config.max_attempts};
+        std::uniform_real_distribution<double> jitter(0.0, 1.0);
         for (;;) {
             std::string failure;
-            bool transient = false;
+            auto kind = detail::failure_class::permanent;
             try {
-                co_await export_from_checkpoint(job);
+                if (co_await mark_running(job))
+                    co_await export_from_checkpoint(job);
                 co_return;
             } catch (const stop_job&) {
             } catch (const detail::pg_error& e) {
                 failure = std::string("database error: ") + e.what();
-                transient = e.transient();
+                kind = detail::classify_sqlstate(e.sqlstate());
             } catch (const unavailable_error& e) {
                 failure = e.what();
-                transient = true;
+                kind = detail::failure_class::unavailable;
             } catch (const boost::system::system_error& e) {
-                failure = e.what();
-                transient = true;
+                failure = e.what(); // a socket: the database's connection
+                kind = detail::failure_class::unavailable;
             } catch (const std::system_error& e) {
-                failure = e.what(); // the disk: full, too large, not writable
+                failure = e.what(); // the disk: full, too large, not writable, out of descriptors
+                kind = detail::classify_errno(e.code().value());
             } catch (const std::exception& e) {
                 failure = e.what();
             }
             if (job.should_stop())
                 break;
             ++job.attempts;
-            if (!transient || job.attempts >= config.max_attempts) {
-                if (transient)
-                    failure =
-                        "gave up after " + std::to_string(job.attempts) + " attempts; last error: " + failure;
+            ++job.consecutive_failures;
+            const auto next = detail::decide_retry(policy, kind, job.consecutive_failures, jitter(random));
+            if (next.give_up) {
+                if (kind == detail::failure_class::transient)
+                    failure = "gave up after " + std::to_string(job.consecutive_failures) +
+                              " attempts; last error: " + failure;
                 co_await fail_job(job, failure);
                 co_return;
             }
-            auto delay = std::min(config.retry_max_delay,
-                                  config.retry_base_delay * (1 << std::min(job.attempts - 1, 16)));
             ++stats.retries;
-            log_event("warning", "job_retry",
+            log_event(kind == detail::failure_class::unavailable ? "info" : "warning", "job_retry",
                       {{"job", job.id()},
                        {"attempt", job.attempts},
-                       {"delay_ms", delay.count()},
+                       {"class", detail::to_string(kind)},
+                       {"delay_ms", next.delay.count()},
                        {"error", failure}});
-            job.backoff = std::make_unique<asio::steady_timer>(executor, delay);
+            job.backoff = std::make_unique<asio::steady_timer>(executor, next.delay);
             boost::system::error_code ec;
             co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
             job.backoff.reset();
@@ -227,6 +229,26 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         } else {
             log_event("info", "job_stopped", {{"job", job.id()}, {"rows", job.rows}});
         }
+    }
+
+    // queued -> running, once per job. False when the job is no longer queued or running (it was
+    // cancelled while it waited); throws while the database is away.
+    asio::awaitable<bool> mark_running(running_job& job) {
+        if (job.marked_running)
+            co_return true;
+        // Capturing lambdas are named before co_await throughout: GCC 12 destroys a capturing lambda twice
+        // when it is a temporary in the co_await expression.
+        auto mark = [id = job.id()](job_store& s) { return s.mark_running(id); };
+        const auto started_at = co_await on_store(std::move(mark));
+        if (!started_at) {
+            job.cancel_requested = true;
+            co_return false;
+        }
+        job.marked_running = true;
+        job.job.info.status = job_status::running;
+        job.job.info.started_at = started_at;
+        log_event("info", "job_started", {{"job", job.id()}, {"resumed_at_row", job.rows}});
+        co_return true;
     }
 
     asio::awaitable<void> fail_job(running_job& job, const std::string& raw_reason) {
@@ -270,15 +292,19 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
                                          std::int64_t rows, std::int64_t bytes) {
         try {
             co_await writer.async_datasync();
-            auto checkpoint = [id = job.id(), last, rows, bytes](job_store& s) {
-                return s.checkpoint(id, last, rows, bytes, 0);
+            auto checkpoint = [id = job.id(), last, rows, bytes, attempts = job.attempts](job_store& s) {
+                return s.checkpoint(id, last, rows, bytes, attempts);
             };
             p->still_running = co_await on_store(std::move(checkpoint));
             if (p->still_running) {
+                // What the metrics count: rows and bytes vouched for, so a chunk exported again after a
+                // failed attempt is not counted twice.
+                stats.rows_exported += rows - job.rows;
+                stats.bytes_written += bytes - job.bytes;
                 job.last_id = last;
                 job.rows = rows;
                 job.bytes = bytes;
-                job.attempts = 0;
+                job.consecutive_failures = 0;
             }
         } catch (...) {
             p->error = std::current_exception();
@@ -349,20 +375,23 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         const fs::path part = part_path(id);
         const fs::path final = final_path(id);
 
-        // A crash between the rename and the database update leaves the finished file: it is complete.
-        if (!fs::exists(part) && fs::exists(final) && job.bytes > 0) {
+        const detail::resume_plan plan = detail::plan_resume(
+            {job.bytes}, {detail::file_writer::length_of(part), detail::file_writer::length_of(final)});
+        switch (plan.action) {
+        case detail::resume_action::finish:
+            // A crash between the rename and the database update leaves the finished file: it is complete.
             co_await finish(job, final);
             co_return;
-        }
-        const std::int64_t on_disk = detail::file_writer::length_of(part);
-        if (job.bytes > 0 && on_disk < job.bytes) {
-            // The partial file is gone or shorter than its checkpoint (the data directory was changed
-            // behind our back): the checkpoint cannot be trusted, so start the file over.
-            log_event("warning", "job_restarted",
-                      {{"job", id}, {"reason", "partial file shorter than checkpoint"}});
+        case detail::resume_action::restart:
+            // The data directory was changed behind our back: the checkpoint cannot be trusted.
+            log_event("warning", "job_restarted", {{"job", id}, {"reason", plan.reason}});
             job.last_id.reset();
             job.rows = 0;
             job.bytes = 0;
+            break;
+        case detail::resume_action::start:
+        case detail::resume_action::resume:
+            break; // the writer truncates the partial file to job.bytes
         }
         job.live_rows = job.rows;
         job.live_bytes = job.bytes;
@@ -399,10 +428,8 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
                 const std::string sql = detail::chunk_copy_sql(schema, request, cursor,
                                                                *job.job.key_upper_bound, config.chunk_rows);
                 const auto chunk_start = std::chrono::steady_clock::now();
-                const std::int64_t size_before = writer.size();
                 co_await connection.async_copy_out(sql, sink);
-                record_chunk(sink.count, writer.size() - size_before,
-                             std::chrono::steady_clock::now() - chunk_start);
+                record_chunk(std::chrono::steady_clock::now() - chunk_start);
                 if (sink.count == 0)
                     break;
                 co_await writer.async_flush();
@@ -436,13 +463,15 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
 
     asio::awaitable<void> finish(running_job& job, const fs::path& final) {
         const std::int64_t bytes = detail::file_writer::length_of(final);
-        auto complete = [id = job.id(), path = final.string(), rows = job.rows, bytes](job_store& s) {
-            return s.complete(id, path, rows, bytes);
+        auto complete = [id = job.id(), path = final.string(), rows = job.rows, bytes,
+                         attempts = job.attempts](job_store& s) {
+            return s.complete(id, path, rows, bytes, attempts);
         };
-        const bool recorded = co_await on_store(std::move(complete));
-        if (!recorded) {
+        const std::optional<job_status> now = co_await on_store(std::move(complete));
+        if (now != job_status::completed) {
+            // Cancelled at the last moment (the record says so, and never completed): the file goes.
             std::error_code ec;
-            fs::remove(final, ec); // cancelled at the last moment
+            fs::remove(final, ec);
             job.cancel_requested = true;
             throw stop_job{};
         }
@@ -466,10 +495,8 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
         return std::nullopt;
     }
 
-    void record_chunk(std::int64_t rows, std::int64_t bytes, std::chrono::steady_clock::duration took) {
+    void record_chunk(std::chrono::steady_clock::duration took) {
         const double seconds = std::chrono::duration<double>(took).count();
-        stats.rows_exported += rows;
-        stats.bytes_written += bytes;
         ++stats.chunks;
         stats.chunk_seconds_sum += seconds;
         for (std::size_t i = 0; i < engine_stats::chunk_buckets.size(); ++i)
@@ -533,6 +560,7 @@ struct export_engine::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, job_info> ended;
     std::deque<std::string> ended_order;
     boost::uuids::random_generator uuid_generator;
+    std::minstd_rand random{std::random_device{}()};
     engine_stats stats;
 };
 

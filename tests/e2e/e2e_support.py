@@ -163,3 +163,36 @@ class held_gate:
 
     def __exit__(self, *exc):
         self.release()
+
+
+class private_cluster:
+    """A PostgreSQL cluster of its own through tools/pg (own directory under /tmp and port), so that a test
+    can stop and start it at will; destroyed on exit."""
+
+    def __init__(self, name):
+        self.dir = tempfile.mkdtemp(prefix=f"pgexport-{name}-pg-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.env = dict(os.environ, PGEXPORT_PG_DIR=self.dir, PGEXPORT_PG_PORT=str(free_port()),
+                        PGEXPORT_PG_DB=name)
+        self.url = self._tool("start").splitlines()[-1].strip()
+
+    def _tool(self, command):
+        p = subprocess.run([os.path.join(ROOT, "tools", "pg"), command], env=self.env, capture_output=True,
+                           text=True, timeout=180)
+        if p.returncode != 0:
+            raise RuntimeError(f"tools/pg {command} failed ({p.returncode}): {p.stderr.strip()}")
+        return p.stdout.strip()
+
+    def stop(self):
+        self._tool("stop")
+
+    def start(self):
+        self._tool("start")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run([os.path.join(ROOT, "tools", "pg"), "destroy"], env=self.env, capture_output=True,
+                       timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)

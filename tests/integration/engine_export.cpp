@@ -885,6 +885,56 @@ BOOST_AUTO_TEST_CASE(retry_after_connection_killed) {
     BOOST_TEST_MESSAGE("killed the export connection " << kills << " times");
     BOOST_TEST(monotonic, "rowsExported or bytesWritten went backwards during retries");
     check_export(env, *done, select);
+    // Each kill failed an attempt, and the record keeps the count.
+    BOOST_TEST(done->attempts >= kills);
+    BOOST_TEST(env.db.query("SELECT attempts FROM export_jobs").at(0) == std::to_string(done->attempts));
+    // The metrics count rows once, however often a chunk was exported again after a failed attempt.
+    BOOST_TEST(engine.stats().rows_exported == 1000);
+}
+
+// The key must be unique, or keyset chunks skip rows at their ends: serve refuses a table whose key no
+// unique index covers, and takes a view (nothing to check) with a warning.
+BOOST_AUTO_TEST_CASE(key_must_be_unique) {
+    test_env env(R"SQL(
+        CREATE TABLE plain (id bigint, v text);
+        CREATE TABLE partial (id bigint, v text);
+        CREATE UNIQUE INDEX ON partial (id) WHERE id > 0;
+        CREATE TABLE pair (id bigint, v text, UNIQUE (id, v));
+        CREATE TABLE by_expression (id bigint, v text);
+        CREATE UNIQUE INDEX ON by_expression ((id + 0));
+        CREATE TABLE unique_index (id bigint, v text);
+        CREATE UNIQUE INDEX ON unique_index (id) INCLUDE (v);
+        CREATE TABLE primary_key (id bigint PRIMARY KEY, v text);
+        CREATE VIEW a_view AS SELECT * FROM plain;
+        INSERT INTO plain VALUES (1, 'a'), (1, 'b'), (2, 'c');
+    )SQL");
+    struct item {
+        const char* table;
+        bool accepted;
+    };
+    for (const item& c : {item{"plain", false}, item{"partial", false}, item{"pair", false},
+                          item{"by_expression", false}, item{"unique_index", true}, item{"primary_key", true},
+                          item{"a_view", true}}) {
+        BOOST_TEST_CONTEXT("table " << c.table) {
+            asio::io_context io;
+            export_engine engine(io.get_executor(), env.config(10, c.table));
+            std::string error;
+            pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+                try {
+                    co_await engine.async_start();
+                } catch (const std::exception& e) {
+                    error = e.what();
+                }
+                co_await engine.async_shutdown();
+            });
+            if (c.accepted) {
+                BOOST_TEST(error.empty(), "refused: " << error);
+            } else {
+                BOOST_TEST(error.find("not covered by a unique index or primary key") != std::string::npos,
+                           "the error: " << error);
+            }
+        }
+    }
 }
 
 // 12. Cancellation of running, queued and finished jobs.

@@ -38,7 +38,8 @@ struct engine_config {
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     bool apply_migrations = false; // async_start applies the job-table migrations first
-    int max_attempts = 8;          // consecutive failed attempts at a chunk before the job fails
+    int max_attempts = 8; // transient failures in a row (no checkpoint between) before the job fails;
+                          // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
 };

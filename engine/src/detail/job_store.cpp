@@ -2,6 +2,8 @@
 
 #include "detail/sql.hpp"
 
+#include <pgexport/log.hpp>
+
 #include <boost/json.hpp>
 
 #include <stdexcept>
@@ -70,11 +72,23 @@ result_ptr job_store::run(std::string_view sql, const std::vector<std::optional<
     try {
         return exec(connection(), sql, params);
     } catch (const pg_error& e) {
-        // A connection lost since the last statement (say, a database restart): one fresh try.
+        // A connection lost since the last statement (say, a database restart): one fresh try. Every
+        // statement sent through run() is safe to repeat: it may have been carried out before the
+        // connection broke, and a second time changes nothing (see cancel() for the one that is not).
         if (!e.sqlstate().empty() && !e.sqlstate().starts_with("08") && !e.sqlstate().starts_with("57P"))
             throw;
         conn_.reset();
         return exec(connection(), sql, params);
+    }
+}
+
+result_ptr job_store::run_once(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+    try {
+        return exec(connection(), sql, params);
+    } catch (const pg_error& e) {
+        if (e.transient())
+            conn_.reset(); // the next statement connects afresh
+        throw;
     }
 }
 
@@ -103,6 +117,7 @@ table_schema job_store::load_schema(const std::string& table, const std::string&
     if (k->type != "bigint" && k->type != "integer" && k->type != "smallint")
         throw std::runtime_error("key column \"" + key + "\" of " + *name + " is " + k->type +
                                  "; it must be an integer column (smallint, integer or bigint)");
+    check_key_is_unique(*name, key);
     return schema;
 }
 
@@ -116,6 +131,34 @@ result<std::string> job_store::canonical_value(const std::string& column, const 
             return problem{errc::invalid_value, "filter \"" + column + "\": " + e.what()};
         throw;
     }
+}
+
+void job_store::check_key_is_unique(const std::string& table, const std::string& key) {
+    // Keyset chunks (key > last ORDER BY key LIMIT n) skip rows that share a key across a chunk's end,
+    // so the key must be unique. A unique index counts when it is on the key alone, not partial, and valid.
+    result_ptr r = run("SELECT c.relkind::text, a.attnotnull, EXISTS (SELECT FROM pg_index i"
+                       " WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL"
+                       " AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)"
+                       " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2"
+                       " WHERE c.oid = $1::regclass",
+                       {table, key});
+    const std::string kind = get_text(r.get(), 0, 0).value_or("");
+    const bool not_null = get_text(r.get(), 0, 1) == std::optional<std::string>("t");
+    const bool unique = get_text(r.get(), 0, 2) == std::optional<std::string>("t");
+    if (!unique && (kind == "r" || kind == "p" || kind == "m"))
+        throw std::runtime_error("key column \"" + key + "\" of " + table +
+                                 " is not covered by a unique index or primary key; rows that share a key"
+                                 " would be skipped. Add one (CREATE UNIQUE INDEX ... (" + key +
+                                 ")) or choose another --key");
+    if (!unique)
+        log_event("warning", "key_not_checked",
+                  {{"table", table},
+                   {"key", key},
+                   {"why", "a view or foreign table has no index to prove its key unique; rows that share a"
+                           " key would be skipped"}});
+    else if (!not_null)
+        log_event("warning", "key_nullable",
+                  {{"table", table}, {"key", key}, {"why", "rows whose key is NULL are never exported"}});
 }
 
 std::optional<std::int64_t> job_store::max_key(const table_schema& schema) {
@@ -135,9 +178,11 @@ std::optional<std::int64_t> job_store::estimate_rows(const std::string& explain_
 void job_store::insert(const job_info& job, std::optional<std::int64_t> key_upper_bound) {
     const auto created_us =
         std::chrono::duration_cast<std::chrono::microseconds>(job.created_at.time_since_epoch()).count();
+    // Repeatable: a second run after a lost reply finds the row there and adds nothing.
     run("INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate, "
         "created_at)"
-        " VALUES ($1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000))",
+        " VALUES ($1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000))"
+        " ON CONFLICT (id) DO NOTHING",
         {job.id, json::serialize(to_json(job.request)), job.owner, opt_int(key_upper_bound),
          opt_int(job.total_rows_estimate), std::to_string(created_us)});
 }
@@ -189,13 +234,19 @@ bool job_store::checkpoint(const std::string& id, std::optional<std::int64_t> la
     return std::string_view(PQcmdTuples(r.get())) == "1";
 }
 
-bool job_store::complete(const std::string& id, const std::string& file_path, std::int64_t rows,
-                         std::int64_t bytes) {
-    result_ptr r = run("UPDATE export_jobs SET status = 'completed', file_path = $2, rows_exported = $3,"
-                       " bytes_written = $4, finished_at = now(), updated_at = now()"
-                       " WHERE id = $1 AND status = 'running'",
-                       {id, file_path, std::to_string(rows), std::to_string(bytes)});
-    return std::string_view(PQcmdTuples(r.get())) == "1";
+std::optional<job_status> job_store::complete(const std::string& id, const std::string& file_path,
+                                              std::int64_t rows, std::int64_t bytes, int attempts) {
+    // Repeatable: when the first run's reply was lost, the second finds the job completed with this very
+    // file and says so, instead of looking like a job cancelled meanwhile.
+    result_ptr r = run("WITH done AS (UPDATE export_jobs SET status = 'completed', file_path = $2,"
+                       " rows_exported = $3, bytes_written = $4, attempts = $5, finished_at = now(),"
+                       " updated_at = now() WHERE id = $1 AND status = 'running' RETURNING status)"
+                       " SELECT status FROM done UNION ALL"
+                       " SELECT status FROM export_jobs WHERE id = $1 AND NOT EXISTS (SELECT FROM done)",
+                       {id, file_path, std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return parse_job_status(*get_text(r.get(), 0, 0));
 }
 
 void job_store::fail(const std::string& id, const std::string& error) {
@@ -205,9 +256,10 @@ void job_store::fail(const std::string& id, const std::string& error) {
 }
 
 std::optional<job_status> job_store::cancel(const std::string& id) {
-    // The row lock makes the read of the old status and the change one step.
+    // The row lock makes the read of the old status and the change one step. Not repeated after a lost
+    // connection: a second run would find the job cancelled by the first and call it a conflict.
     result_ptr r =
-        run("WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 FOR UPDATE)"
+        run_once("WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 FOR UPDATE)"
             " UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
             " THEN 'cancelled' ELSE old.status END,"
             " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"

@@ -49,7 +49,10 @@ public:
     // False when the job is no longer running (cancelled meanwhile).
     bool checkpoint(const std::string& id, std::optional<std::int64_t> last_id, std::int64_t rows,
                     std::int64_t bytes, int attempts);
-    bool complete(const std::string& id, const std::string& file_path, std::int64_t rows, std::int64_t bytes);
+    // running -> completed. Returns the job's status after the call: completed (now or by an earlier run
+    // of the same call), or the state that stopped it (cancelled); nullopt when the job is unknown.
+    std::optional<job_status> complete(const std::string& id, const std::string& file_path, std::int64_t rows,
+                                       std::int64_t bytes, int attempts);
     void fail(const std::string& id, const std::string& error);
     // queued/running -> cancelled; the job's state before, or nullopt when unknown.
     std::optional<job_status> cancel(const std::string& id);
@@ -62,8 +65,13 @@ public:
     std::vector<std::pair<std::int64_t, std::string>> records(const std::string& sql);
 
 private:
-    // Runs `sql`, reconnecting once when the connection was lost.
+    // Throws when a table's key is not covered by a unique index; logs a warning for a view.
+    void check_key_is_unique(const std::string& table, const std::string& key);
+    // Runs `sql`, reconnecting and running it once more when the connection was lost: only for
+    // statements that are safe to repeat.
     result_ptr run(std::string_view sql, const std::vector<std::optional<std::string>>& params = {});
+    // Runs `sql` once; a lost connection is the caller's to report.
+    result_ptr run_once(std::string_view sql, const std::vector<std::optional<std::string>>& params = {});
     PGconn* connection();
 
     std::string url_;

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A database outage longer than any retry budget: jobs queued and running while PostgreSQL is stopped
+wait for it and complete afterwards, byte-identical to PostgreSQL's COPY; none fails, none is dropped.
+
+    outage.py <pgexport binary> [--long]     (tools/test runs it; --long stops the database for 3 minutes)
+
+The database is a private cluster of this script (tools/pg), so stopping it disturbs no other test.
+Ends with `N passed, M failed`."""
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+from e2e_support import copy_csv, held_gate, install_gate, private_cluster, psql, server
+
+BINARY = os.path.abspath(sys.argv[1])
+LONG = "--long" in sys.argv[2:] or os.environ.get("PGEXPORT_TEST_ARGS") == "--long"
+# The engine used to give up on a job after 8 attempts, about a minute of backoff: stay down longer.
+OUTAGE_SECONDS = 180 if LONG else 75
+ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
+
+
+def check(ok, what):
+    if not ok:
+        raise AssertionError(what)
+
+
+def call(base, path, method="GET", body=None):
+    """(HTTP status, JSON body) of one request; the body of an error answer too."""
+    req = urllib.request.Request(base + path, method=method, data=body.encode() if body else None,
+                                 headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def jobs_survive_a_long_outage(cluster, work):
+    url = cluster.url
+    install_gate(url, open_below=3000)  # the running job checkpoints 3 chunks, then waits at the gate
+    with server(BINARY, url, "--table", "records_gated", "--chunk-rows", "1000", "--max-concurrent", "1") as s:
+        selections = {}
+        with held_gate(url) as gate:
+            status, body = call(s.base, "/api/export", "POST", "{}")
+            check(status == 202, f"create: {status} {body}")
+            running = body["jobId"]
+            selections[running] = f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"
+            gate.wait_for_waiters(1)
+            for category in ("books", "garden"):
+                status, body = call(s.base, "/api/export", "POST",
+                                    json.dumps({"filters": {"category": category}, "columns": ["id", "name"]}))
+                check(status == 202, f"create: {status} {body}")
+                selections[body["jobId"]] = f"SELECT id, name FROM records WHERE category = '{category}' ORDER BY id"
+            st = call(s.base, f"/api/export/{running}/status")[1]
+            check(st["status"] == "running" and st["rowsExported"] == 3000, f"before the outage: {st}")
+            for job in list(selections)[1:]:
+                check(call(s.base, f"/api/export/{job}/status")[1]["status"] == "queued", "not queued")
+            cluster.stop()  # the gate's session goes with it
+        # While the database is away: no job fails. Their status comes from memory (this process runs them)
+        # or the API says 503 with the contract's error body; never a failed job.
+        seen_503 = 0
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        while time.monotonic() < deadline:
+            for job in selections:
+                status, body = call(s.base, f"/api/export/{job}/status")
+                if status == 503:
+                    seen_503 += 1
+                    check(body["error"]["code"] == "unavailable" and body["error"]["message"], f"503 body {body}")
+                else:
+                    check(status == 200 and body["status"] in ("queued", "running"),
+                          f"during the outage job {job} is {status} {body}")
+            check(s.process.poll() is None, "the server exited during the outage")
+            time.sleep(1)
+        status, body = call(s.base, "/api/export", "POST", "{}")
+        check(status == 503 and body["error"]["code"] == "unavailable", f"create during the outage: {status} {body}")
+        cluster.start()
+        for job, select in selections.items():
+            give_up = time.monotonic() + 120
+            while (st := call(s.base, f"/api/export/{job}/status")[1])["status"] in ("queued", "running"):
+                check(time.monotonic() < give_up, f"job {job} still {st['status']} 120 s after the outage")
+                time.sleep(0.1)
+            check(st["status"] == "completed", f"job {job} ended {st['status']}: {st.get('error')}")
+            with urllib.request.urlopen(s.base + f"/api/export/{job}/download", timeout=60) as r:
+                got = r.read()
+            check(got == copy_csv(url, select), f"job {job}: the file differs from COPY")
+        st = call(s.base, f"/api/export/{running}/status")[1]
+        check(st["attempts"] >= 1, f"the running job's failed attempts were not counted: {st}")
+        stored = psql(url, "SELECT status, count(*) FROM export_jobs GROUP BY 1").decode().split()
+        check(stored == ["completed|3"], f"export_jobs holds {stored}")
+        print(f"    {OUTAGE_SECONDS} s outage; {seen_503} status answers were 503; "
+              f"the running job took {st['attempts']} attempts", flush=True)
+
+
+def main():
+    passed = failed = 0
+    with private_cluster("outage") as cluster:
+        subprocess.run([BINARY, "seed", "--rows", "20000", "--database", cluster.url], check=True,
+                       capture_output=True)
+        for fn in (jobs_survive_a_long_outage,):
+            print(f"--- {fn.__name__}", flush=True)
+            try:
+                fn(cluster, None)
+                passed += 1
+                print("    ok", flush=True)
+            except Exception:  # noqa: BLE001 - reported, counted
+                failed += 1
+                traceback.print_exc()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
