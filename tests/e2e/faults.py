@@ -7,11 +7,17 @@ The script runs its OWN PostgreSQL cluster through tools/pg (a temporary directo
 port), because it stops and restarts the database; the cluster is destroyed at the end, also on failure.
 It seeds the demo table `records` and checks, every file byte for byte against PostgreSQL's own COPY:
 
-  1. kills       SIGKILL of the server at random instants (soon after start, mid-chunk, just after a write
-                 and before its checkpoint, near the end between the last checkpoint and the rename, and
-                 between the rename and the completion's record), restarting on the same data directory
-                 each time; after each kill the checkpointed prefix of the .part is checked against the
-                 reference, and in the end the job completes byte-identically.
+  1. kills       SIGKILL of the server, restarting on the same data directory each time: at random
+                 instants (soon after start, mid-chunk, just after a write), and aimed at moments too short
+                 to hit at random (a trigger holds the chosen UPDATE of export_jobs in the database: the last
+                 checkpoint pending; after it and before the rename, with SIGSTOP; after the rename and
+                 before the completion's record). After each kill, once the dead server's database sessions
+                 are gone, the row and the files are classified by where the kill landed and the class's
+                 invariants are checked (the checkpoint's rows and bytes agree with the reference and are on
+                 disk, every byte of the .part is the reference's, <id>.csv is complete and only exists once
+                 the last checkpoint is recorded); aimed kills must land where they were aimed, and the run
+                 fails unless every moment it claims to cover was landed on. In the end the job completes
+                 byte-identically (a file renamed before the kill is recorded, not written again).
   2. db_restart  the database stopped and started again during an export; the job retries and completes.
   3. terminate   the job's COPY connection killed with pg_terminate_backend several times.
   4. unreachable the database down when the server starts: the server stays up, /healthz and the API
@@ -27,12 +33,10 @@ the exit status is 1 when any test failed.
 
 import argparse
 import atexit
-import ctypes
 import http.client
 import json
 import os
 import random
-import select
 import shlex
 import shutil
 import signal
@@ -69,7 +73,7 @@ SEED = ARGS.seed if ARGS.seed is not None else int(time.time() * 1000) % 1_000_0
 RNG = random.Random(SEED)
 
 ROWS = 1_000_000 if LONG else 200_000
-KILLS = 12 if LONG else 5
+KILLS = 12 if LONG else 6
 DB_RESTARTS = 3 if LONG else 1
 TERMINATIONS = 8 if LONG else 3
 FSIZE_LIMIT = 3 * 1024 * 1024
@@ -192,6 +196,122 @@ def job_row(job_id):
     out = psql("SELECT row_to_json(j) FROM (SELECT status, last_processed_id, rows_exported, bytes_written, "
                f"error, attempts FROM export_jobs WHERE id = '{job_id}') j").decode().strip()
     return json.loads(out) if out else None
+
+
+_row_ends = {}
+
+
+def row_ends(ref_path):
+    """{byte offset just past a CSV record of the reference: data records up to there}; the header's end
+    maps to 0. A newline inside a quoted field is not a record's end (the quotes before it are odd)."""
+    if ref_path not in _row_ends:
+        with open(ref_path, "rb") as f:
+            data = f.read()
+        ends = {}
+        pos = quotes = 0
+        records = -1
+        while True:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                break
+            quotes += data.count(b'"', pos, nl)
+            pos = nl + 1
+            if quotes % 2 == 0:
+                records += 1
+                ends[pos] = records
+        check(pos == len(data), f"the reference {ref_path} does not end with a newline")
+        _row_ends[ref_path] = ends
+    return _row_ends[ref_path]
+
+
+def backends(app_like="pgexport%"):
+    """The database sessions of pgexport processes: [(pid, application_name, state, query)]."""
+    out = psql("SELECT pid, application_name, state, left(query, 60) FROM pg_stat_activity "
+               f"WHERE application_name LIKE '{app_like}' AND pid <> pg_backend_pid()").decode()
+    return [tuple(line.split("|", 3)) for line in out.splitlines() if line]
+
+
+def wait_connections_gone(what, timeout=30):
+    """Waits until no session of a pgexport process is left but those held at a gate (application_name
+    pgexport-held). After a SIGKILL that is the settled state: every statement the dead process had sent
+    has committed or rolled back, so the export_jobs row no longer moves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = backends("pgexport")
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise TestFailure(f"{what}: the killed server's database sessions are still there after {timeout} s: "
+                              f"{left}")
+        time.sleep(0.01)
+
+
+class Gate:
+    """Holds chosen UPDATEs of export_jobs inside the database, so that a kill can be aimed at a moment
+    that lasts too little to be hit at random (between the last checkpoint and the rename, between the
+    rename and the completion's record). A BEFORE UPDATE trigger waits (pg_sleep in a loop, a fresh
+    snapshot every time) while a row of faults_gate matches the new row: job (NULL: any), status (NULL:
+    any) and bytes_written (NULL: any); with moves_checkpoint only an UPDATE that moves a checkpoint that
+    exists already (OLD.bytes_written > 0, NEW larger). While it waits, its session is named pgexport-held. A gate
+    is opened by deleting its row; a held statement is dropped with pg_terminate_backend.
+    Installed for one test (a context manager) and removed afterwards."""
+
+    def __enter__(self):
+        psql("""
+            CREATE TABLE faults_gate (id serial PRIMARY KEY, job uuid, status text, bytes_written bigint,
+                                      moves_checkpoint boolean NOT NULL DEFAULT false);
+            CREATE FUNCTION faults_gate_wait() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                WHILE EXISTS (SELECT 1 FROM faults_gate g WHERE (g.job IS NULL OR g.job = NEW.id)
+                              AND (g.status IS NULL OR g.status = NEW.status)
+                              AND (g.bytes_written IS NULL OR g.bytes_written = NEW.bytes_written)
+                              AND (NOT g.moves_checkpoint
+                                   OR (OLD.bytes_written > 0 AND NEW.bytes_written > OLD.bytes_written))) LOOP
+                    PERFORM set_config('application_name', 'pgexport-held', true);
+                    PERFORM pg_sleep(0.005);
+                END LOOP;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER faults_gate BEFORE UPDATE ON export_jobs
+                FOR EACH ROW EXECUTE FUNCTION faults_gate_wait();""")
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        try:
+            if not CLUSTER.running():
+                CLUSTER.start()
+            self.drop_held()
+            psql("DELETE FROM faults_gate")
+            psql("SET lock_timeout = '30s'; DROP TRIGGER faults_gate ON export_jobs; "
+                 "DROP FUNCTION faults_gate_wait(); DROP TABLE faults_gate")
+        except Exception as e:  # noqa: BLE001
+            if exc_type is None:
+                raise
+            say(f"  warning: could not remove the gate after the failure: {e}")
+
+    def close(self, job=None, status=None, bytes_written=None, moves_checkpoint=False):
+        """Closes a gate; returns its id."""
+        def lit(v):
+            return "NULL" if v is None else f"'{v}'"
+        return int(sql_value(f"INSERT INTO faults_gate (job, status, bytes_written, moves_checkpoint) VALUES "
+                             f"({lit(job)}, {lit(status)}, {'NULL' if bytes_written is None else int(bytes_written)}, "
+                             f"{'true' if moves_checkpoint else 'false'}) RETURNING id"))
+
+    def open(self, gate_id):
+        psql(f"DELETE FROM faults_gate WHERE id = {int(gate_id)}")
+
+    def held(self):
+        """The statements waiting at a gate: [(pid, query)]."""
+        return [(pid, q) for pid, _, _, q in backends("pgexport-held")]
+
+    def drop_held(self, timeout=30):
+        """Terminates every held statement (its transaction rolls back) and waits until they are gone."""
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgexport-held'")
+        deadline = time.monotonic() + timeout
+        while self.held():
+            if time.monotonic() > deadline:
+                raise TestFailure(f"held statements still there {timeout} s after pg_terminate_backend: {self.held()}")
+            time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -376,6 +496,27 @@ class Server:
         if self.proc is not None:
             self.proc.wait(30)
 
+    def freeze(self, timeout=10):
+        """SIGSTOP, and waits until every thread of the process is stopped (nothing it does moves on)."""
+        self.check_alive("before SIGSTOP")
+        pid = self.proc.pid
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while True:
+            states = []
+            for task in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{task}/stat") as f:
+                        stat = f.read()
+                    states.append(stat[stat.rindex(")") + 2])
+                except (OSError, ValueError):
+                    pass  # a thread that has just ended
+            if states and all(state in "tT" for state in states):
+                return
+            if time.monotonic() > deadline:
+                raise TestFailure(f"server {self.name}: threads not stopped {timeout} s after SIGSTOP: {states}")
+            time.sleep(0.001)
+
     def log_text(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -470,90 +611,120 @@ def finish_checks(server, job_id, ref_path, timeout):
     return st
 
 
-class DirWatch:
-    """Wakes up as soon as a file in a directory is written or renamed (inotify through ctypes); without
-    inotify it degrades to polling every millisecond."""
-
-    IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
-
-    def __init__(self, path):
-        self.fd = -1
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(path),
-                                                  self.IN_MODIFY | self.IN_MOVED_TO | self.IN_CREATE) >= 0:
-                self.fd = fd
-            elif fd >= 0:
-                os.close(fd)
-        except (OSError, AttributeError):
-            pass
-
-    def wait(self, timeout):
-        if self.fd < 0:
-            time.sleep(min(timeout, 0.001))
-            return
-        if select.select([self.fd], [], [], timeout)[0]:
-            try:
-                while os.read(self.fd, 65536):
-                    pass
-            except BlockingIOError:
-                pass
-
-    def close(self):
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The tests
 
 FIGURES = {}
 
 
+# Where a kill landed, told by the export_jobs row and the files once the killed server's sessions are
+# gone (landing() checks each one's invariants).
+NOTHING = "nothing on disk yet"
+BEFORE_FIRST = "written, before the first checkpoint"
+PAST_CHECKPOINT = "written past its checkpoint"
+AT_CHECKPOINT = "at a checkpoint, the next chunk not yet written"
+LAST_PENDING = "all written, the last checkpoint pending"
+AFTER_LAST = "after the last checkpoint, before the rename"
+RENAMED = "after the rename, before the completion was recorded"
+COMPLETED = "after the completion was recorded"
+
+# Kinds of kill. At random instants: "startup" soon after a spawn, "mid-chunk" at a random delay into the
+# export, "after-write" just after bytesWritten moved (a buffer written, its checkpoint - fdatasync,
+# UPDATE - in flight). Aimed, because their moments last too little to be hit at random: a Gate holds the
+# chosen UPDATE in the database, and the kill comes once the files show the moment. "after-write (aimed)"
+# follows an after-write whose random instant missed; "last-checkpoint" holds the last checkpoint's
+# UPDATE; "before-rename" holds it too, then SIGSTOPs the server, lets the UPDATE commit and kills before
+# the server can go on to the rename; "after-rename" holds the completion's UPDATE after the rename.
+EARLY_KINDS = ["startup", "mid-chunk", "after-write"]
+NEAR_END_KINDS = ["last-checkpoint", "before-rename", "after-rename"]
+AIMED = {"after-write (aimed)": PAST_CHECKPOINT, "last-checkpoint": LAST_PENDING, "before-rename": AFTER_LAST,
+         "after-rename": RENAMED}
+# The moments the test claims to cover: each must have been landed on in every run.
+REQUIRED = [PAST_CHECKPOINT, LAST_PENDING, AFTER_LAST, RENAMED]
+
+
+def landing(what, row, part_size, final_exists, final, part, ref, ref_size, ends, total, contiguous):
+    """Classifies the settled state after a kill and checks the invariants of its class: the checkpoint
+    vouches only for whole records that are on disk and are the reference's; every byte of the .part is
+    the reference's; <id>.csv is complete, and exists only once the last checkpoint is recorded; no .part
+    once it exists; completed only with <id>.csv."""
+    status, cp, rows, last = row["status"], row["bytes_written"], row["rows_exported"], row["last_processed_id"]
+    check(status in ("queued", "running", "completed"), f"{what}: the job is {status}: {row}")
+    if cp > 0:
+        check(ends.get(cp) == rows,
+              f"{what}: the checkpoint says {rows} rows in {cp} bytes, but the reference "
+              + (f"has {ends[cp]} records in its first {cp} bytes" if cp in ends else
+                 f"has no record ending at byte {cp}") + f": {row}")
+        if contiguous:
+            check(last == rows, f"{what}: rows_exported {rows} but last_processed_id {last} (ids are 1..{ROWS})")
+    else:
+        check(rows == 0 and last is None, f"{what}: no checkpoint bytes but {rows} rows, last id {last}: {row}")
+    if status == "queued":
+        check(cp == 0 and part_size is None and not final_exists,
+              f"{what}: a queued job with a checkpoint or files: {row}, .part {part_size}, final {final_exists}")
+    if final_exists:
+        check(part_size is None, f"{what}: both {os.path.basename(final)} and its .part exist")
+        check(cp == ref_size and rows == total,
+              f"{what}: {os.path.basename(final)} exists but the record's checkpoint is {rows} rows/{cp} bytes "
+              f"(the whole file is {total} rows/{ref_size} bytes)")
+        compare_file(final, ref, f"{what}: {os.path.basename(final)}")
+        return COMPLETED if status == "completed" else RENAMED
+    check(status != "completed", f"{what}: the job is completed but {os.path.basename(final)} is missing")
+    if part_size is None:
+        check(cp == 0, f"{what}: a checkpoint of {cp} bytes but no .part")
+        return NOTHING
+    check(cp <= part_size <= ref_size,
+          f"{what}: checkpoint {cp} bytes, .part {part_size} bytes, the whole file {ref_size} bytes")
+    compare_file(part, ref, f"{what}: the {part_size} bytes of {os.path.basename(part)}", limit=part_size)
+    if part_size == ref_size:
+        return AFTER_LAST if cp == ref_size else LAST_PENDING
+    if cp == 0:
+        return BEFORE_FIRST
+    return PAST_CHECKPOINT if part_size > cp else AT_CHECKPOINT
+
+
 def test_kills():
-    """SIGKILL at random instants, restart on the same data directory; the job completes byte-identically."""
+    """SIGKILL at random and at aimed instants, restart on the same data directory; the job completes byte-identically."""
     chunk = 2000
-    srv = Server("kills", chunk_rows=chunk).start()
-    # Kinds of kill: "startup" soon after a spawn, "mid-chunk" at a random delay into the export,
-    # "after-write" just after bytesWritten moved (a buffer written, its checkpoint - fdatasync, UPDATE -
-    # in flight), "before-rename" just after the .part reached its full size (the last checkpoint, the
-    # fsync and the rename to come), "after-rename" just after <id>.csv appeared (the directory's fsync
-    # and the completion's record to come). The near-end kills come last in a series.
-    others = ["startup", "mid-chunk", "after-write"]
-    n_b = 2 if LONG else 0  # the long version adds a second job: a filter, the key not the first column
-    plan = [others[i % 3] for i in range(KILLS - 2 - n_b)]
+    n_second = len(NEAR_END_KINDS) if LONG else 0  # the long version: a second job, the key not the first column
+    plan = [EARLY_KINDS[i % len(EARLY_KINDS)] for i in range(KILLS - len(NEAR_END_KINDS) - n_second)]
     RNG.shuffle(plan)
-    series = [({}, "*", None, plan + ["before-rename", "after-rename"])]
-    if n_b:
+    series = [({}, "*", None, plan + NEAR_END_KINDS)]
+    if n_second:
         series.append(({"filters": {"category": "books"}, "columns": ["name", "id", "amount"]}, "name, id, amount",
-                       "category = 'books'", ["before-rename", "after-rename"]))
-    totals = {"kills": 0, "unfinished": 0, "prefixes": 0}
+                       "category = 'books'", list(NEAR_END_KINDS)))
+    totals = {"kills": 0, "unfinished": 0}
     where_counts = {}
-    for body, columns, where_sql, kinds in series:
-        kill_series(srv, chunk, body, columns, where_sql, kinds, totals, where_counts)
-    no_unfinished(srv)
+    with Gate() as gate:
+        srv = Server("kills", chunk_rows=chunk).start()
+        for body, columns, where_sql, kinds in series:
+            kill_series(srv, gate, chunk, body, columns, where_sql, kinds, totals, where_counts)
+        no_unfinished(srv)
     restarted = srv.events("job_restarted")
     check(not restarted, f"the engine started the file over after a SIGKILL (a checkpoint ahead of the disk?): "
                          f"{restarted}")
     check(totals["unfinished"] >= (KILLS + 1) // 2,
-          f"only {totals['unfinished']} of {KILLS} kills hit the job before it completed: the export is too fast "
-          "for the kill plan")
+          f"only {totals['unfinished']} of {totals['kills']} kills hit the job before it completed: the export is "
+          "too fast for the kill plan")
+    missing = [w for w in REQUIRED if w not in where_counts]
+    check(not missing, f"no kill landed {missing} (landed: {where_counts})")
     FIGURES["kills survived"] = totals["kills"]
     say(f"  {totals['kills']} kills survived ({totals['unfinished']} before completion), {srv.starts} server starts;"
-        f" checkpointed prefixes verified after {totals['prefixes']} kills; where the kills landed:")
+        " where the kills landed:")
     for where, n in sorted(where_counts.items()):
         say(f"    {n:2d} x {where}")
 
 
-def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts):
+def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_counts):
     """One job, killed once per entry of plan, restarted each time; then it must complete byte-identically."""
     ref = reference(columns, where_sql)
     ref_size = os.path.getsize(ref)
+    ends = row_ends(ref)
     total = int(sql_value("SELECT count(*) FROM records" + (f" WHERE {where_sql}" if where_sql else "")))
+    check(len(ends) == total + 1, f"the reference has {len(ends) - 1} records after its header, the table {total}")
     contiguous = where_sql is None  # ids 1..ROWS: rows_exported == last_processed_id at every checkpoint
     made = []
+    untouched = {}  # job: (inode, mtime) of a <id>.csv the completion's record was killed before
 
     def new_job():
         if not srv.alive():
@@ -564,20 +735,9 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
                 os.path.join(srv.data_dir, f"{made[-1]}.csv.part"))
 
     job, final, part = new_job()
-    n_early = sum(1 for k in plan if k in ("startup", "mid-chunk", "after-write"))
+    plan = list(plan)
+    n_early = sum(1 for k in plan if k in EARLY_KINDS)
     early = 0
-
-    def poll_until_end(pred):
-        deadline = time.monotonic() + (900 if LONG else 300)
-        stalled = Stall(STALL_SECONDS)
-        while time.monotonic() < deadline:
-            srv.check_alive("before a near-end kill")
-            st = srv.status(job)
-            if st is not None and (st["status"] == "completed" or pred(st)):
-                return st
-            stalled.see(st, f"job {job} before a near-end kill")
-            time.sleep(0.01)
-        raise TestFailure(f"job {job} did not come near its end in time: {srv.status(job)}")
 
     def wait_or_line(delay, line):
         """Sleeps `delay` s, but stops early once rowsExported reaches `line` (so that the early kills
@@ -590,114 +750,121 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
             time.sleep(min(0.01, max(0.0, until - time.monotonic())))
         return False
 
-    for kind in plan:
+    def wait_aimed(kind, ready, what):
+        """Waits until ready() (a statement held at the gate and the files showing the moment)."""
+        deadline = time.monotonic() + (900 if LONG else 300)
+        stalled = Stall(STALL_SECONDS)
+        while time.monotonic() < deadline:
+            srv.check_alive(f"while waiting for {what} (a {kind} kill)")
+            if ready():
+                return
+            row = job_row(job)
+            check(row["status"] in ("queued", "running"),
+                  f"job {job} ended {row['status']} while the gate should have held it before {what}")
+            stalled.see(srv.status(job), f"job {job} before {what}")
+            time.sleep(0.005)
+        raise TestFailure(f"job {job}: no {what} within the deadline (held: {gate.held()}, row {job_row(job)})")
+
+    def size_of(path):
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return None
+
+    i = 0
+    while i < len(plan):
+        kind = plan[i]
+        i += 1
         totals["kills"] += 1
         n = totals["kills"]
         note = ""
-        # The early kills share the first 70% of the rows, whatever the speed of the export.
-        line = total * 0.7 * (early + 1) / max(1, n_early)
-        if not srv.alive():
-            srv.spawn()
-            if kind in ("mid-chunk", "after-write"):
-                srv.wait_healthy()
-        if kind == "startup":
-            delay = RNG.uniform(0.0, 0.6)
-            cut = wait_or_line(delay, line)
-            note = f"{delay * 1000:.0f} ms after the spawn" + (" (cut short: row budget)" if cut else "")
-        elif kind == "mid-chunk":
-            srv.wait_status(job, lambda s: s["status"] != "queued", 60, "start")
-            delay = RNG.uniform(0.05, 0.8)
-            cut = wait_or_line(delay, line)
-            note = f"{delay * 1000:.0f} ms after the job was seen running" + (" (cut short)" if cut else "")
-        elif kind == "after-write":
-            first = srv.wait_status(job, lambda s: True, 60, "status")
-            seen = first["bytesWritten"]
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                st = srv.status(job)
-                if st is None or st["status"] == "completed" or st["bytesWritten"] > seen:
-                    break
-            delay = RNG.uniform(0.0, 0.015)
-            time.sleep(delay)
-            note = f"{delay * 1000:.1f} ms after bytesWritten moved"
-        else:
-            if job_row(job)["status"] == "completed":
-                # An earlier kill came too late: aim this one at a fresh job.
-                job, final, part = new_job()
-            # Near the end, watch the data directory (inotify): the last write makes the .part complete,
-            # then come the last checkpoint, the fsync, the rename, the directory's fsync and the record.
-            poll_until_end(lambda s: s["rowsExported"] >= total - 3 * chunk)
-            already = os.path.exists(final)
-            watch = DirWatch(srv.data_dir)
-            try:
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    if os.path.exists(final):
-                        break
-                    if kind == "before-rename":
-                        try:
-                            if os.path.getsize(part) >= ref_size:
-                                break
-                        except OSError:
-                            pass
-                    srv.check_alive(f"before an {kind} kill")
-                    watch.wait(0.05)
-            finally:
-                watch.close()
-            if kind == "before-rename":
-                delay = RNG.uniform(0.0, 0.0015)
-                note = f"{delay * 1000:.2f} ms after the .part reached its full size"
-            else:
-                delay = RNG.uniform(0.0, 0.0002)
-                note = f"{delay * 1000:.2f} ms after {job[:8]}.csv appeared"
-            if already:
-                note = f"{job[:8]}.csv was already there: killed in recovery ({delay * 1000:.2f} ms)"
-            time.sleep(delay)
-        if kind in ("startup", "mid-chunk", "after-write"):
+        gate_id = None
+        if kind in EARLY_KINDS:
+            # The early kills share the first 70% of the rows, whatever the speed of the export.
+            line = total * 0.7 * (early + 1) / max(1, n_early)
             early += 1
-        srv.check_alive(f"before kill #{n}")
-        srv.kill()
-
-        # Where did it land? The database's checkpoint and the files on disk tell.
-        row = job_row(job)
-        part_size = os.path.getsize(part) if os.path.exists(part) else None
-        has_final = os.path.exists(final)
-        check(row["status"] in ("queued", "running", "completed"), f"after kill #{n} the job is {row}")
-        cp = row["bytes_written"]
-        if row["status"] == "completed":
-            where = "after the completion was recorded"
-        elif has_final:
-            where = "after the rename, before the completion was recorded"
-        elif part_size is None:
-            where = "before anything was written"
-        elif part_size == ref_size and cp == ref_size:
-            where = "after the last checkpoint, before the rename"
-        elif part_size == ref_size:
-            where = "everything written, the last checkpoint pending"
-        elif part_size > cp:
-            where = "written but not yet checkpointed" if cp > 0 else "written, before the first checkpoint"
+            if not srv.alive():
+                srv.spawn()
+                if kind in ("mid-chunk", "after-write"):
+                    srv.wait_healthy()
+            if kind == "startup":
+                delay = RNG.uniform(0.0, 0.6)
+                cut = wait_or_line(delay, line)
+                note = f"{delay * 1000:.0f} ms after the spawn" + (" (cut short: row budget)" if cut else "")
+            elif kind == "mid-chunk":
+                srv.wait_status(job, lambda s: s["status"] != "queued", 60, "start")
+                delay = RNG.uniform(0.05, 0.8)
+                cut = wait_or_line(delay, line)
+                note = f"{delay * 1000:.0f} ms after the job was seen running" + (" (cut short)" if cut else "")
+            else:
+                first = srv.wait_status(job, lambda s: True, 60, "status")
+                srv.wait_status(job, lambda s: s["status"] == "completed" or s["bytesWritten"] > first["bytesWritten"],
+                                60, "bytesWritten to move", interval=0.001)
+                delay = RNG.uniform(0.0, 0.015)
+                time.sleep(delay)
+                note = f"{delay * 1000:.1f} ms after bytesWritten moved"
+            srv.check_alive(f"before kill #{n}")
+            srv.kill()
         else:
-            where = "at a checkpoint (next chunk streaming)"
+            # Aimed: the gate is closed before the server can get there (it is dead, or the job new).
+            if kind == "after-write (aimed)":
+                gate_id = gate.close(status="running", moves_checkpoint=True)
+            elif kind in ("last-checkpoint", "before-rename"):
+                gate_id = gate.close(status="running", bytes_written=ref_size)
+            else:
+                gate_id = gate.close(status="completed")
+            row = job_row(job)
+            if row["status"] == "completed" or (kind != "after-rename" and row["bytes_written"] == ref_size):
+                # An earlier kill came too late for this moment: aim at a fresh job.
+                job, final, part = new_job()
+            elif not srv.alive():
+                srv.spawn()
+            if kind == "after-write (aimed)":
+                wait_aimed(kind, lambda: gate.held(), "a checkpoint held after an earlier one")
+                note = "its next checkpoint held in the database"
+            elif kind in ("last-checkpoint", "before-rename"):
+                wait_aimed(kind, lambda: gate.held() and size_of(part) == ref_size,
+                           "the last checkpoint held with the .part complete")
+                note = "the last checkpoint held, the .part complete"
+                if kind == "before-rename":
+                    srv.freeze()
+                    gate.open(gate_id)
+                    deadline = time.monotonic() + 30
+                    while job_row(job)["bytes_written"] != ref_size:
+                        check(time.monotonic() < deadline, f"the released last checkpoint of {job} was not "
+                                                           f"recorded within 30 s: {job_row(job)}")
+                        time.sleep(0.005)
+                    check(not os.path.exists(final), f"{job}.csv appeared while the server was stopped")
+                    note = "SIGSTOP with the last checkpoint held, then it committed"
+            else:
+                wait_aimed(kind, lambda: gate.held() and os.path.exists(final),
+                           f"the completion's record held with {job[:8]}.csv renamed")
+                note = f"the completion's record held, {job[:8]}.csv there"
+            srv.kill()
+
+        # Where did it land? Once every session of the dead server is gone, the row no longer moves.
+        wait_connections_gone(f"after kill #{n}")
+        if gate_id is not None:
+            gate.drop_held()
+            gate.open(gate_id)
+        row = job_row(job)
+        part_size = size_of(part)
+        final_exists = os.path.exists(final)
+        where = landing(f"after kill #{n} ({kind})", row, part_size, final_exists, final, part, ref, ref_size, ends,
+                        total, contiguous)
         if row["status"] != "completed":
             totals["unfinished"] += 1
         where_counts[where] = where_counts.get(where, 0) + 1
-        # Invariants: the checkpoint vouches only for bytes on disk, and they are the reference's; a file
-        # named <id>.csv is complete.
-        if has_final:
-            check(part_size is None, f"after kill #{n} both {job}.csv and .part exist")
-            compare_file(final, ref, f"after kill #{n}: {job}.csv")
-        elif cp > 0:
-            check(part_size is not None and part_size >= cp,
-                  f"after kill #{n}: checkpoint says {cp} bytes, the .part has {part_size}")
-            compare_file(part, ref, f"after kill #{n}: the checkpointed prefix of {job}.csv.part", limit=cp)
-            check(row["rows_exported"] <= total, f"after kill #{n}: rows_exported {row['rows_exported']} > {total}")
-            if contiguous:
-                check(row["rows_exported"] == row["last_processed_id"],
-                      f"after kill #{n}: rows_exported {row['rows_exported']} but last_processed_id "
-                      f"{row['last_processed_id']} (ids are 1..{ROWS})")
-            totals["prefixes"] += 1
-        say(f"  kill #{n:2d} {kind:13s} {note:50s} -> {where}; checkpoint {row['rows_exported']} rows/"
-            f"{cp} bytes, .part {part_size}")
+        say(f"  kill #{n:2d} {kind:19s} {note:58s} -> {where}; checkpoint {row['rows_exported']} rows/"
+            f"{row['bytes_written']} bytes, .part {part_size}")
+        if kind in AIMED:
+            check(where == AIMED[kind], f"kill #{n} was aimed at '{AIMED[kind]}' but landed '{where}'")
+        if where == RENAMED:
+            st = os.stat(final)
+            untouched[job] = (st.st_ino, st.st_mtime_ns)
+        if kind == "after-write" and where != PAST_CHECKPOINT:
+            say(f"    (the random instant missed '{PAST_CHECKPOINT}': an aimed kill follows)")
+            plan.insert(i, "after-write (aimed)")
 
     srv.start()
     t0 = time.monotonic()
@@ -706,6 +873,11 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
         check(st["rowsExported"] == total, f"job {job}: rowsExported {st['rowsExported']}, expected {total}")
         files = set(os.listdir(srv.data_dir))
         check(f"{job}.csv.part" not in files, f"{job}.csv.part left behind after completion")
+        if job in untouched:
+            # Killed between the rename and the record: the restart records the file that is there.
+            st_now = os.stat(os.path.join(srv.data_dir, f"{job}.csv"))
+            check((st_now.st_ino, st_now.st_mtime_ns) == untouched[job],
+                  f"{job}.csv was written again after a kill between its rename and its record")
         say(f"  job {job[:8]} completed {st['rowsExported']} rows, {st['bytesWritten']} bytes byte-identically, "
             f"{time.monotonic() - t0:.1f} s after the last start")
     stray = sorted(f for f in os.listdir(srv.data_dir) if not f.endswith(".csv"))
