@@ -18,13 +18,20 @@ It seeds the demo table `records` and checks, every file byte for byte against P
                  the last checkpoint is recorded); aimed kills must land where they were aimed, and the run
                  fails unless every moment it claims to cover was landed on. In the end the job completes
                  byte-identically (a file renamed before the kill is recorded, not written again).
-  2. db_restart  the database stopped and started again during an export; the job retries and completes.
+  2. db_restart  the database stopped and started again during an export; while it is down, the job this
+                 process runs and a job whose end it has read answer 200 from memory, /healthz and
+                 everything that needs the database answer 503 (the contract's error, code unavailable);
+                 the job retries and completes.
   3. terminate   the job's COPY connection killed with pg_terminate_backend several times.
-  4. unreachable the database down when the server starts: the server stays up, /healthz and the API
-                 answer 503, and once the database is back the unfinished job is resumed and completes.
+  4. unreachable the database down when the server starts: the server stays up through its retries,
+                 /healthz and every API call answer 503 (the contract's error; the process knows no job yet),
+                 and once the database is back the unfinished job is resumed and completes.
   5. disk        (a) a file-size limit (prlimit --fsize) that the export hits: the job fails cleanly with the
                  reason, no <id>.csv, 409 on download, the server keeps serving and a small export works;
                  (b) a data directory that cannot be created: serve exits non-zero at once, naming it.
+
+Nothing here waits a fixed time for a result: every wait is for an observable state, with a deadline; the
+random delays only choose when a fault comes. A case that cannot set up its situation fails and says why.
 
 --long multiplies sizes and counts. --seed N makes the random instants reproducible (the seed is printed at
 the start and with every failure). Only the standard library is used. The last line is `N passed, M failed`;
@@ -517,6 +524,21 @@ class Server:
                 raise TestFailure(f"server {self.name}: threads not stopped {timeout} s after SIGSTOP: {states}")
             time.sleep(0.001)
 
+    def events_since_start(self, name):
+        """The log events of the current process (the log is shared by every start of this server)."""
+        text = self.log_text()
+        at = text.rfind("===== start #")
+        out = []
+        for line in text[at if at >= 0 else 0:].splitlines():
+            if line.startswith("{"):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("event") == name:
+                    out.append(e)
+        return out
+
     def log_text(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -889,28 +911,97 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
 FAULT_CHUNK_ROWS = 200
 
 
+def check_unavailable(r, what):
+    """The contract's answer while the database is away: 503 with the JSON error object, code unavailable."""
+    err = check_error_body(r, 503, what)
+    check(err["code"] == "unavailable", f"{what}: error code {err['code']!r}, expected 'unavailable': {r!r}")
+    return err
+
+
+def check_healthz_down(port, what):
+    h = api(port, "GET", "/healthz")
+    check(h.status == 503, f"/healthz {what}: {h!r}")
+    try:
+        body = h.json()
+    except ValueError:
+        raise TestFailure(f"/healthz {what}: not JSON: {h!r}")
+    check(body == {"status": "unavailable", "database": "unreachable"}, f"/healthz {what}: {h!r}")
+    return h
+
+
+def outage_answers(srv, running_job, before, ended_job, ended_ref, ended_rows):
+    """While the database is down: what this process knows it answers from memory (its running job, a job
+    whose end it has read), anything that needs the database is a 503 with the contract's error."""
+    check_healthz_down(srv.port, "with the database down")
+    r = api(srv.port, "GET", f"/api/export/{running_job}/status")
+    check(r.status == 200, f"status of the running job {running_job} with the database down (the process "
+                           f"knows it: from memory): {r!r}")
+    st = r.json()
+    # Its checkpoint in memory only moves forward; ids are 1..ROWS, so rows >= the last id checkpointed.
+    cp = before["lastProcessedId"] or 0
+    check(st["jobId"] == running_job and st["status"] == "running" and (st["lastProcessedId"] or 0) >= cp
+          and st["rowsExported"] >= cp,
+          f"status of the running job with the database down: {st} (before the outage: {before})")
+    check_error_body(api(srv.port, "GET", f"/api/export/{running_job}/download"), 409,
+                     "download of the running job with the database down")
+    r = api(srv.port, "GET", f"/api/export/{ended_job}/status")
+    check(r.status == 200, f"status of the completed job {ended_job} with the database down (read after its end: "
+                           f"from memory): {r!r}")
+    st = r.json()
+    check(st["status"] == "completed" and st["rowsExported"] == ended_rows,
+          f"status of the completed job with the database down: {st}")
+    d = api(srv.port, "GET", f"/api/export/{ended_job}/download")
+    check(d.status == 200, f"download of the completed job with the database down: {d!r}")
+    with open(ended_ref, "rb") as f:
+        check(d.body == f.read(), "download of the completed job with the database down: not the reference")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    check_unavailable(api(srv.port, "GET", f"/api/export/{unknown}/status"),
+                      "status of a job this process does not know, with the database down")
+    check_unavailable(api(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
+    check_unavailable(api(srv.port, "POST", "/api/export", {}), "POST /api/export with the database down")
+    check_unavailable(api(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
+
+
 def test_db_restart():
     """tools/pg stop + start during an export: the job retries with backoff and completes byte-identically."""
     ref = reference()
+    ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
+                                "AND created_at < '2024-03-11T00:00:00Z'")
     srv = Server("db_restart", chunk_rows=FAULT_CHUNK_ROWS).start()
+    # A small job that has ended, its end read once through the API: the process remembers it.
+    small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
+    small_st = finish_checks(srv, small, ref_small, 120)
     outages = []
     made = []
-    for k in range(DB_RESTARTS):
-        # A fresh job for every restart (the previous one may still be running: then both are hit).
-        job = srv.create({})
-        made.append(job)
-        mark = ROWS // 8
-        st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
-                             300, f"{mark} rows exported")
-        check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
-        down = RNG.uniform(0.1, 1.5)
-        t0 = time.monotonic()
-        CLUSTER.stop()
-        time.sleep(down)
-        CLUSTER.start()
-        outages.append(time.monotonic() - t0)
-        say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
-            f"{outages[-1]:.2f} s")
+    with Gate() as gate:
+        for k in range(DB_RESTARTS):
+            # A fresh job for every restart (the previous one may still be running: then both are hit).
+            job = srv.create({})
+            made.append(job)
+            mark = ROWS // 8
+            st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
+                                 300, f"{mark} rows exported")
+            check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
+            # The job's completion is held in the database from here on: once the gate is there and the
+            # record is short of the end, the job cannot end before the database goes down.
+            gate_id = gate.close(job=job, status="completed")
+            row = job_row(job)
+            check(row["status"] == "running" and row["rows_exported"] < ROWS,
+                  f"job {job} reached its end before the database could be stopped (the export is too fast for "
+                  f"this test): {row}")
+            before = srv.status(job)
+            check(before is not None and before["status"] == "running", f"status of {job} before the stop: {before}")
+            down = RNG.uniform(0.1, 1.5)
+            t0 = time.monotonic()
+            CLUSTER.stop()
+            outage_answers(srv, job, before, small, ref_small, small_st["rowsExported"])
+            time.sleep(max(0.0, down - (time.monotonic() - t0)))  # a random length of outage
+            CLUSTER.start()
+            outages.append(time.monotonic() - t0)
+            gate.open(gate_id)
+            say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
+                f"{outages[-1]:.2f} s; meanwhile /healthz 503, status of the running and of a completed job 200 "
+                "from memory, the rest 503 'unavailable'")
     for job in made:
         finish_checks(srv, job, ref, 600 if LONG else 300)
     retries = srv.events("job_retry")
@@ -980,26 +1071,42 @@ def test_unreachable_at_start():
     srv.wait_status(job, lambda s: (s["lastProcessedId"] or 0) >= ROWS // 5 or s["status"] == "completed", 300,
                     f"a checkpoint past {ROWS // 5}", interval=0.01)
     srv.kill()
+    wait_connections_gone("after the kill")
     row = job_row(job)
-    check(row["status"] == "running" and row["rows_exported"] > 0, f"after the kill the job is {row}")
+    check(row["status"] == "running" and row["rows_exported"] > 0,
+          f"after the kill the job is {row}" + (": it completed before it could be killed, the export is too fast "
+                                                "for this test" if row["status"] == "completed" else ""))
     say(f"  job {job} killed with its checkpoint at {row['rows_exported']} rows")
     CLUSTER.stop()
     srv.spawn()
     r = srv.wait_answering(30)
     check(r.status == 503, f"/healthz with the database down: {r!r}")
-    say(f"  database down: /healthz {r.status} {r.body.decode(errors='replace').strip()}")
+    h = check_healthz_down(srv.port, "with the database down at start")
+    # Nothing is known to this process yet (the engine has not started): every API answer needs the
+    # database, so each is the contract's 503 error; only a malformed id is refused without it.
     p = api(srv.port, "POST", "/api/export", {})
-    err = check_error_body(p, 503, "POST /api/export with the database down")
-    say(f"  database down: POST /api/export {p.status} {err}")
+    check_unavailable(p, "POST /api/export with the database down")
     s = api(srv.port, "GET", f"/api/export/{job}/status")
-    say(f"  database down: GET status {s.status} {s.body.decode(errors='replace').strip()[:160]}")
-    # It stays up and keeps saying 503.
-    until = time.monotonic() + 2.5
-    while time.monotonic() < until:
+    check_unavailable(s, "status of the unfinished job with the database down at start (not known to the process)")
+    check_unavailable(api(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
+    check_unavailable(api(srv.port, "GET", f"/api/export/{job}/download"), "download with the database down")
+    check_unavailable(api(srv.port, "DELETE", f"/api/export/{job}"), "DELETE with the database down")
+    check_unavailable(api(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
+    bad = api(srv.port, "GET", "/api/export/not-a-uuid/status")
+    check(check_error_body(bad, 400, "status of a malformed id with the database down")["code"] == "invalid_request",
+          f"status of a malformed id with the database down: {bad!r}")
+    say(f"  database down: /healthz {h.status} {h.body.decode().strip()}; POST, status, list, download, DELETE, "
+        f"records 503 {s.body.decode(errors='replace').strip()[:120]}; a malformed id 400")
+    # It stays up and keeps saying 503 while the engine tries again and again.
+    deadline = time.monotonic() + 60
+    while len(srv.events_since_start("database_unreachable")) < 3:
         srv.check_alive("with the database down")
-        h = api(srv.port, "GET", "/healthz")
-        check(h.status == 503, f"/healthz with the database down: {h!r}")
-        time.sleep(0.25)
+        check(time.monotonic() < deadline, "the server did not log three failed attempts at the database in 60 s")
+        check_healthz_down(srv.port, "with the database down")
+        time.sleep(0.05)
+    check_unavailable(api(srv.port, "GET", f"/api/export/{job}/status"),
+                      "status of the unfinished job after the engine's retries")
+    check(srv.events_since_start("engine_started") == [], "the engine says it started with the database down")
     t0 = time.monotonic()
     CLUSTER.start()
     t_db = time.monotonic() - t0
