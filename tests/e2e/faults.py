@@ -28,7 +28,9 @@ It seeds the demo table `records` and checks, every file byte for byte against P
                  and once the database is back the unfinished job is resumed and completes.
   5. disk        (a) a file-size limit (prlimit --fsize) that the export hits: the job fails cleanly with the
                  reason, no <id>.csv, 409 on download, the server keeps serving and a small export works;
-                 (b) a data directory that cannot be created: serve exits non-zero at once, naming it.
+                 (b) a data directory that cannot be created or written (a regular file in the way; a
+                 read-only directory, with the server run as `nobody` when the tests run as root): serve
+                 exits non-zero at once, naming it and the reason.
 
 Nothing here waits a fixed time for a result: every wait is for an observable state, with a deadline; the
 random delays only choose when a fault comes. A case that cannot set up its situation fails and says why.
@@ -427,11 +429,12 @@ class Stall:
 class Server:
     """`pgexport serve` on a data directory; restarted on the same directory, a fresh port each time."""
 
-    def __init__(self, name, data_dir=None, chunk_rows=2000, fsize=None):
+    def __init__(self, name, data_dir=None, chunk_rows=2000, fsize=None, as_user=None):
         self.name = name
         self.data_dir = data_dir or os.path.join(WORK, f"data-{name}")
         self.chunk_rows = chunk_rows
         self.fsize = fsize
+        self.as_user = as_user  # (uid, gid): the process runs with these ids (setpriv), without privileges
         self.log_path = os.path.join(WORK, f"{name}.log")
         self.proc = None
         self.port = None
@@ -444,6 +447,9 @@ class Server:
                 "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
         if self.fsize:
             args = ["prlimit", f"--fsize={self.fsize}", "--"] + args
+        if self.as_user:
+            uid, gid = self.as_user
+            args = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"] + args
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
@@ -1171,19 +1177,52 @@ def test_file_size_limit():
         f"{st2['rowsExported']} rows, {st2['bytesWritten']} bytes, byte-identical")
 
 
+def unprivileged_ids():
+    """(uid, gid) of the user `nobody` when running as root (root passes every permission check, so the
+    read-only cases run as nobody); None when not root (the permissions then apply as they are)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        raise TestFailure("running as root, and there is no user 'nobody' to run the read-only cases as")
+    check(shutil.which("setpriv") is not None, "running as root, and setpriv (util-linux) is missing: the read-only "
+                                                "cases need it to run the server as nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
 def test_unwritable_data_dir():
     """A data directory that cannot be created or written: serve exits non-zero at once, naming it."""
     blocker = os.path.join(WORK, "a-regular-file")
     with open(blocker, "w") as f:
         f.write("not a directory\n")
-    cases = [os.path.join(blocker, "exports"), blocker]
-    if os.geteuid() != 0:  # root bypasses permissions, so this one only as a normal user
-        ro = os.path.join(WORK, "read-only")
-        os.mkdir(ro)
-        os.chmod(ro, 0o555)
-        cases += [os.path.join(ro, "exports"), ro]
-    for n, path in enumerate(cases):
-        srv = Server(f"baddir{n}", data_dir=path)
+    ro = os.path.join(WORK, "read-only")
+    os.mkdir(ro)
+    os.chmod(ro, 0o555)
+    ids = unprivileged_ids()
+    who = "nobody" if ids else "this user"
+    # The same user first with a directory it may write: it must serve, or the failures below would
+    # prove nothing about the directories (say the binary or the database out of its reach).
+    ok_dir = os.path.join(WORK, "writable-by-the-user")
+    os.mkdir(ok_dir)
+    if ids:
+        os.chown(ok_dir, *ids)
+    srv = Server("dir-control", data_dir=os.path.join(ok_dir, "exports"), as_user=ids)
+    srv.spawn()
+    try:
+        srv.wait_healthy(30)
+    except TestFailure as e:
+        raise TestFailure(f"serve as {who} with a writable data directory did not come up, so the read-only cases "
+                          f"cannot be run: {e}\n{srv.log_tail(10)}")
+    check(os.path.isdir(os.path.join(ok_dir, "exports")), "serve did not create its data directory")
+    srv.kill()
+    cases = [(os.path.join(blocker, "exports"), None, "not a directory"),
+             (blocker, None, "not a directory"),
+             (os.path.join(ro, "exports"), ids, "permission denied"),
+             (ro, ids, "permission denied")]
+    for n, (path, as_user, reason) in enumerate(cases):
+        srv = Server(f"baddir{n}", data_dir=path, as_user=as_user)
         t0 = time.monotonic()
         srv.spawn()
         try:
@@ -1195,7 +1234,10 @@ def test_unwritable_data_dir():
         check(rc != 0, f"serve --data-dir {path} exited 0")
         lines = [line for line in log.splitlines() if path in line and not line.startswith("=====")]
         check(lines, f"serve --data-dir {path} exited {rc} without naming the directory on stderr:\n{log}")
-        say(f"  --data-dir {path}: exit {rc} after {took:.2f} s: {lines[-1][:220]}")
+        check(any(reason in line.lower() for line in lines),
+              f"serve --data-dir {path} does not say '{reason}':\n{log}")
+        say(f"  --data-dir {path} (as {'nobody' if as_user else 'the test user'}): exit {rc} after {took:.2f} s: "
+            f"{lines[-1][:220]}")
     FIGURES["unusable data directories"] = len(cases)
 
 
