@@ -260,22 +260,23 @@ class Gate:
     that lasts too little to be hit at random (between the last checkpoint and the rename, between the
     rename and the completion's record). A BEFORE UPDATE trigger waits (pg_sleep in a loop, a fresh
     snapshot every time) while a row of faults_gate matches the new row: job (NULL: any), status (NULL:
-    any) and bytes_written (NULL: any); with moves_checkpoint only an UPDATE that moves a checkpoint that
-    exists already (OLD.bytes_written > 0, NEW larger). While it waits, its session is named pgexport-held. A gate
+    any), bytes_written (NULL: any) and moved_from (not NULL: only an UPDATE that moves the checkpoint
+    forward from at least that many bytes - a checkpoint, not mark_running or the completion's record).
+    While it waits, its session is named pgexport-held. A gate
     is opened by deleting its row; a held statement is dropped with pg_terminate_backend.
     Installed for one test (a context manager) and removed afterwards."""
 
     def __enter__(self):
         psql("""
             CREATE TABLE faults_gate (id serial PRIMARY KEY, job uuid, status text, bytes_written bigint,
-                                      moves_checkpoint boolean NOT NULL DEFAULT false);
+                                      moved_from bigint);
             CREATE FUNCTION faults_gate_wait() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 WHILE EXISTS (SELECT 1 FROM faults_gate g WHERE (g.job IS NULL OR g.job = NEW.id)
                               AND (g.status IS NULL OR g.status = NEW.status)
                               AND (g.bytes_written IS NULL OR g.bytes_written = NEW.bytes_written)
-                              AND (NOT g.moves_checkpoint
-                                   OR (OLD.bytes_written > 0 AND NEW.bytes_written > OLD.bytes_written))) LOOP
+                              AND (g.moved_from IS NULL OR (NEW.bytes_written > OLD.bytes_written
+                                                            AND OLD.bytes_written >= g.moved_from))) LOOP
                     PERFORM set_config('application_name', 'pgexport-held', true);
                     PERFORM pg_sleep(0.005);
                 END LOOP;
@@ -298,13 +299,12 @@ class Gate:
                 raise
             say(f"  warning: could not remove the gate after the failure: {e}")
 
-    def close(self, job=None, status=None, bytes_written=None, moves_checkpoint=False):
+    def close(self, job=None, status=None, bytes_written=None, moved_from=None):
         """Closes a gate; returns its id."""
         def lit(v):
             return "NULL" if v is None else f"'{v}'"
-        return int(sql_value(f"INSERT INTO faults_gate (job, status, bytes_written, moves_checkpoint) VALUES "
-                             f"({lit(job)}, {lit(status)}, {'NULL' if bytes_written is None else int(bytes_written)}, "
-                             f"{'true' if moves_checkpoint else 'false'}) RETURNING id"))
+        return int(sql_value(f"INSERT INTO faults_gate (job, status, bytes_written, moved_from) VALUES ({lit(job)}, "
+                             f"{lit(status)}, {lit(bytes_written)}, {lit(moved_from)}) RETURNING id"))
 
     def open(self, gate_id):
         psql(f"DELETE FROM faults_gate WHERE id = {int(gate_id)}")
@@ -712,7 +712,7 @@ def landing(what, row, part_size, final_exists, final, part, ref, ref_size, ends
 
 
 def test_kills():
-    """SIGKILL at random and at aimed instants, restart on the same data directory; the job completes byte-identically."""
+    """SIGKILL at random and at aimed instants; restarts on the same data directory; completes byte-identically."""
     chunk = 2000
     n_second = len(NEAR_END_KINDS) if LONG else 0  # the long version: a second job, the key not the first column
     plan = [EARLY_KINDS[i % len(EARLY_KINDS)] for i in range(KILLS - len(NEAR_END_KINDS) - n_second)]
@@ -762,8 +762,9 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
         return (made[-1], os.path.join(srv.data_dir, f"{made[-1]}.csv"),
                 os.path.join(srv.data_dir, f"{made[-1]}.csv.part"))
 
-    job, final, part = new_job()
     plan = list(plan)
+    # An aimed kind's gate must be closed before its job can get there: then the job is made after it.
+    job, final, part = new_job() if plan[0] in EARLY_KINDS else (None, None, None)
     n_early = sum(1 for k in plan if k in EARLY_KINDS)
     early = 0
 
@@ -836,14 +837,15 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
         else:
             # Aimed: the gate is closed before the server can get there (it is dead, or the job new).
             if kind == "after-write (aimed)":
-                gate_id = gate.close(status="running", moves_checkpoint=True)
+                gate_id = gate.close(status="running", moved_from=1)  # a checkpoint after an earlier one
             elif kind in ("last-checkpoint", "before-rename"):
-                gate_id = gate.close(status="running", bytes_written=ref_size)
+                gate_id = gate.close(status="running", bytes_written=ref_size, moved_from=0)  # the last checkpoint
             else:
                 gate_id = gate.close(status="completed")
-            row = job_row(job)
-            if row["status"] == "completed" or (kind != "after-rename" and row["bytes_written"] == ref_size):
-                # An earlier kill came too late for this moment: aim at a fresh job.
+            row = job_row(job) if job else None
+            if row is None or row["status"] == "completed" or (kind != "after-rename" and
+                                                               row["bytes_written"] == ref_size):
+                # The series starts here, or an earlier kill came too late for this moment: a fresh job.
                 job, final, part = new_job()
             elif not srv.alive():
                 srv.spawn()
