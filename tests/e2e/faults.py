@@ -7,18 +7,33 @@ The script runs its OWN PostgreSQL cluster through tools/pg (a temporary directo
 port), because it stops and restarts the database; the cluster is destroyed at the end, also on failure.
 It seeds the demo table `records` and checks, every file byte for byte against PostgreSQL's own COPY:
 
-  1. kills       SIGKILL of the server at random instants (soon after start, mid-chunk, just after a write
-                 and before its checkpoint, near the end between the last checkpoint and the rename, and
-                 between the rename and the completion's record), restarting on the same data directory
-                 each time; after each kill the checkpointed prefix of the .part is checked against the
-                 reference, and in the end the job completes byte-identically.
-  2. db_restart  the database stopped and started again during an export; the job retries and completes.
+  1. kills       SIGKILL of the server, restarting on the same data directory each time: at random
+                 instants (soon after start, mid-chunk, just after a write), and aimed at moments too short
+                 to hit at random (a trigger holds the chosen UPDATE of export_jobs in the database: the last
+                 checkpoint pending; after it and before the rename, with SIGSTOP; after the rename and
+                 before the completion's record). After each kill, once the dead server's database sessions
+                 are gone, the row and the files are classified by where the kill landed and the class's
+                 invariants are checked (the checkpoint's rows and bytes agree with the reference and are on
+                 disk, every byte of the .part is the reference's, <id>.csv is complete and only exists once
+                 the last checkpoint is recorded); aimed kills must land where they were aimed, and the run
+                 fails unless every moment it claims to cover was landed on. In the end the job completes
+                 byte-identically (a file renamed before the kill is recorded, not written again).
+  2. db_restart  the database stopped and started again during an export; while it is down, the job this
+                 process runs and a job whose end it has read answer 200 from memory, /healthz and
+                 everything that needs the database answer 503 (the contract's error, code unavailable);
+                 the job retries and completes.
   3. terminate   the job's COPY connection killed with pg_terminate_backend several times.
-  4. unreachable the database down when the server starts: the server stays up, /healthz and the API
-                 answer 503, and once the database is back the unfinished job is resumed and completes.
+  4. unreachable the database down when the server starts: the server stays up through its retries,
+                 /healthz and every API call answer 503 (the contract's error; the process knows no job yet),
+                 and once the database is back the unfinished job is resumed and completes.
   5. disk        (a) a file-size limit (prlimit --fsize) that the export hits: the job fails cleanly with the
                  reason, no <id>.csv, 409 on download, the server keeps serving and a small export works;
-                 (b) a data directory that cannot be created: serve exits non-zero at once, naming it.
+                 (b) a data directory that cannot be created or written (a regular file in the way; a
+                 read-only directory, with the server run as `nobody` when the tests run as root): serve
+                 exits non-zero at once, naming it and the reason.
+
+Nothing here waits a fixed time for a result: every wait is for an observable state, with a deadline; the
+random delays only choose when a fault comes. A case that cannot set up its situation fails and says why.
 
 --long multiplies sizes and counts. --seed N makes the random instants reproducible (the seed is printed at
 the start and with every failure). Only the standard library is used. The last line is `N passed, M failed`;
@@ -27,12 +42,10 @@ the exit status is 1 when any test failed.
 
 import argparse
 import atexit
-import ctypes
 import http.client
 import json
 import os
 import random
-import select
 import shlex
 import shutil
 import signal
@@ -69,7 +82,7 @@ SEED = ARGS.seed if ARGS.seed is not None else int(time.time() * 1000) % 1_000_0
 RNG = random.Random(SEED)
 
 ROWS = 1_000_000 if LONG else 200_000
-KILLS = 12 if LONG else 5
+KILLS = 12 if LONG else 6
 DB_RESTARTS = 3 if LONG else 1
 TERMINATIONS = 8 if LONG else 3
 FSIZE_LIMIT = 3 * 1024 * 1024
@@ -194,6 +207,122 @@ def job_row(job_id):
     return json.loads(out) if out else None
 
 
+_row_ends = {}
+
+
+def row_ends(ref_path):
+    """{byte offset just past a CSV record of the reference: data records up to there}; the header's end
+    maps to 0. A newline inside a quoted field is not a record's end (the quotes before it are odd)."""
+    if ref_path not in _row_ends:
+        with open(ref_path, "rb") as f:
+            data = f.read()
+        ends = {}
+        pos = quotes = 0
+        records = -1
+        while True:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                break
+            quotes += data.count(b'"', pos, nl)
+            pos = nl + 1
+            if quotes % 2 == 0:
+                records += 1
+                ends[pos] = records
+        check(pos == len(data), f"the reference {ref_path} does not end with a newline")
+        _row_ends[ref_path] = ends
+    return _row_ends[ref_path]
+
+
+def backends(app_like="pgexport%"):
+    """The database sessions of pgexport processes: [(pid, application_name, state, query)]."""
+    out = psql("SELECT pid, application_name, state, left(query, 60) FROM pg_stat_activity "
+               f"WHERE application_name LIKE '{app_like}' AND pid <> pg_backend_pid()").decode()
+    return [tuple(line.split("|", 3)) for line in out.splitlines() if line]
+
+
+def wait_connections_gone(what, timeout=30):
+    """Waits until no session of a pgexport process is left but those held at a gate (application_name
+    pgexport-held). After a SIGKILL that is the settled state: every statement the dead process had sent
+    has committed or rolled back, so the export_jobs row no longer moves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = backends("pgexport")
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise TestFailure(f"{what}: the killed server's database sessions are still there after {timeout} s: "
+                              f"{left}")
+        time.sleep(0.01)
+
+
+class Gate:
+    """Holds chosen UPDATEs of export_jobs inside the database, so that a kill can be aimed at a moment
+    that lasts too little to be hit at random (between the last checkpoint and the rename, between the
+    rename and the completion's record). A BEFORE UPDATE trigger waits (pg_sleep in a loop, a fresh
+    snapshot every time) while a row of faults_gate matches the new row: job (NULL: any), status (NULL:
+    any), bytes_written (NULL: any) and moved_from (not NULL: only an UPDATE that moves the checkpoint
+    forward from at least that many bytes - a checkpoint, not mark_running or the completion's record).
+    While it waits, its session is named pgexport-held. A gate
+    is opened by deleting its row; a held statement is dropped with pg_terminate_backend.
+    Installed for one test (a context manager) and removed afterwards."""
+
+    def __enter__(self):
+        psql("""
+            CREATE TABLE faults_gate (id serial PRIMARY KEY, job uuid, status text, bytes_written bigint,
+                                      moved_from bigint);
+            CREATE FUNCTION faults_gate_wait() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                WHILE EXISTS (SELECT 1 FROM faults_gate g WHERE (g.job IS NULL OR g.job = NEW.id)
+                              AND (g.status IS NULL OR g.status = NEW.status)
+                              AND (g.bytes_written IS NULL OR g.bytes_written = NEW.bytes_written)
+                              AND (g.moved_from IS NULL OR (NEW.bytes_written > OLD.bytes_written
+                                                            AND OLD.bytes_written >= g.moved_from))) LOOP
+                    PERFORM set_config('application_name', 'pgexport-held', true);
+                    PERFORM pg_sleep(0.005);
+                END LOOP;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER faults_gate BEFORE UPDATE ON export_jobs
+                FOR EACH ROW EXECUTE FUNCTION faults_gate_wait();""")
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        try:
+            if not CLUSTER.running():
+                CLUSTER.start()
+            self.drop_held()
+            psql("DELETE FROM faults_gate")
+            psql("SET lock_timeout = '30s'; DROP TRIGGER faults_gate ON export_jobs; "
+                 "DROP FUNCTION faults_gate_wait(); DROP TABLE faults_gate")
+        except Exception as e:  # noqa: BLE001
+            if exc_type is None:
+                raise
+            say(f"  warning: could not remove the gate after the failure: {e}")
+
+    def close(self, job=None, status=None, bytes_written=None, moved_from=None):
+        """Closes a gate; returns its id."""
+        def lit(v):
+            return "NULL" if v is None else f"'{v}'"
+        return int(sql_value(f"INSERT INTO faults_gate (job, status, bytes_written, moved_from) VALUES ({lit(job)}, "
+                             f"{lit(status)}, {lit(bytes_written)}, {lit(moved_from)}) RETURNING id"))
+
+    def open(self, gate_id):
+        psql(f"DELETE FROM faults_gate WHERE id = {int(gate_id)}")
+
+    def held(self):
+        """The statements waiting at a gate: [(pid, query)]."""
+        return [(pid, q) for pid, _, _, q in backends("pgexport-held")]
+
+    def drop_held(self, timeout=30):
+        """Terminates every held statement (its transaction rolls back) and waits until they are gone."""
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgexport-held'")
+        deadline = time.monotonic() + timeout
+        while self.held():
+            if time.monotonic() > deadline:
+                raise TestFailure(f"held statements still there {timeout} s after pg_terminate_backend: {self.held()}")
+            time.sleep(0.01)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Byte comparison without holding whole files in memory
 
@@ -300,11 +429,12 @@ class Stall:
 class Server:
     """`pgexport serve` on a data directory; restarted on the same directory, a fresh port each time."""
 
-    def __init__(self, name, data_dir=None, chunk_rows=2000, fsize=None):
+    def __init__(self, name, data_dir=None, chunk_rows=2000, fsize=None, as_user=None):
         self.name = name
         self.data_dir = data_dir or os.path.join(WORK, f"data-{name}")
         self.chunk_rows = chunk_rows
         self.fsize = fsize
+        self.as_user = as_user  # (uid, gid): the process runs with these ids (setpriv), without privileges
         self.log_path = os.path.join(WORK, f"{name}.log")
         self.proc = None
         self.port = None
@@ -317,6 +447,9 @@ class Server:
                 "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
         if self.fsize:
             args = ["prlimit", f"--fsize={self.fsize}", "--"] + args
+        if self.as_user:
+            uid, gid = self.as_user
+            args = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"] + args
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
@@ -375,6 +508,42 @@ class Server:
             self.proc.send_signal(signal.SIGKILL)
         if self.proc is not None:
             self.proc.wait(30)
+
+    def freeze(self, timeout=10):
+        """SIGSTOP, and waits until every thread of the process is stopped (nothing it does moves on)."""
+        self.check_alive("before SIGSTOP")
+        pid = self.proc.pid
+        self.proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while True:
+            states = []
+            for task in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{task}/stat") as f:
+                        stat = f.read()
+                    states.append(stat[stat.rindex(")") + 2])
+                except (OSError, ValueError):
+                    pass  # a thread that has just ended
+            if states and all(state in "tT" for state in states):
+                return
+            if time.monotonic() > deadline:
+                raise TestFailure(f"server {self.name}: threads not stopped {timeout} s after SIGSTOP: {states}")
+            time.sleep(0.001)
+
+    def events_since_start(self, name):
+        """The log events of the current process (the log is shared by every start of this server)."""
+        text = self.log_text()
+        at = text.rfind("===== start #")
+        out = []
+        for line in text[at if at >= 0 else 0:].splitlines():
+            if line.startswith("{"):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("event") == name:
+                    out.append(e)
+        return out
 
     def log_text(self):
         try:
@@ -470,90 +639,120 @@ def finish_checks(server, job_id, ref_path, timeout):
     return st
 
 
-class DirWatch:
-    """Wakes up as soon as a file in a directory is written or renamed (inotify through ctypes); without
-    inotify it degrades to polling every millisecond."""
-
-    IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
-
-    def __init__(self, path):
-        self.fd = -1
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(path),
-                                                  self.IN_MODIFY | self.IN_MOVED_TO | self.IN_CREATE) >= 0:
-                self.fd = fd
-            elif fd >= 0:
-                os.close(fd)
-        except (OSError, AttributeError):
-            pass
-
-    def wait(self, timeout):
-        if self.fd < 0:
-            time.sleep(min(timeout, 0.001))
-            return
-        if select.select([self.fd], [], [], timeout)[0]:
-            try:
-                while os.read(self.fd, 65536):
-                    pass
-            except BlockingIOError:
-                pass
-
-    def close(self):
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The tests
 
 FIGURES = {}
 
 
+# Where a kill landed, told by the export_jobs row and the files once the killed server's sessions are
+# gone (landing() checks each one's invariants).
+NOTHING = "nothing on disk yet"
+BEFORE_FIRST = "written, before the first checkpoint"
+PAST_CHECKPOINT = "written past its checkpoint"
+AT_CHECKPOINT = "at a checkpoint, the next chunk not yet written"
+LAST_PENDING = "all written, the last checkpoint pending"
+AFTER_LAST = "after the last checkpoint, before the rename"
+RENAMED = "after the rename, before the completion was recorded"
+COMPLETED = "after the completion was recorded"
+
+# Kinds of kill. At random instants: "startup" soon after a spawn, "mid-chunk" at a random delay into the
+# export, "after-write" just after bytesWritten moved (a buffer written, its checkpoint - fdatasync,
+# UPDATE - in flight). Aimed, because their moments last too little to be hit at random: a Gate holds the
+# chosen UPDATE in the database, and the kill comes once the files show the moment. "after-write (aimed)"
+# follows an after-write whose random instant missed; "last-checkpoint" holds the last checkpoint's
+# UPDATE; "before-rename" holds it too, then SIGSTOPs the server, lets the UPDATE commit and kills before
+# the server can go on to the rename; "after-rename" holds the completion's UPDATE after the rename.
+EARLY_KINDS = ["startup", "mid-chunk", "after-write"]
+NEAR_END_KINDS = ["last-checkpoint", "before-rename", "after-rename"]
+AIMED = {"after-write (aimed)": PAST_CHECKPOINT, "last-checkpoint": LAST_PENDING, "before-rename": AFTER_LAST,
+         "after-rename": RENAMED}
+# The moments the test claims to cover: each must have been landed on in every run.
+REQUIRED = [PAST_CHECKPOINT, LAST_PENDING, AFTER_LAST, RENAMED]
+
+
+def landing(what, row, part_size, final_exists, final, part, ref, ref_size, ends, total, contiguous):
+    """Classifies the settled state after a kill and checks the invariants of its class: the checkpoint
+    vouches only for whole records that are on disk and are the reference's; every byte of the .part is
+    the reference's; <id>.csv is complete, and exists only once the last checkpoint is recorded; no .part
+    once it exists; completed only with <id>.csv."""
+    status, cp, rows, last = row["status"], row["bytes_written"], row["rows_exported"], row["last_processed_id"]
+    check(status in ("queued", "running", "completed"), f"{what}: the job is {status}: {row}")
+    if cp > 0:
+        check(ends.get(cp) == rows,
+              f"{what}: the checkpoint says {rows} rows in {cp} bytes, but the reference "
+              + (f"has {ends[cp]} records in its first {cp} bytes" if cp in ends else
+                 f"has no record ending at byte {cp}") + f": {row}")
+        if contiguous:
+            check(last == rows, f"{what}: rows_exported {rows} but last_processed_id {last} (ids are 1..{ROWS})")
+    else:
+        check(rows == 0 and last is None, f"{what}: no checkpoint bytes but {rows} rows, last id {last}: {row}")
+    if status == "queued":
+        check(cp == 0 and part_size is None and not final_exists,
+              f"{what}: a queued job with a checkpoint or files: {row}, .part {part_size}, final {final_exists}")
+    if final_exists:
+        check(part_size is None, f"{what}: both {os.path.basename(final)} and its .part exist")
+        check(cp == ref_size and rows == total,
+              f"{what}: {os.path.basename(final)} exists but the record's checkpoint is {rows} rows/{cp} bytes "
+              f"(the whole file is {total} rows/{ref_size} bytes)")
+        compare_file(final, ref, f"{what}: {os.path.basename(final)}")
+        return COMPLETED if status == "completed" else RENAMED
+    check(status != "completed", f"{what}: the job is completed but {os.path.basename(final)} is missing")
+    if part_size is None:
+        check(cp == 0, f"{what}: a checkpoint of {cp} bytes but no .part")
+        return NOTHING
+    check(cp <= part_size <= ref_size,
+          f"{what}: checkpoint {cp} bytes, .part {part_size} bytes, the whole file {ref_size} bytes")
+    compare_file(part, ref, f"{what}: the {part_size} bytes of {os.path.basename(part)}", limit=part_size)
+    if part_size == ref_size:
+        return AFTER_LAST if cp == ref_size else LAST_PENDING
+    if cp == 0:
+        return BEFORE_FIRST
+    return PAST_CHECKPOINT if part_size > cp else AT_CHECKPOINT
+
+
 def test_kills():
-    """SIGKILL at random instants, restart on the same data directory; the job completes byte-identically."""
+    """SIGKILL at random and at aimed instants; restarts on the same data directory; completes byte-identically."""
     chunk = 2000
-    srv = Server("kills", chunk_rows=chunk).start()
-    # Kinds of kill: "startup" soon after a spawn, "mid-chunk" at a random delay into the export,
-    # "after-write" just after bytesWritten moved (a buffer written, its checkpoint - fdatasync, UPDATE -
-    # in flight), "before-rename" just after the .part reached its full size (the last checkpoint, the
-    # fsync and the rename to come), "after-rename" just after <id>.csv appeared (the directory's fsync
-    # and the completion's record to come). The near-end kills come last in a series.
-    others = ["startup", "mid-chunk", "after-write"]
-    n_b = 2 if LONG else 0  # the long version adds a second job: a filter, the key not the first column
-    plan = [others[i % 3] for i in range(KILLS - 2 - n_b)]
+    n_second = len(NEAR_END_KINDS) if LONG else 0  # the long version: a second job, the key not the first column
+    plan = [EARLY_KINDS[i % len(EARLY_KINDS)] for i in range(KILLS - len(NEAR_END_KINDS) - n_second)]
     RNG.shuffle(plan)
-    series = [({}, "*", None, plan + ["before-rename", "after-rename"])]
-    if n_b:
+    series = [({}, "*", None, plan + NEAR_END_KINDS)]
+    if n_second:
         series.append(({"filters": {"category": "books"}, "columns": ["name", "id", "amount"]}, "name, id, amount",
-                       "category = 'books'", ["before-rename", "after-rename"]))
-    totals = {"kills": 0, "unfinished": 0, "prefixes": 0}
+                       "category = 'books'", list(NEAR_END_KINDS)))
+    totals = {"kills": 0, "unfinished": 0}
     where_counts = {}
-    for body, columns, where_sql, kinds in series:
-        kill_series(srv, chunk, body, columns, where_sql, kinds, totals, where_counts)
-    no_unfinished(srv)
+    with Gate() as gate:
+        srv = Server("kills", chunk_rows=chunk).start()
+        for body, columns, where_sql, kinds in series:
+            kill_series(srv, gate, chunk, body, columns, where_sql, kinds, totals, where_counts)
+        no_unfinished(srv)
     restarted = srv.events("job_restarted")
     check(not restarted, f"the engine started the file over after a SIGKILL (a checkpoint ahead of the disk?): "
                          f"{restarted}")
     check(totals["unfinished"] >= (KILLS + 1) // 2,
-          f"only {totals['unfinished']} of {KILLS} kills hit the job before it completed: the export is too fast "
-          "for the kill plan")
+          f"only {totals['unfinished']} of {totals['kills']} kills hit the job before it completed: the export is "
+          "too fast for the kill plan")
+    missing = [w for w in REQUIRED if w not in where_counts]
+    check(not missing, f"no kill landed {missing} (landed: {where_counts})")
     FIGURES["kills survived"] = totals["kills"]
     say(f"  {totals['kills']} kills survived ({totals['unfinished']} before completion), {srv.starts} server starts;"
-        f" checkpointed prefixes verified after {totals['prefixes']} kills; where the kills landed:")
+        " where the kills landed:")
     for where, n in sorted(where_counts.items()):
         say(f"    {n:2d} x {where}")
 
 
-def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts):
+def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_counts):
     """One job, killed once per entry of plan, restarted each time; then it must complete byte-identically."""
     ref = reference(columns, where_sql)
     ref_size = os.path.getsize(ref)
+    ends = row_ends(ref)
     total = int(sql_value("SELECT count(*) FROM records" + (f" WHERE {where_sql}" if where_sql else "")))
+    check(len(ends) == total + 1, f"the reference has {len(ends) - 1} records after its header, the table {total}")
     contiguous = where_sql is None  # ids 1..ROWS: rows_exported == last_processed_id at every checkpoint
     made = []
+    untouched = {}  # job: (inode, mtime) of a <id>.csv the completion's record was killed before
 
     def new_job():
         if not srv.alive():
@@ -563,21 +762,11 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
         return (made[-1], os.path.join(srv.data_dir, f"{made[-1]}.csv"),
                 os.path.join(srv.data_dir, f"{made[-1]}.csv.part"))
 
-    job, final, part = new_job()
-    n_early = sum(1 for k in plan if k in ("startup", "mid-chunk", "after-write"))
+    plan = list(plan)
+    # An aimed kind's gate must be closed before its job can get there: then the job is made after it.
+    job, final, part = new_job() if plan[0] in EARLY_KINDS else (None, None, None)
+    n_early = sum(1 for k in plan if k in EARLY_KINDS)
     early = 0
-
-    def poll_until_end(pred):
-        deadline = time.monotonic() + (900 if LONG else 300)
-        stalled = Stall(STALL_SECONDS)
-        while time.monotonic() < deadline:
-            srv.check_alive("before a near-end kill")
-            st = srv.status(job)
-            if st is not None and (st["status"] == "completed" or pred(st)):
-                return st
-            stalled.see(st, f"job {job} before a near-end kill")
-            time.sleep(0.01)
-        raise TestFailure(f"job {job} did not come near its end in time: {srv.status(job)}")
 
     def wait_or_line(delay, line):
         """Sleeps `delay` s, but stops early once rowsExported reaches `line` (so that the early kills
@@ -590,114 +779,122 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
             time.sleep(min(0.01, max(0.0, until - time.monotonic())))
         return False
 
-    for kind in plan:
+    def wait_aimed(kind, ready, what):
+        """Waits until ready() (a statement held at the gate)."""
+        deadline = time.monotonic() + (900 if LONG else 300)
+        stalled = Stall(STALL_SECONDS)
+        while time.monotonic() < deadline:
+            srv.check_alive(f"while waiting for {what} (a {kind} kill)")
+            if ready():
+                return
+            row = job_row(job)
+            check(row["status"] in ("queued", "running"),
+                  f"job {job} ended {row['status']} while the gate should have held it before {what}")
+            stalled.see(srv.status(job), f"job {job} before {what}")
+            time.sleep(0.005)
+        raise TestFailure(f"job {job}: no {what} within the deadline (held: {gate.held()}, row {job_row(job)})")
+
+    def size_of(path):
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return None
+
+    i = 0
+    while i < len(plan):
+        kind = plan[i]
+        i += 1
         totals["kills"] += 1
         n = totals["kills"]
         note = ""
-        # The early kills share the first 70% of the rows, whatever the speed of the export.
-        line = total * 0.7 * (early + 1) / max(1, n_early)
-        if not srv.alive():
-            srv.spawn()
-            if kind in ("mid-chunk", "after-write"):
-                srv.wait_healthy()
-        if kind == "startup":
-            delay = RNG.uniform(0.0, 0.6)
-            cut = wait_or_line(delay, line)
-            note = f"{delay * 1000:.0f} ms after the spawn" + (" (cut short: row budget)" if cut else "")
-        elif kind == "mid-chunk":
-            srv.wait_status(job, lambda s: s["status"] != "queued", 60, "start")
-            delay = RNG.uniform(0.05, 0.8)
-            cut = wait_or_line(delay, line)
-            note = f"{delay * 1000:.0f} ms after the job was seen running" + (" (cut short)" if cut else "")
-        elif kind == "after-write":
-            first = srv.wait_status(job, lambda s: True, 60, "status")
-            seen = first["bytesWritten"]
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                st = srv.status(job)
-                if st is None or st["status"] == "completed" or st["bytesWritten"] > seen:
-                    break
-            delay = RNG.uniform(0.0, 0.015)
-            time.sleep(delay)
-            note = f"{delay * 1000:.1f} ms after bytesWritten moved"
-        else:
-            if job_row(job)["status"] == "completed":
-                # An earlier kill came too late: aim this one at a fresh job.
-                job, final, part = new_job()
-            # Near the end, watch the data directory (inotify): the last write makes the .part complete,
-            # then come the last checkpoint, the fsync, the rename, the directory's fsync and the record.
-            poll_until_end(lambda s: s["rowsExported"] >= total - 3 * chunk)
-            already = os.path.exists(final)
-            watch = DirWatch(srv.data_dir)
-            try:
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    if os.path.exists(final):
-                        break
-                    if kind == "before-rename":
-                        try:
-                            if os.path.getsize(part) >= ref_size:
-                                break
-                        except OSError:
-                            pass
-                    srv.check_alive(f"before an {kind} kill")
-                    watch.wait(0.05)
-            finally:
-                watch.close()
-            if kind == "before-rename":
-                delay = RNG.uniform(0.0, 0.0015)
-                note = f"{delay * 1000:.2f} ms after the .part reached its full size"
-            else:
-                delay = RNG.uniform(0.0, 0.0002)
-                note = f"{delay * 1000:.2f} ms after {job[:8]}.csv appeared"
-            if already:
-                note = f"{job[:8]}.csv was already there: killed in recovery ({delay * 1000:.2f} ms)"
-            time.sleep(delay)
-        if kind in ("startup", "mid-chunk", "after-write"):
+        gate_id = None
+        if kind in EARLY_KINDS:
+            # The early kills share the first 70% of the rows, whatever the speed of the export.
+            line = total * 0.7 * (early + 1) / max(1, n_early)
             early += 1
-        srv.check_alive(f"before kill #{n}")
-        srv.kill()
-
-        # Where did it land? The database's checkpoint and the files on disk tell.
-        row = job_row(job)
-        part_size = os.path.getsize(part) if os.path.exists(part) else None
-        has_final = os.path.exists(final)
-        check(row["status"] in ("queued", "running", "completed"), f"after kill #{n} the job is {row}")
-        cp = row["bytes_written"]
-        if row["status"] == "completed":
-            where = "after the completion was recorded"
-        elif has_final:
-            where = "after the rename, before the completion was recorded"
-        elif part_size is None:
-            where = "before anything was written"
-        elif part_size == ref_size and cp == ref_size:
-            where = "after the last checkpoint, before the rename"
-        elif part_size == ref_size:
-            where = "everything written, the last checkpoint pending"
-        elif part_size > cp:
-            where = "written but not yet checkpointed" if cp > 0 else "written, before the first checkpoint"
+            if not srv.alive():
+                srv.spawn()
+                if kind in ("mid-chunk", "after-write"):
+                    srv.wait_healthy()
+            if kind == "startup":
+                delay = RNG.uniform(0.0, 0.6)
+                cut = wait_or_line(delay, line)
+                note = f"{delay * 1000:.0f} ms after the spawn" + (" (cut short: row budget)" if cut else "")
+            elif kind == "mid-chunk":
+                srv.wait_status(job, lambda s: s["status"] != "queued", 60, "start")
+                delay = RNG.uniform(0.05, 0.8)
+                cut = wait_or_line(delay, line)
+                note = f"{delay * 1000:.0f} ms after the job was seen running" + (" (cut short)" if cut else "")
+            else:
+                first = srv.wait_status(job, lambda s: True, 60, "status")
+                srv.wait_status(job, lambda s: s["status"] == "completed" or s["bytesWritten"] > first["bytesWritten"],
+                                60, "bytesWritten to move", interval=0.001)
+                delay = RNG.uniform(0.0, 0.015)
+                time.sleep(delay)
+                note = f"{delay * 1000:.1f} ms after bytesWritten moved"
+            srv.check_alive(f"before kill #{n}")
+            srv.kill()
         else:
-            where = "at a checkpoint (next chunk streaming)"
+            # Aimed: the gate is closed before the server can get there (it is dead, or the job new).
+            if kind == "after-write (aimed)":
+                gate_id = gate.close(status="running", moved_from=1)  # a checkpoint after an earlier one
+            elif kind in ("last-checkpoint", "before-rename"):
+                gate_id = gate.close(status="running", bytes_written=ref_size, moved_from=0)  # the last checkpoint
+            else:
+                gate_id = gate.close(status="completed")
+            row = job_row(job) if job else None
+            if row is None or row["status"] == "completed" or (kind != "after-rename" and
+                                                               row["bytes_written"] == ref_size):
+                # The series starts here, or an earlier kill came too late for this moment: a fresh job.
+                job, final, part = new_job()
+            elif not srv.alive():
+                srv.spawn()
+            # The held statement is the moment: the kill comes at once, and where it landed (the files
+            # the server left) is judged below like any other.
+            if kind == "after-write (aimed)":
+                wait_aimed(kind, gate.held, "a checkpoint held after an earlier one")
+                note = "its next checkpoint held in the database"
+            elif kind in ("last-checkpoint", "before-rename"):
+                wait_aimed(kind, gate.held, "the last checkpoint held")
+                note = "the last checkpoint held in the database"
+                if kind == "before-rename":
+                    srv.freeze()
+                    if not os.path.exists(final):  # else it renamed before its record: judged below
+                        gate.open(gate_id)
+                        deadline = time.monotonic() + 30
+                        while job_row(job)["bytes_written"] != ref_size:
+                            check(time.monotonic() < deadline, f"the released last checkpoint of {job} was not "
+                                                               f"recorded within 30 s: {job_row(job)}")
+                            time.sleep(0.005)
+                        note = "SIGSTOP with the last checkpoint held, then it committed"
+            else:
+                wait_aimed(kind, gate.held, "the completion's record held")
+                note = "the completion's record held in the database"
+            srv.kill()
+
+        # Where did it land? Once every session of the dead server is gone, the row no longer moves.
+        wait_connections_gone(f"after kill #{n}")
+        if gate_id is not None:
+            gate.drop_held()
+            gate.open(gate_id)
+        row = job_row(job)
+        part_size = size_of(part)
+        final_exists = os.path.exists(final)
+        where = landing(f"after kill #{n} ({kind})", row, part_size, final_exists, final, part, ref, ref_size, ends,
+                        total, contiguous)
         if row["status"] != "completed":
             totals["unfinished"] += 1
         where_counts[where] = where_counts.get(where, 0) + 1
-        # Invariants: the checkpoint vouches only for bytes on disk, and they are the reference's; a file
-        # named <id>.csv is complete.
-        if has_final:
-            check(part_size is None, f"after kill #{n} both {job}.csv and .part exist")
-            compare_file(final, ref, f"after kill #{n}: {job}.csv")
-        elif cp > 0:
-            check(part_size is not None and part_size >= cp,
-                  f"after kill #{n}: checkpoint says {cp} bytes, the .part has {part_size}")
-            compare_file(part, ref, f"after kill #{n}: the checkpointed prefix of {job}.csv.part", limit=cp)
-            check(row["rows_exported"] <= total, f"after kill #{n}: rows_exported {row['rows_exported']} > {total}")
-            if contiguous:
-                check(row["rows_exported"] == row["last_processed_id"],
-                      f"after kill #{n}: rows_exported {row['rows_exported']} but last_processed_id "
-                      f"{row['last_processed_id']} (ids are 1..{ROWS})")
-            totals["prefixes"] += 1
-        say(f"  kill #{n:2d} {kind:13s} {note:50s} -> {where}; checkpoint {row['rows_exported']} rows/"
-            f"{cp} bytes, .part {part_size}")
+        say(f"  kill #{n:2d} {kind:19s} {note:58s} -> {where}; checkpoint {row['rows_exported']} rows/"
+            f"{row['bytes_written']} bytes, .part {part_size}")
+        if kind in AIMED:
+            check(where == AIMED[kind], f"kill #{n} was aimed at '{AIMED[kind]}' but landed '{where}'")
+        if where == RENAMED:
+            st = os.stat(final)
+            untouched[job] = (st.st_ino, st.st_mtime_ns)
+        if kind == "after-write" and where != PAST_CHECKPOINT:
+            say(f"    (the random instant missed '{PAST_CHECKPOINT}': an aimed kill follows)")
+            plan.insert(i, "after-write (aimed)")
 
     srv.start()
     t0 = time.monotonic()
@@ -706,6 +903,11 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
         check(st["rowsExported"] == total, f"job {job}: rowsExported {st['rowsExported']}, expected {total}")
         files = set(os.listdir(srv.data_dir))
         check(f"{job}.csv.part" not in files, f"{job}.csv.part left behind after completion")
+        if job in untouched:
+            # Killed between the rename and the record: the restart records the file that is there.
+            st_now = os.stat(os.path.join(srv.data_dir, f"{job}.csv"))
+            check((st_now.st_ino, st_now.st_mtime_ns) == untouched[job],
+                  f"{job}.csv was written again after a kill between its rename and its record")
         say(f"  job {job[:8]} completed {st['rowsExported']} rows, {st['bytesWritten']} bytes byte-identically, "
             f"{time.monotonic() - t0:.1f} s after the last start")
     stray = sorted(f for f in os.listdir(srv.data_dir) if not f.endswith(".csv"))
@@ -717,28 +919,97 @@ def kill_series(srv, chunk, body, columns, where_sql, plan, totals, where_counts
 FAULT_CHUNK_ROWS = 200
 
 
+def check_unavailable(r, what):
+    """The contract's answer while the database is away: 503 with the JSON error object, code unavailable."""
+    err = check_error_body(r, 503, what)
+    check(err["code"] == "unavailable", f"{what}: error code {err['code']!r}, expected 'unavailable': {r!r}")
+    return err
+
+
+def check_healthz_down(port, what):
+    h = api(port, "GET", "/healthz")
+    check(h.status == 503, f"/healthz {what}: {h!r}")
+    try:
+        body = h.json()
+    except ValueError:
+        raise TestFailure(f"/healthz {what}: not JSON: {h!r}")
+    check(body == {"status": "unavailable", "database": "unreachable"}, f"/healthz {what}: {h!r}")
+    return h
+
+
+def outage_answers(srv, running_job, before, ended_job, ended_ref, ended_rows):
+    """While the database is down: what this process knows it answers from memory (its running job, a job
+    whose end it has read), anything that needs the database is a 503 with the contract's error."""
+    check_healthz_down(srv.port, "with the database down")
+    r = api(srv.port, "GET", f"/api/export/{running_job}/status")
+    check(r.status == 200, f"status of the running job {running_job} with the database down (the process "
+                           f"knows it: from memory): {r!r}")
+    st = r.json()
+    # Its checkpoint in memory only moves forward; ids are 1..ROWS, so rows >= the last id checkpointed.
+    cp = before["lastProcessedId"] or 0
+    check(st["jobId"] == running_job and st["status"] == "running" and (st["lastProcessedId"] or 0) >= cp
+          and st["rowsExported"] >= cp,
+          f"status of the running job with the database down: {st} (before the outage: {before})")
+    check_error_body(api(srv.port, "GET", f"/api/export/{running_job}/download"), 409,
+                     "download of the running job with the database down")
+    r = api(srv.port, "GET", f"/api/export/{ended_job}/status")
+    check(r.status == 200, f"status of the completed job {ended_job} with the database down (read after its end: "
+                           f"from memory): {r!r}")
+    st = r.json()
+    check(st["status"] == "completed" and st["rowsExported"] == ended_rows,
+          f"status of the completed job with the database down: {st}")
+    d = api(srv.port, "GET", f"/api/export/{ended_job}/download")
+    check(d.status == 200, f"download of the completed job with the database down: {d!r}")
+    with open(ended_ref, "rb") as f:
+        check(d.body == f.read(), "download of the completed job with the database down: not the reference")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    check_unavailable(api(srv.port, "GET", f"/api/export/{unknown}/status"),
+                      "status of a job this process does not know, with the database down")
+    check_unavailable(api(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
+    check_unavailable(api(srv.port, "POST", "/api/export", {}), "POST /api/export with the database down")
+    check_unavailable(api(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
+
+
 def test_db_restart():
     """tools/pg stop + start during an export: the job retries with backoff and completes byte-identically."""
     ref = reference()
+    ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
+                                "AND created_at < '2024-03-11T00:00:00Z'")
     srv = Server("db_restart", chunk_rows=FAULT_CHUNK_ROWS).start()
+    # A small job that has ended, its end read once through the API: the process remembers it.
+    small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
+    small_st = finish_checks(srv, small, ref_small, 120)
     outages = []
     made = []
-    for k in range(DB_RESTARTS):
-        # A fresh job for every restart (the previous one may still be running: then both are hit).
-        job = srv.create({})
-        made.append(job)
-        mark = ROWS // 8
-        st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
-                             300, f"{mark} rows exported")
-        check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
-        down = RNG.uniform(0.1, 1.5)
-        t0 = time.monotonic()
-        CLUSTER.stop()
-        time.sleep(down)
-        CLUSTER.start()
-        outages.append(time.monotonic() - t0)
-        say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
-            f"{outages[-1]:.2f} s")
+    with Gate() as gate:
+        for k in range(DB_RESTARTS):
+            # A fresh job for every restart (the previous one may still be running: then both are hit).
+            job = srv.create({})
+            made.append(job)
+            mark = ROWS // 8
+            st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
+                                 300, f"{mark} rows exported")
+            check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
+            # The job's completion is held in the database from here on: once the gate is there and the
+            # record is short of the end, the job cannot end before the database goes down.
+            gate_id = gate.close(job=job, status="completed")
+            row = job_row(job)
+            check(row["status"] == "running" and row["rows_exported"] < ROWS,
+                  f"job {job} reached its end before the database could be stopped (the export is too fast for "
+                  f"this test): {row}")
+            before = srv.status(job)
+            check(before is not None and before["status"] == "running", f"status of {job} before the stop: {before}")
+            down = RNG.uniform(0.1, 1.5)
+            t0 = time.monotonic()
+            CLUSTER.stop()
+            outage_answers(srv, job, before, small, ref_small, small_st["rowsExported"])
+            time.sleep(max(0.0, down - (time.monotonic() - t0)))  # a random length of outage
+            CLUSTER.start()
+            outages.append(time.monotonic() - t0)
+            gate.open(gate_id)
+            say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
+                f"{outages[-1]:.2f} s; meanwhile /healthz 503, status of the running and of a completed job 200 "
+                "from memory, the rest 503 'unavailable'")
     for job in made:
         finish_checks(srv, job, ref, 600 if LONG else 300)
     retries = srv.events("job_retry")
@@ -808,26 +1079,42 @@ def test_unreachable_at_start():
     srv.wait_status(job, lambda s: (s["lastProcessedId"] or 0) >= ROWS // 5 or s["status"] == "completed", 300,
                     f"a checkpoint past {ROWS // 5}", interval=0.01)
     srv.kill()
+    wait_connections_gone("after the kill")
     row = job_row(job)
-    check(row["status"] == "running" and row["rows_exported"] > 0, f"after the kill the job is {row}")
+    check(row["status"] == "running" and row["rows_exported"] > 0,
+          f"after the kill the job is {row}" + (": it completed before it could be killed, the export is too fast "
+                                                "for this test" if row["status"] == "completed" else ""))
     say(f"  job {job} killed with its checkpoint at {row['rows_exported']} rows")
     CLUSTER.stop()
     srv.spawn()
     r = srv.wait_answering(30)
     check(r.status == 503, f"/healthz with the database down: {r!r}")
-    say(f"  database down: /healthz {r.status} {r.body.decode(errors='replace').strip()}")
+    h = check_healthz_down(srv.port, "with the database down at start")
+    # Nothing is known to this process yet (the engine has not started): every API answer needs the
+    # database, so each is the contract's 503 error; only a malformed id is refused without it.
     p = api(srv.port, "POST", "/api/export", {})
-    err = check_error_body(p, 503, "POST /api/export with the database down")
-    say(f"  database down: POST /api/export {p.status} {err}")
+    check_unavailable(p, "POST /api/export with the database down")
     s = api(srv.port, "GET", f"/api/export/{job}/status")
-    say(f"  database down: GET status {s.status} {s.body.decode(errors='replace').strip()[:160]}")
-    # It stays up and keeps saying 503.
-    until = time.monotonic() + 2.5
-    while time.monotonic() < until:
+    check_unavailable(s, "status of the unfinished job with the database down at start (not known to the process)")
+    check_unavailable(api(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
+    check_unavailable(api(srv.port, "GET", f"/api/export/{job}/download"), "download with the database down")
+    check_unavailable(api(srv.port, "DELETE", f"/api/export/{job}"), "DELETE with the database down")
+    check_unavailable(api(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
+    bad = api(srv.port, "GET", "/api/export/not-a-uuid/status")
+    check(check_error_body(bad, 400, "status of a malformed id with the database down")["code"] == "invalid_request",
+          f"status of a malformed id with the database down: {bad!r}")
+    say(f"  database down: /healthz {h.status} {h.body.decode().strip()}; POST, status, list, download, DELETE, "
+        f"records 503 {s.body.decode(errors='replace').strip()[:120]}; a malformed id 400")
+    # It stays up and keeps saying 503 while the engine tries again and again.
+    deadline = time.monotonic() + 60
+    while len(srv.events_since_start("database_unreachable")) < 3:
         srv.check_alive("with the database down")
-        h = api(srv.port, "GET", "/healthz")
-        check(h.status == 503, f"/healthz with the database down: {h!r}")
-        time.sleep(0.25)
+        check(time.monotonic() < deadline, "the server did not log three failed attempts at the database in 60 s")
+        check_healthz_down(srv.port, "with the database down")
+        time.sleep(0.05)
+    check_unavailable(api(srv.port, "GET", f"/api/export/{job}/status"),
+                      "status of the unfinished job after the engine's retries")
+    check(srv.events_since_start("engine_started") == [], "the engine says it started with the database down")
     t0 = time.monotonic()
     CLUSTER.start()
     t_db = time.monotonic() - t0
@@ -892,19 +1179,52 @@ def test_file_size_limit():
         f"{st2['rowsExported']} rows, {st2['bytesWritten']} bytes, byte-identical")
 
 
+def unprivileged_ids():
+    """(uid, gid) of the user `nobody` when running as root (root passes every permission check, so the
+    read-only cases run as nobody); None when not root (the permissions then apply as they are)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        raise TestFailure("running as root, and there is no user 'nobody' to run the read-only cases as")
+    check(shutil.which("setpriv") is not None, "running as root, and setpriv (util-linux) is missing: the read-only "
+                                                "cases need it to run the server as nobody")
+    return pw.pw_uid, pw.pw_gid
+
+
 def test_unwritable_data_dir():
     """A data directory that cannot be created or written: serve exits non-zero at once, naming it."""
     blocker = os.path.join(WORK, "a-regular-file")
     with open(blocker, "w") as f:
         f.write("not a directory\n")
-    cases = [os.path.join(blocker, "exports"), blocker]
-    if os.geteuid() != 0:  # root bypasses permissions, so this one only as a normal user
-        ro = os.path.join(WORK, "read-only")
-        os.mkdir(ro)
-        os.chmod(ro, 0o555)
-        cases += [os.path.join(ro, "exports"), ro]
-    for n, path in enumerate(cases):
-        srv = Server(f"baddir{n}", data_dir=path)
+    ro = os.path.join(WORK, "read-only")
+    os.mkdir(ro)
+    os.chmod(ro, 0o555)
+    ids = unprivileged_ids()
+    who = "nobody" if ids else "this user"
+    # The same user first with a directory it may write: it must serve, or the failures below would
+    # prove nothing about the directories (say the binary or the database out of its reach).
+    ok_dir = os.path.join(WORK, "writable-by-the-user")
+    os.mkdir(ok_dir)
+    if ids:
+        os.chown(ok_dir, *ids)
+    srv = Server("dir-control", data_dir=os.path.join(ok_dir, "exports"), as_user=ids)
+    srv.spawn()
+    try:
+        srv.wait_healthy(30)
+    except TestFailure as e:
+        raise TestFailure(f"serve as {who} with a writable data directory did not come up, so the read-only cases "
+                          f"cannot be run: {e}\n{srv.log_tail(10)}")
+    check(os.path.isdir(os.path.join(ok_dir, "exports")), "serve did not create its data directory")
+    srv.kill()
+    cases = [(os.path.join(blocker, "exports"), None, "not a directory"),
+             (blocker, None, "not a directory"),
+             (os.path.join(ro, "exports"), ids, "permission denied"),
+             (ro, ids, "permission denied")]
+    for n, (path, as_user, reason) in enumerate(cases):
+        srv = Server(f"baddir{n}", data_dir=path, as_user=as_user)
         t0 = time.monotonic()
         srv.spawn()
         try:
@@ -916,7 +1236,10 @@ def test_unwritable_data_dir():
         check(rc != 0, f"serve --data-dir {path} exited 0")
         lines = [line for line in log.splitlines() if path in line and not line.startswith("=====")]
         check(lines, f"serve --data-dir {path} exited {rc} without naming the directory on stderr:\n{log}")
-        say(f"  --data-dir {path}: exit {rc} after {took:.2f} s: {lines[-1][:220]}")
+        check(any(reason in line.lower() for line in lines),
+              f"serve --data-dir {path} does not say '{reason}':\n{log}")
+        say(f"  --data-dir {path} (as {'nobody' if as_user else 'the test user'}): exit {rc} after {took:.2f} s: "
+            f"{lines[-1][:220]}")
     FIGURES["unusable data directories"] = len(cases)
 
 
