@@ -7,7 +7,13 @@ The script creates its own database next to the one in the URL (dropped at the e
 seeds it, starts servers on free ports with their own data directories, and checks the contract in
 /work/shared/CONTRACT.md: jobs, status, downloads byte for byte against PostgreSQL's own COPY, Range,
 cancellation, listing, errors for hostile input, API keys, metrics, the records listing and resuming
-after SIGTERM. It prints one line per test and ends with `N passed, M failed`; exit 1 when any failed.
+after SIGTERM. It prints one line per test and ends with `N passed, M failed`; exit 1 when any failed. No
+case is skipped: one that cannot set up its situation fails and says why.
+
+A job that must be caught unfinished (a download that must get 409, a queued or a running job to cancel,
+SIGTERM in mid-export) runs on server g, which exports e2e_support's gated view of records: the test holds
+the gate closed, so the job waits at a known point (the gate's waiters prove it) instead of the test hoping
+that the machine is slow enough. The view's rows are records' rows, so its files compare to COPY of records.
 
 Set PGEXPORT_E2E_KEEP=1 to keep the servers' logs and data directories. Only the standard library is used. Servers share one database, and every server resumes the database's
 unfinished jobs when it starts, so a new server is started only once no job is queued or running.
@@ -28,6 +34,8 @@ import time
 import traceback
 import urllib.parse
 import uuid
+
+from e2e_support import gate_waiters, held_gate, install_gate
 
 # ---------------------------------------------------------------------------------------------------------
 # Set-up
@@ -83,14 +91,19 @@ def free_port():
 
 TMP = tempfile.mkdtemp(prefix="pgexport-e2e-")
 
+# Server g exports this view of records (e2e_support's gate): a test holds the gate closed to keep a job
+# running at a known point, and the view's rows are records' rows, so its files compare to COPY of records.
+GATED_VIEW = "records_gated"
+
 
 class Server:
     """One `pgexport serve` process with its own port, data directory and log file."""
 
-    def __init__(self, name, chunk_rows=1000, api_keys=(), data_dir=None):
+    def __init__(self, name, chunk_rows=1000, api_keys=(), data_dir=None, extra_args=()):
         self.name = name
         self.chunk_rows = chunk_rows
         self.api_keys = list(api_keys)
+        self.extra_args = list(extra_args)
         self.data_dir = data_dir or os.path.join(TMP, f"data-{name}")
         self.log_path = os.path.join(TMP, f"{name}.log")
         self.port = None
@@ -104,6 +117,7 @@ class Server:
                 "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
         for k in self.api_keys:
             args += ["--api-key", k]
+        args += self.extra_args
         log = open(self.log_path, "ab")
         self.starts += 1
         log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
@@ -158,6 +172,19 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+
+    def log_events(self):
+        """The JSON lines of the log, as objects."""
+        events = []
+        with open(self.log_path, "rb") as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(e, dict):
+                    events.append(e)
+        return events
 
     def log_tail(self, lines=80):
         try:
@@ -376,6 +403,42 @@ def wait_quiescent(server, timeout=30):
         time.sleep(0.1)
 
 
+def metric(server, name):
+    """The value of an unlabelled gauge or counter in the server's /metrics."""
+    r = request(server, "GET", "/metrics")
+    check(r.status == 200, f"/metrics: {r}")
+    m = re.search(rf"^{re.escape(name)} (\d+)$", r.body.decode(), re.M)
+    check(m, f"/metrics has no {name}")
+    return int(m.group(1))
+
+
+def wait_engine_idle(server, timeout=30):
+    """Waits until the server runs no job and has none waiting for a slot: every job coroutine has ended,
+    so nothing can still write a file or change a status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running, waiting = metric(server, "pgexport_jobs_running_here"), metric(server, "pgexport_jobs_waiting_here")
+        if running == 0 and waiting == 0:
+            return
+        check(time.monotonic() < deadline, f"server {server.name} still runs {running} and queues {waiting} "
+                                           f"job(s) after {timeout} s")
+        time.sleep(0.05)
+
+
+def active_copies(view=GATED_VIEW):
+    """The COPY statements of `view` that a backend of the test database is running now."""
+    return int(sql_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                         f" AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE 'COPY%{view}%'"))
+
+
+def wait_until(what, cond, timeout=30):
+    """Waits until cond() is true; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        check(time.monotonic() < deadline, f"not within {timeout} s: {what}")
+        time.sleep(0.02)
+
+
 def download(server, job_id, key=None, headers=None, method="GET"):
     return request(server, method, f"/api/export/{job_id}/download", key=key, headers=headers)
 
@@ -432,10 +495,6 @@ def test(phase):
         TESTS.append((phase, fn))
         return fn
     return register
-
-
-class Skip(Exception):
-    pass
 
 
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
@@ -618,24 +677,41 @@ def test_range_requests(a):
     check(rest == b"", f"HEAD sent {len(rest)} body bytes")
 
 
-@test("a")
-def test_download_before_completion_is_409(a):
-    # Four all-rows jobs at once: with two running at a time the later ones are still queued.
-    ids = [create_job(a, {}) for _ in range(4)]
-    checked = 0
-    for job_id in reversed(ids):
-        r = download(a, job_id)
-        if r.status == 200:
-            check(status(a, job_id)["status"] == "completed", f"a download of unfinished job {job_id} got 200")
-            continue
-        check_error(r, 409, f"download of unfinished job {job_id}")
-        checked += 1
-        r = download(a, job_id, method="HEAD")
-        check(r.status == 409, f"HEAD download of unfinished job: {r.status}")
+def all_rows_csv():
+    if "all_csv" not in SHARED:
+        SHARED["all_csv"] = copy_csv(f"SELECT {ALL_COLUMNS} FROM records ORDER BY id")
+    return SHARED["all_csv"]
+
+
+def check_not_ready(server, job_id, state):
+    """The job is `state` (queued or running) now, and its download, GET and HEAD, is 409."""
+    st = status(server, job_id)
+    check(st["status"] == state, f"job {job_id} should be {state} (held at the gate), is {st['status']}: {st}")
+    check(st["downloadUrl"] is None, f"the {state} job offers a download: {st}")
+    code = check_error(download(server, job_id), 409, f"download of the {state} job")
+    check(code == "not_ready", f"download of the {state} job: error code {code!r}")
+    r = download(server, job_id, method="HEAD")
+    check(r.status == 409 and r.body == b"", f"HEAD download of the {state} job: {r}")
+
+
+@test("g")
+def test_download_before_completion_is_409(g):
+    # Two slots (--max-concurrent 2), both held at the gate: the first two jobs are running and cannot
+    # finish, the third waits for a slot. None of them may be downloaded until it completes.
+    install_gate(DB_URL, view=GATED_VIEW, open_below=0)
+    with held_gate(DB_URL) as gate:
+        ids = [create_job(g, {}) for _ in range(3)]
+        gate.wait_for_waiters(2)
+        check_not_ready(g, ids[0], "running")
+        check_not_ready(g, ids[1], "running")
+        check_not_ready(g, ids[2], "queued")
+        check(gate_waiters(DB_URL) == 2, "a held job moved on while the gate was closed")
     for job_id in ids:
-        check(wait_job(a, job_id)["status"] == "completed", f"job {job_id} did not complete")
-    if not checked:
-        raise Skip("every job had completed before its download was asked for")
+        st = wait_job(g, job_id)
+        check(st["status"] == "completed", f"job {job_id} did not complete once the gate opened: {st}")
+        r = download(g, job_id)
+        check(r.status == 200, f"download once completed: {r}")
+        check_same_bytes(r.body, all_rows_csv(), f"the gated export {job_id}")
 
 
 @test("a")
@@ -670,55 +746,63 @@ def files_of(server, job_id):
         return []
 
 
-def check_cancelled_stays(server, job_id, wait=True):
-    if wait:
-        time.sleep(1.0)  # a running job stops at its next step: give it time to (wrongly) finish anyway
+def check_cancelled_stays(server, job_id):
+    """Call once the server has let go of the job (wait_engine_idle): it is cancelled for good, without a
+    file, a download or a way to cancel it again."""
     st = status(server, job_id)
     check(st["status"] == "cancelled", f"cancelled job {job_id} is now {st['status']}")
     check(st["downloadUrl"] is None and st["filePath"] is None, f"cancelled job still offers a file: {st}")
     check(st["finishedAt"] is not None, "a cancelled job has no finishedAt")
+    stored = sql_value(f"SELECT status FROM export_jobs WHERE id = '{job_id}'")
+    check(stored == "cancelled", f"the job store says {stored!r} for cancelled job {job_id}")
     r = download(server, job_id)
-    check(r.status in (404, 409), f"download of cancelled job: expected 409/404, got {r.status}")
-    check_error(r, None, "download of cancelled job")
+    check_error(r, 409, "download of a cancelled job")
     left = files_of(server, job_id)
     check(not left, f"cancelled job {job_id} left files in the data directory: {left}")
+    check_error(request(server, "DELETE", f"/api/export/{job_id}"), 409, "DELETE of an already cancelled job")
+    return st
 
 
-@test("a")
-def test_cancel_queued_and_delete_completed(a):
-    ids = [create_job(a, {}) for _ in range(4)]
-    cancelled = []
-    for job_id in reversed(ids):  # the last ones are the most likely to be still queued
-        r = request(a, "DELETE", f"/api/export/{job_id}")
-        if r.status == 200:
-            body = r.json()
-            check(body.get("jobId") == job_id and body.get("status") == "cancelled", f"DELETE answer: {body}")
-            cancelled.append(job_id)
-        else:
-            check_error(r, 409, f"DELETE {job_id}")
-            check(status(a, job_id)["status"] == "completed", f"DELETE said 409 for a job that is not over")
-    check(cancelled, "no job could be cancelled (all four were done before DELETE)")
-    time.sleep(1.0)
-    for job_id in cancelled:
-        check_cancelled_stays(a, job_id, wait=False)
-        r = request(a, "DELETE", f"/api/export/{job_id}")
-        check_error(r, 409, "DELETE of an already cancelled job")
-    for job_id in ids:
-        if job_id not in cancelled:
-            wait_job(a, job_id)
+def check_cancel_answer(r, job_id, what):
+    check(r.status == 200, f"DELETE of a {what} job: {r}")
+    body = r.json()
+    check(body.get("jobId") == job_id and body.get("status") == "cancelled", f"DELETE answer: {body}")
 
-    job_id, _ = all_rows_job(a)
-    r = request(a, "DELETE", f"/api/export/{job_id}")
+
+@test("g")
+def test_cancel_queued_and_delete_completed(g):
+    install_gate(DB_URL, view=GATED_VIEW, open_below=0)
+    with held_gate(DB_URL) as gate:
+        ids = [create_job(g, {}) for _ in range(4)]
+        gate.wait_for_waiters(2)  # jobs 0 and 1 hold both slots; 2 and 3 wait for one
+        for job_id in ids[2:]:
+            check(status(g, job_id)["status"] == "queued", f"job {job_id} should still be queued")
+        check_cancel_answer(request(g, "DELETE", f"/api/export/{ids[3]}"), ids[3], "queued")
+        check_cancel_answer(request(g, "DELETE", f"/api/export/{ids[2]}"), ids[2], "queued")
+    # The gate is open: the two running jobs complete, and the slots they free must not start the
+    # cancelled ones. Once the server runs and queues nothing, it has decided about every job.
+    for job_id in ids[:2]:
+        check(wait_job(g, job_id)["status"] == "completed", f"job {job_id} did not complete")
+    wait_engine_idle(g)
+    for job_id in ids[2:]:
+        st = check_cancelled_stays(g, job_id)
+        check(st["startedAt"] is None and st["rowsExported"] == 0, f"the cancelled queued job ran: {st}")
+
+    job_id = ids[0]
+    r = request(g, "DELETE", f"/api/export/{job_id}")
     check_error(r, 409, "DELETE of a completed job")
-    check(status(a, job_id)["status"] == "completed", "DELETE of a completed job changed its status")
-    check(download(a, job_id).status == 200, "DELETE of a completed job removed its file")
+    check(status(g, job_id)["status"] == "completed", "DELETE of a completed job changed its status")
+    r = download(g, job_id)
+    check(r.status == 200, f"DELETE of a completed job removed its file: {r}")
+    check_same_bytes(r.body, all_rows_csv(), "the completed job's file after a refused DELETE")
 
 
 @test("a")
 def test_list_newest_first(a):
     first = create_job(a, {"filters": {"category": "books"}, "columns": ["id"]})
-    time.sleep(0.05)
     second = create_job(a, {"filters": {"category": "garden"}, "columns": ["id"]})
+    t1, t2 = status(a, first)["createdAt"], status(a, second)["createdAt"]
+    check(t1 < t2, f"the later job's createdAt {t2} is not after the earlier one's {t1}")
     r = request(a, "GET", "/api/export")
     check(r.status == 200, f"GET /api/export: {r}")
     jobs = r.json()
@@ -1010,59 +1094,74 @@ def test_api_keys(a, b):
     check_error(request(b, "GET", f"/api/export/{a_job}/status", key="k1"), 404, "k1 reads a keyless job")
 
 
-def wait_until_exporting(c, job_id, before):
-    """Waits until the job is running and has exported rows; fails if it ends first or never starts."""
-    deadline = time.monotonic() + 20
-    while True:
-        st = status(c, job_id)
-        if st["status"] == "running" and st["rowsExported"] > 0:
-            return
-        check(st["status"] in ("queued", "running"), f"job ended before {before}: {st}")
-        check(time.monotonic() < deadline, "the job never started running")
-        time.sleep(0.01)
+@test("g")
+def test_cancel_running_job(g):
+    install_gate(DB_URL, view=GATED_VIEW, open_below=3000)
+    with held_gate(DB_URL) as gate:
+        job_id = create_job(g, {})
+        gate.wait_for_waiters(1)  # three chunks written, the fourth's COPY waits
+        st = status(g, job_id)
+        check(st["status"] == "running", f"the job held at the gate is {st['status']}")
+        check(any(n.endswith(".part") for n in files_of(g, job_id)), "the running job has no partial file")
+        check_cancel_answer(request(g, "DELETE", f"/api/export/{job_id}"), job_id, "running")
+        # With the gate still closed, the server must let go of the job at once: its coroutine ends
+        # without the COPY ever finishing. (Its PostgreSQL backend goes on waiting at the gate: the engine
+        # drops the connection without a cancel request, and a backend waiting on a lock does not notice.
+        # That is reported as a product bug; this test does not depend on it either way.)
+        wait_engine_idle(g)
+        check_cancelled_stays(g, job_id)
+    # The gate is open: whatever still ran in the database finishes or fails now. The job stays cancelled
+    # and no file appears.
+    wait_until("no backend runs a COPY of the view", lambda: gate_waiters(DB_URL) == 0 and active_copies() == 0)
+    check_cancelled_stays(g, job_id)
 
 
-@test("c")
-def test_cancel_running_job(c):
-    job_id = create_job(c, {})
-    wait_until_exporting(c, job_id, "it could be cancelled")
-    r = request(c, "DELETE", f"/api/export/{job_id}")
-    check(r.status == 200, f"DELETE of a running job: {r}")
-    check(r.json()["status"] == "cancelled", f"DELETE answer {r.json()}")
-    check_cancelled_stays(c, job_id)
-    check_error(request(c, "DELETE", f"/api/export/{job_id}"), 409, "second DELETE")
-
-
-@test("c")
-def test_sigterm_then_resume(c):
-    job_id = create_job(c, {})
-    wait_until_exporting(c, job_id, "SIGTERM")
-    t0 = time.monotonic()
-    c.proc.send_signal(signal.SIGTERM)
-    try:
-        code = c.proc.wait(15)
-    except subprocess.TimeoutExpired:
-        c.kill()
-        raise AssertionError("the server did not exit within 15 s of SIGTERM")
-    took = time.monotonic() - t0
-    check(code == 0, f"exit code {code} after SIGTERM")
-    stored = sql_value(f"SELECT status || ' ' || rows_exported FROM export_jobs WHERE id = '{job_id}'")
+@test("g")
+def test_sigterm_then_resume(g):
+    # Five chunks of 1000 pass the gate and are checkpointed; the sixth waits. SIGTERM arrives then.
+    install_gate(DB_URL, view=GATED_VIEW, open_below=5000)
     total = int(sql_value("SELECT count(*) FROM records"))
-    state, rows = stored.split()
-    if state == "completed":
-        raise Skip(f"the job completed before SIGTERM took effect ({took:.2f} s)")
-    check(state in ("running", "queued"), f"after SIGTERM the job is {state}, not resumable")
-    check(int(rows) < total, f"checkpoint rows {rows} of {total}")
+    held_rows = int(sql_value("SELECT count(*) FROM records WHERE id <= 5000"))
+    check(held_rows == 5000 and 0 < held_rows < total, f"the gate's threshold: {held_rows} of {total} rows")
+    with held_gate(DB_URL) as gate:
+        job_id = create_job(g, {})
+        gate.wait_for_waiters(1)
+        wait_until("the checkpoint of the fifth chunk is stored", lambda: sql_value(
+            f"SELECT rows_exported FROM export_jobs WHERE id = '{job_id}'") == str(held_rows))
+        g.proc.send_signal(signal.SIGTERM)
+        try:
+            code = g.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            g.kill()
+            raise AssertionError("the server did not exit within 15 s of SIGTERM (a job held at the gate)")
+        check(code == 0, f"exit code {code} after SIGTERM")
+        state, rows, last = sql_value(f"SELECT status || ' ' || rows_exported || ' ' || last_processed_id"
+                                      f" FROM export_jobs WHERE id = '{job_id}'").split()
+        check(state in ("running", "queued"), f"after SIGTERM the job is {state}, not resumable")
+        check(int(rows) == held_rows and int(last) == 5000, f"checkpoint after SIGTERM: rows {rows}, last id {last}")
+        part = [n for n in files_of(g, job_id) if n.endswith(".part")]
+        check(part, f"no partial file after SIGTERM: {files_of(g, job_id)}")
+    # Before a new server starts, the stopped one's COPY must be over (it ends once the gate opens; see
+    # test_cancel_running_job), so that the job is resumed by exactly one export.
+    wait_until("no backend runs a COPY of the view", lambda: gate_waiters(DB_URL) == 0 and active_copies() == 0)
 
-    c.start()  # same data directory and database
-    st = wait_job(c, job_id, timeout=45)
+    g.start(g.port)  # same data directory and database: it resumes the job
+    st = wait_job(g, job_id, timeout=45)
     check(st["status"] == "completed", f"the resumed job ended {st['status']}: {st}")
     check(st["rowsExported"] == total, f"resumed rowsExported {st['rowsExported']} != {total}")
-    r = download(c, job_id)
+    # It went on from the checkpoint: the log says so, it was not started over, and this process wrote
+    # only the rows after the checkpoint.
+    starts = [e.get("resumed_at_row") for e in g.log_events() if e.get("job") == job_id and e.get("event") == "job_started"]
+    check(starts == [0, held_rows], f"the job's starts in the log are {starts}, not [0, {held_rows}]")
+    restarted = [e for e in g.log_events() if e.get("job") == job_id and e.get("event") == "job_restarted"]
+    check(not restarted, f"the resumed job was started over: {restarted}")
+    written = metric(g, "pgexport_rows_exported_total")
+    check(written == total - held_rows, f"the restarted server wrote {written} rows, not the {total - held_rows} after the checkpoint")
+    r = download(g, job_id)
     check(r.status == 200, f"download after resume: {r}")
     check(st["bytesWritten"] == len(r.body), f"bytesWritten {st['bytesWritten']} != {len(r.body)}")
-    check_same_bytes(r.body, copy_csv(f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"), "the resumed export")
-    left = [n for n in files_of(c, job_id) if n != f"{job_id}.csv"]
+    check_same_bytes(r.body, all_rows_csv(), "the resumed export")
+    left = [n for n in files_of(g, job_id) if n != f"{job_id}.csv"]
     check(not left, f"leftover files after the resumed export: {left}")
 
 
@@ -1087,7 +1186,7 @@ INSERT INTO records (category, created_at, name, email, amount, status, descript
 
 
 def main():
-    results = {"passed": 0, "failed": 0, "skipped": 0}
+    results = {"passed": 0, "failed": 0}
     servers = []
     failed_names = []
 
@@ -1099,10 +1198,6 @@ def main():
             fn(*args)
             results["passed"] += 1
             print(f"    ok ({time.monotonic() - t0:.2f} s)", flush=True)
-        except Skip as e:
-            results["passed"] += 1
-            results["skipped"] += 1
-            print(f"    ok, one assertion skipped: {e}", flush=True)
         except Exception as e:  # noqa: BLE001 - a test's failure of any kind is reported, not fatal
             results["failed"] += 1
             failed_names.append(name)
@@ -1159,17 +1254,22 @@ def main():
         except Exception as e:  # noqa: BLE001
             setup_failed("all jobs of server b finish", e)
         try:
-            c = Server("c", chunk_rows=100)
-            servers.append(c)
-            c.start()
+            install_gate(DB_URL, view=GATED_VIEW, open_below=0)
+            g = Server("g", chunk_rows=1000, extra_args=["--table", GATED_VIEW, "--max-concurrent", "2"])
+            servers.append(g)
+            g.start()
         except Exception as e:  # noqa: BLE001
-            setup_failed("start server c", e)
+            setup_failed("start server g", e)
         else:
             for phase, fn in TESTS:
-                if phase == "c" and c.alive():
-                    run(fn, c)
-                elif phase == "c":
-                    setup_failed(fn.__name__, RuntimeError("server c is not running"))
+                if phase == "g" and g.alive():
+                    run(fn, g)
+                elif phase == "g":
+                    setup_failed(fn.__name__, RuntimeError("server g is not running"))
+            try:
+                wait_quiescent(g if g.alive() else a)
+            except Exception as e:  # noqa: BLE001
+                setup_failed("all jobs of server g finish", e)
 
         if not a.alive():
             setup_failed("server a still running at the end", RuntimeError(f"exit code {a.proc.returncode}"))
@@ -1193,7 +1293,7 @@ def main():
             print(f"kept {TMP} (PGEXPORT_E2E_KEEP is set)")
         else:
             shutil.rmtree(TMP, ignore_errors=True)
-    print(f"({time.monotonic() - t_start:.1f} s, {results['skipped']} with a skipped assertion)")
+    print(f"({time.monotonic() - t_start:.1f} s)")
     print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
     return 1 if results["failed"] else 0
 
