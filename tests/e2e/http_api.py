@@ -19,6 +19,7 @@ Set PGEXPORT_E2E_KEEP=1 to keep the servers' logs and data directories. Only the
 unfinished jobs when it starts, so a new server is started only once no job is queued or running.
 """
 
+import decimal
 import http.client
 import json
 import os
@@ -1101,6 +1102,102 @@ def test_records_pagination(a):
                 "nope=1", "amount=abc", "amount[between]=1", "created_at[gte]=nope", "columns=id,nope",
                 "category=%zz"):
         check_error(request(a, "GET", f"/api/records?{bad}"), 400, f"/api/records?{bad}")
+
+
+def exact_json(text):
+    """JSON parsed so that nothing is lost or blurred: numbers as exact Decimals (12.30 == 12.3, but never
+    1 == true), objects as their (key, value) pairs in order, duplicates kept."""
+    return json.loads(text, object_pairs_hook=lambda pairs: ("object", tuple(pairs)),
+                      parse_float=lambda x: ("number", decimal.Decimal(x)),
+                      parse_int=lambda x: ("number", decimal.Decimal(x)),
+                      parse_constant=lambda x: ("constant", x))
+
+
+def database_rows(where, columns):
+    """[(id, row)] for the selection, as PostgreSQL's row_to_json says it, in id order (psql, the
+    contract's session settings)."""
+    out = psql(DB_URL, f"SELECT json_build_array(t.id, (SELECT row_to_json(r) FROM (SELECT {columns}) r))"
+                       f" FROM records t WHERE {where} ORDER BY t.id").decode()
+    rows = []
+    for line in out.splitlines():
+        key, row = exact_json(line)
+        rows.append((int(key[1]), row))
+    return rows
+
+
+def listed_rows(server, query, limit):
+    """Walks /api/records?query by nextCursor: [(page, row)], and the cursors seen."""
+    rows, cursors, after = [], [], None
+    for page_no in range(10000):
+        path = f"/api/records?{query}&limit={limit}" + (f"&after={after}" if after is not None else "")
+        r = request(server, "GET", path)
+        check(r.status == 200, f"GET {path}: {r}")
+        check((r.header("Content-Type") or "").startswith("application/json"), f"GET {path}: Content-Type")
+        body = exact_json(r.body)
+        check(body[0] == "object" and [k for k, _ in body[1]] == ["rows", "nextCursor"], f"GET {path}: {r}")
+        page, cursor = dict(body[1])["rows"], dict(body[1])["nextCursor"]
+        check(isinstance(page, list) and len(page) <= limit, f"GET {path}: {len(page)} rows for limit {limit}")
+        rows += [(page_no, row) for row in page]
+        cursors.append((len(page), cursor))
+        if cursor is None:
+            return rows, cursors
+        check(cursor[0] == "number" and cursor[1] == int(cursor[1]), f"GET {path}: nextCursor {cursor!r}")
+        after = int(cursor[1])
+    raise AssertionError(f"/api/records?{query}: no end after 10000 pages")
+
+
+RECORDS_CASES = [
+    # (query string, the same selection in SQL, its columns in SQL, page size)
+    ("category=hostile", "category = 'hostile'", ALL_COLUMNS, 3),
+    ("category=books&category=hostile&name[ne]=nobody&id[gt]=29500&columns=description,name,id,created_at,amount",
+     "category IN ('books', 'hostile') AND name <> 'nobody' AND id > 29500", "description, name, id, created_at, amount", 7),
+    ("status=paid&status=shipped&amount[gte]=-1&amount[lt]=100&created_at[gte]=2024-01-01T00:00:00Z"
+     "&created_at[lt]=2024-07-01T05:30:00%2B05:30&id[lte]=6000&columns=amount,created_at,status",
+     "status IN ('paid', 'shipped') AND amount >= -1 AND amount < 100 AND created_at >= '2024-01-01T00:00:00Z'"
+     " AND created_at < '2024-07-01T05:30:00+05:30' AND id <= 6000", "amount, created_at, status", 50),
+    ("name=" + urllib.parse.quote("Ünïcödé 名前") + "&columns=name,description,email",
+     "name = 'Ünïcödé 名前'", "name, description, email", 1),
+    ("description[ne]=&category=hostile&columns=id,description", "description <> '' AND category = 'hostile'",
+     "id, description", 2),
+    ("id[lte]=2500", "id <= 2500", ALL_COLUMNS, 1000),
+]
+
+
+@test("a")
+def test_records_values_match_database(a):
+    """Every value of /api/records (hard rows included) is what PostgreSQL's row_to_json says for the same
+    selection, page by page, with nextCursor at each page's last key."""
+    seen_hard = set()
+    for query, where, columns, limit in RECORDS_CASES:
+        want = database_rows(where, columns)
+        check(want, f"the selection {where!r} is empty in the database; the case checks nothing")
+        got, cursors = listed_rows(a, query, limit)
+        what = f"/api/records?{query} (limit {limit})"
+        check(len(got) == len(want), f"{what}: {len(got)} rows listed, the database has {len(want)}")
+        for i, ((page, row), (key, expected)) in enumerate(zip(got, want)):
+            check(row == expected, f"{what}: row {i} (id {key}, page {page}) differs from the database:\n"
+                                   f"  listed   {row!r}\n  database {expected!r}")
+            text = repr(row)
+            for needle in ("\\n", "\\r", '"', "名前", "🚀", ".123456"):
+                if needle in text:
+                    seen_hard.add(needle)
+        # Full pages end with a cursor at their last row's key; the page after the last row is empty and
+        # ends the walk; a short page ends it too.
+        keys = [k for k, _ in want]
+        n = 0
+        for size, cursor in cursors:
+            n += size
+            if cursor is not None:
+                check(size == limit and cursor[1] == keys[n - 1], f"{what}: nextCursor {cursor} after {n} rows")
+            else:
+                check(n == len(want) and size < limit, f"{what}: the walk ended after {n} of {len(want)} rows")
+        check(len(cursors) == len(want) // limit + 1, f"{what}: {len(cursors)} pages for {len(want)} rows")
+        for _, row in got:
+            for k, v in row[1]:
+                if k == "description" and v in (None, ""):
+                    seen_hard.add(f"description {v!r}")
+    check({"\\n", "\\r", '"', "名前", "🚀", ".123456", "description None", "description ''"} <= seen_hard,
+          f"the cases missed some hard values: only {sorted(seen_hard)}")
 
 
 @test("a")
