@@ -19,6 +19,7 @@ Set PGEXPORT_E2E_KEEP=1 to keep the servers' logs and data directories. Only the
 unfinished jobs when it starts, so a new server is started only once no job is queued or running.
 """
 
+import datetime
 import decimal
 import http.client
 import json
@@ -832,8 +833,14 @@ def test_cancel_queued_and_delete_completed(g):
 @test("a")
 def test_list_newest_first(a):
     first = create_job(a, {"filters": {"category": "books"}, "columns": ["id"]})
+    # createdAt has millisecond precision: the second job is created once the (shared) clock has passed
+    # the first's millisecond, so that the two are ordered by the time they were created.
+    t1 = status(a, first)["createdAt"]
+    t1_seconds = datetime.datetime.fromisoformat(t1.replace("Z", "+00:00")).timestamp()
+    while time.time() < t1_seconds + 0.002:
+        time.sleep(0.001)
     second = create_job(a, {"filters": {"category": "garden"}, "columns": ["id"]})
-    t1, t2 = status(a, first)["createdAt"], status(a, second)["createdAt"]
+    t2 = status(a, second)["createdAt"]
     check(t1 < t2, f"the later job's createdAt {t2} is not after the earlier one's {t1}")
     r = request(a, "GET", "/api/export")
     check(r.status == 200, f"GET /api/export: {r}")
