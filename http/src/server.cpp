@@ -505,6 +505,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 boost::system::error_code ec;
                 co_await bhttp::async_read(stream, buffer, parser,
                                            asio::redirect_error(asio::use_awaitable, ec));
+                // A Transfer-Encoding that does not end in chunked leaves the body's length unknown (RFC 9112
+                // 6.3: answer 400 and close). Beast reads such a request as bodiless: it would be served, and
+                // its body taken for the next request.
+                if (!ec && parser.get().find(bhttp::field::transfer_encoding) != parser.get().end() &&
+                    !parser.chunked())
+                    ec = bhttp::error::bad_transfer_encoding;
                 if (ec) {
                     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
                         ec == beast::error::timeout || ec == asio::error::connection_reset ||

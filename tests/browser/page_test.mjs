@@ -5,8 +5,10 @@
 // Loads the page, picks category "books" and the columns id, category, amount, presses Export,
 // waits for the new job to complete with its progress at 100%, downloads the file through the
 // page's download link and compares it byte for byte with <expected-csv>. Saves a screenshot
-// to <output-dir>/page.png. With PGEXPORT_API_KEY set, the key is typed into the page first
-// (the download then goes through the Blob path). Exit 0 only if every check passed.
+// to <output-dir>/page.png. With PGEXPORT_API_KEY set (a server with --api-key), the page must first show
+// the 401 problem (nothing listed; an export without a key and one with a wrong key refused, not started),
+// then the key is typed and remembered, every API call carries it, and the download goes through the page's
+// fetch-with-key (Blob) path. Exit 0 only if every check passed.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -75,10 +77,40 @@ try {
 
   if (apiKey) {
     const keyField = page.getByTestId('api-key');
+    const errorMessage = page.getByTestId('error-message');
+    const formStatus = page.locator('#form-status');
     check('API key field is a password field', (await keyField.getAttribute('type')) === 'password');
-    // Without the key the page says that one is needed.
-    await page.getByTestId('error-message').filter({ hasText: /API key/ }).waitFor({ timeout: 10000 });
-    check('a 401 asks for the API key', true);
+    check('API key field starts empty', (await keyField.inputValue()) === '');
+    // Without the key the page says that one is needed (its first job-list call is answered 401) ...
+    await errorMessage.filter({ hasText: /needs an API key/ }).waitFor({ timeout: 10000 });
+    check('without a key the page says the server needs one', true);
+    await page.locator('#jobs-error').filter({ hasText: /API key/ }).waitFor({ timeout: 10000 });
+    check('without a key the job list says it needs a key', true);
+    check('without a key no job is listed', (await page.getByTestId('job-row').count()) === 0);
+
+    // ... and an export is refused with that problem shown, not started. The form is left as it loaded
+    // (all rows, all columns), so a browser that restores form state on reload changes nothing below.
+    const exportRefused = async (what, wantKey, wantMessage) => {
+      const [sent, answered] = await Promise.all([
+        page.waitForRequest((r) => r.url() === base + '/api/export' && r.method() === 'POST'),
+        page.waitForResponse((r) => r.url() === base + '/api/export' && r.request().method() === 'POST'),
+        page.getByTestId('export-button').click(),
+      ]);
+      const auth = (await sent.allHeaders()).authorization;
+      check(`${what}: the request carries ${wantKey ? 'that key' : 'no Authorization'}`,
+        wantKey ? auth === 'Bearer ' + wantKey : auth === undefined, String(auth));
+      check(`${what}: the export is answered 401`, answered.status() === 401, `status ${answered.status()}`);
+      await errorMessage.filter({ hasText: wantMessage }).waitFor({ timeout: 10000 });
+      check(`${what}: the page shows the API key problem`, true);
+      check(`${what}: the page does not say the export started`,
+        !/Export started/.test((await formStatus.textContent()) || ''), await formStatus.textContent());
+      check(`${what}: the key field is marked invalid`, (await keyField.getAttribute('aria-invalid')) === 'true');
+      check(`${what}: no job is listed`, (await page.getByTestId('job-row').count()) === 0);
+    };
+    await exportRefused('export without a key', '', /needs an API key/);
+    await keyField.fill('wrong-' + apiKey);
+    await exportRefused('export with a wrong key', 'wrong-' + apiKey, /was not accepted/);
+
     await keyField.fill(apiKey);
     // The key is remembered by the browser: it is there again after a reload.
     await page.reload({ waitUntil: 'load' });
@@ -131,7 +163,17 @@ try {
 
   // Download through the page's link and compare byte for byte.
   const link = row.getByTestId('download-link');
-  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), link.click()]);
+  const [download, fileRequest] = await Promise.all([
+    page.waitForEvent('download', { timeout: 60000 }),
+    apiKey ? page.waitForRequest((r) => r.url() === `${base}/api/export/${jobId}/download`) : null,
+    link.click(),
+  ]);
+  if (apiKey) {
+    // A link cannot send a header: with a key the page fetches the file itself, with the key.
+    check('the download request carries the API key',
+      (await fileRequest.allHeaders()).authorization === 'Bearer ' + apiKey);
+    check('exactly one job is listed (the refused exports made none)', (await page.getByTestId('job-row').count()) === 1);
+  }
   const wantName = `export-${jobId}.csv`;
   check('download is named export-<id>.csv', download.suggestedFilename() === wantName, download.suggestedFilename());
   const savedPath = path.join(outDir, wantName);

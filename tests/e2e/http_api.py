@@ -7,12 +7,20 @@ The script creates its own database next to the one in the URL (dropped at the e
 seeds it, starts servers on free ports with their own data directories, and checks the contract in
 /work/shared/CONTRACT.md: jobs, status, downloads byte for byte against PostgreSQL's own COPY, Range,
 cancellation, listing, errors for hostile input, API keys, metrics, the records listing and resuming
-after SIGTERM. It prints one line per test and ends with `N passed, M failed`; exit 1 when any failed.
+after SIGTERM. It prints one line per test and ends with `N passed, M failed`; exit 1 when any failed. No
+case is skipped: one that cannot set up its situation fails and says why.
+
+A job that must be caught unfinished (a download that must get 409, a queued or a running job to cancel,
+SIGTERM in mid-export) runs on server g, which exports e2e_support's gated view of records: the test holds
+the gate closed, so the job waits at a known point (the gate's waiters prove it) instead of the test hoping
+that the machine is slow enough. The view's rows are records' rows, so its files compare to COPY of records.
 
 Set PGEXPORT_E2E_KEEP=1 to keep the servers' logs and data directories. Only the standard library is used. Servers share one database, and every server resumes the database's
 unfinished jobs when it starts, so a new server is started only once no job is queued or running.
 """
 
+import datetime
+import decimal
 import http.client
 import json
 import os
@@ -28,6 +36,8 @@ import time
 import traceback
 import urllib.parse
 import uuid
+
+from e2e_support import gate_waiters, held_gate, install_gate
 
 # ---------------------------------------------------------------------------------------------------------
 # Set-up
@@ -83,14 +93,19 @@ def free_port():
 
 TMP = tempfile.mkdtemp(prefix="pgexport-e2e-")
 
+# Server g exports this view of records (e2e_support's gate): a test holds the gate closed to keep a job
+# running at a known point, and the view's rows are records' rows, so its files compare to COPY of records.
+GATED_VIEW = "records_gated"
+
 
 class Server:
     """One `pgexport serve` process with its own port, data directory and log file."""
 
-    def __init__(self, name, chunk_rows=1000, api_keys=(), data_dir=None):
+    def __init__(self, name, chunk_rows=1000, api_keys=(), data_dir=None, extra_args=()):
         self.name = name
         self.chunk_rows = chunk_rows
         self.api_keys = list(api_keys)
+        self.extra_args = list(extra_args)
         self.data_dir = data_dir or os.path.join(TMP, f"data-{name}")
         self.log_path = os.path.join(TMP, f"{name}.log")
         self.port = None
@@ -104,6 +119,7 @@ class Server:
                 "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
         for k in self.api_keys:
             args += ["--api-key", k]
+        args += self.extra_args
         log = open(self.log_path, "ab")
         self.starts += 1
         log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
@@ -159,6 +175,19 @@ class Server:
             except subprocess.TimeoutExpired:
                 pass
 
+    def log_events(self):
+        """The JSON lines of the log, as objects."""
+        events = []
+        with open(self.log_path, "rb") as f:
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(e, dict):
+                    events.append(e)
+        return events
+
     def log_tail(self, lines=80):
         try:
             with open(self.log_path, "rb") as f:
@@ -210,15 +239,27 @@ def request(server, method, path, body=None, headers=None, key=None, timeout=HTT
         conn.close()
 
 
-def raw_exchange(port, data, timeout=10, chunk=65536):
+def complete_response(raw):
+    """Whether raw starts with a whole response that has a Content-Length (its header and all its body)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length:[ \t]*(\d+)", head, re.I)
+    return bool(sep and m and len(body) >= int(m.group(1)))
+
+
+def raw_exchange(port, data, timeout=10, chunk=65536, half_close=False, first_response=False):
     """Sends bytes on a fresh connection (in a thread, so a server that answers early is still heard) and
-    returns everything the server sends until it closes or `timeout` passes. Raises TimeoutError on a hang."""
+    returns everything the server sends until it closes or `timeout` passes. Raises TimeoutError on a hang.
+    half_close: shut down the sending side after the bytes (the client says it has nothing more to send).
+    first_response: return as soon as one whole response is in (a request the server accepts as valid
+    leaves the connection open for the next one)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
 
     def send():
         try:
             for i in range(0, len(data), chunk):
                 s.sendall(data[i:i + chunk])
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # the server may stop reading once it has answered
 
@@ -241,6 +282,8 @@ def raw_exchange(port, data, timeout=10, chunk=65536):
             if not b:
                 break
             out += b
+            if first_response and complete_response(out):
+                break
     finally:
         s.close()
         t.join(2)
@@ -289,15 +332,24 @@ def check_error(resp, status=None, what=""):
 
 
 def check_raw_error(raw, status, what):
+    """One complete HTTP response with `status` (an int, or a tuple of allowed ones) and the contract's
+    JSON error body; returns the error code."""
+    check(raw, f"{what}: the server closed the connection without any answer")
     st, headers, body = parse_raw_response(raw)
-    check(st == status, f"{what}: expected {status}, got {st}: {raw[:300]!r}")
+    allowed = status if isinstance(status, tuple) else (status,)
+    check(st in allowed, f"{what}: expected {' or '.join(map(str, allowed))}, got {st}: {raw[:300]!r}")
     check(headers.get("content-type", "").startswith("application/json"), f"{what}: Content-Type {headers}")
     n = int(headers.get("content-length", "-1"))
-    if n >= 0:
-        body = body[:n]
-    err = json.loads(body).get("error")
-    check(isinstance(err, dict) and isinstance(err.get("code"), str) and isinstance(err.get("message"), str),
+    check(n >= 0 and len(body) >= n, f"{what}: the answer has no Content-Length or is cut short: {raw[:300]!r}")
+    body = body[:n]
+    try:
+        err = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        raise AssertionError(f"{what}: the error body is not a JSON object: {body[:300]!r}")
+    check(isinstance(err, dict) and isinstance(err.get("code"), str) and re.fullmatch(r"[a-z][a-z0-9_]*", err["code"])
+          and isinstance(err.get("message"), str) and err["message"],
           f"{what}: error body {body[:300]!r}")
+    return err["code"]
 
 
 def first_difference(a, b):
@@ -376,6 +428,50 @@ def wait_quiescent(server, timeout=30):
         time.sleep(0.1)
 
 
+def metric(server, name):
+    """The value of an unlabelled gauge or counter in the server's /metrics."""
+    r = request(server, "GET", "/metrics")
+    check(r.status == 200, f"/metrics: {r}")
+    m = re.search(rf"^{re.escape(name)} (\d+)$", r.body.decode(), re.M)
+    check(m, f"/metrics has no {name}")
+    return int(m.group(1))
+
+
+def wait_engine_idle(server, timeout=30):
+    """Waits until the server runs no job and has none waiting for a slot: every job coroutine has ended,
+    so nothing can still write a file or change a status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running, waiting = metric(server, "pgexport_jobs_running_here"), metric(server, "pgexport_jobs_waiting_here")
+        if running == 0 and waiting == 0:
+            return
+        check(time.monotonic() < deadline, f"server {server.name} still runs {running} and queues {waiting} "
+                                           f"job(s) after {timeout} s")
+        time.sleep(0.05)
+
+
+def active_copies(view=GATED_VIEW):
+    """The COPY statements of `view` that a backend of the test database is running now."""
+    return int(sql_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                         f" AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE 'COPY%{view}%'"))
+
+
+def gate_set_up(g, open_below):
+    """The start of a gated test: no job of an earlier test still runs on g (a failed test may leave some;
+    they finish once the gate is open), nothing waits at the gate, and the gate lets `open_below` rows by."""
+    wait_engine_idle(g)
+    wait_until("nothing waits at the gate", lambda: gate_waiters(DB_URL) == 0)
+    install_gate(DB_URL, view=GATED_VIEW, open_below=open_below)
+
+
+def wait_until(what, cond, timeout=30):
+    """Waits until cond() is true; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        check(time.monotonic() < deadline, f"not within {timeout} s: {what}")
+        time.sleep(0.02)
+
+
 def download(server, job_id, key=None, headers=None, method="GET"):
     return request(server, method, f"/api/export/{job_id}/download", key=key, headers=headers)
 
@@ -432,10 +528,6 @@ def test(phase):
         TESTS.append((phase, fn))
         return fn
     return register
-
-
-class Skip(Exception):
-    pass
 
 
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
@@ -618,24 +710,41 @@ def test_range_requests(a):
     check(rest == b"", f"HEAD sent {len(rest)} body bytes")
 
 
-@test("a")
-def test_download_before_completion_is_409(a):
-    # Four all-rows jobs at once: with two running at a time the later ones are still queued.
-    ids = [create_job(a, {}) for _ in range(4)]
-    checked = 0
-    for job_id in reversed(ids):
-        r = download(a, job_id)
-        if r.status == 200:
-            check(status(a, job_id)["status"] == "completed", f"a download of unfinished job {job_id} got 200")
-            continue
-        check_error(r, 409, f"download of unfinished job {job_id}")
-        checked += 1
-        r = download(a, job_id, method="HEAD")
-        check(r.status == 409, f"HEAD download of unfinished job: {r.status}")
+def all_rows_csv():
+    if "all_csv" not in SHARED:
+        SHARED["all_csv"] = copy_csv(f"SELECT {ALL_COLUMNS} FROM records ORDER BY id")
+    return SHARED["all_csv"]
+
+
+def check_not_ready(server, job_id, state):
+    """The job is `state` (queued or running) now, and its download, GET and HEAD, is 409."""
+    st = status(server, job_id)
+    check(st["status"] == state, f"job {job_id} should be {state} (held at the gate), is {st['status']}: {st}")
+    check(st["downloadUrl"] is None, f"the {state} job offers a download: {st}")
+    code = check_error(download(server, job_id), 409, f"download of the {state} job")
+    check(code == "not_ready", f"download of the {state} job: error code {code!r}")
+    r = download(server, job_id, method="HEAD")
+    check(r.status == 409 and r.body == b"", f"HEAD download of the {state} job: {r}")
+
+
+@test("g")
+def test_download_before_completion_is_409(g):
+    # Two slots (--max-concurrent 2), both held at the gate: the first two jobs are running and cannot
+    # finish, the third waits for a slot. None of them may be downloaded until it completes.
+    gate_set_up(g, open_below=0)
+    with held_gate(DB_URL) as gate:
+        ids = [create_job(g, {}) for _ in range(3)]
+        gate.wait_for_waiters(2)
+        check_not_ready(g, ids[0], "running")
+        check_not_ready(g, ids[1], "running")
+        check_not_ready(g, ids[2], "queued")
+        check(gate_waiters(DB_URL) == 2, "a held job moved on while the gate was closed")
     for job_id in ids:
-        check(wait_job(a, job_id)["status"] == "completed", f"job {job_id} did not complete")
-    if not checked:
-        raise Skip("every job had completed before its download was asked for")
+        st = wait_job(g, job_id)
+        check(st["status"] == "completed", f"job {job_id} did not complete once the gate opened: {st}")
+        r = download(g, job_id)
+        check(r.status == 200, f"download once completed: {r}")
+        check_same_bytes(r.body, all_rows_csv(), f"the gated export {job_id}")
 
 
 @test("a")
@@ -670,55 +779,69 @@ def files_of(server, job_id):
         return []
 
 
-def check_cancelled_stays(server, job_id, wait=True):
-    if wait:
-        time.sleep(1.0)  # a running job stops at its next step: give it time to (wrongly) finish anyway
+def check_cancelled_stays(server, job_id):
+    """Call once the server has let go of the job (wait_engine_idle): it is cancelled for good, without a
+    file, a download or a way to cancel it again."""
     st = status(server, job_id)
     check(st["status"] == "cancelled", f"cancelled job {job_id} is now {st['status']}")
     check(st["downloadUrl"] is None and st["filePath"] is None, f"cancelled job still offers a file: {st}")
     check(st["finishedAt"] is not None, "a cancelled job has no finishedAt")
+    stored = sql_value(f"SELECT status FROM export_jobs WHERE id = '{job_id}'")
+    check(stored == "cancelled", f"the job store says {stored!r} for cancelled job {job_id}")
     r = download(server, job_id)
-    check(r.status in (404, 409), f"download of cancelled job: expected 409/404, got {r.status}")
-    check_error(r, None, "download of cancelled job")
+    check_error(r, 409, "download of a cancelled job")
     left = files_of(server, job_id)
     check(not left, f"cancelled job {job_id} left files in the data directory: {left}")
+    check_error(request(server, "DELETE", f"/api/export/{job_id}"), 409, "DELETE of an already cancelled job")
+    return st
 
 
-@test("a")
-def test_cancel_queued_and_delete_completed(a):
-    ids = [create_job(a, {}) for _ in range(4)]
-    cancelled = []
-    for job_id in reversed(ids):  # the last ones are the most likely to be still queued
-        r = request(a, "DELETE", f"/api/export/{job_id}")
-        if r.status == 200:
-            body = r.json()
-            check(body.get("jobId") == job_id and body.get("status") == "cancelled", f"DELETE answer: {body}")
-            cancelled.append(job_id)
-        else:
-            check_error(r, 409, f"DELETE {job_id}")
-            check(status(a, job_id)["status"] == "completed", f"DELETE said 409 for a job that is not over")
-    check(cancelled, "no job could be cancelled (all four were done before DELETE)")
-    time.sleep(1.0)
-    for job_id in cancelled:
-        check_cancelled_stays(a, job_id, wait=False)
-        r = request(a, "DELETE", f"/api/export/{job_id}")
-        check_error(r, 409, "DELETE of an already cancelled job")
-    for job_id in ids:
-        if job_id not in cancelled:
-            wait_job(a, job_id)
+def check_cancel_answer(r, job_id, what):
+    check(r.status == 200, f"DELETE of a {what} job: {r}")
+    body = r.json()
+    check(body.get("jobId") == job_id and body.get("status") == "cancelled", f"DELETE answer: {body}")
 
-    job_id, _ = all_rows_job(a)
-    r = request(a, "DELETE", f"/api/export/{job_id}")
+
+@test("g")
+def test_cancel_queued_and_delete_completed(g):
+    gate_set_up(g, open_below=0)
+    with held_gate(DB_URL) as gate:
+        ids = [create_job(g, {}) for _ in range(4)]
+        gate.wait_for_waiters(2)  # jobs 0 and 1 hold both slots; 2 and 3 wait for one
+        states = [status(g, job_id)["status"] for job_id in ids]
+        check(states == ["running", "running", "queued", "queued"], f"with two slots held the jobs are {states}")
+        check_cancel_answer(request(g, "DELETE", f"/api/export/{ids[3]}"), ids[3], "queued")
+        check_cancel_answer(request(g, "DELETE", f"/api/export/{ids[2]}"), ids[2], "queued")
+    # The gate is open: the two running jobs complete, and the slots they free must not start the
+    # cancelled ones. Once the server runs and queues nothing, it has decided about every job.
+    for job_id in ids[:2]:
+        check(wait_job(g, job_id)["status"] == "completed", f"job {job_id} did not complete")
+    wait_engine_idle(g)
+    for job_id in ids[2:]:
+        st = check_cancelled_stays(g, job_id)
+        check(st["startedAt"] is None and st["rowsExported"] == 0, f"the cancelled queued job ran: {st}")
+
+    job_id = ids[0]
+    r = request(g, "DELETE", f"/api/export/{job_id}")
     check_error(r, 409, "DELETE of a completed job")
-    check(status(a, job_id)["status"] == "completed", "DELETE of a completed job changed its status")
-    check(download(a, job_id).status == 200, "DELETE of a completed job removed its file")
+    check(status(g, job_id)["status"] == "completed", "DELETE of a completed job changed its status")
+    r = download(g, job_id)
+    check(r.status == 200, f"DELETE of a completed job removed its file: {r}")
+    check_same_bytes(r.body, all_rows_csv(), "the completed job's file after a refused DELETE")
 
 
 @test("a")
 def test_list_newest_first(a):
     first = create_job(a, {"filters": {"category": "books"}, "columns": ["id"]})
-    time.sleep(0.05)
+    # createdAt has millisecond precision: the second job is created once the (shared) clock has passed
+    # the first's millisecond, so that the two are ordered by the time they were created.
+    t1 = status(a, first)["createdAt"]
+    t1_seconds = datetime.datetime.fromisoformat(t1.replace("Z", "+00:00")).timestamp()
+    while time.time() < t1_seconds + 0.002:
+        time.sleep(0.001)
     second = create_job(a, {"filters": {"category": "garden"}, "columns": ["id"]})
+    t2 = status(a, second)["createdAt"]
+    check(t1 < t2, f"the later job's createdAt {t2} is not after the earlier one's {t1}")
     r = request(a, "GET", "/api/export")
     check(r.status == 200, f"GET /api/export: {r}")
     jobs = r.json()
@@ -871,22 +994,73 @@ def test_sql_injection_in_values(a):
     check(sql_value("SELECT to_regclass('records') IS NOT NULL") == "t", "the records table is gone")
 
 
+# Bytes that are not a valid HTTP/1.1 request. Each must get a 4xx with the JSON error body: the
+# connection may close after it, but never without an answer. (name, bytes, allowed statuses, half_close)
+GARBAGE = [
+    ("binary junk", b"\x00\xff garbage\r\n\r\n", (400,), False),
+    ("every byte value", bytes(range(256)) * 4, (400,), False),
+    ("HTTP/9.9", b"GET / HTTP/9.9\r\nHost: t\r\n\r\n", (400,), False),
+    ("no HTTP version", b"GET /healthz\r\n\r\n", (400,), False),
+    ("space in the target", b"GET /heal thz HTTP/1.1\r\nHost: t\r\n\r\n", (400,), False),
+    ("header without a colon", b"GET /healthz HTTP/1.1\r\nHost t\r\n\r\n", (400,), False),
+    ("space before the colon", b"GET /healthz HTTP/1.1\r\nHost : t\r\n\r\n", (400,), False),
+    ("NUL in a header value", b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: a\x00b\r\n\r\n", (400,), False),
+    ("CR alone in a header", b"GET /healthz HTTP/1.1\r\nHost: t\rX-A: b\r\n\r\n", (400,), False),
+    ("Content-Length -1", b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", (400,), False),
+    ("Content-Length not a number", b"POST /api/export HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n{",
+     (400,), False),
+    ("two different Content-Lengths",
+     b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", (400,), False),
+    ("Content-Length beyond 64 bits",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n{}", (400, 413), False),
+    ("Transfer-Encoding and Content-Length",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+     (400,), False),
+    ("a chunk size that is not hex",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n", (400,), False),
+    ("a chunk size beyond 64 bits",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\nx\r\n",
+     (400, 413), False),
+    # The body's length cannot be known (RFC 9112 6.3: the server must answer 400 and close). Read as
+    # bodiless, the request would create an export and its body would be taken for the next request.
+    ("a transfer coding other than chunked",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n{}", (400,), True),
+    ("a bad character in a header name", b"GET /healthz HTTP/1.1\r\nHost: t\r\nX(A): b\r\n\r\n", (400,), False),
+    ("a raw non-ASCII byte in the target", b"GET /\xff HTTP/1.1\r\nHost: t\r\n\r\n", (400, 404), False),
+    ("a NUL in a chunk extension",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2;\x00\r\n{}\r\n0\r\n\r\n", (400,), False),
+    ("a request line of spaces", b"   \r\n\r\n", (400,), False),
+    ("a tab between method and target", b"GET\t/healthz HTTP/1.1\r\nHost: t\r\n\r\n", (400,), False),
+    ("a header cut off by the client's end of sending", b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: b", (400,), True),
+    ("a body shorter than its Content-Length",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{}",
+     (400,), True),
+    ("a chunked body without its last chunk",
+     b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n", (400,), True),
+]
+
+
 @test("a")
 def test_raw_socket_garbage(a):
-    for garbage in (b"\x00\xff garbage\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
-                    b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
-                    b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-                    b"POST /api/export HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
-                    bytes(range(256)) * 4):
+    failures = []
+    for name, garbage, statuses, half_close in GARBAGE:
         try:
-            raw = raw_exchange(a.port, garbage, timeout=10)
+            raw = raw_exchange(a.port, garbage, timeout=10, half_close=half_close, first_response=True)
         except TimeoutError as e:
-            raise AssertionError(f"garbage {garbage[:40]!r}: the server neither answered nor closed: {e}")
-        if raw:
-            st, _, _ = parse_raw_response(raw)
-            check(st == 400 or (garbage.startswith(b"GET / HTTP/9.9") and st in (400, 505)),
-                  f"garbage {garbage[:40]!r}: answered {raw[:120]!r}")
-        check(request(a, "GET", "/healthz").status == 200, f"no /healthz after garbage {garbage[:40]!r}")
+            failures.append(f"{name} ({garbage[:60]!r}): the server neither answered nor closed: {e}")
+            continue
+        try:
+            check_raw_error(raw, statuses, f"{name} ({garbage[:60]!r})")
+        except AssertionError as e:
+            failures.append(str(e))
+        if request(a, "GET", "/healthz").status != 200:
+            failures.append(f"no /healthz after {name}")
+    # A connection that sends nothing and ends is not a request: there is nothing to answer, and an HTTP
+    # response to no request would be unsolicited. The server must close it at once, without any byte.
+    raw = raw_exchange(a.port, b"", timeout=10, half_close=True)
+    check(raw == b"", f"an empty connection got {raw[:200]!r}")
+    check(a.alive(), "the server died during the garbage")
+    check(not failures, "; ".join(failures))
 
 
 @test("a")
@@ -966,6 +1140,102 @@ def test_records_pagination(a):
         check_error(request(a, "GET", f"/api/records?{bad}"), 400, f"/api/records?{bad}")
 
 
+def exact_json(text):
+    """JSON parsed so that nothing is lost or blurred: numbers as exact Decimals (12.30 == 12.3, but never
+    1 == true), objects as their (key, value) pairs in order, duplicates kept."""
+    return json.loads(text, object_pairs_hook=lambda pairs: ("object", tuple(pairs)),
+                      parse_float=lambda x: ("number", decimal.Decimal(x)),
+                      parse_int=lambda x: ("number", decimal.Decimal(x)),
+                      parse_constant=lambda x: ("constant", x))
+
+
+def database_rows(where, columns):
+    """[(id, row)] for the selection, as PostgreSQL's row_to_json says it, in id order (psql, the
+    contract's session settings)."""
+    out = psql(DB_URL, f"SELECT json_build_array(t.id, (SELECT row_to_json(r) FROM (SELECT {columns}) r))"
+                       f" FROM records t WHERE {where} ORDER BY t.id").decode()
+    rows = []
+    for line in out.splitlines():
+        key, row = exact_json(line)
+        rows.append((int(key[1]), row))
+    return rows
+
+
+def listed_rows(server, query, limit):
+    """Walks /api/records?query by nextCursor: [(page, row)], and the cursors seen."""
+    rows, cursors, after = [], [], None
+    for page_no in range(10000):
+        path = f"/api/records?{query}&limit={limit}" + (f"&after={after}" if after is not None else "")
+        r = request(server, "GET", path)
+        check(r.status == 200, f"GET {path}: {r}")
+        check((r.header("Content-Type") or "").startswith("application/json"), f"GET {path}: Content-Type")
+        body = exact_json(r.body)
+        check(body[0] == "object" and [k for k, _ in body[1]] == ["rows", "nextCursor"], f"GET {path}: {r}")
+        page, cursor = dict(body[1])["rows"], dict(body[1])["nextCursor"]
+        check(isinstance(page, list) and len(page) <= limit, f"GET {path}: {len(page)} rows for limit {limit}")
+        rows += [(page_no, row) for row in page]
+        cursors.append((len(page), cursor))
+        if cursor is None:
+            return rows, cursors
+        check(cursor[0] == "number" and cursor[1] == int(cursor[1]), f"GET {path}: nextCursor {cursor!r}")
+        after = int(cursor[1])
+    raise AssertionError(f"/api/records?{query}: no end after 10000 pages")
+
+
+RECORDS_CASES = [
+    # (query string, the same selection in SQL, its columns in SQL, page size)
+    ("category=hostile", "category = 'hostile'", ALL_COLUMNS, 3),
+    ("category=books&category=hostile&name[ne]=nobody&id[gt]=29500&columns=description,name,id,created_at,amount",
+     "category IN ('books', 'hostile') AND name <> 'nobody' AND id > 29500", "description, name, id, created_at, amount", 7),
+    ("status=paid&status=shipped&amount[gte]=-1&amount[lt]=100&created_at[gte]=2024-01-01T00:00:00Z"
+     "&created_at[lt]=2024-07-01T05:30:00%2B05:30&id[lte]=6000&columns=amount,created_at,status",
+     "status IN ('paid', 'shipped') AND amount >= -1 AND amount < 100 AND created_at >= '2024-01-01T00:00:00Z'"
+     " AND created_at < '2024-07-01T05:30:00+05:30' AND id <= 6000", "amount, created_at, status", 50),
+    ("name=" + urllib.parse.quote("Ünïcödé 名前") + "&columns=name,description,email",
+     "name = 'Ünïcödé 名前'", "name, description, email", 1),
+    ("description[ne]=&category=hostile&columns=id,description", "description <> '' AND category = 'hostile'",
+     "id, description", 2),
+    ("id[lte]=2500", "id <= 2500", ALL_COLUMNS, 1000),
+]
+
+
+@test("a")
+def test_records_values_match_database(a):
+    """Every value of /api/records (hard rows included) is what PostgreSQL's row_to_json says for the same
+    selection, page by page, with nextCursor at each page's last key."""
+    seen_hard = set()
+    for query, where, columns, limit in RECORDS_CASES:
+        want = database_rows(where, columns)
+        check(want, f"the selection {where!r} is empty in the database; the case checks nothing")
+        got, cursors = listed_rows(a, query, limit)
+        what = f"/api/records?{query} (limit {limit})"
+        check(len(got) == len(want), f"{what}: {len(got)} rows listed, the database has {len(want)}")
+        for i, ((page, row), (key, expected)) in enumerate(zip(got, want)):
+            check(row == expected, f"{what}: row {i} (id {key}, page {page}) differs from the database:\n"
+                                   f"  listed   {row!r}\n  database {expected!r}")
+            text = repr(row)
+            for needle in ("\\n", "\\r", '"', "名前", "🚀", ".123456"):
+                if needle in text:
+                    seen_hard.add(needle)
+        # Full pages end with a cursor at their last row's key; the page after the last row is empty and
+        # ends the walk; a short page ends it too.
+        keys = [k for k, _ in want]
+        n = 0
+        for size, cursor in cursors:
+            n += size
+            if cursor is not None:
+                check(size == limit and cursor[1] == keys[n - 1], f"{what}: nextCursor {cursor} after {n} rows")
+            else:
+                check(n == len(want) and size < limit, f"{what}: the walk ended after {n} of {len(want)} rows")
+        check(len(cursors) == len(want) // limit + 1, f"{what}: {len(cursors)} pages for {len(want)} rows")
+        for _, row in got:
+            for k, v in row[1]:
+                if k == "description" and v in (None, ""):
+                    seen_hard.add(f"description {v!r}")
+    check({"\\n", "\\r", '"', "名前", "🚀", ".123456", "description None", "description ''"} <= seen_hard,
+          f"the cases missed some hard values: only {sorted(seen_hard)}")
+
+
 @test("a")
 def test_no_internal_errors(a):
     text = request(a, "GET", "/metrics").body.decode()
@@ -1010,59 +1280,74 @@ def test_api_keys(a, b):
     check_error(request(b, "GET", f"/api/export/{a_job}/status", key="k1"), 404, "k1 reads a keyless job")
 
 
-def wait_until_exporting(c, job_id, before):
-    """Waits until the job is running and has exported rows; fails if it ends first or never starts."""
-    deadline = time.monotonic() + 20
-    while True:
-        st = status(c, job_id)
-        if st["status"] == "running" and st["rowsExported"] > 0:
-            return
-        check(st["status"] in ("queued", "running"), f"job ended before {before}: {st}")
-        check(time.monotonic() < deadline, "the job never started running")
-        time.sleep(0.01)
+@test("g")
+def test_cancel_running_job(g):
+    gate_set_up(g, open_below=3000)
+    with held_gate(DB_URL) as gate:
+        job_id = create_job(g, {})
+        gate.wait_for_waiters(1)  # three chunks written, the fourth's COPY waits
+        st = status(g, job_id)
+        check(st["status"] == "running", f"the job held at the gate is {st['status']}")
+        check(any(n.endswith(".part") for n in files_of(g, job_id)), "the running job has no partial file")
+        check_cancel_answer(request(g, "DELETE", f"/api/export/{job_id}"), job_id, "running")
+        # With the gate still closed, the server must let go of the job at once: its coroutine ends
+        # without the COPY ever finishing. (Its PostgreSQL backend goes on waiting at the gate: the engine
+        # drops the connection without a cancel request, and a backend waiting on a lock does not notice.
+        # That is reported as a product bug; this test does not depend on it either way.)
+        wait_engine_idle(g)
+        check_cancelled_stays(g, job_id)
+    # The gate is open: whatever still ran in the database finishes or fails now. The job stays cancelled
+    # and no file appears.
+    wait_until("no backend runs a COPY of the view", lambda: gate_waiters(DB_URL) == 0 and active_copies() == 0)
+    check_cancelled_stays(g, job_id)
 
 
-@test("c")
-def test_cancel_running_job(c):
-    job_id = create_job(c, {})
-    wait_until_exporting(c, job_id, "it could be cancelled")
-    r = request(c, "DELETE", f"/api/export/{job_id}")
-    check(r.status == 200, f"DELETE of a running job: {r}")
-    check(r.json()["status"] == "cancelled", f"DELETE answer {r.json()}")
-    check_cancelled_stays(c, job_id)
-    check_error(request(c, "DELETE", f"/api/export/{job_id}"), 409, "second DELETE")
-
-
-@test("c")
-def test_sigterm_then_resume(c):
-    job_id = create_job(c, {})
-    wait_until_exporting(c, job_id, "SIGTERM")
-    t0 = time.monotonic()
-    c.proc.send_signal(signal.SIGTERM)
-    try:
-        code = c.proc.wait(15)
-    except subprocess.TimeoutExpired:
-        c.kill()
-        raise AssertionError("the server did not exit within 15 s of SIGTERM")
-    took = time.monotonic() - t0
-    check(code == 0, f"exit code {code} after SIGTERM")
-    stored = sql_value(f"SELECT status || ' ' || rows_exported FROM export_jobs WHERE id = '{job_id}'")
+@test("g")
+def test_sigterm_then_resume(g):
+    # Five chunks of 1000 pass the gate and are checkpointed; the sixth waits. SIGTERM arrives then.
+    gate_set_up(g, open_below=5000)
     total = int(sql_value("SELECT count(*) FROM records"))
-    state, rows = stored.split()
-    if state == "completed":
-        raise Skip(f"the job completed before SIGTERM took effect ({took:.2f} s)")
-    check(state in ("running", "queued"), f"after SIGTERM the job is {state}, not resumable")
-    check(int(rows) < total, f"checkpoint rows {rows} of {total}")
+    held_rows = int(sql_value("SELECT count(*) FROM records WHERE id <= 5000"))
+    check(held_rows == 5000 and 0 < held_rows < total, f"the gate's threshold: {held_rows} of {total} rows")
+    with held_gate(DB_URL) as gate:
+        job_id = create_job(g, {})
+        gate.wait_for_waiters(1)
+        wait_until("the checkpoint of the fifth chunk is stored", lambda: sql_value(
+            f"SELECT rows_exported FROM export_jobs WHERE id = '{job_id}'") == str(held_rows))
+        g.proc.send_signal(signal.SIGTERM)
+        try:
+            code = g.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            g.kill()
+            raise AssertionError("the server did not exit within 15 s of SIGTERM (a job held at the gate)")
+        check(code == 0, f"exit code {code} after SIGTERM")
+        state, rows, last = sql_value(f"SELECT status || ' ' || rows_exported || ' ' || last_processed_id"
+                                      f" FROM export_jobs WHERE id = '{job_id}'").split()
+        check(state in ("running", "queued"), f"after SIGTERM the job is {state}, not resumable")
+        check(int(rows) == held_rows and int(last) == 5000, f"checkpoint after SIGTERM: rows {rows}, last id {last}")
+        part = [n for n in files_of(g, job_id) if n.endswith(".part")]
+        check(part, f"no partial file after SIGTERM: {files_of(g, job_id)}")
+    # Before a new server starts, the stopped one's COPY must be over (it ends once the gate opens; see
+    # test_cancel_running_job), so that the job is resumed by exactly one export.
+    wait_until("no backend runs a COPY of the view", lambda: gate_waiters(DB_URL) == 0 and active_copies() == 0)
 
-    c.start()  # same data directory and database
-    st = wait_job(c, job_id, timeout=45)
+    g.start(g.port)  # same data directory and database: it resumes the job
+    st = wait_job(g, job_id, timeout=45)
     check(st["status"] == "completed", f"the resumed job ended {st['status']}: {st}")
     check(st["rowsExported"] == total, f"resumed rowsExported {st['rowsExported']} != {total}")
-    r = download(c, job_id)
+    # It went on from the checkpoint: the log says so, it was not started over, and this process wrote
+    # only the rows after the checkpoint.
+    starts = [e.get("resumed_at_row") for e in g.log_events() if e.get("job") == job_id and e.get("event") == "job_started"]
+    check(starts == [0, held_rows], f"the job's starts in the log are {starts}, not [0, {held_rows}]")
+    restarted = [e for e in g.log_events() if e.get("job") == job_id and e.get("event") == "job_restarted"]
+    check(not restarted, f"the resumed job was started over: {restarted}")
+    written = metric(g, "pgexport_rows_exported_total")
+    check(written == total - held_rows, f"the restarted server wrote {written} rows, not the {total - held_rows} after the checkpoint")
+    r = download(g, job_id)
     check(r.status == 200, f"download after resume: {r}")
     check(st["bytesWritten"] == len(r.body), f"bytesWritten {st['bytesWritten']} != {len(r.body)}")
-    check_same_bytes(r.body, copy_csv(f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"), "the resumed export")
-    left = [n for n in files_of(c, job_id) if n != f"{job_id}.csv"]
+    check_same_bytes(r.body, all_rows_csv(), "the resumed export")
+    left = [n for n in files_of(g, job_id) if n != f"{job_id}.csv"]
     check(not left, f"leftover files after the resumed export: {left}")
 
 
@@ -1087,7 +1372,7 @@ INSERT INTO records (category, created_at, name, email, amount, status, descript
 
 
 def main():
-    results = {"passed": 0, "failed": 0, "skipped": 0}
+    results = {"passed": 0, "failed": 0}
     servers = []
     failed_names = []
 
@@ -1099,10 +1384,6 @@ def main():
             fn(*args)
             results["passed"] += 1
             print(f"    ok ({time.monotonic() - t0:.2f} s)", flush=True)
-        except Skip as e:
-            results["passed"] += 1
-            results["skipped"] += 1
-            print(f"    ok, one assertion skipped: {e}", flush=True)
         except Exception as e:  # noqa: BLE001 - a test's failure of any kind is reported, not fatal
             results["failed"] += 1
             failed_names.append(name)
@@ -1159,17 +1440,22 @@ def main():
         except Exception as e:  # noqa: BLE001
             setup_failed("all jobs of server b finish", e)
         try:
-            c = Server("c", chunk_rows=100)
-            servers.append(c)
-            c.start()
+            install_gate(DB_URL, view=GATED_VIEW, open_below=0)
+            g = Server("g", chunk_rows=1000, extra_args=["--table", GATED_VIEW, "--max-concurrent", "2"])
+            servers.append(g)
+            g.start()
         except Exception as e:  # noqa: BLE001
-            setup_failed("start server c", e)
+            setup_failed("start server g", e)
         else:
             for phase, fn in TESTS:
-                if phase == "c" and c.alive():
-                    run(fn, c)
-                elif phase == "c":
-                    setup_failed(fn.__name__, RuntimeError("server c is not running"))
+                if phase == "g" and g.alive():
+                    run(fn, g)
+                elif phase == "g":
+                    setup_failed(fn.__name__, RuntimeError("server g is not running"))
+            try:
+                wait_quiescent(g if g.alive() else a)
+            except Exception as e:  # noqa: BLE001
+                setup_failed("all jobs of server g finish", e)
 
         if not a.alive():
             setup_failed("server a still running at the end", RuntimeError(f"exit code {a.proc.returncode}"))
@@ -1193,7 +1479,7 @@ def main():
             print(f"kept {TMP} (PGEXPORT_E2E_KEEP is set)")
         else:
             shutil.rmtree(TMP, ignore_errors=True)
-    print(f"({time.monotonic() - t_start:.1f} s, {results['skipped']} with a skipped assertion)")
+    print(f"({time.monotonic() - t_start:.1f} s)")
     print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
     return 1 if results["failed"] else 0
 
