@@ -43,8 +43,11 @@ const std::vector<option_spec> serve_specs = {
     {"listen", "HOST:PORT", "address to serve HTTP on", "127.0.0.1:8080", "PGEXPORT_LISTEN"},
     database_option,
     {"data-dir", "DIR", "where export files are written", "./var/exports", "PGEXPORT_DATA_DIR"},
-    {"max-concurrent", "N", "exports running at once; others wait in FIFO order", "2",
+    {"max-concurrent", "N", "exports this instance runs at once; others wait in FIFO order", "2",
      "PGEXPORT_MAX_CONCURRENT"},
+    {"instance-id", "NAME", "this instance's name in job leases", "host:pid", "PGEXPORT_INSTANCE_ID"},
+    {"lease", "DURATION", "a job whose instance stops renewing is taken over after this", "15s",
+     "PGEXPORT_LEASE"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
     {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
     {"table", "NAME", "table or view to export", "records", "PGEXPORT_TABLE"},
@@ -92,6 +95,9 @@ int run_serve(const options& o) {
     ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
+    if (auto id = o.get("instance-id"); id && *id != "host:pid")
+        ec.instance_id = *id;
+    ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
     ec.table = required(o, "table");
     ec.key = required(o, "key");
     pgexport::http::server_config sc;

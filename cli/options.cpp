@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <limits>
+
 #include <charconv>
 #include <stdexcept>
 
@@ -94,6 +96,43 @@ long long options::get_int(const std::string& name, long long min, long long max
         throw std::invalid_argument("--" + name + " must be a whole number from " + std::to_string(min) +
                                     " to " + std::to_string(max) + ", not \"" + *v + "\"");
     return n;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+    long long n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end == text.data() || n < 0)
+        return std::nullopt;
+    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    long long ms_per_unit = 0;
+    if (unit == "ms")
+        ms_per_unit = 1;
+    else if (unit == "s")
+        ms_per_unit = 1000;
+    else if (unit == "m")
+        ms_per_unit = 60'000;
+    else if (unit == "h")
+        ms_per_unit = 3'600'000;
+    else if (unit == "d")
+        ms_per_unit = 86'400'000;
+    else
+        return std::nullopt;
+    if (n > std::numeric_limits<long long>::max() / ms_per_unit)
+        return std::nullopt;
+    return std::chrono::milliseconds(n * ms_per_unit);
+}
+
+std::chrono::milliseconds options::get_duration(const std::string& name, std::chrono::milliseconds min,
+                                                std::chrono::milliseconds max) const {
+    auto v = get(name);
+    if (!v)
+        throw std::invalid_argument("--" + name + " is required");
+    auto d = parse_duration(*v);
+    if (!d || *d < min || *d > max)
+        throw std::invalid_argument("--" + name + " must be a duration such as 500ms, 15s, 10m or 7d, from " +
+                                    std::to_string(min.count()) + "ms to " + std::to_string(max.count()) +
+                                    "ms, not \"" + *v + "\"");
+    return *d;
 }
 
 std::string usage(const std::string& command, const std::string& summary,

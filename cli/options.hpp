@@ -2,7 +2,9 @@
 // Command-line options: --name value, --name=value and --flag, with fallbacks to the environment.
 // Pure: the environment is passed in, so it can be tested.
 
+#include <chrono>
 #include <functional>
+#include <string_view>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +34,9 @@ public:
     std::vector<std::string> all(const std::string& name) const;
     // get() as an integer in [min, max]; throws std::invalid_argument naming the option.
     long long get_int(const std::string& name, long long min, long long max) const;
+    // get() as a duration (parse_duration) in [min, max]; throws std::invalid_argument naming the option.
+    std::chrono::milliseconds get_duration(const std::string& name, std::chrono::milliseconds min,
+                                           std::chrono::milliseconds max) const;
 
 private:
     const option_spec& spec(const std::string& name) const;
@@ -40,6 +45,9 @@ private:
     std::function<std::optional<std::string>(const std::string&)> getenv_;
     bool help_ = false;
 };
+
+// "500ms", "15s", "10m", "2h", "7d" (a whole number and a unit); nullopt for anything else.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // The --help text of a command.
 std::string usage(const std::string& command, const std::string& summary,

@@ -26,6 +26,8 @@ json::object job_json(const engine::job_info& job) {
     o["startedAt"] = time_or_null(job.started_at);
     o["finishedAt"] = time_or_null(job.finished_at);
     o["attempts"] = job.attempts;
+    o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
+                                                                              : json::value(nullptr);
     o["request"] = engine::to_json(job.request);
     return o;
 }

@@ -395,9 +395,6 @@ struct server::impl : std::enable_shared_from_this<impl> {
         out += "# HELP pgexport_jobs_running_here Jobs this process is running.\n# TYPE "
                "pgexport_jobs_running_here gauge\n";
         out += "pgexport_jobs_running_here " + std::to_string(engine.running_count()) + "\n";
-        out += "# HELP pgexport_jobs_waiting_here Jobs waiting for a slot in this process.\n# TYPE "
-               "pgexport_jobs_waiting_here gauge\n";
-        out += "pgexport_jobs_waiting_here " + std::to_string(engine.queued_count()) + "\n";
         out += "# HELP pgexport_rows_exported_total Rows written by this process.\n# TYPE "
                "pgexport_rows_exported_total counter\n";
         out += "pgexport_rows_exported_total " + std::to_string(st.rows_exported) + "\n";

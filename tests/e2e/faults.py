@@ -671,6 +671,21 @@ AIMED = {"after-write (aimed)": PAST_CHECKPOINT, "last-checkpoint": LAST_PENDING
 REQUIRED = [PAST_CHECKPOINT, LAST_PENDING, AFTER_LAST, RENAMED]
 
 
+def part_files(names, job):
+    """The job's partial files among `names`: each lease writes its own, <job>.<lease token>.csv.part."""
+    return sorted(n for n in names if n.startswith(job + ".") and n.endswith(".csv.part"))
+
+
+def newest_part(data_dir, job):
+    """The partial file of the job's newest lease (the one a kill interrupted), or a path that does not exist."""
+    try:
+        names = part_files(os.listdir(data_dir), job)
+    except FileNotFoundError:
+        names = []
+    token = lambda n: int(n[len(job) + 1:-len(".csv.part")] or 0) if n[len(job) + 1:-len(".csv.part")].isdigit() else -1
+    return os.path.join(data_dir, max(names, key=token) if names else f"{job}.none.csv.part")
+
+
 def landing(what, row, part_size, final_exists, final, part, ref, ref_size, ends, total, contiguous):
     """Classifies the settled state after a kill and checks the invariants of its class: the checkpoint
     vouches only for whole records that are on disk and are the reference's; every byte of the .part is
@@ -759,8 +774,7 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
             srv.start()
         made.append(srv.create(body))
         say(f"  job {made[-1]}: {json.dumps(body)}, {total} rows, --chunk-rows {chunk}, reference {ref_size} bytes")
-        return (made[-1], os.path.join(srv.data_dir, f"{made[-1]}.csv"),
-                os.path.join(srv.data_dir, f"{made[-1]}.csv.part"))
+        return (made[-1], os.path.join(srv.data_dir, f"{made[-1]}.csv"), newest_part(srv.data_dir, made[-1]))
 
     plan = list(plan)
     # An aimed kind's gate must be closed before its job can get there: then the job is made after it.
@@ -878,6 +892,7 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
             gate.drop_held()
             gate.open(gate_id)
         row = job_row(job)
+        part = newest_part(srv.data_dir, job)
         part_size = size_of(part)
         final_exists = os.path.exists(final)
         where = landing(f"after kill #{n} ({kind})", row, part_size, final_exists, final, part, ref, ref_size, ends,
@@ -902,7 +917,7 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
         st = finish_checks(srv, job, ref, 900 if LONG else 300)
         check(st["rowsExported"] == total, f"job {job}: rowsExported {st['rowsExported']}, expected {total}")
         files = set(os.listdir(srv.data_dir))
-        check(f"{job}.csv.part" not in files, f"{job}.csv.part left behind after completion")
+        check(not part_files(files, job), f"partial files left behind after completion: {part_files(files, job)}")
         if job in untouched:
             # Killed between the rename and the record: the restart records the file that is there.
             st_now = os.stat(os.path.join(srv.data_dir, f"{job}.csv"))
@@ -1165,7 +1180,7 @@ def test_file_size_limit():
     check(job in error or srv.data_dir in error, f"the error does not name the file: {error!r}")
     files = sorted(os.listdir(srv.data_dir))
     check(f"{job}.csv" not in files, f"{job}.csv exists for a failed job")
-    check(f"{job}.csv.part" not in files, f"the partial file of the failed job was left behind: {files}")
+    check(not part_files(files, job), f"the partial file of the failed job was left behind: {files}")
     d = api(srv.port, "GET", f"/api/export/{job}/download")
     check_error_body(d, 409, "download of the failed job")
     h = api(srv.port, "GET", "/healthz")

@@ -106,7 +106,9 @@ class Server:
         self.chunk_rows = chunk_rows
         self.api_keys = list(api_keys)
         self.extra_args = list(extra_args)
-        self.data_dir = data_dir or os.path.join(TMP, f"data-{name}")
+        # Servers on one database are instances of one service: they share the data directory, since any
+        # of them may run (and another serve) a job of their table.
+        self.data_dir = data_dir or os.path.join(TMP, "data")
         self.log_path = os.path.join(TMP, f"{name}.log")
         self.port = None
         self.proc = None
@@ -438,11 +440,12 @@ def metric(server, name):
 
 
 def wait_engine_idle(server, timeout=30):
-    """Waits until the server runs no job and has none waiting for a slot: every job coroutine has ended,
-    so nothing can still write a file or change a status."""
+    """Waits until the server runs no job and none of its table's jobs is queued or running: every job
+    coroutine has ended, so nothing can still write a file or change a status."""
     deadline = time.monotonic() + timeout
     while True:
-        running, waiting = metric(server, "pgexport_jobs_running_here"), metric(server, "pgexport_jobs_waiting_here")
+        running = metric(server, "pgexport_jobs_running_here")
+        waiting = sum(metric(server, f'pgexport_jobs{{status="{s}"}}') for s in ("queued", "running"))
         if running == 0 and waiting == 0:
             return
         check(time.monotonic() < deadline, f"server {server.name} still runs {running} and queues {waiting} "

@@ -102,7 +102,22 @@ struct test_env {
     }
 
     fs::path final_file(const std::string& id) const { return dir / (id + ".csv"); }
-    fs::path part_file(const std::string& id) const { return dir / (id + ".csv.part"); }
+    // The partial file that holds the job's checkpoint: the one of the lease that wrote it.
+    fs::path part_file(const std::string& id) const {
+        const std::string token = db.query("SELECT part_token FROM export_jobs WHERE id = '" + id + "'").at(0);
+        return dir / (id + (token.empty() ? "" : "." + token) + ".csv.part");
+    }
+    // Every partial file of the job, whichever lease wrote it.
+    std::vector<fs::path> part_files(const std::string& id) const {
+        std::vector<fs::path> found;
+        if (fs::exists(dir))
+            for (const auto& entry : fs::directory_iterator(dir)) {
+                const std::string name = entry.path().filename().string();
+                if (name.starts_with(id + ".") && name.ends_with(".csv.part"))
+                    found.push_back(entry.path());
+            }
+        return found;
+    }
 
     std::int64_t count(const std::string& select) const {
         return std::stoll(db.query("SELECT count(*) FROM (" + select + ") AS s").at(0));
@@ -207,7 +222,7 @@ void check_export(const test_env& env, const job_info& job, const std::string& s
     BOOST_TEST_REQUIRE(fs::exists(file));
     const std::string actual = read_file(file.string());
     check_same(actual, expected);
-    BOOST_TEST(!fs::exists(env.part_file(job.id)));
+    BOOST_TEST(env.part_files(job.id).empty());
     BOOST_TEST(job.bytes_written == static_cast<std::int64_t>(actual.size()));
     BOOST_TEST(job.rows_exported == env.count(select));
     BOOST_TEST((job.file_path && *job.file_path == file.string()));
@@ -773,8 +788,8 @@ BOOST_AUTO_TEST_CASE(resume_after_crash) {
                 if (kind == damage::after_rename) {
                     BOOST_TEST_REQUIRE(to_string(at_stop->status) == "completed");
                     env.db.query(
-                        "UPDATE export_jobs SET status = 'running', file_path = NULL, finished_at = NULL"
-                        " WHERE id = '" +
+                        "UPDATE export_jobs SET status = 'running', file_path = NULL, finished_at = NULL,"
+                        " lease_expires_at = NULL WHERE id = '" +
                         id + "'");
                 } else {
                     BOOST_TEST_REQUIRE(to_string(at_stop->status) == "running",
@@ -892,6 +907,53 @@ BOOST_AUTO_TEST_CASE(retry_after_connection_killed) {
     BOOST_TEST(engine.stats().rows_exported == 1000);
 }
 
+// Two engines (two instances) on one database and one data directory share the queue: every job is
+// claimed once, by one of them, and completes byte-identical; both take part.
+BOOST_AUTO_TEST_CASE(two_instances_share_the_queue) {
+    test_env env(standard_table + standard_rows(600));
+    auto config_a = env.config(50);
+    config_a.instance_id = "instance-a";
+    auto config_b = config_a;
+    config_b.instance_id = "instance-b";
+    asio::io_context io;
+    export_engine a(io.get_executor(), config_a);
+    export_engine b(io.get_executor(), config_b);
+    std::vector<std::pair<std::string, int>> jobs; // id, its filter's bound
+    std::vector<job_info> done;
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await a.async_start();
+        co_await b.async_start();
+        for (int i = 0; i < 50; ++i) {
+            const int bound = 100 + 10 * i;
+            export_engine& via = i % 2 ? b : a;
+            auto id = co_await via.async_create(
+                make_request(R"({"filters": {"id": {"lte": )" + std::to_string(bound) + "}}}"));
+            if (!id)
+                throw std::runtime_error(id.error().message);
+            jobs.emplace_back(*id, bound);
+        }
+        for (const auto& [id, bound] : jobs)
+            done.push_back(co_await wait_until_done(a, id));
+        co_await a.async_shutdown();
+        co_await b.async_shutdown();
+    });
+    BOOST_TEST_REQUIRE(done.size() == jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+        BOOST_TEST_CONTEXT("job " << i) {
+            check_export(env, done[i],
+                         "SELECT " + all_columns + " FROM t WHERE id <= " + std::to_string(jobs[i].second) +
+                             " ORDER BY id");
+        }
+    // Claimed once each: a second claim would have bumped the token.
+    BOOST_TEST(env.db.query("SELECT count(*) FROM export_jobs WHERE lease_token <> 1").at(0) == "0");
+    const auto by_a = env.db.query("SELECT count(*) FROM export_jobs WHERE lease_owner = 'instance-a'").at(0);
+    const auto by_b = env.db.query("SELECT count(*) FROM export_jobs WHERE lease_owner = 'instance-b'").at(0);
+    BOOST_TEST_MESSAGE("instance a ran " << by_a << " jobs, instance b " << by_b);
+    BOOST_TEST(std::stoi(by_a) + std::stoi(by_b) == 50);
+    BOOST_TEST(std::stoi(by_a) > 0);
+    BOOST_TEST(std::stoi(by_b) > 0);
+}
+
 // The key must be unique, or keyset chunks skip rows at their ends: serve refuses a table whose key no
 // unique index covers, and takes a view (nothing to check) with a warning.
 BOOST_AUTO_TEST_CASE(key_must_be_unique) {
@@ -996,7 +1058,7 @@ BOOST_AUTO_TEST_CASE(cancellation) {
     BOOST_TEST(completed_cancel.value_or("<accepted>") == "conflict");
     BOOST_TEST(unknown_cancel.value_or("<accepted>") == "not_found");
     for (const std::string& id : {running_id, queued_id}) {
-        BOOST_TEST(!fs::exists(env.part_file(id)));
+        BOOST_TEST(env.part_files(id).empty());
         BOOST_TEST(!fs::exists(env.final_file(id)));
     }
     check_export(env, *small_done, "SELECT " + all_columns + " FROM t WHERE id <= 20 ORDER BY id");
@@ -1016,7 +1078,7 @@ BOOST_AUTO_TEST_CASE(cancellation) {
         co_await again.async_shutdown();
     });
     BOOST_TEST(to_string(after_restart->status) == "cancelled");
-    BOOST_TEST(!fs::exists(env.part_file(running_id)));
+    BOOST_TEST(env.part_files(running_id).empty());
 }
 
 // 13. max_concurrent = 1: never two jobs running at once, all complete, in FIFO order.

@@ -31,13 +31,18 @@ struct engine_config {
     std::filesystem::path data_dir = "var/exports"; // <job>.csv.part while running, <job>.csv when done
     std::string table = "records";                  // any table or view; may be schema-qualified
     std::string key = "id";                         // unique, increasing integer column
-    int max_concurrent = 2;                         // jobs running at once; the rest wait in FIFO order
-    std::size_t max_queued = 10000;                 // jobs waiting at most; more are refused (too_busy)
+    int max_concurrent = 2;                         // jobs running at once in this instance
+    std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int chunk_rows = 10000;                         // rows per COPY statement
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     bool apply_migrations = false; // async_start applies the job-table migrations first
+    // Several instances may share the database and the data directory. Each claims jobs under a lease
+    // that it renews while it runs them; a job whose lease runs out is taken over by another instance.
+    std::string instance_id;                                 // the lease owner's name; empty: host:pid
+    std::chrono::milliseconds lease{std::chrono::seconds(15)}; // how long a claim lasts unrenewed
+    std::chrono::milliseconds poll_interval{std::chrono::seconds(1)}; // idle instances look for work
     int max_attempts = 8; // transient failures in a row (no checkpoint between) before the job fails;
                           // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};
@@ -112,9 +117,8 @@ public:
     async_list_records(export_request request, std::optional<std::int64_t> after, int limit);
 
     const engine_stats& stats() const;
-    // Jobs running and waiting in this process.
+    // Jobs running in this process.
     std::size_t running_count() const;
-    std::size_t queued_count() const;
 
     // Stops every running job at once, leaving each resumable from its last checkpoint, and waits until
     // they have stopped. No job starts afterwards.

@@ -28,7 +28,8 @@ struct job_info {
     std::optional<std::int64_t> total_rows_estimate;
     std::optional<std::string> file_path; // set once completed
     std::optional<std::string> error;     // set once failed
-    int attempts = 0;
+    int attempts = 0;                    // failed attempts so far
+    std::optional<std::string> instance; // the instance running it, while it runs
     timestamp created_at;
     std::optional<timestamp> started_at;
     std::optional<timestamp> finished_at;

@@ -155,4 +155,56 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
     fsync_directory(to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path());
 }
 
+void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes) {
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        throw_errno("cannot open", from);
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        const int saved = errno;
+        ::close(in);
+        errno = saved;
+        throw_errno("cannot create", to);
+    }
+    struct closer {
+        int a, b;
+        ~closer() {
+            ::close(a);
+            ::close(b);
+        }
+    } close_both{in, out};
+    off64_t in_offset = 0, out_offset = 0;
+    while (in_offset < bytes) {
+        // In the kernel, without a round trip through user space (a reflink where the file system can).
+        const ssize_t n = ::copy_file_range(in, &in_offset, out, &out_offset,
+                                            static_cast<std::size_t>(bytes - in_offset), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw_errno("cannot copy " + from.string() + " to", to);
+        if (n == 0)
+            throw std::system_error(EIO, std::generic_category(), "cannot copy " + from.string() +
+                                                                      ": it ended before the checkpoint");
+    }
+    if (::fdatasync(out) != 0)
+        throw_errno("cannot fsync", to);
+}
+
+void durable_publish(const std::filesystem::path& from, const std::filesystem::path& to) {
+    // link() never replaces: a final file that is there already was published by another holder of the
+    // job (a lease since taken over that finished all the same). The export is deterministic, so a file
+    // of the same length is the same file; anything else is replaced by ours, which the checkpoints vouch for.
+    if (::link(from.c_str(), to.c_str()) != 0) {
+        if (errno != EEXIST)
+            throw_errno("cannot link " + from.string() + " to", to);
+        if (file_writer::length_of(to) != file_writer::length_of(from)) {
+            durable_rename(from, to);
+            return;
+        }
+    }
+    if (::unlink(from.c_str()) != 0 && errno != ENOENT)
+        throw_errno("cannot remove", from);
+    fsync_directory(to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path());
+}
+
 } // namespace pgexport::engine::detail

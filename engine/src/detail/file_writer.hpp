@@ -70,4 +70,12 @@ private:
 // Renames `from` to `to` and fsyncs their directory, so the rename survives a crash.
 void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to);
 
+// Writes the first `bytes` bytes of `from` to a new file `to` (replacing it) and fdatasyncs it. Throws
+// std::system_error, also when `from` is shorter.
+void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes);
+
+// Gives `from` the name `to` without ever replacing a finished file of the same length, then fsyncs the
+// directory. Blocking.
+void durable_publish(const std::filesystem::path& from, const std::filesystem::path& to);
+
 } // namespace pgexport::engine::detail

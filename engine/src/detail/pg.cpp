@@ -142,8 +142,16 @@ void async_connection::close() noexcept {
 }
 
 void async_connection::cancel() {
+    cancelled_ = true;
     if (socket_)
         socket_->cancel();
+    if (deadline_)
+        deadline_->cancel();
+}
+
+void async_connection::throw_if_cancelled() const {
+    if (cancelled_)
+        throw boost::system::system_error(asio::error::operation_aborted, "the connection's work was cancelled");
 }
 
 void async_connection::throw_connection_error(std::string_view what) {
@@ -162,19 +170,27 @@ asio::awaitable<void> async_connection::async_connect(const std::string& url,
     if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD)
         throw_connection_error("cannot connect to the database");
 
-    asio::steady_timer deadline(executor_, timeout);
+    deadline_ = std::make_unique<asio::steady_timer>(executor_, timeout);
+    struct drop_deadline {
+        std::unique_ptr<asio::steady_timer>& d;
+        ~drop_deadline() { d.reset(); }
+    } drop{deadline_};
     auto poll = PGRES_POLLING_WRITING;
     while (poll != PGRES_POLLING_OK) {
+        throw_if_cancelled();
         if (poll == PGRES_POLLING_FAILED)
             throw_connection_error("cannot connect to the database");
         // The socket may change while libpq tries the addresses in turn: wrap it anew each time.
         socket_ = std::make_unique<asio::posix::stream_descriptor>(executor_, PQsocket(conn_.get()));
         auto kind = poll == PGRES_POLLING_READING ? asio::posix::descriptor_base::wait_read
                                                   : asio::posix::descriptor_base::wait_write;
+        // `||` waits for the first branch to succeed: a cancelled socket wait does not end it, so cancel()
+        // also cancels the deadline, and the flag tells the two apart.
         auto which = co_await (socket_->async_wait(kind, asio::use_awaitable) ||
-                               deadline.async_wait(asio::use_awaitable));
+                               deadline_->async_wait(asio::use_awaitable));
         socket_->release();
         socket_.reset();
+        throw_if_cancelled();
         if (which.index() == 1)
             throw pg_error("cannot connect to the database: timed out after " +
                                std::to_string(timeout.count()) + " ms",
@@ -188,6 +204,7 @@ asio::awaitable<void> async_connection::async_connect(const std::string& url,
 }
 
 asio::awaitable<void> async_connection::async_wait_readable() {
+    throw_if_cancelled(); // a cancel that came between two waits
     co_await socket_->async_wait(asio::posix::descriptor_base::wait_read, asio::use_awaitable);
     if (!PQconsumeInput(conn_.get()))
         throw_connection_error("lost the database connection");
@@ -200,7 +217,22 @@ asio::awaitable<void> async_connection::async_flush_output() {
             co_return;
         if (rc < 0)
             throw_connection_error("lost the database connection");
+        throw_if_cancelled();
         co_await socket_->async_wait(asio::posix::descriptor_base::wait_write, asio::use_awaitable);
+    }
+}
+
+asio::awaitable<void> async_connection::async_wait_notification() {
+    for (;;) {
+        if (!conn_ || !PQconsumeInput(conn_.get()))
+            throw_connection_error("lost the database connection");
+        if (PGnotify* n = PQnotifies(conn_.get())) {
+            PQfreemem(n);
+            while ((n = PQnotifies(conn_.get())))
+                PQfreemem(n);
+            co_return;
+        }
+        co_await async_wait_readable();
     }
 }
 
@@ -274,6 +306,38 @@ asio::awaitable<void> async_connection::async_copy_out(const std::string& sql, c
     }
     if (failure)
         throw *failure;
+}
+
+PGconn* blocking_session::connection() {
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
+        conn_ = connect_blocking(url_, statement_timeout_, connect_timeout_);
+    return conn_.get();
+}
+
+result_ptr blocking_session::run(std::string_view sql, const sql_params& params) {
+    try {
+        return exec(connection(), sql, params);
+    } catch (const pg_error& e) {
+        // A connection lost since the last statement (say, a database restart): one fresh try.
+        if (!e.sqlstate().empty() && !e.sqlstate().starts_with("08") && !e.sqlstate().starts_with("57P"))
+            throw;
+        conn_.reset();
+        return exec(connection(), sql, params);
+    }
+}
+
+result_ptr blocking_session::run_once(std::string_view sql, const sql_params& params) {
+    try {
+        return exec(connection(), sql, params);
+    } catch (const pg_error& e) {
+        if (e.transient())
+            conn_.reset(); // the next statement connects afresh
+        throw;
+    }
+}
+
+std::optional<std::string> opt_int(std::optional<std::int64_t> v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
 }
 
 } // namespace pgexport::engine::detail

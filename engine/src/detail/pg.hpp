@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <libpq-fe.h>
 
 #include <chrono>
@@ -58,6 +59,34 @@ conn_ptr connect_blocking(const std::string& url, std::chrono::milliseconds stat
 result_ptr exec(PGconn* conn, std::string_view sql,
                 const std::vector<std::optional<std::string>>& params = {});
 
+using sql_params = std::vector<std::optional<std::string>>;
+
+// One blocking connection, made on first use and again after it was lost. Owned by one thread.
+class blocking_session {
+public:
+    blocking_session(std::string url, std::chrono::milliseconds statement_timeout,
+                     std::chrono::milliseconds connect_timeout)
+        : url_(std::move(url)), statement_timeout_(statement_timeout), connect_timeout_(connect_timeout) {}
+
+    // Runs `sql`; when the connection was lost, connects again and runs it once more. Only for
+    // statements that are safe to repeat: the first run may have been carried out before the loss.
+    result_ptr run(std::string_view sql, const sql_params& params = {});
+    // Runs `sql` once; a lost connection is the caller's to report.
+    result_ptr run_once(std::string_view sql, const sql_params& params = {});
+
+    const std::string& url() const noexcept { return url_; }
+
+private:
+    PGconn* connection();
+
+    std::string url_;
+    std::chrono::milliseconds statement_timeout_;
+    std::chrono::milliseconds connect_timeout_;
+    conn_ptr conn_;
+};
+
+std::optional<std::string> opt_int(std::optional<std::int64_t> v);
+
 // Value of row/column as text; nullopt for NULL.
 std::optional<std::string> get_text(const PGresult* r, int row, int column);
 std::optional<std::int64_t> get_int64(const PGresult* r, int row, int column);
@@ -93,7 +122,11 @@ public:
     // Throws pg_error; exceptions from the sink pass through (the connection must then be closed).
     boost::asio::awaitable<void> async_copy_out(const std::string& sql, copy_sink& sink);
 
-    // Cancels the pending socket wait, if any; the waiting operation then fails with operation_aborted.
+    // Waits until a notification (LISTEN) arrives and consumes every one that has; throws pg_error when
+    // the connection is lost.
+    boost::asio::awaitable<void> async_wait_notification();
+
+    // Cancels the pending wait, if any, and every later one: they fail with operation_aborted.
     void cancel();
 
     // Closes the connection (safe when not connected).
@@ -106,10 +139,13 @@ private:
     boost::asio::awaitable<void> async_flush_output();
     boost::asio::awaitable<result_ptr> async_get_result();
     [[noreturn]] void throw_connection_error(std::string_view what);
+    void throw_if_cancelled() const;
 
     boost::asio::any_io_executor executor_;
     conn_ptr conn_;
     std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
+    std::unique_ptr<boost::asio::steady_timer> deadline_; // while connecting
+    bool cancelled_ = false; // sticky: every wait after cancel() fails at once
 };
 
 } // namespace pgexport::engine::detail

@@ -80,4 +80,15 @@ BOOST_AUTO_TEST_CASE(help_is_recognised_and_lists_options) {
     BOOST_TEST(text.find("PGEXPORT_API_KEYS") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(durations) {
+    BOOST_TEST(parse_duration("500ms").value().count() == 500);
+    BOOST_TEST(parse_duration("15s").value().count() == 15000);
+    BOOST_TEST(parse_duration("10m").value().count() == 600000);
+    BOOST_TEST(parse_duration("2h").value().count() == 7200000);
+    BOOST_TEST(parse_duration("7d").value().count() == 604800000);
+    BOOST_TEST(parse_duration("0s").value().count() == 0);
+    for (const char* bad : {"", "s", "15", "15 s", "1.5s", "-1s", "15S", "15sec", "ms", "99999999999999999d", " 1s"})
+        BOOST_TEST(!parse_duration(bad).has_value(), "accepted \"" << bad << "\"");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,180 @@
+#include "detail/chunk_copier.hpp"
+
+#include "detail/csv_row.hpp"
+#include "detail/sql.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+namespace asio = boost::asio;
+
+namespace pgexport::engine::detail {
+
+namespace {
+
+// Appends the rows of a chunk: reads the key off each row and writes the rest.
+struct chunk_sink final : copy_sink {
+    chunk_sink(file_writer& w, running_job& j, bool single, bool key_leads)
+        : writer(w), job(j), single_column(single), key_leads(key_leads) {}
+    bool consume(std::string_view row) override {
+        ++count;
+        ++job.live_rows;
+        if (key_leads) {
+            // The row is the output row already; its first column is the key.
+            auto key = leading_key(row);
+            if (!key)
+                throw std::runtime_error("COPY sent a row that does not start with the key");
+            last_key = *key;
+            return writer.append(row);
+        }
+        auto split = split_keyed_row(row);
+        if (!split)
+            throw std::runtime_error("COPY sent a row that does not start with the key");
+        last_key = split->key;
+        return writer.append(single_column ? single_column_row(split->rest) : split->rest);
+    }
+    asio::awaitable<void> async_drain() override {
+        co_await writer.async_write_behind();
+        job.live_bytes = writer.size();
+        if (job.should_stop())
+            throw stop_job{};
+    }
+    file_writer& writer;
+    running_job& job;
+    bool single_column;
+    bool key_leads;
+    std::int64_t last_key = 0;
+    std::int64_t count = 0;
+};
+
+// Writes rows as they come (the header).
+struct raw_sink final : copy_sink {
+    explicit raw_sink(file_writer& w) : writer(w) {}
+    bool consume(std::string_view row) override { return writer.append(row); }
+    asio::awaitable<void> async_drain() override { co_await writer.async_write_behind(); }
+    file_writer& writer;
+};
+
+struct pending_checkpoint {
+    explicit pending_checkpoint(asio::any_io_executor ex) : done(std::move(ex)) {}
+    event done;
+    std::exception_ptr error;
+    lease_state outcome = lease_state::held;
+};
+
+// The checkpoint: the chunk's bytes (already written) made durable, then the record that vouches for
+// them, under the lease. The job's committed state moves only when both succeeded.
+asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file_writer& writer,
+                                     std::shared_ptr<pending_checkpoint> p, std::int64_t last, std::int64_t rows,
+                                     std::int64_t bytes) {
+    try {
+        co_await writer.async_datasync();
+        auto checkpoint = [id = job.id(), owner = state.config.instance_id, token = job.token(), last, rows, bytes,
+                           attempts = job.attempts](job_repository& r) {
+            return r.checkpoint(id, owner, token, last, rows, bytes, attempts);
+        };
+        p->outcome = co_await state.on_jobs(std::move(checkpoint));
+        if (p->outcome == lease_state::held && job.job.part_token != job.token()) {
+            // The first checkpoint of this lease: the previous lease's file is vouched for no more.
+            auto clean = [&state, id = job.id(), keep = std::vector<std::filesystem::path>{
+                                                    state.part_path(job.id(), job.token())}] {
+                state.remove_part_files(id, keep);
+            };
+            co_await async_offload(state.file_pool, std::move(clean));
+        }
+        if (p->outcome == lease_state::held) {
+            // What the metrics count: rows and bytes vouched for, so a chunk exported again after a failed
+            // attempt is not counted twice.
+            state.stats.rows_exported += rows - job.rows;
+            state.stats.bytes_written += bytes - job.bytes;
+            job.last_id = last;
+            job.rows = rows;
+            job.bytes = bytes;
+            job.job.part_token = job.token();
+            job.consecutive_failures = 0;
+        }
+    } catch (...) {
+        p->error = std::current_exception();
+    }
+    p->done.set();
+}
+
+// Waits for the checkpoint in flight, if any, and rethrows its failure; stops when the lease is gone.
+asio::awaitable<void> await_checkpoint(running_job& job, std::shared_ptr<pending_checkpoint>& p) {
+    if (!p)
+        co_return;
+    co_await p->done.async_wait();
+    auto finished = std::move(p);
+    if (finished->error)
+        std::rethrow_exception(finished->error);
+    if (finished->outcome == lease_state::cancelled)
+        job.cancel_requested = true;
+    if (finished->outcome == lease_state::lost)
+        job.lease_lost = true;
+    if (finished->outcome != lease_state::held)
+        throw stop_job{};
+}
+
+void record_chunk(engine_stats& stats, std::chrono::steady_clock::duration took) {
+    const double seconds = std::chrono::duration<double>(took).count();
+    ++stats.chunks;
+    stats.chunk_seconds_sum += seconds;
+    for (std::size_t i = 0; i < engine_stats::chunk_buckets.size(); ++i)
+        if (seconds <= engine_stats::chunk_buckets[i])
+            ++stats.chunk_seconds_le[i];
+}
+
+} // namespace
+
+asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_writer& writer,
+                                  async_connection& connection) {
+    const export_request& request = job.job.info.request;
+    const table_schema& schema = state.schema;
+    const bool single = output_columns(schema, request).size() == 1;
+    const bool leads = key_leads(schema, request);
+    // At most one checkpoint is in flight. Every way out of here waits for it and for the write in flight:
+    // a stale write landing after the next attempt's truncation would corrupt the file.
+    std::shared_ptr<pending_checkpoint> pending;
+    std::exception_ptr failure;
+    try {
+        if (job.bytes == 0) {
+            raw_sink header(writer);
+            co_await connection.async_copy_out(header_copy_sql(schema, request), header);
+        }
+        std::optional<std::int64_t> cursor = job.last_id;
+        std::int64_t cursor_rows = job.rows;
+        while (job.job.key_upper_bound) {
+            if (job.should_stop())
+                throw stop_job{};
+            chunk_sink sink(writer, job, single, leads);
+            const std::string sql =
+                chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, state.config.chunk_rows);
+            const auto chunk_start = std::chrono::steady_clock::now();
+            co_await connection.async_copy_out(sql, sink);
+            record_chunk(state.stats, std::chrono::steady_clock::now() - chunk_start);
+            if (sink.count == 0)
+                break;
+            co_await writer.async_flush();
+            job.live_bytes = writer.size();
+            co_await await_checkpoint(job, pending);
+            cursor = sink.last_key;
+            cursor_rows += sink.count;
+            pending = std::make_shared<pending_checkpoint>(state.executor);
+            asio::co_spawn(state.executor,
+                           run_checkpoint(state, job, writer, pending, *cursor, cursor_rows, writer.size()),
+                           [](std::exception_ptr) {}); // run_checkpoint keeps its failure in `pending`
+            if (sink.count < state.config.chunk_rows)
+                break;
+        }
+        co_await await_checkpoint(job, pending);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        if (pending)
+            co_await pending->done.async_wait(); // its outcome no longer matters, only its end
+        co_await writer.async_settle();
+        std::rethrow_exception(failure);
+    }
+}
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,62 @@
+#include "detail/engine_state.hpp"
+
+#include <algorithm>
+
+namespace fs = std::filesystem;
+
+namespace pgexport::engine::detail {
+
+void running_job::interrupt() {
+    if (connection)
+        connection->cancel();
+    if (backoff)
+        backoff->cancel();
+}
+
+engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
+    : executor(std::move(ex)), config(std::move(cfg)),
+      jobs(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
+      catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout) {}
+
+engine_state::~engine_state() {
+    queue_pool.join();
+    catalog_pool.join();
+    file_pool.join();
+}
+
+fs::path engine_state::part_path(const std::string& id, std::optional<std::int64_t> token) const {
+    if (!token)
+        return config.data_dir / (id + ".csv.part");
+    return config.data_dir / (id + "." + std::to_string(*token) + ".csv.part");
+}
+
+fs::path engine_state::final_path(const std::string& id) const {
+    return config.data_dir / (id + ".csv");
+}
+
+void engine_state::remove_part_files(const std::string& id, const std::vector<fs::path>& keep) const {
+    std::error_code ec;
+    for (fs::directory_iterator it(config.data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const bool kept = std::any_of(keep.begin(), keep.end(),
+                                      [&](const fs::path& k) { return k.filename() == it->path().filename(); });
+        if (name.starts_with(id + ".") && name.ends_with(".csv.part") && !kept) {
+            std::error_code ignored;
+            fs::remove(it->path(), ignored);
+        }
+    }
+}
+
+void engine_state::remember_if_ended(const job_info& info) {
+    if (info.status == job_status::queued || info.status == job_status::running)
+        return;
+    if (ended.emplace(info.id, info).second) {
+        ended_order.push_back(info.id);
+        if (ended_order.size() > max_remembered) {
+            ended.erase(ended_order.front());
+            ended_order.pop_front();
+        }
+    }
+}
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,136 @@
+#pragma once
+// What the engine's parts share: the configuration, the threads that run blocking work (the job queue's
+// connection, the catalog's connection, the disk), the table, the jobs this instance runs, and the
+// metrics. Touched only on the engine's executor, except where a member says otherwise.
+
+#include "detail/job_repository.hpp"
+#include "detail/offload.hpp"
+#include "detail/pg.hpp"
+#include "detail/table_catalog.hpp"
+
+#include <pgexport/engine.hpp>
+#include <pgexport/error.hpp>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+namespace pgexport::engine::detail {
+
+
+// A one-shot event for a single-threaded executor: set() once, async_wait() from any number of waiters.
+class event {
+public:
+    explicit event(boost::asio::any_io_executor ex) : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
+    void set() {
+        set_ = true;
+        timer_.cancel();
+    }
+    bool is_set() const { return set_; }
+    boost::asio::awaitable<void> async_wait() {
+        while (!set_) {
+            boost::system::error_code ec;
+            co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        }
+    }
+
+private:
+    boost::asio::steady_timer timer_;
+    bool set_ = false;
+};
+
+struct stop_job {}; // thrown inside a job when it must stop: cancelled, lease lost, or shutting down
+
+// A job this instance holds the lease of.
+struct running_job {
+    stored_job job;
+    // The last checkpoint: what the database and the disk vouch for.
+    std::optional<std::int64_t> last_id;
+    std::int64_t rows = 0;
+    std::int64_t bytes = 0;
+    int attempts = 0;             // failed attempts in all, stored with each checkpoint
+    int consecutive_failures = 0; // since the last checkpoint: what the retry budget counts
+    // Progress beyond the checkpoint, for status.
+    std::int64_t live_rows = 0;
+    std::int64_t live_bytes = 0;
+    bool cancel_requested = false; // the job was cancelled: remove its files
+    bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
+    bool lease_lost = false;       // another instance holds the job now: touch nothing
+    async_connection* connection = nullptr;
+    std::unique_ptr<boost::asio::steady_timer> backoff;
+    std::unique_ptr<boost::asio::steady_timer> renewal;
+    std::unique_ptr<event> done;
+
+    bool should_stop() const { return cancel_requested || stop_requested || lease_lost; }
+    void interrupt();
+    const std::string& id() const { return job.info.id; }
+    std::int64_t token() const { return job.lease_token; }
+};
+
+struct engine_state {
+    engine_state(boost::asio::any_io_executor ex, engine_config cfg);
+    ~engine_state();
+
+    // Runs f(repository) on the queue thread, f(catalog) on the catalog thread, and resumes on the
+    // engine's executor with the result. A lost or refused connection surfaces as unavailable_error.
+    template <class F> auto on_jobs(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, job_repository&>> {
+        return async_offload(queue_pool, [this, f = std::move(f)]() mutable {
+            return unavailable_if_transient([&] { return f(jobs); });
+        });
+    }
+    template <class F> auto on_catalog(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, table_catalog&>> {
+        return async_offload(catalog_pool, [this, f = std::move(f)]() mutable {
+            return unavailable_if_transient([&] { return f(catalog); });
+        });
+    }
+    template <class F> static auto unavailable_if_transient(F&& f) {
+        try {
+            return f();
+        } catch (const pg_error& e) {
+            if (e.transient())
+                throw unavailable_error(std::string("the database is unavailable: ") + e.what());
+            throw;
+        }
+    }
+
+    // <job>.<lease token>.csv.part while a lease writes it; <job>.csv once finished. Version 1 wrote
+    // <job>.csv.part: a checkpoint without a part token points there.
+    std::filesystem::path part_path(const std::string& id, std::optional<std::int64_t> token) const;
+    std::filesystem::path final_path(const std::string& id) const;
+    // Removes every partial file of the job, whichever lease wrote it, but those in `keep`. Blocking.
+    void remove_part_files(const std::string& id, const std::vector<std::filesystem::path>& keep = {}) const;
+
+    // The tables this instance serves (as the catalog prints them).
+    std::vector<std::string> tables() const { return {schema.table}; }
+
+    // A job that ended, kept for status look-ups (ended jobs never change); bounded, oldest out.
+    void remember_if_ended(const job_info& info);
+
+    boost::asio::any_io_executor executor;
+    engine_config config;
+    boost::asio::thread_pool queue_pool{1};
+    boost::asio::thread_pool catalog_pool{1};
+    boost::asio::thread_pool file_pool{2};
+    job_repository jobs;   // touched only on queue_pool
+    table_catalog catalog; // touched only on catalog_pool
+    table_schema schema;
+    std::map<std::string, std::shared_ptr<running_job>> running;
+    std::map<std::string, job_info> ended;
+    std::deque<std::string> ended_order;
+    static constexpr std::size_t max_remembered = 4096;
+    engine_stats stats;
+    std::minstd_rand random{std::random_device{}()};
+    bool stopping = false;
+    bool started = false;
+};
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,93 @@
+#pragma once
+// Every statement on export_jobs, the job queue that all instances share. Each is safe to repeat after a
+// lost connection (cancel, the one that is not, runs once). A running job's writes are fenced by its
+// lease: they name the lease's owner and token and change nothing once another instance has claimed the
+// job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
+
+#include "detail/pg.hpp"
+
+#include <pgexport/engine.hpp>
+#include <pgexport/job.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::engine::detail {
+
+struct stored_job {
+    job_info info;
+    std::optional<std::int64_t> key_upper_bound;
+    std::string table; // as the catalog prints it
+    std::string key;
+    std::int64_t lease_token = 0;          // the claim this copy was read under
+    std::optional<std::int64_t> part_token; // the lease whose partial file holds the checkpoint
+};
+
+// What a fenced write found.
+enum class lease_state {
+    held,      // the write was made (or had been, by the same lease)
+    cancelled, // the job was cancelled: stop, the job is over
+    lost,      // another instance claimed the job (or it ended otherwise): stop and touch nothing
+};
+
+class job_repository {
+public:
+    job_repository(std::string url, std::chrono::milliseconds statement_timeout,
+                   std::chrono::milliseconds connect_timeout, std::chrono::milliseconds lease)
+        : session_(std::move(url), statement_timeout, connect_timeout), lease_(lease) {}
+
+    // Queues a job unless `max_queued` jobs wait already; false then.
+    bool insert(const stored_job& job, std::size_t max_queued);
+
+    std::optional<stored_job> get(const std::string& id, const std::vector<std::string>& tables);
+    std::vector<stored_job> list(const owner_filter& owner, const std::vector<std::string>& tables, int limit);
+
+    // Jobs written before jobs named their table: they are `table`'s (one table per server then).
+    int adopt_unnamed(const std::string& table, const std::string& key);
+
+    // The oldest job of `tables` that is queued, or running under a lease that has expired, claimed for
+    // `owner` under a new lease (its token one higher); nullopt when there is none.
+    std::optional<stored_job> claim(const std::string& owner, const std::vector<std::string>& tables);
+
+    // Running jobs whose lease is held by another process of this host: (job, owner, token).
+    struct lease_holder {
+        std::string job, owner;
+        std::int64_t token;
+    };
+    std::vector<lease_holder> leases_held_on(const std::string& host, const std::vector<std::string>& tables);
+    // Ends a lease now (the job stays running, claimable at once), if it is still that one: at shutdown,
+    // so that another instance takes the job over without waiting for the lease to run out.
+    void expire(const std::string& id, const std::string& owner, std::int64_t token);
+
+    // The lease again for its full length.
+    lease_state renew(const std::string& id, const std::string& owner, std::int64_t token);
+    // The checkpoint (and the lease renewed): the partial file of this lease holds `bytes` bytes.
+    lease_state checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
+                           std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
+                           int attempts);
+    lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
+                         const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
+    lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,
+                     int attempts);
+
+    // queued/running -> cancelled; the job's state before, or nullopt when unknown.
+    std::optional<job_status> cancel(const std::string& id, const std::vector<std::string>& tables);
+
+    std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
+    bool ping();
+
+private:
+    lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);
+
+    blocking_session session_;
+    std::chrono::milliseconds lease_;
+};
+
+// `values` as a PostgreSQL text[] literal.
+std::string text_array(const std::vector<std::string>& values);
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,282 @@
+#include "detail/job_runner.hpp"
+
+#include "detail/chunk_copier.hpp"
+#include "detail/file_writer.hpp"
+#include "detail/job_policy.hpp"
+
+#include <pgexport/log.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace pgexport::engine::detail {
+
+namespace {
+
+// Keeps the lease while the job runs: a renewal at least once a second (a third of the lease when that
+// is shorter), so that a cancel sent to any instance stops the job within about a second even while a
+// chunk is slow, and a takeover is noticed as soon.
+asio::awaitable<void> keep_lease(engine_state& state, std::shared_ptr<running_job> job,
+                                 std::shared_ptr<event> finished) {
+    const auto interval = std::max(std::chrono::milliseconds(20),
+                                   std::min(std::chrono::milliseconds(1000), state.config.lease / 3));
+    job->renewal = std::make_unique<asio::steady_timer>(state.executor);
+    while (!finished->is_set()) {
+        job->renewal->expires_after(interval);
+        boost::system::error_code ec;
+        co_await job->renewal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (finished->is_set())
+            break;
+        try {
+            auto renew = [id = job->id(), owner = state.config.instance_id, token = job->token()](job_repository& r) {
+                return r.renew(id, owner, token);
+            };
+            const lease_state s = co_await state.on_jobs(std::move(renew));
+            if (finished->is_set())
+                break;
+            if (s == lease_state::cancelled)
+                job->cancel_requested = true;
+            else if (s == lease_state::lost)
+                job->lease_lost = true;
+            if (s != lease_state::held) {
+                log_event("info", s == lease_state::lost ? "lease_lost" : "job_cancel_noticed",
+                          {{"job", job->id()}, {"token", job->token()}});
+                job->interrupt();
+                break;
+            }
+        } catch (const std::exception& e) {
+            // The database is away: the job's own statements wait for it too. Nobody can claim the job
+            // while it is away; once it is back the next renewal tells whether the lease survived.
+            log_event("info", "lease_renewal_failed", {{"job", job->id()}, {"error", e.what()}});
+        }
+    }
+    job->renewal.reset();
+}
+
+// The completion, recorded under the lease. The finished file is published already.
+asio::awaitable<void> finish(engine_state& state, running_job& job, const fs::path& final) {
+    const std::int64_t bytes = file_writer::length_of(final);
+    auto complete = [id = job.id(), owner = state.config.instance_id, token = job.token(), path = final.string(),
+                     rows = job.rows, bytes, attempts = job.attempts](job_repository& r) {
+        return r.complete(id, owner, token, path, rows, bytes, attempts);
+    };
+    const lease_state s = co_await state.on_jobs(std::move(complete));
+    if (s == lease_state::cancelled) {
+        // Cancelled at the last moment (the record says so, and never completed): the file goes.
+        std::error_code ec;
+        fs::remove(final, ec);
+        job.cancel_requested = true;
+        throw stop_job{};
+    }
+    if (s == lease_state::lost) {
+        job.lease_lost = true; // the file is whole; the instance that holds the job records it
+        throw stop_job{};
+    }
+    job.job.info.status = job_status::completed;
+    log_event("info", "job_completed", {{"job", job.id()}, {"rows", job.rows}, {"bytes", bytes}});
+}
+
+// One attempt: from the checkpoint (in this lease's own partial file) to the recorded completion.
+asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
+    const std::string& id = job.id();
+    const fs::path own = state.part_path(id, job.token());
+    const fs::path source = state.part_path(id, job.job.part_token);
+    const fs::path final = state.final_path(id);
+
+    const resume_plan plan = plan_resume({job.bytes}, {file_writer::length_of(source), file_writer::length_of(final)});
+    switch (plan.action) {
+    case resume_action::finish: {
+        // A crash between publishing the file and recording the completion: the file is complete.
+        auto clean_up = [&state, id] { state.remove_part_files(id); };
+        co_await async_offload(state.file_pool, std::move(clean_up));
+        co_await finish(state, job, final);
+        co_return;
+    }
+    case resume_action::restart:
+        // The data directory was changed behind our back: the checkpoint cannot be trusted.
+        log_event("warning", "job_restarted", {{"job", id}, {"reason", plan.reason}});
+        job.last_id.reset();
+        job.rows = 0;
+        job.bytes = 0;
+        break;
+    case resume_action::resume:
+        if (source != own) {
+            // Taken over: this lease writes a file of its own, so that the previous holder, should it wake
+            // up and write on, can never touch it. The checkpoint's bytes are copied in first.
+            auto copy = [source, own, bytes = job.bytes] { copy_prefix(source, own, bytes); };
+            co_await async_offload(state.file_pool, std::move(copy));
+            log_event("info", "job_taken_over", {{"job", id}, {"bytes", job.bytes}, {"token", job.token()}});
+        }
+        break;
+    case resume_action::start:
+        break;
+    }
+    // Files of older leases go, but the one the checkpoint names: until this lease records a checkpoint of
+    // its own, a crash would send the next lease back to it. (The first checkpoint removes it.)
+    auto clean = [&state, id, keep = std::vector<fs::path>{own, source}] { state.remove_part_files(id, keep); };
+    co_await async_offload(state.file_pool, std::move(clean));
+    job.live_rows = job.rows;
+    job.live_bytes = job.bytes;
+
+    file_writer writer(state.executor, state.file_pool, own, job.bytes, state.config.write_buffer_bytes);
+    async_connection connection(state.executor);
+    job.connection = &connection;
+    struct unlink_connection {
+        running_job& j;
+        ~unlink_connection() { j.connection = nullptr; }
+    } unlink{job};
+    std::exception_ptr failure;
+    try {
+        if (job.should_stop())
+            throw stop_job{};
+        co_await connection.async_connect(state.config.database_url, state.config.statement_timeout,
+                                          state.config.connect_timeout);
+        co_await copy_chunks(state, job, writer, connection);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        co_await writer.async_settle();
+        std::rethrow_exception(failure);
+    }
+    co_await writer.async_sync();
+    job.bytes = writer.size();
+    connection.close();
+    // This lease's file holds every byte now: older leases' files go before it is published, so that no
+    // partial file outlives the finished one.
+    auto clean_up = [&state, id, keep = std::vector<fs::path>{own}] { state.remove_part_files(id, keep); };
+    co_await async_offload(state.file_pool, std::move(clean_up));
+    auto publish = [own, final] { durable_publish(own, final); };
+    co_await async_offload(state.file_pool, std::move(publish));
+    co_await finish(state, job, final);
+}
+
+// The failure, recorded under the lease. The database may be away: keep trying while it is, so the job
+// ends failed rather than stuck running.
+asio::awaitable<void> fail_job(engine_state& state, running_job& job, const std::string& raw_reason) {
+    // Error texts can quote bytes from anywhere (a file name, a server message): the record takes UTF-8.
+    const std::string reason = to_valid_utf8(raw_reason);
+    std::error_code ec;
+    fs::remove(state.part_path(job.id(), job.token()), ec);
+    log_event("error", "job_failed", {{"job", job.id()}, {"error", reason}});
+    for (int attempt = 0; !job.should_stop(); ++attempt) {
+        try {
+            auto fail = [id = job.id(), owner = state.config.instance_id, token = job.token(), reason,
+                         attempts = job.attempts](job_repository& r) { return r.fail(id, owner, token, reason, attempts); };
+            co_await state.on_jobs(std::move(fail));
+            job.job.info.status = job_status::failed;
+            co_return;
+        } catch (const unavailable_error& e) {
+            log_event("warning", "job_fail_unrecorded", {{"job", job.id()}, {"error", e.what()}});
+        } catch (const std::exception& e) {
+            log_event("error", "job_fail_unrecorded", {{"job", job.id()}, {"error", to_valid_utf8(e.what())}});
+            co_return;
+        }
+        asio::steady_timer t(state.executor, std::min(state.config.retry_max_delay,
+                                                      std::chrono::milliseconds(500 << std::min(attempt, 6))));
+        boost::system::error_code wait_ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    }
+}
+
+// Attempts until the job ends. Every step that needs the database is inside the loop: while the
+// database is away the job waits and tries again, however long that takes; it is never dropped.
+asio::awaitable<void> run_attempts(engine_state& state, running_job& job) {
+    const retry_policy policy{state.config.retry_base_delay, state.config.retry_max_delay,
+                              state.config.max_attempts};
+    std::uniform_real_distribution<double> jitter(0.0, 1.0);
+    for (;;) {
+        std::string failure;
+        auto kind = failure_class::permanent;
+        try {
+            co_await export_attempt(state, job);
+            co_return;
+        } catch (const stop_job&) {
+        } catch (const pg_error& e) {
+            failure = std::string("database error: ") + e.what();
+            kind = classify_sqlstate(e.sqlstate());
+        } catch (const unavailable_error& e) {
+            failure = e.what();
+            kind = failure_class::unavailable;
+        } catch (const boost::system::system_error& e) {
+            failure = e.what(); // a socket: the database's connection
+            kind = failure_class::unavailable;
+        } catch (const std::system_error& e) {
+            failure = e.what(); // the disk: full, too large, not writable, out of descriptors
+            kind = classify_errno(e.code().value());
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (job.should_stop())
+            co_return;
+        ++job.attempts;
+        ++job.consecutive_failures;
+        const auto next = decide_retry(policy, kind, job.consecutive_failures, jitter(state.random));
+        if (next.give_up) {
+            if (kind == failure_class::transient)
+                failure = "gave up after " + std::to_string(job.consecutive_failures) +
+                          " attempts; last error: " + failure;
+            co_await fail_job(state, job, failure);
+            co_return;
+        }
+        ++state.stats.retries;
+        log_event(kind == failure_class::unavailable ? "info" : "warning", "job_retry",
+                  {{"job", job.id()},
+                   {"attempt", job.attempts},
+                   {"class", to_string(kind)},
+                   {"delay_ms", next.delay.count()},
+                   {"error", failure}});
+        job.backoff = std::make_unique<asio::steady_timer>(state.executor, next.delay);
+        boost::system::error_code ec;
+        co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        job.backoff.reset();
+        if (job.should_stop())
+            co_return;
+    }
+}
+
+} // namespace
+
+asio::awaitable<void> run_job(engine_state& state, std::shared_ptr<running_job> job) {
+    auto finished = std::make_shared<event>(state.executor);
+    auto renewal_done = std::make_shared<event>(state.executor);
+    asio::co_spawn(state.executor, keep_lease(state, job, finished), [renewal_done, id = job->id()](std::exception_ptr e) {
+        if (e)
+            log_event("error", "lease_keeper_crashed", {{"job", id}});
+        renewal_done->set();
+    });
+    log_event("info", "job_started", {{"job", job->id()}, {"resumed_at_row", job->rows}, {"token", job->token()}});
+    try {
+        co_await run_attempts(state, *job);
+    } catch (const std::exception& e) {
+        log_event("error", "job_crashed", {{"job", job->id()}, {"error", e.what()}});
+    }
+    finished->set();
+    if (job->renewal)
+        job->renewal->cancel();
+    co_await renewal_done->async_wait();
+
+    if (job->cancel_requested) {
+        auto clean = [&state, id = job->id()] { state.remove_part_files(id); };
+        co_await async_offload(state.file_pool, std::move(clean));
+        job->job.info.status = job_status::cancelled;
+        log_event("info", "job_cancelled", {{"job", job->id()}});
+    } else if (job->lease_lost) {
+        log_event("warning", "job_left", {{"job", job->id()}, {"why", "another instance holds its lease now"}});
+    } else if (job->stop_requested) {
+        // Shutting down: the job stays running; ending the lease now lets another instance take it at once.
+        try {
+            auto release = [id = job->id(), owner = state.config.instance_id, token = job->token()](job_repository& r) {
+                r.expire(id, owner, token);
+            };
+            co_await state.on_jobs(std::move(release));
+        } catch (const std::exception&) {
+            // The lease runs out by itself.
+        }
+        log_event("info", "job_stopped", {{"job", job->id()}, {"rows", job->rows}});
+    }
+}
+
+} // namespace pgexport::engine::detail

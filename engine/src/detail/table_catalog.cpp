@@ -1,0 +1,107 @@
+#include "detail/table_catalog.hpp"
+
+#include "detail/sql.hpp"
+
+#include <pgexport/log.hpp>
+
+#include <boost/json.hpp>
+
+#include <stdexcept>
+
+namespace json = boost::json;
+
+namespace pgexport::engine::detail {
+
+table_schema table_catalog::load_schema(const std::string& table, const std::string& key) {
+    result_ptr rel = session_.run("SELECT to_regclass($1)::text", {table});
+    auto name = get_text(rel.get(), 0, 0);
+    if (!name)
+        throw std::runtime_error("table \"" + table + "\" does not exist (see --table)");
+    table_schema schema{*name, key, {}};
+    result_ptr cols =
+        session_.run("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+            " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            {*name});
+    for (int i = 0; i < PQntuples(cols.get()); ++i) {
+        std::string type = *get_text(cols.get(), i, 1);
+        // Without their length, "character" and "bit" mean length 1: a cast to them would cut values short.
+        if (type == "character")
+            type = "bpchar";
+        else if (type == "bit")
+            type = "bit varying";
+        schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type)});
+    }
+    const column_info* k = schema.find(key);
+    if (!k)
+        throw std::runtime_error("table " + *name + " has no column \"" + key + "\" (see --key)");
+    if (k->type != "bigint" && k->type != "integer" && k->type != "smallint")
+        throw std::runtime_error("key column \"" + key + "\" of " + *name + " is " + k->type +
+                                 "; it must be an integer column (smallint, integer or bigint)");
+    check_key_is_unique(*name, key);
+    return schema;
+}
+
+result<std::string> table_catalog::canonical_value(const std::string& column, const std::string& type,
+                                               const std::string& text) {
+    try {
+        result_ptr r = session_.run("SELECT $1::" + type + "::text", {text});
+        return *get_text(r.get(), 0, 0);
+    } catch (const pg_error& e) {
+        if (e.sqlstate().starts_with("22") || e.sqlstate().starts_with("42"))
+            return problem{errc::invalid_value, "filter \"" + column + "\": " + e.what()};
+        throw;
+    }
+}
+
+void table_catalog::check_key_is_unique(const std::string& table, const std::string& key) {
+    // Keyset chunks (key > last ORDER BY key LIMIT n) skip rows that share a key across a chunk's end,
+    // so the key must be unique. A unique index counts when it is on the key alone, not partial, and valid.
+    result_ptr r = session_.run("SELECT c.relkind::text, a.attnotnull, EXISTS (SELECT FROM pg_index i"
+                       " WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL"
+                       " AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)"
+                       " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2"
+                       " WHERE c.oid = $1::regclass",
+                       {table, key});
+    const std::string kind = get_text(r.get(), 0, 0).value_or("");
+    const bool not_null = get_text(r.get(), 0, 1) == std::optional<std::string>("t");
+    const bool unique = get_text(r.get(), 0, 2) == std::optional<std::string>("t");
+    if (!unique && (kind == "r" || kind == "p" || kind == "m"))
+        throw std::runtime_error("key column \"" + key + "\" of " + table +
+                                 " is not covered by a unique index or primary key; rows that share a key"
+                                 " would be skipped. Add one (CREATE UNIQUE INDEX ... (" + key +
+                                 ")) or choose another --key");
+    if (!unique)
+        log_event("warning", "key_not_checked",
+                  {{"table", table},
+                   {"key", key},
+                   {"why", "a view or foreign table has no index to prove its key unique; rows that share a"
+                           " key would be skipped"}});
+    else if (!not_null)
+        log_event("warning", "key_nullable",
+                  {{"table", table}, {"key", key}, {"why", "rows whose key is NULL are never exported"}});
+}
+
+std::optional<std::int64_t> table_catalog::max_key(const table_schema& schema) {
+    result_ptr r = session_.run("SELECT max(" + quote_identifier(schema.key) + ") FROM " + schema.table);
+    return get_int64(r.get(), 0, 0);
+}
+
+std::optional<std::int64_t> table_catalog::estimate_rows(const std::string& explain_sql) {
+    result_ptr r = session_.run(explain_sql);
+    json::value plan = json::parse(*get_text(r.get(), 0, 0));
+    const json::value* rows = plan.at(0).at("Plan").get_object().if_contains("Plan Rows");
+    if (!rows)
+        return std::nullopt;
+    return static_cast<std::int64_t>(rows->to_number<double>());
+}
+
+std::vector<std::pair<std::int64_t, std::string>> table_catalog::records(const std::string& sql) {
+    result_ptr r = session_.run(sql);
+    std::vector<std::pair<std::int64_t, std::string>> rows;
+    rows.reserve(static_cast<std::size_t>(PQntuples(r.get())));
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        rows.emplace_back(*get_int64(r.get(), i, 0), *get_text(r.get(), i, 1));
+    return rows;
+}
+
+} // namespace pgexport::engine::detail

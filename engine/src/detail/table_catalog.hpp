@@ -1,0 +1,47 @@
+#pragma once
+// What the engine reads of the exported table: its columns and key (checked unique), filter values as
+// PostgreSQL parses them, the highest key, the planner's row estimate, and pages of rows for the listing.
+// Blocking libpq on a connection of its own: called only from the engine's catalog thread, so a slow
+// listing never delays a job's checkpoint.
+
+#include "detail/pg.hpp"
+
+#include <pgexport/error.hpp>
+#include <pgexport/table_schema.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pgexport::engine::detail {
+
+class table_catalog {
+public:
+    table_catalog(std::string url, std::chrono::milliseconds statement_timeout,
+                  std::chrono::milliseconds connect_timeout)
+        : session_(std::move(url), statement_timeout, connect_timeout) {}
+
+    // Reads the columns of `table` and checks `key`: an integer column that a unique index covers (a view
+    // is taken with a warning in the log). Throws std::runtime_error with a clear message.
+    table_schema load_schema(const std::string& table, const std::string& key);
+
+    // `text` parsed as `type` and printed back by PostgreSQL, so that values like 'now' are fixed at
+    // creation. invalid_value when it does not parse.
+    result<std::string> canonical_value(const std::string& column, const std::string& type,
+                                        const std::string& text);
+
+    std::optional<std::int64_t> max_key(const table_schema& schema);
+    std::optional<std::int64_t> estimate_rows(const std::string& explain_sql);
+
+    // Runs a records_page_sql query: (key, row JSON) pairs.
+    std::vector<std::pair<std::int64_t, std::string>> records(const std::string& sql);
+
+private:
+    void check_key_is_unique(const std::string& table, const std::string& key);
+
+    blocking_session session_;
+};
+
+} // namespace pgexport::engine::detail
