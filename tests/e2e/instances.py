@@ -177,7 +177,8 @@ def kills(url, work, data_dir):
             holders = wait_for(f"kill #{n + 1}: an instance runs a job", lambda: psql(
                 url, "SELECT DISTINCT lease_owner FROM export_jobs WHERE status = 'running'"
                      " AND lease_expires_at > now()").decode().split(), 60)
-            victim = next(i for i in insts if i.name == RNG.choice(sorted(holders)))
+            chosen = RNG.choice(sorted(holders))
+            victim = next(i for i in insts if i.name == chosen)
             victim.kill()
             t_kill = time.monotonic()
             leased = psql(url, "SELECT id, lease_token FROM export_jobs WHERE status = 'running'"
