@@ -158,9 +158,9 @@ class copy_sampler(threading.Thread):
 
 def kills(url, work, data_dir):
     psql(url, "SELECT 1")
-    sizes = [RNG.randrange(5000, 60000) for _ in range(30)]
+    sizes = [RNG.randrange(20000, 60000) for _ in range(30)]
     sizes = [s + i for i, s in enumerate(sizes)]  # distinct bounds: each job's COPY names it
-    insts = [instance(f"inst-{i}", url, data_dir, work, "--chunk-rows", "100", "--max-concurrent", "2").start()
+    insts = [instance(f"inst-{i}", url, data_dir, work, "--chunk-rows", "25", "--max-concurrent", "2").start()
              for i in range(3)]
     sampler = copy_sampler(url)
     sampler.start()
@@ -174,7 +174,9 @@ def kills(url, work, data_dir):
         for n in range(5):
             # A random instance among those running a job, at a random instant of its work.
             time.sleep(RNG.uniform(0.0, 0.6))
-            holders = wait_for(f"kill #{n + 1}: an instance runs a job", lambda: psql(
+            holders = wait_for(f"kill #{n + 1}: an instance runs a job (jobs by status: " + psql(
+                url, "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) n FROM export_jobs"
+                     " GROUP BY 1) s").decode().strip() + ")", lambda: psql(
                 url, "SELECT DISTINCT lease_owner FROM export_jobs WHERE status = 'running'"
                      " AND lease_expires_at > now()").decode().split(), 60)
             chosen = RNG.choice(sorted(holders))
@@ -183,14 +185,16 @@ def kills(url, work, data_dir):
             t_kill = time.monotonic()
             leased = psql(url, "SELECT id, lease_token FROM export_jobs WHERE status = 'running'"
                                f" AND lease_owner = '{victim.name}'").decode().split()
-            for line in leased:
-                job, token = line.split("|")
-                wait_for(f"job {job} taken over after {victim.name} was killed",
-                         lambda: job_row(url, job)["token"] > int(token) or job_row(url, job)["status"] != "running",
-                         LEASE_S + 30)
-                took = time.monotonic() - t_kill
-                if job_row(url, job)["owner"] != victim.name:
-                    takeovers.append(took)
+            check(leased, f"kill #{n + 1}: {victim.name} held no lease when it was killed")
+            if n % 2 == 0:
+                # Every other kill: the instance stays down until its jobs were taken over by the others.
+                for line in leased:
+                    job, token = line.split("|")
+                    wait_for(f"job {job} taken over after {victim.name} was killed",
+                             lambda: job_row(url, job)["token"] > int(token) or job_row(url, job)["status"] != "running",
+                             LEASE_S + 60)
+                    if job_row(url, job)["owner"] != victim.name:
+                        takeovers.append(time.monotonic() - t_kill)
             print(f"  kill #{n + 1}: {victim.name} with {len(leased)} job(s) leased", flush=True)
             victim.start()
         for job, select in jobs.items():
