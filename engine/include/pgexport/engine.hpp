@@ -40,7 +40,7 @@ struct engine_config {
     bool apply_migrations = false; // async_start applies the job-table migrations first
     // Several instances may share the database and the data directory. Each claims jobs under a lease
     // that it renews while it runs them; a job whose lease runs out is taken over by another instance.
-    std::string instance_id;                                 // the lease owner's name; empty: host:pid
+    std::string instance_id{};                               // the lease owner's name; empty: host:pid
     std::chrono::milliseconds lease{std::chrono::seconds(15)}; // how long a claim lasts unrenewed
     std::chrono::milliseconds poll_interval{std::chrono::seconds(1)}; // idle instances look for work
     int max_attempts = 8; // transient failures in a row (no checkpoint between) before the job fails;
