@@ -50,7 +50,8 @@ const std::vector<option_spec> serve_specs = {
      "PGEXPORT_LEASE"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
     {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
-    {"table", "NAME", "table or view to export", "records", "PGEXPORT_TABLE"},
+    {"table", "NAME[:KEY]", "table or view to export (repeatable; a request's \"table\" picks one, the first by default)",
+     "records", "PGEXPORT_TABLE", true},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
 };
@@ -98,8 +99,23 @@ int run_serve(const options& o) {
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
-    ec.table = required(o, "table");
     ec.key = required(o, "key");
+    auto tables = o.all("table");
+    if (tables.empty())
+        tables.push_back(required(o, "table"));
+    for (const std::string& spec : tables) {
+        const auto colon = spec.rfind(':');
+        std::string name = colon == std::string::npos ? spec : spec.substr(0, colon);
+        std::string key = colon == std::string::npos ? ec.key : spec.substr(colon + 1);
+        if (name.empty() || key.empty())
+            throw std::invalid_argument("--table must be NAME or NAME:KEY, not \"" + spec + "\"");
+        if (&spec == &tables.front()) {
+            ec.table = std::move(name);
+            ec.key = std::move(key);
+        } else {
+            ec.more_tables.emplace_back(std::move(name), std::move(key));
+        }
+    }
     pgexport::http::server_config sc;
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");

@@ -80,9 +80,10 @@ struct export_engine::impl {
 
     // Fixes every filter value as PostgreSQL reads it now ('now' or 'today' must not move between
     // chunks); the problem when one does not parse as its column's type. On the catalog thread.
-    std::optional<problem> canonicalize(table_catalog& c, export_request& request) const {
+    std::optional<problem> canonicalize(table_catalog& c, const table_schema& schema,
+                                        export_request& request) const {
         for (filter& f : request.filters) {
-            const std::string& type = state.schema.find(f.column)->type;
+            const std::string& type = schema.find(f.column)->type;
             for (auto& v : f.values) {
                 if (!v)
                     continue;
@@ -114,6 +115,20 @@ struct export_engine::impl {
         return std::nullopt;
     }
 
+    // The schema a request names, or the problem: a table this instance does not serve.
+    result<const table_schema*> schema_for(const export_request& request) const {
+        const table_schema* schema = state.find_schema(request.table);
+        if (!schema)
+            return problem{errc::invalid_request, "this server exports no table \"" + request.table.value_or("") +
+                                                      "\"; its tables: " + [&] {
+                                                          std::string names;
+                                                          for (const auto& t : state.tables())
+                                                              names += (names.empty() ? "" : ", ") + t;
+                                                          return names;
+                                                      }()};
+        return schema;
+    }
+
     // Which jobs an instance serves depends on its tables, known once it has started.
     void throw_unless_started() const {
         if (!state.started)
@@ -142,6 +157,9 @@ export_engine::~export_engine() = default;
 
 const table_schema& export_engine::schema() const {
     return impl_->state.schema;
+}
+const std::vector<table_schema>& export_engine::schemas() const {
+    return impl_->state.schemas;
 }
 const engine_config& export_engine::config() const {
     return impl_->state.config;
@@ -177,10 +195,19 @@ asio::awaitable<void> export_engine::async_start() {
         const int applied = co_await st.on_catalog(std::move(migrate));
         log_event("info", "migrations_applied", {{"count", applied}});
     }
-    auto load = [table = st.config.table, key = st.config.key](table_catalog& c) {
-        return c.load_schema(table, key);
+    std::vector<std::pair<std::string, std::string>> tables{{st.config.table, st.config.key}};
+    tables.insert(tables.end(), st.config.more_tables.begin(), st.config.more_tables.end());
+    auto load = [tables](table_catalog& c) {
+        std::vector<table_schema> schemas;
+        for (const auto& [table, key] : tables)
+            schemas.push_back(c.load_schema(table, key));
+        return schemas;
     };
-    st.schema = co_await st.on_catalog(std::move(load));
+    st.schemas = co_await st.on_catalog(std::move(load));
+    st.configured_names.clear();
+    for (const auto& [table, key] : tables)
+        st.configured_names.push_back(table);
+    st.schema = st.schemas.front();
     auto adopt = [table = st.schema.table, key = st.schema.key](job_repository& r) {
         return r.adopt_unnamed(table, key);
     };
@@ -216,20 +243,23 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return problem{errc::unavailable, "the server is shutting down"};
     if (!st.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
-    if (auto p = detail::check_columns(st.schema, request))
+    auto schema = self.schema_for(request);
+    if (!schema)
+        co_return schema.error();
+    if (auto p = detail::check_columns(**schema, request))
         co_return *p;
     stored_job job;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
     job.info.created_at =
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
-    job.table = st.schema.table;
-    job.key = st.schema.key;
+    job.table = (*schema)->table;
+    job.key = (*schema)->key;
     std::string unavailable;
     try {
-        auto prepare = [&self, &job, request = std::move(request)](table_catalog& c) mutable -> result<stored_job> {
-            const table_schema& schema = self.state.schema;
-            if (auto p = self.canonicalize(c, request))
+        auto prepare = [&self, &job, &schema = **schema,
+                        request = std::move(request)](table_catalog& c) mutable -> result<stored_job> {
+            if (auto p = self.canonicalize(c, schema, request))
                 return *p;
             job.info.request = std::move(request);
             job.key_upper_bound = c.max_key(schema);
@@ -348,13 +378,17 @@ export_engine::async_list_records(export_request request, std::optional<std::int
     auto& self = *impl_;
     if (!self.state.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
-    if (auto p = detail::check_columns(self.state.schema, request))
+    auto schema = self.schema_for(request);
+    if (!schema)
+        co_return schema.error();
+    if (auto p = detail::check_columns(**schema, request))
         co_return *p;
     using rows_or_problem = result<std::vector<std::pair<std::int64_t, std::string>>>;
-    auto query = [&self, request = std::move(request), after, limit](table_catalog& c) mutable -> rows_or_problem {
-        if (auto p = self.canonicalize(c, request))
+    auto query = [&self, &schema = **schema, request = std::move(request), after,
+                  limit](table_catalog& c) mutable -> rows_or_problem {
+        if (auto p = self.canonicalize(c, schema, request))
             return *p;
-        return c.records(detail::records_page_sql(self.state.schema, request, after, limit));
+        return c.records(detail::records_page_sql(schema, request, after, limit));
     };
     rows_or_problem rows = problem{errc::unavailable, ""};
     try {

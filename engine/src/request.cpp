@@ -157,11 +157,19 @@ result<export_request> parse_export_request(const json::value& body) {
             }
             if (request.columns.empty())
                 return invalid("\"columns\" must name at least one column; leave it out for all columns");
+        } else if (key == "table") {
+            if (value.is_null())
+                continue;
+            if (!value.is_string() || value.get_string().empty())
+                return invalid("\"table\" must be the name of one of the server's tables");
+            if (auto p = check_text(value.get_string(), "the table's name"))
+                return *p;
+            request.table = std::string(value.get_string());
         } else {
             if (check_text(key, "field"))
-                return invalid("unknown field in the request; expected \"filters\" and \"columns\"");
+                return invalid("unknown field in the request; expected \"filters\", \"columns\" and \"table\"");
             return invalid("unknown field \"" + std::string(key) +
-                           "\"; expected \"filters\" and \"columns\"");
+                           "\"; expected \"filters\", \"columns\" and \"table\"");
         }
     }
     return request;
@@ -192,6 +200,8 @@ json::value to_json(const export_request& request) {
         columns.emplace_back(c);
     if (!columns.empty())
         out["columns"] = std::move(columns);
+    if (request.table)
+        out["table"] = *request.table;
     return out;
 }
 

@@ -954,6 +954,70 @@ BOOST_AUTO_TEST_CASE(two_instances_share_the_queue) {
     BOOST_TEST(std::stoi(by_b) > 0);
 }
 
+// Jobs belong to their table: an instance serving other tables never claims them (it once resumed a
+// records job against orders); an instance may serve several tables, a request naming one.
+BOOST_AUTO_TEST_CASE(jobs_belong_to_their_table) {
+    test_env env(standard_table + standard_rows(300) +
+                 "CREATE TABLE u (id bigserial PRIMARY KEY, label text);"
+                 " INSERT INTO u (label) SELECT 'label ' || i FROM generate_series(1, 300) i;");
+    auto only_u = env.config(1, "u");
+    only_u.instance_id = "serves-u";
+    auto only_t = env.config(50, "t");
+    only_t.instance_id = "serves-t";
+    auto both = env.config(50, "t");
+    both.more_tables = {{"u", "id"}};
+    both.instance_id = "serves-both";
+    std::string u_job, t_job, named_u_job;
+    std::optional<job_info> u_done, t_done, named_u_done;
+    std::string unknown_table;
+    {
+        asio::io_context io;
+        export_engine y(io.get_executor(), only_u);
+        pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+            co_await y.async_start();
+            u_job = (co_await y.async_create(export_request{})).value();
+            co_await y.async_shutdown(); // at once: the job is left unfinished
+        });
+    }
+    BOOST_TEST_REQUIRE(env.db.query("SELECT status FROM export_jobs WHERE id = '" + u_job + "'").at(0) != "completed",
+                       "the u job completed before its instance stopped: make it longer");
+    {
+        asio::io_context io;
+        export_engine x(io.get_executor(), only_t);
+        pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+            co_await x.async_start();
+            t_job = (co_await x.async_create(export_request{})).value();
+            t_done = co_await wait_until_done(x, t_job);
+            // The u job is not this instance's: it cannot see it, let alone run it.
+            auto status = co_await x.async_status(u_job);
+            BOOST_TEST((!status && status.error().code == errc::not_found));
+            co_await x.async_shutdown();
+        });
+    }
+    check_export(env, *t_done, "SELECT " + all_columns + " FROM t ORDER BY id");
+    BOOST_TEST(env.db.query("SELECT coalesce(lease_owner, '') FROM export_jobs WHERE id = '" + u_job + "'").at(0) !=
+               "serves-t");
+    BOOST_TEST(env.db.query("SELECT status FROM export_jobs WHERE id = '" + u_job + "'").at(0) != "completed");
+    {
+        asio::io_context io;
+        export_engine z(io.get_executor(), both);
+        pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+            co_await z.async_start();
+            u_done = co_await wait_until_done(z, u_job);
+            named_u_job = (co_await z.async_create(make_request(R"({"table": "u", "columns": ["label"]})"))).value();
+            named_u_done = co_await wait_until_done(z, named_u_job);
+            auto refused = co_await z.async_create(make_request(R"({"table": "nope"})"));
+            if (!refused)
+                unknown_table = refused.error().message;
+            co_await z.async_shutdown();
+        });
+    }
+    check_export(env, *u_done, "SELECT id, label FROM u ORDER BY id");
+    check_export(env, *named_u_done, "SELECT label FROM u ORDER BY id");
+    BOOST_TEST(unknown_table.find("no table \"nope\"") != std::string::npos, "refusal: " << unknown_table);
+    BOOST_TEST(env.db.query("SELECT table_name FROM export_jobs WHERE id = '" + named_u_job + "'").at(0) == "u");
+}
+
 // The key must be unique, or keyset chunks skip rows at their ends: serve refuses a table whose key no
 // unique index covers, and takes a view (nothing to check) with a warning.
 BOOST_AUTO_TEST_CASE(key_must_be_unique) {

@@ -31,6 +31,9 @@ struct engine_config {
     std::filesystem::path data_dir = "var/exports"; // <job>.csv.part while running, <job>.csv when done
     std::string table = "records";                  // any table or view; may be schema-qualified
     std::string key = "id";                         // unique, increasing integer column
+    // More tables this instance serves, each with its key; a request names one with "table" (the default
+    // is `table` above). An instance claims, lists and serves only the jobs of its tables.
+    std::vector<std::pair<std::string, std::string>> more_tables{};
     int max_concurrent = 2;                         // jobs running at once in this instance
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int chunk_rows = 10000;                         // rows per COPY statement
@@ -124,7 +127,9 @@ public:
     // they have stopped. No job starts afterwards.
     boost::asio::awaitable<void> async_shutdown();
 
+    // The first table's schema; schemas(): every table's, the first first.
     const table_schema& schema() const;
+    const std::vector<table_schema>& schemas() const;
     const engine_config& config() const;
 
     // The finished file of a completed job (inside the data directory).

@@ -30,11 +30,12 @@ struct filter {
 struct export_request {
     std::vector<filter> filters;      // ANDed, in the order given
     std::vector<std::string> columns; // empty: every column in table order
+    std::optional<std::string> table; // one of the server's tables; nullopt: the first
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
 
-// Reads a request body: {"filters": {...}, "columns": [...]}, both optional, nothing else allowed.
+// Reads a request body: {"filters": {...}, "columns": [...], "table": "..."}, all optional, nothing else.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be
 // strings, numbers or booleans (taken as their text) or null. Checks shape and encoding only (valid
 // UTF-8, no NUL); columns and value types are checked against the table by the engine.

@@ -128,7 +128,10 @@ void record_chunk(engine_stats& stats, std::chrono::steady_clock::duration took)
 asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_writer& writer,
                                   async_connection& connection) {
     const export_request& request = job.job.info.request;
-    const table_schema& schema = state.schema;
+    const table_schema* found = state.find_schema(job.job.table);
+    if (!found) // claims take only jobs of this instance's tables
+        throw std::runtime_error("this instance does not serve the job's table " + job.job.table);
+    const table_schema& schema = *found;
     const bool single = output_columns(schema, request).size() == 1;
     const bool leads = key_leads(schema, request);
     // At most one checkpoint is in flight. Every way out of here waits for it and for the write in flight:

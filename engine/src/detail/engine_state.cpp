@@ -47,6 +47,22 @@ void engine_state::remove_part_files(const std::string& id, const std::vector<fs
     }
 }
 
+std::vector<std::string> engine_state::tables() const {
+    std::vector<std::string> names;
+    for (const auto& s : schemas)
+        names.push_back(s.table);
+    return names;
+}
+
+const table_schema* engine_state::find_schema(const std::optional<std::string>& name) const {
+    if (!name)
+        return schemas.empty() ? nullptr : &schemas.front();
+    for (std::size_t i = 0; i < schemas.size(); ++i)
+        if (schemas[i].table == *name || (i < configured_names.size() && configured_names[i] == *name))
+            return &schemas[i];
+    return nullptr;
+}
+
 void engine_state::remember_if_ended(const job_info& info) {
     if (info.status == job_status::queued || info.status == job_status::running)
         return;

@@ -110,7 +110,10 @@ struct engine_state {
     void remove_part_files(const std::string& id, const std::vector<std::filesystem::path>& keep = {}) const;
 
     // The tables this instance serves (as the catalog prints them).
-    std::vector<std::string> tables() const { return {schema.table}; }
+    std::vector<std::string> tables() const;
+    // The schema of a table this instance serves, by the name a request or a job gives (as configured or
+    // as the catalog prints it; nullopt: the first); nullptr when it serves no such table.
+    const table_schema* find_schema(const std::optional<std::string>& name) const;
 
     // A job that ended, kept for status look-ups (ended jobs never change); bounded, oldest out.
     void remember_if_ended(const job_info& info);
@@ -122,7 +125,9 @@ struct engine_state {
     boost::asio::thread_pool file_pool{2};
     job_repository jobs;   // touched only on queue_pool
     table_catalog catalog; // touched only on catalog_pool
-    table_schema schema;
+    table_schema schema;               // the first table's
+    std::vector<table_schema> schemas; // every table's, the first first
+    std::vector<std::string> configured_names; // as given in the configuration, in the same order
     std::map<std::string, std::shared_ptr<running_job>> running;
     std::map<std::string, job_info> ended;
     std::deque<std::string> ended_order;
