@@ -534,16 +534,7 @@ class Server:
         """The log events of the current process (the log is shared by every start of this server)."""
         text = self.log_text()
         at = text.rfind("===== start #")
-        out = []
-        for line in text[at if at >= 0 else 0:].splitlines():
-            if line.startswith("{"):
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                if e.get("event") == name:
-                    out.append(e)
-        return out
+        return events_in(text[at if at >= 0 else 0:], name)
 
     def log_text(self):
         try:
@@ -558,16 +549,7 @@ class Server:
         return "\n".join([line for line in text if '"event":"http_request"' not in line][-lines:])
 
     def events(self, name):
-        out = []
-        for line in self.log_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                if e.get("event") == name:
-                    out.append(e)
-        return out
+        return events_in(self.log_text(), name)
 
     # --- the API
     def create(self, body):
@@ -669,6 +651,20 @@ AIMED = {"after-write (aimed)": PAST_CHECKPOINT, "last-checkpoint": LAST_PENDING
          "after-rename": RENAMED}
 # The moments the test claims to cover: each must have been landed on in every run.
 REQUIRED = [PAST_CHECKPOINT, LAST_PENDING, AFTER_LAST, RENAMED]
+
+
+def events_in(text, name):
+    """The JSON log lines of `text` whose event is `name`."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("event") == name:
+                out.append(e)
+    return out
 
 
 def part_files(names, job):
