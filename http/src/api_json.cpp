@@ -1,7 +1,6 @@
 #include "api_json.hpp"
 
 namespace json = boost::json;
-namespace bhttp = boost::beast::http;
 
 namespace pgexport::http {
 
@@ -30,29 +29,6 @@ json::object job_json(const engine::job_info& job) {
                                                                               : json::value(nullptr);
     o["request"] = engine::to_json(job.request);
     return o;
-}
-
-json::object error_json(std::string_view code, std::string_view message) {
-    return json::object{{"error", json::object{{"code", code}, {"message", message}}}};
-}
-
-bhttp::status status_for(engine::errc code) {
-    switch (code) {
-    case engine::errc::invalid_request:
-    case engine::errc::unknown_column:
-    case engine::errc::unknown_operator:
-    case engine::errc::invalid_value:
-        return bhttp::status::bad_request;
-    case engine::errc::not_found:
-        return bhttp::status::not_found;
-    case engine::errc::conflict:
-        return bhttp::status::conflict;
-    case engine::errc::unavailable:
-        return bhttp::status::service_unavailable;
-    case engine::errc::too_busy:
-        return bhttp::status::too_many_requests;
-    }
-    return bhttp::status::internal_server_error;
 }
 
 } // namespace pgexport::http

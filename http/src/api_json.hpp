@@ -1,10 +1,9 @@
 #pragma once
-// The API's JSON shapes (CONTRACT.md): a job's status, errors. Pure: no I/O.
+// The API's JSON shape of a job (its status). Pure: no I/O. Errors: http_error.hpp.
 
 #include <pgexport/error.hpp>
 #include <pgexport/job.hpp>
 
-#include <boost/beast/http/status.hpp>
 #include <boost/json/value.hpp>
 
 #include <string_view>
@@ -13,11 +12,5 @@ namespace pgexport::http {
 
 // {"jobId": …, "status": …, …} as GET /api/export/{id}/status returns it.
 boost::json::object job_json(const engine::job_info& job);
-
-// {"error": {"code": …, "message": …}}
-boost::json::object error_json(std::string_view code, std::string_view message);
-
-// The HTTP status for an engine problem.
-boost::beast::http::status status_for(engine::errc code);
 
 } // namespace pgexport::http

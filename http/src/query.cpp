@@ -37,12 +37,8 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
     return out;
 }
 
-engine::result<records_query> parse_records_query(std::string_view query) {
-    records_query q;
-    // column -> op -> values, in first-seen order of columns; turned into the export's JSON form so the
-    // one request parser checks everything.
-    std::vector<std::string> order;
-    std::map<std::string, std::map<std::string, std::vector<std::string>>> filters;
+engine::result<query_pairs> parse_query_pairs(std::string_view query) {
+    query_pairs out;
     while (!query.empty()) {
         auto amp = query.find('&');
         std::string_view pair = query.substr(0, amp);
@@ -55,26 +51,65 @@ engine::result<records_query> parse_records_query(std::string_view query) {
             percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
         if (!key || !value)
             return problem{errc::invalid_request, "malformed percent-encoding in the query string"};
-        auto number = [&](long long min, long long max) -> std::optional<long long> {
-            long long n = 0;
-            auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
-            if (ec != std::errc() || end != value->data() + value->size() || n < min || n > max)
-                return std::nullopt;
-            return n;
-        };
-        if (*key == "limit") {
-            auto n = number(1, 1000);
+        out.emplace_back(std::move(*key), std::move(*value));
+    }
+    return out;
+}
+
+std::optional<long long> parse_whole(std::string_view text, long long min, long long max) {
+    long long n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < min || n > max)
+        return std::nullopt;
+    return n;
+}
+
+engine::result<int> parse_limit(std::string_view text) {
+    auto n = parse_whole(text, 1, 1000);
+    if (!n)
+        return problem{errc::invalid_request, "limit must be a whole number from 1 to 1000"};
+    return static_cast<int>(*n);
+}
+
+engine::result<int> parse_list_query(std::string_view query) {
+    auto pairs = parse_query_pairs(query);
+    if (!pairs)
+        return pairs.error();
+    int limit = 100;
+    for (const auto& [key, value] : *pairs) {
+        if (key != "limit")
+            return problem{errc::invalid_request, "unknown query parameter \"" + key + "\"; this list takes only limit"};
+        auto n = parse_limit(value);
+        if (!n)
+            return n.error();
+        limit = *n;
+    }
+    return limit;
+}
+
+engine::result<records_query> parse_records_query(std::string_view query) {
+    records_query q;
+    // column -> op -> values, in first-seen order of columns; turned into the export's JSON form so the
+    // one request parser checks everything.
+    std::vector<std::string> order;
+    std::map<std::string, std::map<std::string, std::vector<std::string>>> filters;
+    auto pairs = parse_query_pairs(query);
+    if (!pairs)
+        return pairs.error();
+    for (const auto& [key, value] : *pairs) {
+        if (key == "limit") {
+            auto n = parse_limit(value);
             if (!n)
-                return problem{errc::invalid_request, "limit must be a whole number from 1 to 1000"};
-            q.limit = static_cast<int>(*n);
-        } else if (*key == "after") {
-            auto n =
-                number(std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
+                return n.error();
+            q.limit = *n;
+        } else if (key == "after") {
+            auto n = parse_whole(value, std::numeric_limits<std::int64_t>::min(),
+                                 std::numeric_limits<std::int64_t>::max());
             if (!n)
                 return problem{errc::invalid_request, "after must be a whole number (a previous nextCursor)"};
             q.after = *n;
-        } else if (*key == "columns") {
-            std::string_view rest = *value;
+        } else if (key == "columns") {
+            std::string_view rest = value;
             while (true) {
                 auto comma = rest.find(',');
                 q.request.columns.emplace_back(rest.substr(0, comma));
@@ -83,7 +118,7 @@ engine::result<records_query> parse_records_query(std::string_view query) {
                 rest = rest.substr(comma + 1);
             }
         } else {
-            std::string column = *key;
+            std::string column = key;
             std::string op = "eq";
             if (auto open = column.find('['); open != std::string::npos && column.back() == ']') {
                 op = column.substr(open + 1, column.size() - open - 2);
@@ -91,7 +126,7 @@ engine::result<records_query> parse_records_query(std::string_view query) {
             }
             if (!filters.contains(column))
                 order.push_back(column);
-            filters[column][op].push_back(*value);
+            filters[column][op].push_back(value);
         }
     }
     json::object body;

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pgexport::http {
 
@@ -24,6 +26,20 @@ struct records_query {
 };
 
 engine::result<records_query> parse_records_query(std::string_view query);
+
+// The name=value pairs of a query string in order, percent-decoded ('+' is a space); invalid_request for
+// a malformed escape.
+using query_pairs = std::vector<std::pair<std::string, std::string>>;
+engine::result<query_pairs> parse_query_pairs(std::string_view query);
+
+// A whole number in [min, max] written in decimal and nothing else; nullopt otherwise.
+std::optional<long long> parse_whole(std::string_view text, long long min, long long max);
+
+// limit=N of a list: 1 to 1000.
+engine::result<int> parse_limit(std::string_view text);
+
+// GET /api/export's query string: limit=N [100]; any other parameter is invalid_request.
+engine::result<int> parse_list_query(std::string_view query);
 
 // Percent-decoding; nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +21,9 @@ struct server_config {
     std::size_t max_body_bytes = 1 << 20;     // larger request bodies get 413
     std::size_t max_header_bytes = 16 * 1024; // larger headers get 431
     std::chrono::seconds read_timeout{30};    // per request, headers and body
-    std::size_t max_connections = 1000;
+    std::size_t max_connections = 1000;       // more: the longest-waiting idle connection is closed, else 503
+    std::size_t max_connections_per_address = 256; // the same, per client IP address
+    std::uint64_t min_download_rate = 4096;   // bytes/s a download reader must keep up after read_timeout
 };
 
 class server {

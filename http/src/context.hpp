@@ -1,0 +1,71 @@
+#pragma once
+// What every part of the server shares: the engine, the configuration, the keys and the counters.
+// Used on the server's single-threaded io_context only.
+
+#include "auth.hpp"
+#include "metrics.hpp"
+#include "response.hpp"
+
+#include <pgexport/http/server.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::http {
+
+// The open connections, so that one waiting for a request can be closed to make room for a new client:
+// idle connections must not starve new ones (a slow or idle client holds a slot only while nobody else
+// needs it).
+class connection_registry {
+public:
+    struct slot {
+        std::string address;                 // the client's IP address
+        bool waiting = true;                 // reading a request: may be closed to make room
+        std::chrono::steady_clock::time_point since{}; // when it began waiting
+        std::function<void()> close;         // cancels its I/O
+    };
+    using id = std::uint64_t;
+
+    id add(std::string address, std::function<void()> close);
+    void remove(id which);
+    void set_waiting(id which, bool waiting);
+    std::size_t size() const { return slots_.size(); }
+    std::size_t count(std::string_view address) const;
+    // Closes the connection that has waited longest (of `address` only, when given). False when none waits.
+    bool evict_oldest_waiting(std::optional<std::string_view> address = std::nullopt);
+
+private:
+    std::map<id, slot> slots_;
+    id next_ = 1;
+};
+
+struct server_context {
+    server_context(boost::asio::io_context& io, engine::export_engine& engine, server_config config)
+        : io(io), engine(engine), config(std::move(config)), auth(this->config.api_keys) {}
+
+    boost::asio::io_context& io;
+    engine::export_engine& engine;
+    const server_config config;
+    const authenticator auth;
+    request_counts requests;
+    connection_registry connections;
+};
+
+// One request as the handlers see it.
+struct request_context {
+    const request_t& req;
+    std::string_view path;                // the target before '?'
+    std::string_view query;               // after '?', without it
+    std::vector<std::string_view> params; // the route's {name} values
+    auth_result auth;
+    std::string peer_address; // the client's IP address
+};
+
+} // namespace pgexport::http

@@ -1,0 +1,156 @@
+#include "handlers.hpp"
+
+#include "api_json.hpp"
+#include "download.hpp"
+#include "query.hpp"
+#include "static_files.hpp"
+
+#include <pgexport/log.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+
+namespace pgexport::http::handlers {
+
+namespace {
+
+string_response text_response(unsigned version, std::string_view content_type, std::string body) {
+    string_response res(bhttp::status::ok, version);
+    res.set(bhttp::field::content_type, content_type);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+reply of(string_response res) {
+    reply r;
+    r.response = std::move(res);
+    return r;
+}
+
+// The job a route's {id} names, as its owner may see it.
+asio::awaitable<engine::result<engine::job_info>> job_of(server_context& ctx, const request_context& rc) {
+    co_return co_await ctx.engine.async_status(std::string(rc.params.at(0)), rc.auth.owner_filter());
+}
+
+} // namespace
+
+awaitable<reply> healthz(server_context& ctx, const request_context& rc) {
+    // Ready means the database answers and the engine has started (migrated, jobs resumed).
+    const bool reachable = co_await ctx.engine.async_ping();
+    const bool ready = reachable && ctx.engine.started();
+    co_return of(json_response(rc.req.version(), ready ? bhttp::status::ok : bhttp::status::service_unavailable,
+                               json::object{{"status", ready ? "ok" : reachable ? "starting" : "unavailable"},
+                                            {"database", reachable ? "reachable" : "unreachable"}}));
+}
+
+awaitable<reply> metrics(server_context& ctx, const request_context& rc) {
+    metrics_input in;
+    in.jobs_by_status = co_await ctx.engine.async_count_jobs();
+    in.engine = ctx.engine.stats();
+    in.running_here = ctx.engine.running_count();
+    in.open_connections = ctx.connections.size();
+    in.requests = ctx.requests;
+    co_return of(text_response(rc.req.version(), "text/plain; version=0.0.4", format_metrics(in)));
+}
+
+awaitable<reply> openapi(server_context&, const request_context& rc) {
+    co_return of(text_response(rc.req.version(), "application/json", std::string(openapi_document())));
+}
+
+awaitable<reply> records(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    auto q = parse_records_query(rc.query);
+    if (!q)
+        co_return of(problem_response(v, q.error()));
+    auto page = co_await ctx.engine.async_list_records(std::move(q->request), q->after, q->limit);
+    if (!page)
+        co_return of(problem_response(v, page.error()));
+    // The rows are JSON already (PostgreSQL's row_to_json): splice them in as they are.
+    std::string body = "{\"rows\":[";
+    for (std::size_t i = 0; i < page->rows_json.size(); ++i) {
+        if (i)
+            body += ',';
+        body += page->rows_json[i];
+    }
+    body += "],\"nextCursor\":";
+    body += page->next_after ? std::to_string(*page->next_after) : "null";
+    body += "}\n";
+    co_return of(text_response(v, "application/json", std::move(body)));
+}
+
+awaitable<reply> create_export(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    json::value body = json::object();
+    if (!rc.req.body().empty()) {
+        boost::system::error_code ec;
+        json::parse_options options;
+        options.max_depth = 32;
+        body = json::parse(rc.req.body(), ec, {}, options);
+        if (ec)
+            co_return of(error_response(v, http_errc::invalid_json,
+                                        "the request body is not valid JSON: " + ec.message()));
+    }
+    auto request = engine::parse_export_request(body);
+    if (!request)
+        co_return of(problem_response(v, request.error()));
+    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter());
+    if (!id)
+        co_return of(problem_response(v, id.error()));
+    auto res = json_response(v, bhttp::status::accepted, json::object{{"jobId", *id}});
+    res.set(bhttp::field::location, "/api/export/" + *id + "/status");
+    co_return of(std::move(res));
+}
+
+awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    auto limit = parse_list_query(rc.query);
+    if (!limit)
+        co_return of(problem_response(v, limit.error()));
+    auto jobs = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
+    json::array out;
+    for (const auto& j : jobs)
+        out.push_back(job_json(j));
+    co_return of(json_response(v, bhttp::status::ok, out));
+}
+
+awaitable<reply> cancel_export(server_context& ctx, const request_context& rc) {
+    auto job = co_await ctx.engine.async_cancel(std::string(rc.params.at(0)), rc.auth.owner_filter());
+    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job))
+                     : problem_response(rc.req.version(), job.error()));
+}
+
+awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
+    auto job = co_await job_of(ctx, rc);
+    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job))
+                     : problem_response(rc.req.version(), job.error()));
+}
+
+awaitable<reply> download_export(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    auto job = co_await job_of(ctx, rc);
+    if (!job)
+        co_return of(problem_response(v, job.error()));
+    if (job->status != engine::job_status::completed)
+        co_return of(error_response(v, http_errc::not_ready,
+                                    "job " + job->id + " is " + std::string(engine::to_string(job->status)) +
+                                        "; the file can be downloaded once it is completed"));
+    // The path comes from the validated id, never from the request's text.
+    const auto path = ctx.engine.file_for(job->id);
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) {
+        log_event("error", "download_missing_file", {{"job", job->id}, {"path", path.string()}});
+        co_return of(error_response(v, http_errc::file_missing,
+                                    "the file of job " + job->id + " is no longer on the server"));
+    }
+    co_return download_reply(rc.req, job->id, std::move(fd), static_cast<std::uint64_t>(st.st_size));
+}
+
+} // namespace pgexport::http::handlers

@@ -1,0 +1,44 @@
+#include "response.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <unistd.h>
+
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+
+namespace pgexport::http {
+
+unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
+    if (this != &other) {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+}
+
+unique_fd::~unique_fd() {
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+string_response json_response(unsigned version, bhttp::status status, const json::value& body) {
+    string_response res(status, version);
+    res.set(bhttp::field::content_type, "application/json");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.body() = json::serialize(body);
+    res.body() += '\n';
+    res.prepare_payload();
+    return res;
+}
+
+string_response error_response(unsigned version, http_errc code, std::string_view message) {
+    return json_response(version, status_for(code), error_json(to_string(code), message));
+}
+
+string_response problem_response(unsigned version, const engine::problem& p) {
+    return json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
+}
+
+} // namespace pgexport::http
