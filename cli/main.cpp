@@ -54,6 +54,10 @@ const std::vector<option_spec> serve_specs = {
      "records", "PGEXPORT_TABLE", true},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
+    {"max-connections", "N", "open HTTP connections at most; past it the longest-idle one is closed for a new "
+     "client", "1000", "PGEXPORT_MAX_CONNECTIONS"},
+    {"allowed-host", "NAME", "a Host name to serve besides the listen address, localhost and 127.0.0.1 "
+     "(repeatable; * serves any)", "", "PGEXPORT_ALLOWED_HOSTS", true},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -119,6 +123,9 @@ int run_serve(const options& o) {
     pgexport::http::server_config sc;
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");
+    sc.allowed_hosts = o.all("allowed-host");
+    sc.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 2, 1000000));
+    sc.max_connections_per_address = std::min<std::size_t>(sc.max_connections_per_address, sc.max_connections);
 
     ec.apply_migrations = true;
 

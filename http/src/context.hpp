@@ -3,6 +3,7 @@
 // Used on the server's single-threaded io_context only.
 
 #include "auth.hpp"
+#include "guards.hpp"
 #include "metrics.hpp"
 #include "response.hpp"
 
@@ -48,12 +49,14 @@ private:
 
 struct server_context {
     server_context(boost::asio::io_context& io, engine::export_engine& engine, server_config config)
-        : io(io), engine(engine), config(std::move(config)), auth(this->config.api_keys) {}
+        : io(io), engine(engine), config(std::move(config)), auth(this->config.api_keys),
+          hosts(this->config.host, this->config.allowed_hosts) {}
 
     boost::asio::io_context& io;
     engine::export_engine& engine;
     const server_config config;
     const authenticator auth;
+    const host_allow_list hosts;
     request_counts requests;
     connection_registry connections;
 };

@@ -31,14 +31,8 @@ range_decision plan_download(std::optional<std::string_view> range, std::optiona
 
 reply download_reply(const request_t& req, std::string_view job_id, unique_fd fd, std::uint64_t size) {
     const unsigned v = req.version();
-    auto header = [&](bhttp::field f) -> std::optional<std::string_view> {
-        auto it = req.find(f);
-        if (it == req.end())
-            return std::nullopt;
-        return std::string_view(it->value().data(), it->value().size());
-    };
     const std::string etag = export_etag(job_id, size);
-    const range_decision d = plan_download(header(bhttp::field::range), header(bhttp::field::if_range), etag, size);
+    const range_decision d = plan_download(header_value(req, bhttp::field::range), header_value(req, bhttp::field::if_range), etag, size);
     reply r;
     if (d.kind == range_kind::unsatisfiable) {
         r.response = error_response(v, http_errc::range_not_satisfiable,

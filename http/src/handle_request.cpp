@@ -31,6 +31,37 @@ const router<handler_fn>& routes() {
     return table;
 }
 
+bool changes_state(verb method) {
+    return method != verb::get && method != verb::head && method != verb::options;
+}
+
+// The browser-borne attacks (guards.hpp); nullopt when the request may go on.
+std::optional<reply> refuse_hostile(const server_context& ctx, const request_t& req, std::string_view path) {
+    const unsigned v = req.version();
+    // The probes hold no data and must answer whatever name a load balancer uses.
+    const bool probe = path == "/healthz" || path == "/metrics";
+    if (!probe && !ctx.hosts.host_allowed(header_value(req, bhttp::field::host)))
+        return reply{error_response(v, http_errc::misdirected_request,
+                                    "this server does not answer to the host name \"" +
+                                        std::string(header_value(req, bhttp::field::host).value_or("")) +
+                                        "\"; start it with --allowed-host NAME to serve that name"),
+                     "misdirected", nullptr};
+    if (changes_state(req.method()) && !ctx.hosts.origin_allowed(header_value(req, bhttp::field::origin)))
+        return reply{error_response(v, http_errc::forbidden_origin,
+                                    "requests from the web page at " +
+                                        std::string(header_value(req, bhttp::field::origin).value_or("")) +
+                                        " may not change anything here; only this server's own page may"),
+                     "forbidden_origin", nullptr};
+    if (req.method() == verb::post) {
+        const auto type = header_value(req, bhttp::field::content_type);
+        if ((type || !req.body().empty()) && !is_json_content_type(type))
+            return reply{error_response(v, http_errc::unsupported_media_type,
+                                        "the request body must be JSON, sent with Content-Type: application/json"),
+                         "unsupported_media_type", nullptr};
+    }
+    return std::nullopt;
+}
+
 reply static_file_reply(const request_t& req, std::string_view path) {
     reply r;
     auto file = find_static_file(path);
@@ -61,13 +92,13 @@ asio::awaitable<reply> handle_request(server_context& ctx, const request_t& req,
     const std::string_view path = target.substr(0, qmark);
     const unsigned v = req.version();
 
+    if (auto refused = refuse_hostile(ctx, req, path))
+        co_return std::move(*refused);
+
     request_context rc{req, path, qmark == std::string_view::npos ? "" : target.substr(qmark + 1), {}, {},
                        std::move(peer_address)};
     if (path.starts_with("/api/")) {
-        auto it = req.find(bhttp::field::authorization);
-        rc.auth = ctx.auth.check(it == req.end() ? std::nullopt
-                                                 : std::optional<std::string_view>(std::string_view(
-                                                       it->value().data(), it->value().size())));
+        rc.auth = ctx.auth.check(header_value(req, bhttp::field::authorization));
         if (rc.auth.kind == auth_result::outcome::denied) {
             reply r{error_response(v, http_errc::unauthorized,
                                    "this server needs an API key: send Authorization: Bearer <key>"),

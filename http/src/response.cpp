@@ -23,6 +23,13 @@ unique_fd::~unique_fd() {
         ::close(fd_);
 }
 
+std::optional<std::string_view> header_value(const request_t& req, bhttp::field f) {
+    auto it = req.find(f);
+    if (it == req.end())
+        return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+}
+
 string_response json_response(unsigned version, bhttp::status status, const json::value& body) {
     string_response res(status, version);
     res.set(bhttp::field::content_type, "application/json");

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,9 @@ struct reply {
     std::string route = "other";     // the route's pattern, for metrics
     std::unique_ptr<file_body> file; // sent after the header when set (the response body is empty then)
 };
+
+// A request header's value, or nullopt when absent.
+std::optional<std::string_view> header_value(const request_t& req, boost::beast::http::field f);
 
 string_response json_response(unsigned version, boost::beast::http::status status, const boost::json::value& body);
 string_response error_response(unsigned version, http_errc code, std::string_view message);

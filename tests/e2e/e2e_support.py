@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import traceback
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
@@ -196,3 +197,26 @@ class private_cluster:
         subprocess.run([os.path.join(ROOT, "tools", "pg"), "destroy"], env=self.env, capture_output=True,
                        timeout=120)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class test_runner:
+    """Runs test functions one after another, counting passes and failures (a failure's traceback is
+    printed and the next test still runs); finish() prints `N passed, M failed` and exits 1 on a failure."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def run(self, fn, *args):
+        print(f"--- {fn.__name__}", flush=True)
+        try:
+            fn(*args)
+            self.passed += 1
+            print("    ok", flush=True)
+        except Exception:
+            self.failed += 1
+            traceback.print_exc()
+
+    def finish(self):
+        import sys
+        print(f"{self.passed} passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)
