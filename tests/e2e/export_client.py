@@ -44,6 +44,8 @@ def run_client(*args, timeout=120, **kw):
 
 def api(base, path, method="GET", body=None, key=None):
     req = urllib.request.Request(base + path, method=method, data=body.encode() if body else None)
+    if body:
+        req.add_header("Content-Type", "application/json")
     if key:
         req.add_header("Authorization", "Bearer " + key)
     with urllib.request.urlopen(req, timeout=20) as r:
