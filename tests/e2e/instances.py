@@ -11,6 +11,8 @@
 - stale: an instance stopped (SIGSTOP) mid-export past its lease; another takes the job over and
   finishes it; woken (SIGCONT), the stale instance writes nothing: the file and the row stay as they are.
 - cancel: a job held running on instance A is cancelled through instance B and stops within 2 s.
+- orphan: kill -9 of an instance whose COPY waits on a lock: its backend ends by itself (the export
+  connections set client_connection_check_interval), so a dead instance leaves no load behind.
 Ends with `N passed, M failed`."""
 import hashlib
 import json
@@ -282,6 +284,24 @@ def stale(url, work, data_dir):
                 inst.stop()
 
 
+def orphan(url, work, data_dir):
+    """kill -9 of an instance whose COPY waits (on the gate's lock): its backend notices the dead client and
+    ends within a few seconds instead of waiting for ever, while the gate is still held."""
+    install_gate(url, open_below=1000)
+    a = instance("orphan-a", url, data_dir, work, "--table", "records_gated", "--chunk-rows", "500").start()
+    try:
+        with held_gate(url) as gate:
+            create(a.port, {})
+            gate.wait_for_waiters(1)
+            a.kill()
+            t0 = time.monotonic()
+            wait_for("the dead instance's backend ends", lambda: gate_waiters(url) == 0, 30)
+            took = time.monotonic() - t0
+        print(f"    the orphaned COPY ended {took:.2f} s after kill -9 (gate still held)", flush=True)
+    finally:
+        a.stop()
+
+
 def cancel(url, work, data_dir):
     install_gate(url, open_below=1000)
     a = instance("cancel-a", url, data_dir, work, "--table", "records_gated", "--chunk-rows", "500").start()
@@ -312,7 +332,7 @@ def main():
     passed = failed = 0
     with scratch_database("instances") as url:
         subprocess.run([BINARY, "seed", "--rows", "60000", "--database", url], check=True, capture_output=True)
-        for fn in (takeover, kills, stale, cancel):
+        for fn in (takeover, kills, stale, cancel, orphan):
             work = tempfile.mkdtemp(prefix=f"pgexport-instances-{fn.__name__}-")
             data_dir = os.path.join(work, "exports")
             print(f"--- {fn.__name__}", flush=True)

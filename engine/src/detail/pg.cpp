@@ -56,7 +56,12 @@ std::string session_setup_sql(std::chrono::milliseconds statement_timeout) {
     return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET "
            "client_min_messages = warning; "
            "SET statement_timeout = " +
-           std::to_string(statement_timeout.count()) + ";";
+           std::to_string(statement_timeout.count()) +
+           ";"
+           // A backend whose client died (kill -9, a lost host) stops its statement within a second instead of
+           // running a COPY to its end, or for ever when it waits on a lock (PostgreSQL 14 and later).
+           " DO $$BEGIN IF current_setting('server_version_num')::int >= 140000 THEN"
+           " PERFORM set_config('client_connection_check_interval', '1000', false); END IF; END$$;";
 }
 
 conn_ptr connect_blocking(const std::string& url, std::chrono::milliseconds statement_timeout,
