@@ -8,6 +8,7 @@
 #include <pgexport/log.hpp>
 #include <pgexport/migrations.hpp>
 #include <pgexport/seed.hpp>
+#include <pgexport/version.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -246,13 +247,18 @@ void print_help() {
         std::cout << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
     std::cout
         << "\n'pgexport <command> --help' describes a command's options. Options may also come from the\n"
-           "environment (DATABASE_URL, PGEXPORT_*); a flag wins over the environment.\n";
+           "environment (DATABASE_URL, PGEXPORT_*); a flag wins over the environment. pgexport --version\n"
+           "prints the version.\n";
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && (args[0] == "--version" || args[0] == "version")) {
+        std::cout << "pgexport " << pgexport::version() << "\n";
+        return 0;
+    }
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         print_help();
         return args.empty() ? 2 : 0;

@@ -6,6 +6,7 @@
 #include "static_files.hpp"
 
 #include <pgexport/log.hpp>
+#include <pgexport/version.hpp>
 
 #include <boost/json/parse.hpp>
 
@@ -47,7 +48,8 @@ awaitable<reply> healthz(server_context& ctx, const request_context& rc) {
     const bool ready = reachable && ctx.engine.started();
     co_return of(json_response(rc.req.version(), ready ? bhttp::status::ok : bhttp::status::service_unavailable,
                                json::object{{"status", ready ? "ok" : reachable ? "starting" : "unavailable"},
-                                            {"database", reachable ? "reachable" : "unreachable"}}));
+                                            {"database", reachable ? "reachable" : "unreachable"},
+                                            {"version", pgexport::version()}}));
 }
 
 awaitable<reply> metrics(server_context& ctx, const request_context& rc) {

@@ -541,6 +541,9 @@ SHARED = {}  # results other tests reuse (the all-rows job)
 def test_healthz_and_page(a):
     r = request(a, "GET", "/healthz")
     check(r.status == 200, f"/healthz: {r}")
+    printed = subprocess.run([BINARY, "--version"], capture_output=True, check=True).stdout.decode().split()
+    check(len(printed) == 2 and printed[0] == "pgexport" and r.json().get("version") == printed[1],
+          f"/healthz version {r.json().get('version')!r} against pgexport --version {printed}")
     r = request(a, "GET", "/")
     check(r.status == 200 and (r.header("Content-Type") or "").startswith("text/html"), f"GET /: {r.status}")
     r = request(a, "GET", "/api/openapi.json")
