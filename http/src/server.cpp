@@ -1,4 +1,5 @@
 #include "api_json.hpp"
+#include "link_signing.hpp"
 #include "query.hpp"
 #include "range.hpp"
 #include "static_files.hpp"
@@ -16,8 +17,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <boost/uuid/name_generator_sha1.hpp>
-#include <boost/uuid/uuid_io.hpp>
 
 #include <fcntl.h>
 #include <map>
@@ -98,12 +97,11 @@ std::string escape_label(std::string_view s) {
 struct server::impl : std::enable_shared_from_this<impl> {
     impl(asio::io_context& io, engine::export_engine& e, server_config c)
         : io(io), engine(e), config(std::move(c)), acceptor(io) {
-        // A job's owner is a name derived from its key, so that keys are never stored.
-        boost::uuids::name_generator_sha1 names(
-            boost::uuids::uuid{{0x6b, 0x1e, 0x5a, 0x42, 0x8c, 0x3d, 0x4f, 0x10, 0x9a, 0x77, 0x21, 0x0e, 0x5c,
-                                0x63, 0x88, 0x01}});
+        // A job's owner is an HMAC of its key under the secret, so that keys are never stored.
+        if (!config.api_keys.empty() && config.secret.size() < 32)
+            throw std::invalid_argument("API keys need a secret of at least 32 bytes (--secret-file)");
         for (const auto& key : config.api_keys)
-            owners.push_back("key:" + boost::uuids::to_string(names(key)));
+            owners.push_back(owner_for_key(config.secret, key));
     }
 
     // nullopt: no key configured; "": a key was needed and missing or wrong; else the caller's owner id.
@@ -186,7 +184,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
         }
 
         const auto owner = authenticate(req);
-        if (owner && owner->empty()) {
+        // A signed link (?expires=&signature=) stands in for the key on a download; checked there.
+        const auto link =
+            config.api_keys.empty() || !download_path_id(path) ? std::nullopt : find_download_link(query);
+        if (owner && owner->empty() && !link) {
             r.route = "unauthorized";
             r.response = error_response(v, bhttp::status::unauthorized, "unauthorized",
                                         "this server needs an API key: send Authorization: Bearer <key>");
@@ -242,7 +243,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 if (!allow({bhttp::verb::get}, "GET"))
                     co_return r;
                 auto job = co_await engine.async_status(std::string(id), owner);
-                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job))
+                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job, download_url(*job)))
                                  : problem_response(v, job.error());
                 co_return r;
             }
@@ -250,6 +251,15 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 r.route = "/api/export/{id}/download";
                 if (!allow({bhttp::verb::get, bhttp::verb::head}, "GET, HEAD"))
                     co_return r;
+                if (link) {
+                    // The signature names the job: whoever holds the link may fetch it, key or not.
+                    if (auto refused = check_link(v, id, *link)) {
+                        r.response = std::move(*refused);
+                        co_return r;
+                    }
+                    co_await download(req, id, std::nullopt, r);
+                    co_return r;
+                }
                 co_await download(req, id, owner, r);
                 co_return r;
             }
@@ -260,6 +270,33 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
     static string_response problem_response(unsigned v, const engine::problem& p) {
         return error_response(v, status_for(p.code), engine::to_string(p.code), p.message);
+    }
+
+    static std::int64_t unix_now() {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    // Status's downloadUrl: with keys a signed link, which works without one; else nullopt (the plain path).
+    std::optional<std::string> download_url(const engine::job_info& job) const {
+        if (config.api_keys.empty() || job.status != engine::job_status::completed)
+            return std::nullopt;
+        return signed_download_url(config.secret, job.id, unix_now() + config.link_ttl.count());
+    }
+
+    // nullopt when `link` is good for job `id` now; else the 403 to answer.
+    std::optional<string_response> check_link(unsigned v, std::string_view id,
+                                              const download_link& link) const {
+        const link_check check = verify_download(config.secret, id, link.expires, link.signature, unix_now());
+        if (check == link_check::ok)
+            return std::nullopt;
+        return error_response(
+            v, bhttp::status::forbidden, "invalid_signature",
+            check == link_check::expired
+                ? "this download link has expired; the job's status gives a new one (downloadUrl)"
+                : "this download link's signature is not valid for this job and expiry (altered or "
+                  "incomplete?); the job's status gives a valid one (downloadUrl)");
     }
 
     asio::awaitable<string_response> create(const request_t& req, const std::optional<std::string>& owner) {

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import traceback
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,6 +16,28 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The session settings of the contract's reference COPY.
 PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
                 PGCLIENTENCODING="UTF8")
+
+
+class tally:
+    """Runs a script's tests one by one, counting them: a failure prints its traceback and the next runs."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def run(self, fn, *args):
+        print(f"--- {fn.__name__}", flush=True)
+        try:
+            fn(*args)
+            self.passed += 1
+            print("    ok", flush=True)
+        except Exception:
+            self.failed += 1
+            traceback.print_exc()
+
+    def summary(self):
+        """Prints `N passed, M failed` and returns the exit code."""
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
 
 
 def admin_url():
@@ -60,16 +83,18 @@ def scratch_database(prefix):
 
 
 class server:
-    """`pgexport serve` on a free port with its own data directory; stopped and removed on exit."""
+    """`pgexport serve` on a free port with its own data directory (or `data_dir`, shared with other
+    instances); stopped and removed on exit (a given `data_dir` is left to its owner)."""
 
-    def __init__(self, binary, url, *args):
+    def __init__(self, binary, url, *args, data_dir=None):
         self.work = tempfile.mkdtemp(prefix="pgexport-e2e-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir or os.path.join(self.work, "exports")
         self.log_path = os.path.join(self.work, "serve.log")
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", url,
-                                         "--data-dir", os.path.join(self.work, "exports"), *args],
+                                         "--data-dir", self.data_dir, *args],
                                         stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while True:
