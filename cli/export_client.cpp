@@ -1,5 +1,7 @@
 #include "export_client.hpp"
 
+#include "download_resume.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -120,6 +122,55 @@ std::string with_commas(long long n) {
     return n < 0 ? "-" + out : out;
 }
 
+std::string error_message(unsigned status, const std::string& body) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (!ec && v.is_object())
+        if (auto* e = v.get_object().if_contains("error"); e && e->is_object())
+            if (auto* m = e->get_object().if_contains("message"); m && m->is_string())
+                return std::string(m->get_string()) + " (HTTP " + std::to_string(status) + ")";
+    return "the server answered HTTP " + std::to_string(status);
+}
+
+// A download's partial file and its record (download_resume.hpp).
+struct partial_download {
+    fs::path part;   // <output>.part
+    fs::path record; // <output>.part.json
+    std::string job_id;
+
+    // The record, or nullopt when there is none or it cannot be read.
+    std::optional<part_record> read_record() const {
+        std::ifstream in(record, std::ios::binary);
+        if (!in)
+            return std::nullopt;
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        return parse_part_record(text);
+    }
+
+    // Replaces the record whole: a temporary file renamed over it.
+    void write_record(const std::optional<std::string>& etag) const {
+        const fs::path temp = record.string() + ".tmp";
+        {
+            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+            out << format_part_record({job_id, etag});
+            out.flush();
+            if (!out)
+                throw client_error("cannot write " + temp.string());
+        }
+        std::error_code ec;
+        fs::rename(temp, record, ec);
+        if (ec)
+            throw client_error("cannot write " + record.string() + ": " + ec.message());
+    }
+
+    // Forgets the part: the record first, so a part is never left with a record it does not match.
+    void discard() const {
+        std::error_code ec;
+        fs::remove(record, ec);
+        fs::remove(part, ec);
+    }
+};
+
 class http_client {
 public:
     http_client(server_url server, std::optional<std::string> key)
@@ -149,15 +200,22 @@ public:
         return {res.result_int(), res.body()};
     }
 
-    // Downloads `path` into `file` from byte `offset` (Range when > 0). Returns the total size the
-    // server announced. Throws client_error; a network error mid-way keeps what was written.
-    std::uint64_t download(const std::string& path, const fs::path& file, std::uint64_t offset,
-                           const std::function<void(std::uint64_t)>& progress) {
+    // Downloads `path` into the target's part from byte `offset` (Range when > 0, with If-Range when
+    // `etag` is strong), keeping the part's record true to what it holds (download_resume.hpp); a 200
+    // answer starts the part over. Throws client_error: a network error mid-way keeps what was written
+    // (and its record); a 206 that does not start at `offset` or names another ETag empties the part.
+    void download(const std::string& path, const partial_download& target, std::uint64_t offset,
+                  const std::optional<std::string>& etag, const std::function<void(const std::string&)>& say,
+                  const std::function<void(std::uint64_t)>& progress) {
         tcp::socket socket = connect();
         bhttp::request<bhttp::empty_body> req(bhttp::verb::get, server_.base + path, 11);
         prepare(req);
-        if (offset > 0)
+        if (offset > 0) {
             req.set(bhttp::field::range, "bytes=" + std::to_string(offset) + "-");
+            // The server sends the whole file instead when it is not the one the part came from.
+            if (etag && is_strong_etag(*etag))
+                req.set(bhttp::field::if_range, *etag);
+        }
         beast::error_code ec;
         bhttp::write(socket, req, ec);
         if (ec)
@@ -169,25 +227,51 @@ public:
         if (ec)
             throw client_error("download failed: " + ec.message());
         const unsigned status = parser.get().result_int();
-        std::uint64_t total = 0;
+        std::optional<std::string> answer_etag;
+        if (auto it = parser.get().find(bhttp::field::etag); it != parser.get().end())
+            answer_etag = std::string(it->value());
         if (status == 206) {
-            auto range = parser.get()[bhttp::field::content_range];
-            auto slash = range.rfind('/');
-            total = slash == beast::string_view::npos ? 0 : std::stoull(std::string(range.substr(slash + 1)));
+            const auto header = parser.get()[bhttp::field::content_range];
+            const auto range = parse_content_range(std::string_view(header.data(), header.size()));
+            std::string wrong;
+            if (!range || range->first != offset)
+                wrong = "the server's Content-Range \"" + std::string(header) + "\" does not start at byte " +
+                        std::to_string(offset) + ", where " + target.part.string() + " ends";
+            else if (etag && answer_etag && *etag != *answer_etag)
+                wrong = "the server's file changed (ETag " + *answer_etag + ", not " + *etag + ")";
+            if (!wrong.empty()) {
+                // Never append bytes from elsewhere: the next attempt starts from an empty part.
+                target.discard();
+                throw client_error(wrong + "; starting over");
+            }
         } else if (status == 200) {
-            offset = 0; // the server sent everything: start over
-            total = parser.content_length().value_or(0);
+            if (offset > 0)
+                say("the server sent the whole file instead of the rest (it no longer matches " +
+                    target.part.string() + "); starting over");
+            offset = 0;
         } else if (status == 416) {
-            throw client_error("the partial file is larger than the export; delete it and try again");
+            target.discard();
+            throw client_error("the server has no bytes after " + std::to_string(offset) + " for " +
+                               target.part.string() + "; starting over");
         } else {
-            // An error body is small JSON: read it for the message.
-            std::string message = "download failed with HTTP " + std::to_string(status);
-            throw client_error(message);
+            std::string body;
+            if (status >= 400) {
+                // An error body is small JSON: read it for the message.
+                bhttp::response_parser<bhttp::string_body> error_parser(std::move(parser));
+                error_parser.body_limit(64 * 1024);
+                bhttp::read(socket, buffer, error_parser, ec);
+                if (!ec)
+                    body = error_parser.get().body();
+            }
+            throw client_error("download failed: " + error_message(status, body));
         }
-        std::ofstream out(file,
+        std::ofstream out(target.part,
                           offset > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
         if (!out)
-            throw client_error("cannot write " + file.string());
+            throw client_error("cannot write " + target.part.string());
+        // Now the part is empty or holds this job's first `offset` bytes: record that, with the ETag.
+        if (offset == 0 || (answer_etag && answer_etag != etag))
+            target.write_record(answer_etag);
         std::uint64_t have = offset;
         std::vector<char> chunk(1 << 20);
         while (!parser.is_done()) {
@@ -207,8 +291,7 @@ public:
         }
         out.flush();
         if (!out)
-            throw client_error("cannot write " + file.string() + " (disk full?)");
-        return total;
+            throw client_error("cannot write " + target.part.string() + " (disk full?)");
     }
 
 private:
@@ -241,16 +324,6 @@ private:
     server_url server_;
     std::optional<std::string> key_;
 };
-
-std::string error_message(unsigned status, const std::string& body) {
-    boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
-    if (!ec && v.is_object())
-        if (auto* e = v.get_object().if_contains("error"); e && e->is_object())
-            if (auto* m = e->get_object().if_contains("message"); m && m->is_string())
-                return std::string(m->get_string()) + " (HTTP " + std::to_string(status) + ")";
-    return "the server answered HTTP " + std::to_string(status);
-}
 
 std::string json_request(const export_client_params& p) {
     json::object body;
@@ -427,17 +500,30 @@ int run_export_client(const export_client_params& p) {
         if (tty && !p.quiet)
             std::cerr << "\n";
 
-        // Download to a temporary name, resuming after a broken connection, then rename.
+        // Download to a temporary name, resuming after a broken connection, then rename. A part left
+        // by an earlier run is resumed only when its record names this job (download_resume.hpp).
         const fs::path output = p.output ? fs::path(*p.output) : fs::path("export-" + job_id + ".csv");
-        const fs::path part = output.string() + ".part";
+        const partial_download target{output.string() + ".part", output.string() + ".part.json", job_id};
         const std::uint64_t expected = job.at("bytesWritten").to_number<std::uint64_t>();
         int failures = 0;
         for (;;) {
             std::error_code ec;
-            std::uint64_t have = fs::exists(part) ? fs::file_size(part, ec) : 0;
+            const auto size = fs::file_size(target.part, ec);
+            const auto record = target.read_record();
+            const resume_plan plan =
+                plan_resume(record, job_id, ec ? std::nullopt : std::optional<std::uint64_t>(size), expected);
+            if (!plan.reason.empty()) {
+                say("not resuming " + target.part.string() + ": " + plan.reason + "; starting over");
+                target.discard();
+            }
+            if (plan.offset > 0 && plan.offset == expected)
+                break; // an earlier run got every byte and stopped before the rename
+            if (plan.offset > 0)
+                say("resuming " + target.part.string() + " at byte " +
+                    with_commas(static_cast<long long>(plan.offset)));
             try {
                 auto last = std::chrono::steady_clock::now();
-                client.download("/api/export/" + job_id + "/download", part, have, [&](std::uint64_t bytes) {
+                auto show_progress = [&](std::uint64_t bytes) {
                     if (p.quiet || !tty)
                         return;
                     auto now = std::chrono::steady_clock::now();
@@ -447,22 +533,26 @@ int run_export_client(const export_client_params& p) {
                                   << std::flush;
                         last = now;
                     }
-                });
+                };
+                client.download("/api/export/" + job_id + "/download", target, plan.offset,
+                                record ? record->etag : std::nullopt, say, show_progress);
                 break;
             } catch (const client_error& e) {
                 if (e.code == 130 || ++failures > 5)
                     throw;
-                say(std::string(e.what()) + "; resuming");
+                say(std::string(e.what()) + "; retrying");
                 std::this_thread::sleep_for(std::chrono::milliseconds(200 << failures));
             }
         }
         if (tty && !p.quiet)
             std::cerr << "\r\033[K";
-        const std::uint64_t got = fs::file_size(part);
+        const std::uint64_t got = fs::file_size(target.part);
         if (got != expected)
             throw client_error("the download has " + std::to_string(got) + " bytes, the export " +
                                std::to_string(expected) + "; run the command again to resume");
-        fs::rename(part, output);
+        fs::rename(target.part, output);
+        std::error_code ignored;
+        fs::remove(target.record, ignored);
         say("saved " + with_commas(static_cast<long long>(got)) + " bytes, " +
             with_commas(job.at("rowsExported").to_number<long long>()) + " rows");
         std::cout << output.string() << "\n";

@@ -1,6 +1,7 @@
 #pragma once
 // `pgexport export`: the client that creates an export on a server, shows its progress and downloads
-// the file, resuming a broken download with Range.
+// the file, resuming a broken download with Range when the partial file is the same job's
+// (download_resume.hpp).
 
 #include <optional>
 #include <string>

@@ -2,6 +2,7 @@
 
 #include "export_client.hpp"
 #include "options.hpp"
+#include "secret.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/http/server.hpp>
@@ -59,6 +60,13 @@ const std::vector<option_spec> serve_specs = {
      "client", "1000", "PGEXPORT_MAX_CONNECTIONS"},
     {"allowed-host", "NAME", "a Host name to serve besides the listen address, localhost and 127.0.0.1 "
      "(repeatable; * serves any)", "", "PGEXPORT_ALLOWED_HOSTS", true},
+    {"api-key-file", "FILE", "API keys as --api-key, one a line (blank lines and # comments skipped)", "",
+     "PGEXPORT_API_KEY_FILE", true},
+    {"secret-file", "FILE",
+     "HMAC key of signed download links and job owners, shared by all instances; created (0600) when absent",
+     "<data-dir>/secret", "PGEXPORT_SECRET_FILE"},
+    {"link-ttl", "DURATION", "how long status's signed downloadUrl works (with API keys)", "1h",
+     "PGEXPORT_LINK_TTL"},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -127,6 +135,20 @@ int run_serve(const options& o) {
     sc.allowed_hosts = o.all("allowed-host");
     sc.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 2, 1000000));
     sc.max_connections_per_address = std::min<std::size_t>(sc.max_connections_per_address, sc.max_connections);
+    for (const std::string& file : o.all("api-key-file")) {
+        auto keys = pgexport::cli::read_api_key_file(file);
+        sc.api_keys.insert(sc.api_keys.end(), keys.begin(), keys.end());
+    }
+    sc.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(
+        o.get_duration("link-ttl", std::chrono::seconds(1), std::chrono::days(30)));
+    if (!sc.api_keys.empty()) {
+        // Only keys need it: owners and links are HMACs under it.
+        std::filesystem::path secret_file = required(o, "secret-file");
+        if (secret_file == "<data-dir>/secret")
+            secret_file = ec.data_dir / "secret";
+        sc.secret = pgexport::cli::load_or_create_secret(secret_file);
+        pgexport::log_event("info", "secret_loaded", {{"path", secret_file.string()}});
+    }
 
     ec.apply_migrations = true;
 

@@ -4,7 +4,7 @@ namespace json = boost::json;
 
 namespace pgexport::http {
 
-json::object job_json(const engine::job_info& job) {
+json::object job_json(const engine::job_info& job, const std::optional<std::string>& download_url) {
     auto time_or_null = [](const std::optional<engine::timestamp>& t) {
         return t ? json::value(engine::format_timestamp(*t)) : json::value(nullptr);
     };
@@ -19,7 +19,9 @@ json::object job_json(const engine::job_info& job) {
     o["totalRowsEstimate"] =
         job.total_rows_estimate ? json::value(*job.total_rows_estimate) : json::value(nullptr);
     o["filePath"] = completed && job.file_path ? json::value(*job.file_path) : json::value(nullptr);
-    o["downloadUrl"] = completed ? json::value("/api/export/" + job.id + "/download") : json::value(nullptr);
+    o["downloadUrl"] = !completed     ? json::value(nullptr)
+                       : download_url ? json::value(*download_url)
+                                      : json::value("/api/export/" + job.id + "/download");
     o["error"] = job.error ? json::value(*job.error) : json::value(nullptr);
     o["createdAt"] = engine::format_timestamp(job.created_at);
     o["startedAt"] = time_or_null(job.started_at);

@@ -6,11 +6,15 @@
 
 #include <boost/json/value.hpp>
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace pgexport::http {
 
-// {"jobId": …, "status": …, …} as GET /api/export/{id}/status returns it.
-boost::json::object job_json(const engine::job_info& job);
+// {"jobId": …, "status": …, …} as GET /api/export/{id}/status returns it. `download_url` is the
+// completed job's downloadUrl (a signed link); nullopt gives the plain /api/export/{id}/download.
+boost::json::object job_json(const engine::job_info& job,
+                             const std::optional<std::string>& download_url = {});
 
 } // namespace pgexport::http

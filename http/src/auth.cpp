@@ -1,10 +1,11 @@
 #include "auth.hpp"
 
+#include "link_signing.hpp"
+
 #include <boost/beast/core/string.hpp>
-#include <boost/uuid/name_generator_sha1.hpp>
-#include <boost/uuid/uuid_io.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace pgexport::http {
 
@@ -19,12 +20,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
     return diff == 0;
 }
 
-authenticator::authenticator(std::vector<std::string> keys) : keys_(std::move(keys)) {
-    // A job's owner is a name derived from its key, so that keys are never stored.
-    boost::uuids::name_generator_sha1 names(boost::uuids::uuid{
-        {0x6b, 0x1e, 0x5a, 0x42, 0x8c, 0x3d, 0x4f, 0x10, 0x9a, 0x77, 0x21, 0x0e, 0x5c, 0x63, 0x88, 0x01}});
+authenticator::authenticator(std::vector<std::string> keys, std::string_view secret) : keys_(std::move(keys)) {
+    // A job's owner is an HMAC of its key under the secret, so that keys are never stored and an owner
+    // name cannot be computed without the secret.
+    if (!keys_.empty() && secret.size() < 32)
+        throw std::invalid_argument("API keys need a secret of at least 32 bytes (--secret-file)");
     for (const auto& key : keys_)
-        owners_.push_back("key:" + boost::uuids::to_string(names(key)));
+        owners_.push_back(owner_for_key(secret, key));
 }
 
 auth_result authenticator::check(std::optional<std::string_view> authorization) const {

@@ -25,7 +25,9 @@ struct auth_result {
 
 class authenticator {
 public:
-    explicit authenticator(std::vector<std::string> keys);
+    // Owners are HMACs of the keys under `secret` (link_signing.hpp); with keys, the secret must have 32
+    // bytes at least (std::invalid_argument otherwise).
+    authenticator(std::vector<std::string> keys, std::string_view secret);
 
     bool keys_configured() const { return !keys_.empty(); }
 

@@ -4,6 +4,7 @@
 
 #include "auth.hpp"
 #include "guards.hpp"
+#include "link_signing.hpp"
 #include "metrics.hpp"
 #include "response.hpp"
 
@@ -49,7 +50,7 @@ private:
 
 struct server_context {
     server_context(boost::asio::io_context& io, engine::export_engine& engine, server_config config)
-        : io(io), engine(engine), config(std::move(config)), auth(this->config.api_keys),
+        : io(io), engine(engine), config(std::move(config)), auth(this->config.api_keys, this->config.secret),
           hosts(this->config.host, this->config.allowed_hosts) {}
 
     boost::asio::io_context& io;
@@ -68,7 +69,8 @@ struct request_context {
     std::string_view query;               // after '?', without it
     std::vector<std::string_view> params; // the route's {name} values
     auth_result auth;
-    std::string peer_address; // the client's IP address
+    std::string peer_address;          // the client's IP address
+    std::optional<download_link> link; // a signed link's parameters, on a download with keys configured
 };
 
 } // namespace pgexport::http

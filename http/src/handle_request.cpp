@@ -96,10 +96,13 @@ asio::awaitable<reply> handle_request(server_context& ctx, const request_t& req,
         co_return std::move(*refused);
 
     request_context rc{req, path, qmark == std::string_view::npos ? "" : target.substr(qmark + 1), {}, {},
-                       std::move(peer_address)};
+                       std::move(peer_address), std::nullopt};
     if (path.starts_with("/api/")) {
         rc.auth = ctx.auth.check(header_value(req, bhttp::field::authorization));
-        if (rc.auth.kind == auth_result::outcome::denied) {
+        // A signed link (?expires=&signature=) stands in for the key on a download; checked there.
+        if (ctx.auth.keys_configured() && download_path_id(path))
+            rc.link = find_download_link(rc.query);
+        if (rc.auth.kind == auth_result::outcome::denied && !rc.link) {
             reply r{error_response(v, http_errc::unauthorized,
                                    "this server needs an API key: send Authorization: Bearer <key>"),
                     "unauthorized", nullptr};

@@ -35,6 +35,30 @@ reply of(string_response res) {
     return r;
 }
 
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Status's downloadUrl: with keys a signed link, which works without one; else nullopt (the plain path).
+std::optional<std::string> download_url(const server_context& ctx, const engine::job_info& job) {
+    if (!ctx.auth.keys_configured() || job.status != engine::job_status::completed)
+        return std::nullopt;
+    return signed_download_url(ctx.config.secret, job.id, unix_now() + ctx.config.link_ttl.count());
+}
+
+// nullopt when `link` is good for job `id` now; else the 403 to answer.
+std::optional<reply> refuse_link(const server_context& ctx, unsigned v, std::string_view id, const download_link& link) {
+    const link_check check = verify_download(ctx.config.secret, id, link.expires, link.signature, unix_now());
+    if (check == link_check::ok)
+        return std::nullopt;
+    return of(error_response(v, http_errc::invalid_signature,
+                             check == link_check::expired
+                                 ? "this download link has expired; the job's status gives a new one (downloadUrl)"
+                                 : "this download link's signature is not valid for this job and expiry (altered or "
+                                   "incomplete?); the job's status gives a valid one (downloadUrl)"));
+}
+
 // The job a route's {id} names, as its owner may see it.
 asio::awaitable<engine::result<engine::job_info>> job_of(server_context& ctx, const request_context& rc) {
     co_return co_await ctx.engine.async_status(std::string(rc.params.at(0)), rc.auth.owner_filter());
@@ -130,13 +154,21 @@ awaitable<reply> cancel_export(server_context& ctx, const request_context& rc) {
 
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
     auto job = co_await job_of(ctx, rc);
-    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job))
+    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job, download_url(ctx, *job)))
                      : problem_response(rc.req.version(), job.error()));
 }
 
 awaitable<reply> download_export(server_context& ctx, const request_context& rc) {
     const unsigned v = rc.req.version();
-    auto job = co_await job_of(ctx, rc);
+    const std::string_view id = rc.params.at(0);
+    if (rc.link) {
+        // The signature names the job: whoever holds the link may fetch it, key or not.
+        if (auto refused = refuse_link(ctx, v, id, *rc.link))
+            co_return std::move(*refused);
+    }
+    // Named before the co_await: GCC 12 frees a ?: temporary inside a co_await expression twice.
+    engine::owner_filter owner = rc.link ? std::nullopt : rc.auth.owner_filter();
+    auto job = co_await ctx.engine.async_status(std::string(id), std::move(owner));
     if (!job)
         co_return of(problem_response(v, job.error()));
     if (job->status != engine::job_status::completed)

@@ -18,6 +18,28 @@ PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c ex
                 PGCLIENTENCODING="UTF8")
 
 
+class tally:
+    """Runs a script's tests one by one, counting them: a failure prints its traceback and the next runs."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def run(self, fn, *args):
+        print(f"--- {fn.__name__}", flush=True)
+        try:
+            fn(*args)
+            self.passed += 1
+            print("    ok", flush=True)
+        except Exception:
+            self.failed += 1
+            traceback.print_exc()
+
+    def summary(self):
+        """Prints `N passed, M failed` and returns the exit code."""
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
 def admin_url():
     url = os.environ.get("PGEXPORT_TEST_DATABASE_URL")
     if not url:
@@ -61,16 +83,18 @@ def scratch_database(prefix):
 
 
 class server:
-    """`pgexport serve` on a free port with its own data directory; stopped and removed on exit."""
+    """`pgexport serve` on a free port with its own data directory (or `data_dir`, shared with other
+    instances); stopped and removed on exit (a given `data_dir` is left to its owner)."""
 
-    def __init__(self, binary, url, *args):
+    def __init__(self, binary, url, *args, data_dir=None):
         self.work = tempfile.mkdtemp(prefix="pgexport-e2e-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir or os.path.join(self.work, "exports")
         self.log_path = os.path.join(self.work, "serve.log")
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", url,
-                                         "--data-dir", os.path.join(self.work, "exports"), *args],
+                                         "--data-dir", self.data_dir, *args],
                                         stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while True:
@@ -198,25 +222,3 @@ class private_cluster:
                        timeout=120)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-
-class test_runner:
-    """Runs test functions one after another, counting passes and failures (a failure's traceback is
-    printed and the next test still runs); finish() prints `N passed, M failed` and exits 1 on a failure."""
-
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def run(self, fn, *args):
-        print(f"--- {fn.__name__}", flush=True)
-        try:
-            fn(*args)
-            self.passed += 1
-            print("    ok", flush=True)
-        except Exception:
-            self.failed += 1
-            traceback.print_exc()
-
-    def finish(self):
-        import sys
-        print(f"{self.passed} passed, {self.failed} failed")
-        sys.exit(1 if self.failed else 0)

@@ -5,37 +5,29 @@
 
 Checks: the round trip saves a file equal to COPY; --quiet prints nothing; plain lines when not on a
 terminal; a refused request and a failed job exit non-zero with the server's message; a partial
-download resumes with Range (the server answers 206); --job attaches; Ctrl-C leaves the job running,
+download of the same job resumes with Range (the server answers 206), while a stale part of another job,
+or one with no record of its job, is started over (the file is still COPY's, byte for byte); against a
+scripted server: a 206 whose Content-Range does not start where the part ends is never appended, a
+known ETag goes in If-Range, and a 200 to a ranged request starts over; --job attaches; Ctrl-C leaves the job running,
 --cancel-on-interrupt cancels it, and says so when the job had already ended (each made certain with a
 gate that holds the job still); API keys. Ends with `N passed, M failed`."""
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import traceback
 import urllib.request
 
-from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server
+from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, tally
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
-passed = failed = 0
-
-
-def run(fn, *args):
-    """Runs one test and counts it."""
-    global passed, failed
-    print(f"--- {fn.__name__}", flush=True)
-    try:
-        fn(*args)
-        passed += 1
-        print("    ok", flush=True)
-    except Exception:
-        failed += 1
-        traceback.print_exc()
+tests = tally()
+run = tests.run
 
 
 def run_client(*args, timeout=120, **kw):
@@ -92,21 +84,189 @@ def refused_request_exits_with_the_server_message(s, url, work):
     check(p.returncode == 1 and b"cannot connect" in p.stderr, p.stderr.decode())
 
 
-def partial_download_resumes_with_range(s, url, work):
-    job = api(s.base, "/api/export", "POST", '{"columns": ["id", "email"]}')["jobId"]
+def completed_job(s, columns):
+    job = api(s.base, "/api/export", "POST", json.dumps({"columns": columns}))["jobId"]
     deadline = time.time() + 60
     while api(s.base, f"/api/export/{job}/status")["status"] != "completed":
         check(time.time() < deadline, "the job did not complete in 60 s")
         time.sleep(0.05)
+    return job
+
+
+def leave_part(out, data, job=None):
+    """What an interrupted download leaves: `out`.part and, when `job` is given, its record."""
+    with open(out + ".part", "wb") as f:
+        f.write(data)
+    if job:
+        with open(out + ".part.json", "w") as f:
+            json.dump({"jobId": job}, f)
+
+
+def download_statuses(s, job):
+    """The statuses the server answered downloads of `job` with, in order (from its request log)."""
+    statuses = []
+    for line in s.log_tail(10_000_000).splitlines():
+        if f'"target":"/api/export/{job}/download"' in line:
+            statuses.append(int(line.split('"status":')[1].split(",")[0].rstrip("}")))
+    return statuses
+
+
+def partial_download_resumes_with_range(s, url, work):
+    job = completed_job(s, ["id", "email"])
     expected = copy_csv(url, "SELECT id, email FROM records ORDER BY id")
     out = os.path.join(work, "resumed.csv")
-    with open(out + ".part", "wb") as f:
-        f.write(expected[: len(expected) // 3])  # what a broken download left
+    leave_part(out, expected[: len(expected) // 3], job)
     p = run_client("--server", s.base, "--job", job, "--output", out)
     check(p.returncode == 0, p.stderr.decode())
     check(open(out, "rb").read() == expected, "the resumed file equals COPY")
-    check(f'"target":"/api/export/{job}/download","status":206' in s.log_tail(400000),
-          "the server answered the resumed download with 206")
+    check(f"resuming {out}.part at byte {len(expected) // 3:,}".encode() in p.stderr, p.stderr.decode())
+    check(download_statuses(s, job) == [206], f"the server's answers: {download_statuses(s, job)}")
+    check(not os.path.exists(out + ".part") and not os.path.exists(out + ".part.json"), "the part or its record is left")
+
+
+def stale_part_of_another_job_is_not_resumed(s, url, work):
+    job = completed_job(s, ["id", "email"])
+    other = completed_job(s, ["id", "name"])
+    expected = copy_csv(url, "SELECT id, email FROM records ORDER BY id")
+    out = os.path.join(work, "stale.csv")
+    # Another job's bytes, exactly as many as a third of this job's file: appending this job's rest to
+    # them would give a file of the right size and the wrong bytes.
+    stale = copy_csv(url, "SELECT id, name FROM records ORDER BY id")[: len(expected) // 3]
+    check(stale != expected[: len(stale)], "the stale bytes must differ from this job's")
+    leave_part(out, stale, other)
+    p = run_client("--server", s.base, "--job", job, "--output", out)
+    check(p.returncode == 0, p.stderr.decode())
+    check(open(out, "rb").read() == expected, "the file equals COPY (the stale part was not resumed)")
+    check(f"not resuming {out}.part: it belongs to job {other}; starting over".encode() in p.stderr,
+          p.stderr.decode())
+    check(download_statuses(s, job) == [200], f"the server's answers: {download_statuses(s, job)}")
+    # A part without a record (an older client's, or one whose record was lost) is not trusted either.
+    leave_part(out, expected[: len(expected) // 2])
+    p = run_client("--server", s.base, "--job", job, "--output", out)
+    check(p.returncode == 0, p.stderr.decode())
+    check(open(out, "rb").read() == expected, "the file equals COPY (the unrecorded part was not resumed)")
+    check(b"nothing records which job it belongs to; starting over" in p.stderr, p.stderr.decode())
+    check(download_statuses(s, job) == [200, 200], f"the server's answers: {download_statuses(s, job)}")
+
+
+class scripted_server:
+    """A stand-in for pgexport that serves one completed job whose downloads follow `script`: a list of
+    functions, one per download request, each (handler, body) -> None, answering it. Every download
+    request's headers are kept in `downloads`."""
+
+    JOB = "0b9a3c1e-6d2f-4a8b-9c7d-1e2f3a4b5c6d"
+    BODY = b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(1, 2001))
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.downloads = []
+        outer = self
+
+        class handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def send(self, status, body, headers=()):
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path == f"/api/export/{outer.JOB}/status":
+                    self.send(200, json.dumps({"jobId": outer.JOB, "status": "completed", "rowsExported": 2000,
+                                               "bytesWritten": len(outer.BODY), "totalRowsEstimate": 2000,
+                                               "error": None}).encode(), [("Content-Type", "application/json")])
+                elif self.path == f"/api/export/{outer.JOB}/download" and outer.script:
+                    outer.downloads.append(dict(self.headers))
+                    outer.script.pop(0)(self, outer.BODY)
+                else:
+                    self.send(404, b'{"error":{"code":"not_found","message":"not scripted"}}')
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def whole(etag=None):
+    def answer(h, body):
+        h.send(200, body, [("ETag", etag)] if etag else [])
+    return answer
+
+
+def ranged(start_at=None, etag=None):
+    """A 206 from the requested offset, or from `start_at` when given (a server that gets it wrong)."""
+    def answer(h, body):
+        first = start_at if start_at is not None else int(h.headers["Range"].split("=")[1].rstrip("-"))
+        h.send(206, body[first:], [("Content-Range", f"bytes {first}-{len(body) - 1}/{len(body)}")] +
+               ([("ETag", etag)] if etag else []))
+    return answer
+
+
+def mismatched_content_range_is_not_appended(s, url, work):
+    body = scripted_server.BODY
+    out = os.path.join(work, "scripted.csv")
+    job = scripted_server.JOB
+    # The server answers the resume from byte 0 instead of where the part ends: those bytes must not be
+    # appended; the client empties the part and starts over.
+    with scripted_server([ranged(start_at=0), whole()]) as fake:
+        leave_part(out, body[:1000], job)
+        p = run_client("--server", fake.base, "--job", job, "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        check(open(out, "rb").read() == body, "the file is the server's file, byte for byte")
+        check(b'Content-Range "bytes 0-' in p.stderr and b"does not start at byte 1000" in p.stderr, p.stderr.decode())
+        check([d.get("Range") for d in fake.downloads] == ["bytes=1000-", None], f"requests: {fake.downloads}")
+    # The ETag of the first download is kept and sent as If-Range when resuming.
+    with scripted_server([ranged(etag='"v1"')]) as fake:
+        leave_part(out, body[:700], job)
+        with open(out + ".part.json", "w") as f:
+            json.dump({"jobId": job, "etag": '"v1"'}, f)
+        p = run_client("--server", fake.base, "--job", job, "--output", out)
+        check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
+        check(fake.downloads[0].get("Range") == "bytes=700-" and fake.downloads[0].get("If-Range") == '"v1"',
+              f"request: {fake.downloads}")
+    # A 200 to a ranged request (the file changed, or the server does not resume) starts over from 0.
+    with scripted_server([whole(etag='"v2"')]) as fake:
+        leave_part(out, b"X" * 700, job)
+        with open(out + ".part.json", "w") as f:
+            json.dump({"jobId": job, "etag": '"v1"'}, f)
+        p = run_client("--server", fake.base, "--job", job, "--output", out)
+        check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
+        check(b"sent the whole file instead of the rest" in p.stderr, p.stderr.decode())
+    # A download that breaks off leaves the part with its record, ETag included; the next run resumes it.
+    def broken(h, body):
+        h.send_response(200)
+        h.send_header("ETag", '"v3"')
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body[:900])
+        h.wfile.flush()
+        h.close_connection = True
+    with scripted_server([broken] * 6) as fake:
+        os.remove(out)
+        p = run_client("--server", fake.base, "--job", job, "--output", out)
+        check(p.returncode != 0, "a download that always breaks off succeeded")
+        record = json.load(open(out + ".part.json"))
+        check(record == {"jobId": job, "etag": '"v3"'}, f"the record: {record}")
+        check(open(out + ".part", "rb").read() == body[:900], "the part holds the bytes received")
+    with scripted_server([ranged(etag='"v3"')]) as fake:
+        p = run_client("--server", fake.base, "--job", job, "--output", out)
+        check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
+        check(fake.downloads[0].get("Range") == "bytes=900-" and fake.downloads[0].get("If-Range") == '"v3"',
+              f"request: {fake.downloads}")
 
 
 class gated_client:
@@ -202,7 +362,8 @@ def main():
         subprocess.run([BINARY, "seed", "--rows", "20000", "--database", url], check=True, capture_output=True)
         with server(BINARY, url, "--chunk-rows", "100") as s:
             for fn in (round_trip_equals_copy, quiet_prints_nothing_and_default_name,
-                       refused_request_exits_with_the_server_message, partial_download_resumes_with_range):
+                       refused_request_exits_with_the_server_message, partial_download_resumes_with_range,
+                       stale_part_of_another_job_is_not_resumed, mismatched_content_range_is_not_appended):
                 run(fn, s, url, work)
         # Ctrl-C on a job that is still running: the job is held at a gate, so it is, whatever the machine's speed.
         install_gate(url, view="records_gated")
@@ -212,8 +373,7 @@ def main():
                 run(fn, s, url, work)
         with server(BINARY, url, "--api-key", "k1") as s:
             run(api_key_is_sent, s, url, work)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tests.summary()
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ import subprocess
 import sys
 import time
 
-from e2e_support import copy_csv, scratch_database, server, test_runner
+from e2e_support import copy_csv, scratch_database, server, tally
 
 BINARY = os.path.abspath(sys.argv[1])
-tests = test_runner()
+tests = tally()
 
 
 def check(ok, what):
@@ -216,7 +216,7 @@ def main():
             tests.run(test_strict_list_limit, srv)
             tests.run(test_idle_connections_do_not_starve, srv)
             check(srv.process.poll() is None, "the server died:\n" + srv.log_tail())
-    tests.finish()
+    sys.exit(tests.summary())
 
 
 if __name__ == "__main__":

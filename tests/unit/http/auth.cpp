@@ -7,7 +7,7 @@ using namespace pgexport::http;
 using outcome = auth_result::outcome;
 
 BOOST_AUTO_TEST_CASE(without_keys_everyone_is_let_in_and_sees_every_job) {
-    authenticator a({});
+    authenticator a({}, "");
     BOOST_TEST(!a.keys_configured());
     auto r = a.check(std::nullopt);
     BOOST_TEST((r.kind == outcome::open));
@@ -16,7 +16,7 @@ BOOST_AUTO_TEST_CASE(without_keys_everyone_is_let_in_and_sees_every_job) {
 }
 
 BOOST_AUTO_TEST_CASE(each_key_has_its_own_owner_that_is_not_the_key) {
-    authenticator a({"alpha-key", "beta-key"});
+    authenticator a({"alpha-key", "beta-key"}, std::string(32, 's'));
     auto ra = a.check("Bearer alpha-key");
     auto rb = a.check("bearer beta-key"); // the scheme is case-insensitive
     BOOST_TEST((ra.kind == outcome::owner));
@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(each_key_has_its_own_owner_that_is_not_the_key) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_wrong_or_malformed_credentials_are_denied) {
-    authenticator a({"alpha-key"});
+    authenticator a({"alpha-key"}, std::string(32, 's'));
     for (std::optional<std::string_view> h :
          {std::optional<std::string_view>{}, std::optional<std::string_view>{""},
           std::optional<std::string_view>{"Bearer "}, std::optional<std::string_view>{"Bearer alpha-ke"},

@@ -19,6 +19,8 @@ struct server_config {
     unsigned short port = 8080;
     std::vector<std::string> api_keys;        // none: the API is open
     std::vector<std::string> allowed_hosts;   // Host names served besides the listen address and loopback
+    std::string secret;                       // HMAC key of owners and signed links; needed with api_keys
+    std::chrono::seconds link_ttl{3600};      // how long status's signed downloadUrl works
     std::size_t max_body_bytes = 1 << 20;     // larger request bodies get 413
     std::size_t max_header_bytes = 16 * 1024; // larger headers get 431
     std::chrono::seconds read_timeout{30};    // per request, headers and body
