@@ -17,7 +17,9 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -268,7 +270,7 @@ public:
         std::ofstream out(target.part,
                           offset > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
         if (!out)
-            throw client_error("cannot write " + target.part.string());
+            throw client_error("cannot write " + target.part.string() + ": " + std::strerror(errno), 1);
         // Now the part is empty or holds this job's first `offset` bytes: record that, with the ETag.
         if (offset == 0 || (answer_etag && answer_etag != etag))
             target.write_record(answer_etag);
@@ -330,7 +332,9 @@ std::string json_request(const export_client_params& p) {
     if (p.filters_json) {
         boost::system::error_code ec;
         json::value filters = json::parse(*p.filters_json, ec);
-        if (ec || !filters.is_object())
+        if (ec)
+            throw client_error("--filters is not valid JSON (" + ec.message() + "): " + *p.filters_json, 2);
+        if (!filters.is_object())
             throw client_error("--filters must be a JSON object, e.g. '{\"category\": \"books\"}'", 2);
         body["filters"] = std::move(filters);
     }
@@ -340,6 +344,10 @@ std::string json_request(const export_client_params& p) {
         for (;;) {
             auto comma = rest.find(',');
             auto name = rest.substr(0, comma);
+            while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front())))
+                name.remove_prefix(1);
+            while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back())))
+                name.remove_suffix(1);
             if (name.empty())
                 throw client_error("--columns has an empty name: \"" + *p.columns + "\"", 2);
             columns.emplace_back(name);
@@ -432,6 +440,14 @@ int run_export_client(const export_client_params& p) {
             if (!p.quiet)
                 std::cerr << text << "\n";
         };
+        // Where the file goes must be writable before the export runs, not found out after it.
+        if (p.output) {
+            const fs::path dir = fs::path(*p.output).parent_path();
+            if (::access(dir.empty() ? "." : dir.c_str(), W_OK | X_OK) != 0)
+                throw client_error("cannot write to the directory of --output " + *p.output + ": " +
+                                       std::strerror(errno),
+                                   2);
+        }
         if (p.job_id) {
             job_id = *p.job_id;
         } else {
@@ -445,6 +461,7 @@ int run_export_client(const export_client_params& p) {
         // Progress until the job ends.
         json::object job;
         long long last_rows = -1;
+        std::string last_state;
         auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
         std::optional<std::pair<std::chrono::steady_clock::time_point, long long>> first_sample;
         const std::string attach_hint = attach_command(p, job_id);
@@ -474,18 +491,19 @@ int run_export_client(const export_client_params& p) {
                 if (seconds > 0.2)
                     rate = static_cast<double>(rows - first_sample->second) / seconds;
             }
-            const long long shown_estimate = state == "completed" ? std::max(rows, 1LL) : estimate;
+            const long long shown_estimate = state == "completed" ? rows : estimate;
             if (!p.quiet) {
                 if (tty) {
                     std::cerr << "\r\033[K" << state << " " << progress_line(rows, shown_estimate, rate, 30)
                               << std::flush;
-                } else if (rows != last_rows &&
-                           (now - last_print > std::chrono::seconds(2) || state != "running")) {
+                } else if (state != last_state ||
+                           (rows != last_rows && now - last_print > std::chrono::seconds(2))) {
                     std::cerr << state << " " << progress_line(rows, shown_estimate, rate, 20) << "\n";
                     last_print = now;
                 }
             }
             last_rows = rows;
+            last_state = state;
             if (state == "completed")
                 break;
             if (state == "failed" || state == "cancelled") {
