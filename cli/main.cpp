@@ -55,6 +55,8 @@ const std::vector<option_spec> serve_specs = {
     {"table", "NAME[:KEY]", "table or view to export (repeatable; a request's \"table\" picks one, the first by default)",
      "records", "PGEXPORT_TABLE", true},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
+    {"random-page-cost", "N|server", "random_page_cost of the chunk statements, when below the server's (lets "
+     "a (filter, key) index serve filtered chunks)", "1.1", "PGEXPORT_RANDOM_PAGE_COST"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
     {"max-connections", "N", "open HTTP connections at most; past it the longest-idle one is closed for a new "
      "client", "1000", "PGEXPORT_MAX_CONNECTIONS"},
@@ -113,6 +115,16 @@ int run_serve(const options& o) {
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
     ec.key = required(o, "key");
+    if (const std::string cost = required(o, "random-page-cost"); cost == "server") {
+        ec.random_page_cost.reset();
+    } else {
+        char* end = nullptr;
+        const double value = std::strtod(cost.c_str(), &end);
+        if (cost.empty() || *end != '\0' || !(value > 0) || value > 1000)
+            throw std::invalid_argument("--random-page-cost must be a number above 0 (e.g. 1.1) or \"server\", not \"" +
+                                        cost + "\"");
+        ec.random_page_cost = value;
+    }
     auto tables = o.all("table");
     if (tables.empty())
         tables.push_back(required(o, "table"));

@@ -46,6 +46,10 @@ struct engine_config {
     std::string instance_id{};                               // the lease owner's name; empty: host:pid
     std::chrono::milliseconds lease{std::chrono::seconds(15)}; // how long a claim lasts unrenewed
     std::chrono::milliseconds poll_interval{std::chrono::seconds(1)}; // idle instances look for work
+    // random_page_cost for the chunk statements, when lower than the server's: PostgreSQL's default (4)
+    // judges a (filter column, key) index by its first column's correlation and walks the key's index
+    // instead, filtering many rows per chunk; nullopt keeps the server's setting. See docs/scaling.md.
+    std::optional<double> random_page_cost = 1.1;
     int max_attempts = 8; // transient failures in a row (no checkpoint between) before the job fails;
                           // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};
