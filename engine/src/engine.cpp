@@ -83,15 +83,19 @@ struct export_engine::impl {
     std::optional<problem> canonicalize(table_catalog& c, const table_schema& schema,
                                         export_request& request) const {
         for (filter& f : request.filters) {
-            const std::string& type = schema.find(f.column)->type;
-            for (auto& v : f.values) {
-                if (!v)
-                    continue;
-                auto canonical = c.canonical_value(f.column, type, *v);
-                if (!canonical)
-                    return canonical.error();
-                *v = std::move(*canonical);
-            }
+            std::vector<std::string> texts;
+            for (const auto& v : f.values)
+                if (v)
+                    texts.push_back(*v);
+            if (texts.empty())
+                continue;
+            auto canonical = c.canonical_values(f.column, schema.find(f.column)->type, texts);
+            if (!canonical)
+                return canonical.error();
+            std::size_t next = 0;
+            for (auto& v : f.values)
+                if (v)
+                    *v = std::move((*canonical)[next++]);
         }
         return std::nullopt;
     }

@@ -31,7 +31,9 @@ stored_job read_job(const PGresult* r, int row) {
     job_info& info = j.info;
     info.id = *get_text(r, row, 0);
     info.status = parse_job_status(*get_text(r, row, 1)).value_or(job_status::failed);
-    auto request = parse_export_request(json::parse(*get_text(r, row, 2)));
+    // Accepted under the limits of its day: read back whatever they are now.
+    constexpr request_limits unlimited{SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    auto request = parse_export_request(json::parse(*get_text(r, row, 2)), unlimited);
     if (!request)
         throw std::runtime_error("job " + info.id + " has an unreadable request: " + request.error().message);
     info.request = std::move(*request);
@@ -63,22 +65,6 @@ std::vector<stored_job> read_jobs(const PGresult* r) {
 }
 
 } // namespace
-
-std::string text_array(const std::vector<std::string>& values) {
-    std::string out = "{";
-    for (const auto& v : values) {
-        if (out.size() > 1)
-            out += ',';
-        out += '"';
-        for (char c : v) {
-            if (c == '"' || c == '\\')
-                out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
 
 bool job_repository::insert(const stored_job& job, std::size_t max_queued) {
     const job_info& info = job.info;

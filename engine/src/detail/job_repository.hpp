@@ -87,7 +87,4 @@ private:
     std::chrono::milliseconds lease_;
 };
 
-// `values` as a PostgreSQL text[] literal.
-std::string text_array(const std::vector<std::string>& values);
-
 } // namespace pgexport::engine::detail

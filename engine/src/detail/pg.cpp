@@ -340,4 +340,20 @@ std::optional<std::string> opt_int(std::optional<std::int64_t> v) {
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
 }
 
+std::string text_array(const std::vector<std::string>& values) {
+    std::string out = "{";
+    for (const auto& v : values) {
+        if (out.size() > 1)
+            out += ',';
+        out += '"';
+        for (char c : v) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
+}
+
 } // namespace pgexport::engine::detail

@@ -87,6 +87,9 @@ private:
 
 std::optional<std::string> opt_int(std::optional<std::int64_t> v);
 
+// `values` as a PostgreSQL text[] literal (every element quoted, so any text reads back as itself).
+std::string text_array(const std::vector<std::string>& values);
+
 // Value of row/column as text; nullopt for NULL.
 std::optional<std::string> get_text(const PGresult* r, int row, int column);
 std::optional<std::int64_t> get_int64(const PGresult* r, int row, int column);
