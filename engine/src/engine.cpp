@@ -240,7 +240,8 @@ bool export_engine::started() const {
 }
 
 asio::awaitable<result<std::string>> export_engine::async_create(export_request request,
-                                                                 std::optional<std::string> owner) {
+                                                                 std::optional<std::string> owner,
+                                                                 std::optional<std::string> quota_key) {
     auto& self = *impl_;
     auto& st = self.state;
     if (st.stopping)
@@ -257,6 +258,7 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     job.info.created_at =
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
+    job.quota_key = std::move(quota_key);
     job.table = (*schema)->table;
     job.key = (*schema)->key;
     std::string unavailable;
@@ -285,10 +287,18 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         auto prepared = co_await st.on_catalog(std::move(prepare));
         if (!prepared)
             co_return prepared.error();
-        auto insert = [&prepared, max = st.config.max_queued](job_repository& r) { return r.insert(*prepared, max); };
-        if (!co_await st.on_jobs(std::move(insert)))
+        auto insert = [&prepared, max = st.config.max_queued, per_key = st.config.max_jobs_per_key](
+                          job_repository& r) { return r.insert(*prepared, max, per_key); };
+        const auto outcome = co_await st.on_jobs(std::move(insert));
+        if (outcome == detail::insert_outcome::queue_full)
             co_return problem{errc::too_busy, std::to_string(st.config.max_queued) +
                                                   " exports are already waiting; try again when some have finished"};
+        if (outcome == detail::insert_outcome::quota_full)
+            co_return problem{errc::too_many_jobs,
+                              "you have " + std::to_string(st.config.max_jobs_per_key) +
+                                  " exports queued or running, the most one client may have at once"
+                                  " (--max-jobs-per-key " + std::to_string(st.config.max_jobs_per_key) +
+                                  "); try again when one has finished, or cancel one"};
         log_event("info", "job_created", {{"job", prepared->info.id}});
         self.scheduler.wake();
         co_return prepared->info.id;

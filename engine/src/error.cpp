@@ -24,6 +24,7 @@ std::string_view to_string(errc code) {
     case errc::unavailable:
         return "unavailable";
     case errc::too_busy:
+    case errc::too_many_jobs:
         return "too_many_jobs";
     }
     return "error";

@@ -50,6 +50,7 @@ bhttp::status status_for(engine::errc code) {
     case engine::errc::unavailable:
         return bhttp::status::service_unavailable;
     case engine::errc::too_busy:
+    case engine::errc::too_many_jobs:
         return bhttp::status::too_many_requests;
     }
     return bhttp::status::internal_server_error;

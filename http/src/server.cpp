@@ -125,7 +125,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         return owner;
     }
 
-    asio::awaitable<reply> handle(const request_t& req) {
+    asio::awaitable<reply> handle(const request_t& req, const std::string& client) {
         const std::string_view target(req.target().data(), req.target().size());
         const auto qmark = target.find('?');
         const std::string_view path = target.substr(0, qmark);
@@ -217,7 +217,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 co_return r;
             // Not a ?: with co_await in both arms: GCC 12 miscompiles that (a double free).
             if (method == bhttp::verb::post)
-                r.response = co_await create(req, owner);
+                r.response = co_await create(req, owner, client);
             else
                 r.response = co_await list(v, owner, query);
             co_return r;
@@ -262,7 +262,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
         return error_response(v, status_for(p.code), engine::to_string(p.code), p.message);
     }
 
-    asio::awaitable<string_response> create(const request_t& req, const std::optional<std::string>& owner) {
+    asio::awaitable<string_response> create(const request_t& req, const std::optional<std::string>& owner,
+                                            const std::string& client) {
         const unsigned v = req.version();
         json::value body = json::object();
         if (!req.body().empty()) {
@@ -277,7 +278,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
         auto request = engine::parse_export_request(body);
         if (!request)
             co_return problem_response(v, request.error());
-        auto id = co_await engine.async_create(std::move(*request), owner);
+        // The quota (--max-jobs-per-key) is the key's; without keys, the client address's.
+        std::string quota_key = "addr:" + client;
+        if (owner)
+            quota_key = *owner;
+        auto id = co_await engine.async_create(std::move(*request), owner, std::move(quota_key));
         if (!id)
             co_return problem_response(v, id.error());
         auto res = json_response(v, bhttp::status::accepted, json::object{{"jobId", *id}});
@@ -478,11 +483,17 @@ struct server::impl : std::enable_shared_from_this<impl> {
             ~release() { --n; }
         } guard{connections};
         std::string peer;
+        std::string client; // the address alone, an IPv4 client as such on a dual-stack socket
         {
             boost::system::error_code ec;
             auto ep = stream.socket().remote_endpoint(ec);
-            if (!ec)
+            if (!ec) {
                 peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+                const auto a = ep.address();
+                client = a.is_v6() && a.to_v6().is_v4_mapped()
+                             ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string()
+                             : a.to_string();
+            }
         }
         try {
             if (connections > config.max_connections) {
@@ -542,7 +553,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 auto req = parser.release();
                 reply r;
                 try {
-                    r = co_await handle(req);
+                    r = co_await handle(req, client);
                 } catch (const engine::unavailable_error& e) {
                     log_event("warning", "http_database_unavailable",
                               {{"target", req.target()}, {"error", e.what()}});

@@ -12,6 +12,7 @@
 #include <pgexport/request.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -1226,6 +1228,85 @@ BOOST_AUTO_TEST_CASE(queue_limit) {
     BOOST_TEST(created[1].has_value()); // waiting
     BOOST_TEST_REQUIRE(!created[2].has_value());
     BOOST_TEST(created[2].error().code == errc::too_busy);
+}
+
+// Per-key quotas (max_jobs_per_key): exact while three instances create jobs for one key at once; other
+// keys and calls without a key are not held back by it; a job that ends frees its place.
+BOOST_AUTO_TEST_CASE(quota_per_key) {
+    // A view whose COPY takes 50 ms a row: no job can end while the test looks at the quota.
+    test_env env(standard_table + standard_rows(1000) +
+                 "CREATE FUNCTION slow() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN"
+                 " IF current_query() ILIKE 'COPY%' THEN PERFORM pg_sleep(0.05); END IF; RETURN true; END $$;"
+                 "CREATE VIEW slow_t AS SELECT * FROM t WHERE slow();");
+    asio::io_context io;
+    std::vector<std::unique_ptr<export_engine>> engines;
+    for (int i = 0; i < 3; ++i) {
+        auto config = env.config(1, "slow_t");
+        config.max_concurrent = 1;
+        config.max_jobs_per_key = 5;
+        config.instance_id = "quota-" + std::to_string(i);
+        engines.push_back(std::make_unique<export_engine>(io.get_executor(), config));
+    }
+    struct round_result {
+        std::vector<std::string> accepted;
+        std::vector<std::string> refusals; // code: message
+    };
+    constexpr int rounds = 4, creates = 24;
+    std::vector<round_result> results(rounds);
+    std::optional<std::string> other_key, no_key, after_cancel, still_full;
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        for (auto& e : engines)
+            co_await e->async_start();
+        for (int r = 0; r < rounds; ++r) {
+            // Every create of the round in flight at once, spread over the instances: their inserts race in
+            // the database on three connections.
+            const std::string key = "key:round-" + std::to_string(r);
+            int pending = creates;
+            for (int i = 0; i < creates; ++i)
+                asio::co_spawn(io, engines[static_cast<std::size_t>(i % 3)]->async_create(export_request{}, key, key),
+                               [&, r](std::exception_ptr e, result<std::string> id) {
+                                   --pending;
+                                   auto& out = results[static_cast<std::size_t>(r)];
+                                   if (e)
+                                       out.refusals.push_back("exception");
+                                   else if (id)
+                                       out.accepted.push_back(*id);
+                                   else
+                                       out.refusals.push_back(std::string(to_string(id.error().code)) + ": " +
+                                                              id.error().message);
+                               });
+            while (pending > 0)
+                co_await sleep_for(5ms);
+        }
+        auto describe = [](const result<std::string>& id) {
+            return id ? std::string("<accepted>") : std::string(to_string(id.error().code));
+        };
+        other_key = describe(co_await engines[0]->async_create(export_request{}, "key:other", "key:other"));
+        no_key = describe(co_await engines[1]->async_create(export_request{}));
+        const std::string full = "key:round-0";
+        still_full = describe(co_await engines[2]->async_create(export_request{}, full, full));
+        if (!results[0].accepted.empty())
+            co_await engines[0]->async_cancel(results[0].accepted.front());
+        after_cancel = describe(co_await engines[2]->async_create(export_request{}, full, full));
+        for (auto& e : engines)
+            co_await e->async_shutdown();
+    });
+    for (int r = 0; r < rounds; ++r)
+        BOOST_TEST_CONTEXT("round " << r) {
+            const auto& out = results[static_cast<std::size_t>(r)];
+            BOOST_TEST(out.accepted.size() == 5u);
+            BOOST_TEST(out.refusals.size() == static_cast<std::size_t>(creates - 5));
+            for (const auto& refusal : out.refusals)
+                BOOST_TEST((refusal.starts_with("too_many_jobs: ") &&
+                            refusal.find("--max-jobs-per-key 5") != std::string::npos),
+                           refusal);
+            BOOST_TEST(env.count("SELECT FROM export_jobs WHERE quota_key = 'key:round-" + std::to_string(r) +
+                                 "' AND status IN ('queued', 'running')") == 5);
+        }
+    BOOST_TEST(other_key.value_or("") == "<accepted>");
+    BOOST_TEST(no_key.value_or("") == "<accepted>");
+    BOOST_TEST(still_full.value_or("") == "too_many_jobs");
+    BOOST_TEST(after_cancel.value_or("") == "<accepted>");
 }
 
 // 14. The status of a finished job.

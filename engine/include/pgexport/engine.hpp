@@ -36,6 +36,8 @@ struct engine_config {
     std::vector<std::pair<std::string, std::string>> more_tables{};
     int max_concurrent = 2;                         // jobs running at once in this instance
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
+    int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
+                               // 0: no limit. Exact across instances.
     int chunk_rows = 10000;                         // rows per COPY statement
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
@@ -92,10 +94,13 @@ public:
     bool started() const;
 
     // Validates `request` against the table (columns exist, every value parses as its column's type) and
-    // queues a job. Returns the job id, or a problem: invalid_request, unknown_column, unknown_operator,
-    // invalid_value (all the client's to fix) or unavailable.
+    // queues a job. `owner` sees the job (async_status...); `quota_key` names whose quota it counts against
+    // (max_jobs_per_key; nullopt: none). Returns the job id, or a problem: invalid_request,
+    // unknown_column, unknown_operator, invalid_value (all the client's to fix), too_many_jobs (the quota,
+    // or the queue is full) or unavailable.
     boost::asio::awaitable<result<std::string>> async_create(export_request request,
-                                                             std::optional<std::string> owner = {});
+                                                             std::optional<std::string> owner = {},
+                                                             std::optional<std::string> quota_key = {});
 
     // The job with live progress. invalid_request for a malformed id (not a UUID); not_found for an
     // unknown id or another owner's job.
