@@ -3,6 +3,7 @@
 // job_runner runs one, chunk_copier streams its chunks, job_repository and table_catalog talk to the
 // database.
 
+#include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
 #include "detail/scheduler.hpp"
@@ -114,6 +115,7 @@ struct export_engine::impl {
             info.bytes_written = std::max(j.bytes, j.live_bytes);
             info.attempts = j.attempts;
             info.instance = state.config.instance_id;
+            info.waiting = j.waiting;
             return info;
         }
         return std::nullopt;
@@ -133,6 +135,23 @@ struct export_engine::impl {
         return schema;
     }
 
+    // The guard of new exports: insufficient_storage while the data directory's file system has less
+    // free space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
+    asio::awaitable<std::optional<problem>> check_free_space() {
+        const std::uint64_t min = state.config.min_free_disk;
+        if (min == 0)
+            co_return std::nullopt;
+        auto ask = [dir = state.config.data_dir] { return detail::free_space(dir); };
+        const auto free = co_await detail::async_offload(state.file_pool, std::move(ask));
+        if (!free || *free >= min)
+            co_return std::nullopt;
+        co_return problem{errc::insufficient_storage,
+                          "the server's data directory has " + detail::format_size(*free) + " free, less than the " +
+                              detail::format_size(min) +
+                              " it keeps free (--min-free-disk); new exports are refused until space is freed"
+                              " (download and delete finished exports, or ask the operator)"};
+    }
+
     // Which jobs an instance serves depends on its tables, known once it has started.
     void throw_unless_started() const {
         if (!state.started)
@@ -147,6 +166,7 @@ struct export_engine::impl {
         info.bytes_written = std::max(info.bytes_written, it->second->live_bytes);
         if (it->second->last_id)
             info.last_processed_id = it->second->last_id;
+        info.waiting = it->second->waiting;
     }
 
     detail::engine_state state;
@@ -174,11 +194,12 @@ fs::path export_engine::file_for(const std::string& id) const {
 
 asio::awaitable<void> export_engine::async_start() {
     auto& st = impl_->state;
+    if (detail::prepare_data_dir(st.config.data_dir) == detail::dir_mode_verdict::readable_by_others)
+        log_event("warning", "data_dir_readable",
+                  {{"dir", st.config.data_dir.string()},
+                   {"why", "other users can list the names of the export files (the files are 0600);"
+                           " chmod 700 the directory to hide them"}});
     std::error_code ec;
-    fs::create_directories(st.config.data_dir, ec);
-    if (ec)
-        throw std::runtime_error("cannot create the data directory " + st.config.data_dir.string() + ": " +
-                                 ec.message());
     const fs::path probe = st.config.data_dir / (".pgexport-write-test-" + std::to_string(::getpid()));
     {
         detail::file_writer w(st.executor, st.file_pool, probe, 0, 1);
@@ -252,6 +273,8 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     if (!schema)
         co_return schema.error();
     if (auto p = detail::check_columns(**schema, request))
+        co_return *p;
+    if (auto p = co_await self.check_free_space())
         co_return *p;
     stored_job job;
     job.info.id = boost::uuids::to_string(self.uuid_generator());

@@ -26,6 +26,8 @@ std::string_view to_string(errc code) {
     case errc::too_busy:
     case errc::too_many_jobs:
         return "too_many_jobs";
+    case errc::insufficient_storage:
+        return "insufficient_storage";
     }
     return "error";
 }

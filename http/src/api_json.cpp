@@ -28,6 +28,8 @@ json::object job_json(const engine::job_info& job) {
     o["attempts"] = job.attempts;
     o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
                                                                               : json::value(nullptr);
+    o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
+                                                                            : json::value(nullptr);
     o["request"] = engine::to_json(job.request);
     return o;
 }
@@ -52,6 +54,8 @@ bhttp::status status_for(engine::errc code) {
     case engine::errc::too_busy:
     case engine::errc::too_many_jobs:
         return bhttp::status::too_many_requests;
+    case engine::errc::insufficient_storage:
+        return bhttp::status::insufficient_storage;
     }
     return bhttp::status::internal_server_error;
 }

@@ -348,7 +348,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         // The path comes from the validated id, never from the request's text.
         const auto path = engine.file_for(job->id);
         auto file = std::make_unique<file_body>();
-        file->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        file->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         struct stat st {};
         if (file->fd < 0 || ::fstat(file->fd, &st) != 0) {
             log_event("error", "download_missing_file", {{"job", job->id}, {"path", path.string()}});

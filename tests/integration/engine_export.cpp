@@ -1309,6 +1309,116 @@ BOOST_AUTO_TEST_CASE(quota_per_key) {
     BOOST_TEST(after_cancel.value_or("") == "<accepted>");
 }
 
+// A 100,000-value "in" list: every value checked and fixed by PostgreSQL (in one statement, not one a
+// value), the export equal to COPY's; one bad value among them is refused naming it and its filter.
+BOOST_AUTO_TEST_CASE(large_in_list) {
+    test_env env(standard_table + standard_rows(3000));
+    // Every third key up to 300,000 (most of them beyond the table), in the forms PostgreSQL reads as
+    // bigint: numbers, strings, leading zeros, spaces.
+    auto body_with = [](const std::string& odd_one) {
+        std::string values;
+        for (int i = 0; i < 100'000; ++i) {
+            const std::string n = std::to_string(3 * i);
+            values += i ? "," : "";
+            if (i == 50'000 && !odd_one.empty())
+                values += "\"" + odd_one + "\"";
+            else if (i % 4 == 1)
+                values += "\"00" + n + "\"";
+            else if (i % 4 == 2)
+                values += "\" " + n + " \"";
+            else
+                values += n;
+        }
+        return R"({"filters": {"id": {"in": [)" + values + R"(]}}, "columns": ["id", "category"]})";
+    };
+    asio::io_context io;
+    export_engine engine(io.get_executor(), env.config(500));
+    std::optional<job_info> done;
+    std::optional<problem> refused;
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await engine.async_start();
+        auto id = co_await engine.async_create(make_request(body_with("")));
+        if (!id)
+            throw std::runtime_error("refused: " + id.error().message);
+        done = co_await wait_until_done(engine, *id);
+        auto bad = co_await engine.async_create(make_request(body_with("x150000")));
+        if (!bad)
+            refused = bad.error();
+        co_await engine.async_shutdown();
+    });
+    BOOST_TEST_REQUIRE(done.has_value());
+    check_export(env, *done, "SELECT id, category FROM t WHERE id % 3 = 0 ORDER BY id");
+    // The values are kept as PostgreSQL printed them, in the order given.
+    BOOST_TEST_REQUIRE(done->request.filters.size() == 1u);
+    const auto& values = done->request.filters[0].values;
+    BOOST_TEST_REQUIRE(values.size() == 100'000u);
+    for (std::size_t i : {0u, 1u, 2u, 3u, 50'001u, 99'999u})
+        BOOST_TEST(values[i].value_or("<null>") == std::to_string(3 * i));
+    BOOST_TEST_REQUIRE(refused.has_value());
+    BOOST_TEST(to_string(refused->code) == "invalid_value");
+    BOOST_TEST(refused->message.find("filter \"id\"") != std::string::npos, refused->message);
+    BOOST_TEST(refused->message.find("x150000") != std::string::npos, refused->message);
+    BOOST_TEST(env.count("SELECT FROM export_jobs") == 1);
+}
+
+// The data directory: made 0700 with 0600 files; refused when its group or others may write to it (0755
+// is taken, with a warning); new exports are refused while its file system has less free space than
+// min_free_disk.
+BOOST_AUTO_TEST_CASE(data_directory_and_free_space) {
+    test_env env(standard_table + standard_rows(50));
+    auto mode_of = [](const fs::path& p) { return static_cast<unsigned>(fs::status(p).permissions()); };
+    const auto done = run_jobs(env.config(20), {make_request("{}")});
+    BOOST_TEST_REQUIRE(done.size() == 1u);
+    check_export(env, done[0], "SELECT " + all_columns + " FROM t ORDER BY id");
+    BOOST_TEST(mode_of(env.dir) == 0700u);
+    BOOST_TEST(mode_of(env.final_file(done[0].id)) == 0600u);
+
+    auto start_error = [&](engine_config config) {
+        asio::io_context io;
+        export_engine engine(io.get_executor(), std::move(config));
+        std::string error;
+        pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+            try {
+                co_await engine.async_start();
+            } catch (const std::exception& e) {
+                error = e.what();
+            }
+            co_await engine.async_shutdown();
+        });
+        return error;
+    };
+    for (unsigned mode : {0770u, 0777u, 01777u, 0722u}) {
+        fs::permissions(env.dir, static_cast<fs::perms>(mode));
+        const std::string error = start_error(env.config(20));
+        BOOST_TEST_CONTEXT("mode " << std::oct << mode) {
+            BOOST_TEST(error.find(env.dir.string()) != std::string::npos, error);
+            BOOST_TEST(error.find("writable by its group or by others") != std::string::npos, error);
+            BOOST_TEST(error.find("chmod 700") != std::string::npos, error);
+        }
+    }
+    fs::permissions(env.dir, static_cast<fs::perms>(0755));
+    BOOST_TEST(start_error(env.config(20)).empty());
+    BOOST_TEST(mode_of(env.dir) == 0755u); // taken as it is, not changed behind the operator's back
+
+    // No file system has 2^62 bytes free.
+    auto config = env.config(20);
+    config.min_free_disk = std::uint64_t{1} << 62;
+    asio::io_context io;
+    export_engine engine(io.get_executor(), config);
+    std::optional<problem> refused;
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await engine.async_start();
+        auto id = co_await engine.async_create(make_request("{}"));
+        if (!id)
+            refused = id.error();
+        co_await engine.async_shutdown();
+    });
+    BOOST_TEST_REQUIRE(refused.has_value());
+    BOOST_TEST(to_string(refused->code) == "insufficient_storage");
+    BOOST_TEST(refused->message.find("--min-free-disk") != std::string::npos, refused->message);
+    BOOST_TEST(env.count("SELECT FROM export_jobs") == 1); // the first test's job only
+}
+
 // 14. The status of a finished job.
 BOOST_AUTO_TEST_CASE(status_fields) {
     test_env env(standard_table + standard_rows(700));

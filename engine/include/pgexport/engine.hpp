@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -38,6 +39,10 @@ struct engine_config {
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
                                // 0: no limit. Exact across instances.
+    // While the data directory's file system has less free space than this, async_create answers
+    // insufficient_storage and running jobs wait before their next chunk (they neither fail nor use up
+    // their attempts); 0: no guard.
+    std::uint64_t min_free_disk = std::uint64_t{1} << 30;
     int chunk_rows = 10000;                         // rows per COPY statement
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
@@ -97,7 +102,7 @@ public:
     // queues a job. `owner` sees the job (async_status...); `quota_key` names whose quota it counts against
     // (max_jobs_per_key; nullopt: none). Returns the job id, or a problem: invalid_request,
     // unknown_column, unknown_operator, invalid_value (all the client's to fix), too_many_jobs (the quota,
-    // or the queue is full) or unavailable.
+    // or the queue is full), insufficient_storage (min_free_disk) or unavailable.
     boost::asio::awaitable<result<std::string>> async_create(export_request request,
                                                              std::optional<std::string> owner = {},
                                                              std::optional<std::string> quota_key = {});

@@ -62,6 +62,7 @@ struct running_job {
     // Progress beyond the checkpoint, for status.
     std::int64_t live_rows = 0;
     std::int64_t live_bytes = 0;
+    std::optional<std::string> waiting; // why the job does not move on right now, for status
     bool cancel_requested = false; // the job was cancelled: remove its files
     bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
     bool lease_lost = false;       // another instance holds the job now: touch nothing
