@@ -1,5 +1,6 @@
 // pgexport: the command line. Each command reads its options, then hands over to the engine or the server.
 
+#include "descriptors.hpp"
 #include "export_client.hpp"
 #include "options.hpp"
 
@@ -17,7 +18,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <limits>
 
 namespace asio = boost::asio;
 using pgexport::cli::option_spec;
@@ -50,6 +53,13 @@ const std::vector<option_spec> serve_specs = {
      "PGEXPORT_LEASE"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
     {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
+    {"max-jobs-per-key", "N",
+     "queued plus running exports per API key (per client address without keys); more get 429; 0: no limit", "20",
+     "PGEXPORT_MAX_JOBS_PER_KEY"},
+    {"min-free-disk", "SIZE",
+     "while the data directory's file system has less free space, new exports get 507 and running ones wait;"
+     " 0: no guard",
+     "1GiB", "PGEXPORT_MIN_FREE_DISK"},
     {"table", "NAME[:KEY]", "table or view to export (repeatable; a request's \"table\" picks one, the first by default)",
      "records", "PGEXPORT_TABLE", true},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
@@ -96,6 +106,8 @@ int run_serve(const options& o) {
     ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
+    ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));
+    ec.min_free_disk = o.get_size("min-free-disk", 0, std::numeric_limits<std::uint64_t>::max());
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
@@ -119,6 +131,17 @@ int run_serve(const options& o) {
     pgexport::http::server_config sc;
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");
+    // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
+    // and size the connection cap from it, so that a flood of connections cannot starve the jobs.
+    const auto descriptors = pgexport::cli::raise_descriptor_limit();
+    sc.max_connections = pgexport::cli::connection_cap(descriptors.soft, ec.max_concurrent);
+    boost::json::object limit_fields{{"soft_before", descriptors.before},
+                                     {"soft", descriptors.soft},
+                                     {"hard", descriptors.hard},
+                                     {"max_connections", sc.max_connections}};
+    if (descriptors.error)
+        limit_fields["error"] = std::strerror(descriptors.error);
+    pgexport::log_event(descriptors.error ? "warning" : "info", "descriptor_limit", std::move(limit_fields));
 
     ec.apply_migrations = true;
 
