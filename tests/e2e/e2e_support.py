@@ -60,16 +60,18 @@ def scratch_database(prefix):
 
 
 class server:
-    """`pgexport serve` on a free port with its own data directory; stopped and removed on exit."""
+    """`pgexport serve` on a free port with its own data directory (or `data_dir`); stopped and removed on
+    exit (a `data_dir` given is left alone)."""
 
-    def __init__(self, binary, url, *args):
+    def __init__(self, binary, url, *args, data_dir=None):
         self.work = tempfile.mkdtemp(prefix="pgexport-e2e-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir or os.path.join(self.work, "exports")
         self.log_path = os.path.join(self.work, "serve.log")
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", url,
-                                         "--data-dir", os.path.join(self.work, "exports"), *args],
+                                         "--data-dir", self.data_dir, *args],
                                         stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while True:
