@@ -160,7 +160,9 @@ def kills(url, work, data_dir):
     psql(url, "SELECT 1")
     sizes = [RNG.randrange(20000, 60000) for _ in range(30)]
     sizes = [s + i for i, s in enumerate(sizes)]  # distinct bounds: each job's COPY names it
-    insts = [instance(f"inst-{i}", url, data_dir, work, "--chunk-rows", "25", "--max-concurrent", "2").start()
+    # Thirty jobs at once from one address: more than the default per-client quota (--max-jobs-per-key).
+    insts = [instance(f"inst-{i}", url, data_dir, work, "--chunk-rows", "25", "--max-concurrent", "2",
+                      "--max-jobs-per-key", "0").start()
              for i in range(3)]
     sampler = copy_sampler(url)
     sampler.start()
