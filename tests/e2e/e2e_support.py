@@ -126,9 +126,12 @@ CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE {key} <= {int(open_
 
 
 def gate_waiters(url):
-    """How many sessions wait at the gate right now."""
+    """How many sessions wait at the gate of url's database right now (tests beside this one may hold
+    gates of their own databases: the same lock number, another lock)."""
     return int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                         f" AND objid = {GATE_LOCK}").decode().strip() or 0)
+                         f" AND objid = {GATE_LOCK}"
+                         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+               .decode().strip() or 0)
 
 
 class held_gate:

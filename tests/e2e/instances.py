@@ -136,7 +136,8 @@ def wait_for(what, predicate, timeout):
 
 class copy_sampler(threading.Thread):
     """Samples pg_stat_activity every 50 ms: a job's COPY (its text without the chunk's cursor) on two
-    backends at once means two instances run it."""
+    backends at once means two instances run it. Only this database's: tests that run beside this one
+    may run two jobs of the same SQL at once on purpose."""
 
     def __init__(self, url):
         super().__init__(daemon=True)
@@ -146,7 +147,8 @@ class copy_sampler(threading.Thread):
         while not self.halt.is_set():
             try:
                 rows = psql(self.url, "SELECT query FROM pg_stat_activity WHERE application_name = 'pgexport'"
-                                      " AND state = 'active' AND query LIKE 'COPY (SELECT%'").decode().splitlines()
+                                      " AND datname = current_database() AND state = 'active'"
+                                      " AND query LIKE 'COPY (SELECT%'").decode().splitlines()
             except subprocess.SubprocessError:
                 rows = []
             jobs = [re.sub(r' AND "id" > -?\d+', "", q) for q in rows if q]
