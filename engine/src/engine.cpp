@@ -401,7 +401,15 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
 }
 
 asio::awaitable<bool> export_engine::async_ping() {
-    co_return co_await impl_->state.on_jobs([](job_repository& r) { return r.ping(); });
+    auto ping = [&health = impl_->state.health] {
+        try {
+            health.run("SELECT 1");
+            return true;
+        } catch (const detail::pg_error&) {
+            return false;
+        }
+    };
+    co_return co_await detail::async_offload(impl_->state.health_pool, std::move(ping));
 }
 
 asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_jobs() {

@@ -118,7 +118,8 @@ public:
     // ended; not_found as async_status.
     boost::asio::awaitable<result<job_info>> async_cancel(std::string id, owner_filter owner = {});
 
-    // True when the database answers.
+    // True when the database answers, on a connection of its own: a busy job store or catalog does not
+    // delay the answer.
     boost::asio::awaitable<bool> async_ping();
 
     // How many jobs the store holds in each status.

@@ -256,13 +256,4 @@ std::map<job_status, std::int64_t> job_repository::count_by_status(const std::ve
     return counts;
 }
 
-bool job_repository::ping() {
-    try {
-        session_.run("SELECT 1");
-        return true;
-    } catch (const pg_error&) {
-        return false;
-    }
-}
-
 } // namespace pgexport::engine::detail

@@ -87,7 +87,6 @@ public:
     std::optional<job_status> cancel(const std::string& id, const std::vector<std::string>& tables);
 
     std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
-    bool ping();
 
 private:
     lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);
