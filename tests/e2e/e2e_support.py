@@ -5,8 +5,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,6 +17,28 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The session settings of the contract's reference COPY.
 PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
                 PGCLIENTENCODING="UTF8")
+
+
+class test_runner:
+    """Runs a script's tests one by one: `--- name`, then `ok` or the traceback; counts them."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def run(self, fn, *args):
+        print(f"--- {fn.__name__}", flush=True)
+        try:
+            fn(*args)
+            self.passed += 1
+            print("    ok", flush=True)
+        except Exception:  # noqa: BLE001 - any failure is the test's, reported and counted
+            self.failed += 1
+            traceback.print_exc(file=sys.stdout)
+
+    def summary(self):
+        """Prints `N passed, M failed`; the exit status: 1 when any failed."""
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 1 if self.failed else 0
 
 
 def admin_url():

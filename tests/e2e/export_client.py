@@ -15,27 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.request
 
-from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server
+from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
-passed = failed = 0
-
-
-def run(fn, *args):
-    """Runs one test and counts it."""
-    global passed, failed
-    print(f"--- {fn.__name__}", flush=True)
-    try:
-        fn(*args)
-        passed += 1
-        print("    ok", flush=True)
-    except Exception:
-        failed += 1
-        traceback.print_exc()
+RUNNER = test_runner()
+run = RUNNER.run
 
 
 def run_client(*args, timeout=120, **kw):
@@ -210,8 +197,7 @@ def main():
                 run(fn, s, url, work)
         with server(BINARY, url, "--api-key", "k1") as s:
             run(api_key_is_sent, s, url, work)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return RUNNER.summary()
 
 
 if __name__ == "__main__":

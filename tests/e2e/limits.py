@@ -48,14 +48,13 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
-from e2e_support import copy_csv, held_gate, install_gate, psql, scratch_database, server
+from e2e_support import copy_csv, held_gate, install_gate, psql, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
 ROWS = 20000
-passed = failed = 0
+RUNNER = test_runner()
 
 
 class TestFailure(AssertionError):
@@ -65,19 +64,6 @@ class TestFailure(AssertionError):
 def check(cond, message):
     if not cond:
         raise TestFailure(message)
-
-
-def run(fn, *args):
-    """Runs one test and counts it."""
-    global passed, failed
-    print(f"--- {fn.__name__}", flush=True)
-    try:
-        fn(*args)
-        passed += 1
-        print("    ok", flush=True)
-    except Exception:
-        failed += 1
-        traceback.print_exc(file=sys.stdout)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -377,7 +363,8 @@ def unsafe_data_dir(url, work):
 # Request size
 
 class healthz_probe(threading.Thread):
-    """Times GET /healthz on a connection of its own, back to back, until stop()."""
+    """Times GET /healthz on a connection of its own, back to back, until stop(): (start, end) in
+    time.monotonic() seconds for each."""
 
     def __init__(self, srv):
         super().__init__(daemon=True)
@@ -400,7 +387,7 @@ class healthz_probe(threading.Thread):
                 self.errors.append(repr(e))
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=60)
-            self.times.append((time.monotonic() - t0) * 1000)
+            self.times.append((t0, time.monotonic()))
             time.sleep(0.005)
         conn.close()
 
@@ -416,21 +403,23 @@ def large_in_list(url, work):
         probe = healthz_probe(s)
         probe.start()
         wait_for("the probe's first answers", lambda: len(probe.times) >= 5)
-        before = len(probe.times)
         t0 = time.monotonic()
         job = created(c.create({"filters": {"id": {"in": ids}}}), "a 100,000-value in list")
-        answered_ms = (time.monotonic() - t0) * 1000
-        during_create = probe.times[before:]
+        t1 = time.monotonic()
         done = wait_status(c, job)
+        t2 = time.monotonic()
         probe.stop()
-        during_all = probe.times[before:]
         check(not probe.errors, f"/healthz failed meanwhile: {probe.errors[:5]}")
         check(done["status"] == "completed", f"{done}")
+
+        def overlapping(start, end):  # the probes that were in flight at some moment of [start, end]
+            return [(b - a) * 1000 for a, b in probe.times if a < end and b > start]
+        during_create, during_all = overlapping(t0, t1), overlapping(t0, t2)
         worst = max(during_all)
-        print(f"    POST answered in {answered_ms:.0f} ms; /healthz while it was validated: {len(during_create)} probes,"
-              f" max {max(during_create, default=0):.1f} ms; over the whole job ({len(during_all)} probes): median "
-              f"{statistics.median(during_all):.1f} ms, max {worst:.1f} ms (the goal: under 100 ms)")
-        check(len(during_create) >= 1, "no /healthz answer came while the request was handled")
+        print(f"    POST answered in {(t1 - t0) * 1000:.0f} ms; /healthz meanwhile: {len(during_create)} probes, max"
+              f" {max(during_create):.1f} ms; from the POST to the job's end ({len(during_all)} probes, {(t2 - t0):.1f} s):"
+              f" median {statistics.median(during_all):.1f} ms, max {worst:.1f} ms (the goal: under 100 ms)")
+        check(len(during_create) >= 2, "fewer than two /healthz answers while the request was handled")
         check(worst < 1000, f"/healthz took {worst:.0f} ms while a 100,000-value list was handled")
         file_equals_copy(s, job, url, f"SELECT {ALL_COLUMNS} FROM records WHERE id % 3 = 0 AND id <= 300000 ORDER BY id")
         check_error(c.create({"filters": {"id": {"in": ids + [300_003]}}}), 400, "invalid_request",
@@ -489,9 +478,8 @@ def main():
         install_gate(url, view="records_gated")
         for fn in (quota_per_key, quota_per_address, free_space_guard, running_job_waits, disk_full_waits,
                    file_modes, unsafe_data_dir, large_in_list, descriptors):
-            run(fn, url, work)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+            RUNNER.run(fn, url, work)
+    return RUNNER.summary()
 
 
 if __name__ == "__main__":

@@ -230,6 +230,22 @@ void check_export(const test_env& env, const job_info& job, const std::string& s
     BOOST_TEST((job.file_path && *job.file_path == file.string()));
 }
 
+// What async_start throws for `config` ("" when the engine starts); the engine is shut down again.
+std::string start_error(const engine_config& config) {
+    asio::io_context io;
+    export_engine engine(io.get_executor(), config);
+    std::string error;
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        try {
+            co_await engine.async_start();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        co_await engine.async_shutdown();
+    });
+    return error;
+}
+
 // Starts an engine, creates one job per request, waits for all of them and shuts the engine down.
 std::vector<job_info> run_jobs(const engine_config& config, const std::vector<export_request>& requests) {
     asio::io_context io;
@@ -1044,17 +1060,7 @@ BOOST_AUTO_TEST_CASE(key_must_be_unique) {
                           item{"by_expression", false}, item{"unique_index", true}, item{"primary_key", true},
                           item{"a_view", true}}) {
         BOOST_TEST_CONTEXT("table " << c.table) {
-            asio::io_context io;
-            export_engine engine(io.get_executor(), env.config(10, c.table));
-            std::string error;
-            pgexport::test::run(io, [&]() -> asio::awaitable<void> {
-                try {
-                    co_await engine.async_start();
-                } catch (const std::exception& e) {
-                    error = e.what();
-                }
-                co_await engine.async_shutdown();
-            });
+            const std::string error = start_error(env.config(10, c.table));
             if (c.accepted) {
                 BOOST_TEST(error.empty(), "refused: " << error);
             } else {
@@ -1373,20 +1379,6 @@ BOOST_AUTO_TEST_CASE(data_directory_and_free_space) {
     BOOST_TEST(mode_of(env.dir) == 0700u);
     BOOST_TEST(mode_of(env.final_file(done[0].id)) == 0600u);
 
-    auto start_error = [&](engine_config config) {
-        asio::io_context io;
-        export_engine engine(io.get_executor(), std::move(config));
-        std::string error;
-        pgexport::test::run(io, [&]() -> asio::awaitable<void> {
-            try {
-                co_await engine.async_start();
-            } catch (const std::exception& e) {
-                error = e.what();
-            }
-            co_await engine.async_shutdown();
-        });
-        return error;
-    };
     for (unsigned mode : {0770u, 0777u, 01777u, 0722u}) {
         fs::permissions(env.dir, static_cast<fs::perms>(mode));
         const std::string error = start_error(env.config(20));
