@@ -3,6 +3,7 @@
 // job_runner runs one, chunk_copier streams its chunks, job_repository and table_catalog talk to the
 // database.
 
+#include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
 #include "detail/scheduler.hpp"
@@ -83,15 +84,19 @@ struct export_engine::impl {
     std::optional<problem> canonicalize(table_catalog& c, const table_schema& schema,
                                         export_request& request) const {
         for (filter& f : request.filters) {
-            const std::string& type = schema.find(f.column)->type;
-            for (auto& v : f.values) {
-                if (!v)
-                    continue;
-                auto canonical = c.canonical_value(f.column, type, *v);
-                if (!canonical)
-                    return canonical.error();
-                *v = std::move(*canonical);
-            }
+            std::vector<std::string> texts;
+            for (const auto& v : f.values)
+                if (v)
+                    texts.push_back(*v);
+            if (texts.empty())
+                continue;
+            auto canonical = c.canonical_values(f.column, schema.find(f.column)->type, texts);
+            if (!canonical)
+                return canonical.error();
+            std::size_t next = 0;
+            for (auto& v : f.values)
+                if (v)
+                    *v = std::move((*canonical)[next++]);
         }
         return std::nullopt;
     }
@@ -110,6 +115,7 @@ struct export_engine::impl {
             info.bytes_written = std::max(j.bytes, j.live_bytes);
             info.attempts = j.attempts;
             info.instance = state.config.instance_id;
+            info.waiting = j.waiting;
             return info;
         }
         return std::nullopt;
@@ -129,6 +135,23 @@ struct export_engine::impl {
         return schema;
     }
 
+    // The guard of new exports: insufficient_storage while the data directory's file system has less
+    // free space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
+    asio::awaitable<std::optional<problem>> check_free_space() {
+        const std::uint64_t min = state.config.min_free_disk;
+        if (min == 0)
+            co_return std::nullopt;
+        auto ask = [dir = state.config.data_dir] { return detail::free_space(dir); };
+        const auto free = co_await detail::async_offload(state.file_pool, std::move(ask));
+        if (!free || *free >= min)
+            co_return std::nullopt;
+        co_return problem{errc::insufficient_storage,
+                          "the server's data directory has " + detail::format_size(*free) + " free, less than the " +
+                              detail::format_size(min) +
+                              " it keeps free (--min-free-disk); new exports are refused until space is freed"
+                              " (download and delete finished exports, or ask the operator)"};
+    }
+
     // Which jobs an instance serves depends on its tables, known once it has started.
     void throw_unless_started() const {
         if (!state.started)
@@ -143,6 +166,7 @@ struct export_engine::impl {
         info.bytes_written = std::max(info.bytes_written, it->second->live_bytes);
         if (it->second->last_id)
             info.last_processed_id = it->second->last_id;
+        info.waiting = it->second->waiting;
     }
 
     detail::engine_state state;
@@ -170,11 +194,12 @@ fs::path export_engine::file_for(const std::string& id) const {
 
 asio::awaitable<void> export_engine::async_start() {
     auto& st = impl_->state;
+    if (detail::prepare_data_dir(st.config.data_dir) == detail::dir_mode_verdict::readable_by_others)
+        log_event("warning", "data_dir_readable",
+                  {{"dir", st.config.data_dir.string()},
+                   {"why", "other users can list the names of the export files (the files are 0600);"
+                           " chmod 700 the directory to hide them"}});
     std::error_code ec;
-    fs::create_directories(st.config.data_dir, ec);
-    if (ec)
-        throw std::runtime_error("cannot create the data directory " + st.config.data_dir.string() + ": " +
-                                 ec.message());
     const fs::path probe = st.config.data_dir / (".pgexport-write-test-" + std::to_string(::getpid()));
     {
         detail::file_writer w(st.executor, st.file_pool, probe, 0, 1);
@@ -236,7 +261,8 @@ bool export_engine::started() const {
 }
 
 asio::awaitable<result<std::string>> export_engine::async_create(export_request request,
-                                                                 std::optional<std::string> owner) {
+                                                                 std::optional<std::string> owner,
+                                                                 std::optional<std::string> quota_key) {
     auto& self = *impl_;
     auto& st = self.state;
     if (st.stopping)
@@ -248,11 +274,14 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return schema.error();
     if (auto p = detail::check_columns(**schema, request))
         co_return *p;
+    if (auto p = co_await self.check_free_space())
+        co_return *p;
     stored_job job;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
     job.info.created_at =
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
+    job.quota_key = std::move(quota_key);
     job.table = (*schema)->table;
     job.key = (*schema)->key;
     std::string unavailable;
@@ -281,10 +310,18 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         auto prepared = co_await st.on_catalog(std::move(prepare));
         if (!prepared)
             co_return prepared.error();
-        auto insert = [&prepared, max = st.config.max_queued](job_repository& r) { return r.insert(*prepared, max); };
-        if (!co_await st.on_jobs(std::move(insert)))
+        auto insert = [&prepared, max = st.config.max_queued, per_key = st.config.max_jobs_per_key](
+                          job_repository& r) { return r.insert(*prepared, max, per_key); };
+        const auto outcome = co_await st.on_jobs(std::move(insert));
+        if (outcome == detail::insert_outcome::queue_full)
             co_return problem{errc::too_busy, std::to_string(st.config.max_queued) +
                                                   " exports are already waiting; try again when some have finished"};
+        if (outcome == detail::insert_outcome::quota_full)
+            co_return problem{errc::too_many_jobs,
+                              "you have " + std::to_string(st.config.max_jobs_per_key) +
+                                  " exports queued or running, the most one client may have at once"
+                                  " (--max-jobs-per-key " + std::to_string(st.config.max_jobs_per_key) +
+                                  "); try again when one has finished, or cancel one"};
         log_event("info", "job_created", {{"job", prepared->info.id}});
         self.scheduler.wake();
         co_return prepared->info.id;
@@ -364,7 +401,15 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
 }
 
 asio::awaitable<bool> export_engine::async_ping() {
-    co_return co_await impl_->state.on_jobs([](job_repository& r) { return r.ping(); });
+    auto ping = [&health = impl_->state.health] {
+        try {
+            health.run("SELECT 1");
+            return true;
+        } catch (const detail::pg_error&) {
+            return false;
+        }
+    };
+    co_return co_await detail::async_offload(impl_->state.health_pool, std::move(ping));
 }
 
 asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_jobs() {

@@ -24,7 +24,10 @@ std::string_view to_string(errc code) {
     case errc::unavailable:
         return "unavailable";
     case errc::too_busy:
+    case errc::too_many_jobs:
         return "too_many_jobs";
+    case errc::insufficient_storage:
+        return "insufficient_storage";
     }
     return "error";
 }

@@ -29,6 +29,8 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
     o["attempts"] = job.attempts;
     o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
                                                                               : json::value(nullptr);
+    o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
+                                                                            : json::value(nullptr);
     o["request"] = engine::to_json(job.request);
     return o;
 }

@@ -126,7 +126,11 @@ awaitable<reply> create_export(server_context& ctx, const request_context& rc) {
     auto request = engine::parse_export_request(body);
     if (!request)
         co_return of(problem_response(v, request.error()));
-    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter());
+    // The quota (--max-jobs-per-key) is the key's; without keys, the client address's.
+    std::string quota_key = "addr:" + rc.peer_address;
+    if (rc.auth.kind == auth_result::outcome::owner)
+        quota_key = rc.auth.owner;
+    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter(), std::move(quota_key));
     if (!id)
         co_return of(problem_response(v, id.error()));
     auto res = json_response(v, bhttp::status::accepted, json::object{{"jobId", *id}});

@@ -62,7 +62,9 @@ bhttp::status status_for(engine::errc code) {
     case engine::errc::not_found: return bhttp::status::not_found;
     case engine::errc::conflict: return bhttp::status::conflict;
     case engine::errc::unavailable: return bhttp::status::service_unavailable;
-    case engine::errc::too_busy: return bhttp::status::too_many_requests;
+    case engine::errc::too_busy:
+    case engine::errc::too_many_jobs: return bhttp::status::too_many_requests;
+    case engine::errc::insufficient_storage: return bhttp::status::insufficient_storage;
     }
     return bhttp::status::internal_server_error;
 }

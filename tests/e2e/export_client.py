@@ -22,12 +22,12 @@ import threading
 import time
 import urllib.request
 
-from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, tally
+from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
-tests = tally()
-run = tests.run
+RUNNER = test_runner()
+run = RUNNER.run
 
 
 def run_client(*args, timeout=120, **kw):
@@ -398,7 +398,7 @@ def main():
                 run(fn, s, url, work)
         with server(BINARY, url, "--api-key", "k1") as s:
             run(api_key_is_sent, s, url, work)
-    return tests.summary()
+    return RUNNER.summary()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -36,6 +37,12 @@ struct engine_config {
     std::vector<std::pair<std::string, std::string>> more_tables{};
     int max_concurrent = 2;                         // jobs running at once in this instance
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
+    int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
+                               // 0: no limit. Exact across instances.
+    // While the data directory's file system has less free space than this, async_create answers
+    // insufficient_storage and running jobs wait before their next chunk (they neither fail nor use up
+    // their attempts); 0: no guard.
+    std::uint64_t min_free_disk = std::uint64_t{1} << 30;
     int chunk_rows = 10000;                         // rows per COPY statement
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
@@ -96,10 +103,13 @@ public:
     bool started() const;
 
     // Validates `request` against the table (columns exist, every value parses as its column's type) and
-    // queues a job. Returns the job id, or a problem: invalid_request, unknown_column, unknown_operator,
-    // invalid_value (all the client's to fix) or unavailable.
+    // queues a job. `owner` sees the job (async_status...); `quota_key` names whose quota it counts against
+    // (max_jobs_per_key; nullopt: none). Returns the job id, or a problem: invalid_request,
+    // unknown_column, unknown_operator, invalid_value (all the client's to fix), too_many_jobs (the quota,
+    // or the queue is full), insufficient_storage (min_free_disk) or unavailable.
     boost::asio::awaitable<result<std::string>> async_create(export_request request,
-                                                             std::optional<std::string> owner = {});
+                                                             std::optional<std::string> owner = {},
+                                                             std::optional<std::string> quota_key = {});
 
     // The job with live progress. invalid_request for a malformed id (not a UUID); not_found for an
     // unknown id or another owner's job.
@@ -112,7 +122,8 @@ public:
     // ended; not_found as async_status.
     boost::asio::awaitable<result<job_info>> async_cancel(std::string id, owner_filter owner = {});
 
-    // True when the database answers.
+    // True when the database answers, on a connection of its own: a busy job store or catalog does not
+    // delay the answer.
     boost::asio::awaitable<bool> async_ping();
 
     // How many jobs the store holds in each status.

@@ -30,6 +30,8 @@ struct job_info {
     std::optional<std::string> error;     // set once failed
     int attempts = 0;                    // failed attempts so far
     std::optional<std::string> instance; // the instance running it, while it runs
+    std::optional<std::string> waiting;  // why a running job does not move on (the disk is short of space);
+                                         // known to the instance that runs it
     timestamp created_at;
     std::optional<timestamp> started_at;
     std::optional<timestamp> finished_at;

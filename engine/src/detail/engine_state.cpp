@@ -16,12 +16,14 @@ void running_job::interrupt() {
 engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
     : executor(std::move(ex)), config(std::move(cfg)),
       jobs(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
-      catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout) {}
+      catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout),
+      health(config.database_url, std::chrono::seconds(5), config.connect_timeout) {}
 
 engine_state::~engine_state() {
     queue_pool.join();
     catalog_pool.join();
     file_pool.join();
+    health_pool.join();
 }
 
 fs::path engine_state::part_path(const std::string& id, std::optional<std::int64_t> token) const {
