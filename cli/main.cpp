@@ -54,6 +54,10 @@ const std::vector<option_spec> serve_specs = {
      "records", "PGEXPORT_TABLE", true},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
+    {"retention", "DURATION",
+     "a completed file is deleted this long after it finished (the job becomes expired); failed and "
+     "cancelled jobs are forgotten after it too",
+     "7d", "PGEXPORT_RETENTION"},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -99,6 +103,7 @@ int run_serve(const options& o) {
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
+    ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     ec.key = required(o, "key");
     auto tables = o.all("table");
     if (tables.empty())

@@ -7,12 +7,16 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/json/value.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace pgexport::http {
 
 // {"jobId": …, "status": …, …} as GET /api/export/{id}/status returns it.
 boost::json::object job_json(const engine::job_info& job);
+
+// The message of a download's 410 `expired`: when the file went, and that a new export is the way on.
+std::string expired_message(const engine::job_info& job);
 
 // {"error": {"code": …, "message": …}}
 boost::json::object error_json(std::string_view code, std::string_view message);

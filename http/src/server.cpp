@@ -232,9 +232,16 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 r.route = "/api/export/{id}";
                 if (!allow({bhttp::verb::delete_}, "DELETE"))
                     co_return r;
-                auto job = co_await engine.async_cancel(std::string(id), owner);
-                r.response = job ? json_response(v, bhttp::status::ok, job_json(*job))
-                                 : problem_response(v, job.error());
+                // A queued or running job is cancelled (200 with the job), an ended one deleted (204).
+                auto done = co_await engine.async_delete(std::string(id), owner);
+                if (!done) {
+                    r.response = problem_response(v, done.error());
+                } else if (done->action == engine::delete_action::cancelled) {
+                    r.response = json_response(v, bhttp::status::ok, job_json(done->job));
+                } else {
+                    r.response = string_response(bhttp::status::no_content, v);
+                    r.response.set(bhttp::field::cache_control, "no-store");
+                }
                 co_return r;
             }
             if (action == "status") {
@@ -333,6 +340,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
             r.response = problem_response(v, job.error());
             co_return;
         }
+        if (job->status == engine::job_status::expired) {
+            r.response = error_response(v, bhttp::status::gone, "expired", expired_message(*job));
+            co_return;
+        }
         if (job->status != engine::job_status::completed) {
             r.response =
                 error_response(v, bhttp::status::conflict, "not_ready",
@@ -388,7 +399,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         auto counts = co_await engine.async_count_jobs();
         out += "# HELP pgexport_jobs Export jobs in the job store by status.\n# TYPE pgexport_jobs gauge\n";
         for (auto s : {engine::job_status::queued, engine::job_status::running, engine::job_status::completed,
-                       engine::job_status::failed, engine::job_status::cancelled})
+                       engine::job_status::failed, engine::job_status::cancelled, engine::job_status::expired})
             out += "pgexport_jobs{status=\"" + std::string(engine::to_string(s)) + "\"} " +
                    std::to_string(counts.contains(s) ? counts[s] : 0) + "\n";
         const auto& st = engine.stats();
