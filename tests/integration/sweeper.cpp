@@ -320,7 +320,8 @@ BOOST_AUTO_TEST_CASE(periodic_sweeps_with_a_tiny_retention) {
         BOOST_TEST_REQUIRE(completed.expires_at.has_value());
         BOOST_TEST((*completed.expires_at - *completed.finished_at == retention));
         const job_info expired = *co_await wait_for_status(engine, done, job_status::expired);
-        BOOST_TEST(!fs::exists(env.dir / (done + ".csv")));
+        // The record says expired first, then the file goes.
+        co_await wait_until([&] { return !fs::exists(env.dir / (done + ".csv")); }, "the expired file is deleted");
         BOOST_TEST((expired.expires_at == completed.expires_at));
         BOOST_TEST(!expired.file_path.has_value());
 

@@ -55,6 +55,14 @@ stored_job read_job(const PGresult* r, int row) {
     return j;
 }
 
+// The first column of every row, as text (ids).
+std::vector<std::string> first_column(const PGresult* r) {
+    std::vector<std::string> values;
+    for (int i = 0; i < PQntuples(r); ++i)
+        values.push_back(get_text(r, i, 0).value_or(""));
+    return values;
+}
+
 std::vector<stored_job> read_jobs(const PGresult* r) {
     std::vector<stored_job> jobs;
     for (int i = 0; i < PQntuples(r); ++i)
@@ -261,10 +269,7 @@ std::vector<std::string> job_repository::expire_completed(std::chrono::milliseco
         " ORDER BY finished_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
         " RETURNING id::text",
         {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
-    std::vector<std::string> ids;
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-        ids.push_back(*get_text(r.get(), i, 0));
-    return ids;
+    return first_column(r.get());
 }
 
 std::vector<std::string> job_repository::remove_ended(std::chrono::milliseconds retention,
@@ -277,10 +282,7 @@ std::vector<std::string> job_repository::remove_ended(std::chrono::milliseconds 
         " AND status IN ('failed', 'cancelled', 'expired')"
         " RETURNING id::text",
         {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
-    std::vector<std::string> ids;
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-        ids.push_back(*get_text(r.get(), i, 0));
-    return ids;
+    return first_column(r.get());
 }
 
 std::map<std::string, job_status> job_repository::statuses(const std::vector<std::string>& ids) {
