@@ -370,6 +370,17 @@ std::string attach_command(const export_client_params& p, const std::string& job
     return command;
 }
 
+// The job's status as the server reports it ("completed", …), or nullopt when it cannot be read.
+std::optional<std::string> job_state(http_client& client, const std::string& job_id) {
+    auto [status, body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (status == 200 && !ec && v.is_object())
+        if (auto* s = v.get_object().if_contains("status"); s && s->is_string())
+            return std::string(s->get_string());
+    return std::nullopt;
+}
+
 // Ctrl-C while the job runs: leave it running, or with --cancel-on-interrupt cancel it and say what
 // the server answered (the job may have ended in the meantime). Returns the exit code.
 int on_interrupt(http_client& client, const export_client_params& p, const std::string& job_id,
@@ -378,26 +389,27 @@ int on_interrupt(http_client& client, const export_client_params& p, const std::
         say("interrupted: job " + job_id + " keeps running; attach again with: " + attach_hint);
         return 130;
     }
-    auto [status, body] = client.call(bhttp::verb::delete_, "/api/export/" + job_id);
-    if (status == 200) {
-        say("interrupted: job " + job_id + " cancelled");
-        return 130;
-    }
-    if (status == 409) {
-        // Already over: find out how it ended, so the user knows whether there is a file to fetch.
-        auto [st, st_body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
-        std::string state = "ended";
-        boost::system::error_code ec;
-        json::value v = json::parse(st_body, ec);
-        if (st == 200 && !ec && v.is_object())
-            if (auto* s = v.get_object().if_contains("status"); s && s->is_string())
-                state = std::string(s->get_string());
+    auto already_ended = [&](const std::string& state) {
         std::string text = "interrupted: job " + job_id + " had already " + state + ", nothing was cancelled";
         if (state == "completed")
             text += "; download it with: " + attach_hint;
         say(text);
         return 130;
+    };
+    // DELETE of an ended job deletes it: look first, so that a job that has just completed keeps its file.
+    if (auto state = job_state(client, job_id); state && *state != "queued" && *state != "running")
+        return already_ended(*state);
+    auto [status, body] = client.call(bhttp::verb::delete_, "/api/export/" + job_id);
+    if (status == 200) {
+        say("interrupted: job " + job_id + " cancelled");
+        return 130;
     }
+    if (status == 204) {
+        say("interrupted: job " + job_id + " ended just before the cancel arrived, and was deleted");
+        return 130;
+    }
+    if (status == 409) // a server that refuses to delete ended jobs
+        return already_ended(job_state(client, job_id).value_or("ended"));
     throw client_error("interrupted, but the job could not be cancelled: " + error_message(status, body) +
                        "; it may still be running (cancel it with DELETE /api/export/" + job_id + ")");
 }

@@ -79,6 +79,10 @@ const std::vector<option_spec> serve_specs = {
      "<data-dir>/secret", "PGEXPORT_SECRET_FILE"},
     {"link-ttl", "DURATION", "how long status's signed downloadUrl works (with API keys)", "1h",
      "PGEXPORT_LINK_TTL"},
+    {"retention", "DURATION",
+     "a completed file is deleted this long after it finished (the job becomes expired); failed and "
+     "cancelled jobs are forgotten after it too",
+     "7d", "PGEXPORT_RETENTION"},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -126,6 +130,7 @@ int run_serve(const options& o) {
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
+    ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     ec.key = required(o, "key");
     if (const std::string cost = required(o, "random-page-cost"); cost == "server") {
         ec.random_page_cost.reset();

@@ -1,13 +1,15 @@
-// The engine's public face: start-up, creating jobs, status, listing, cancel, the records listing and
-// shutdown. The work is done by the parts in detail/: the scheduler claims jobs from the shared queue,
-// job_runner runs one, chunk_copier streams its chunks, job_repository and table_catalog talk to the
-// database.
+// The engine's public face: start-up, creating jobs, status, listing, cancel and delete, the records
+// listing and shutdown. The work is done by the parts in detail/: the scheduler claims jobs from the shared
+// queue, job_runner runs one, chunk_copier streams its chunks, the sweeper applies the retention,
+// job_repository and table_catalog talk to the database.
 
 #include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
 #include "detail/scheduler.hpp"
 #include "detail/sql.hpp"
+#include "detail/sweep_policy.hpp"
+#include "detail/sweeper.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/log.hpp>
@@ -101,12 +103,12 @@ struct export_engine::impl {
         return std::nullopt;
     }
 
-    // The job as this process knows it without asking the database, or nullopt: the ones it runs (with
-    // live progress) and the ones that ended here (they never change again).
-    std::optional<job_info> known_job(const std::string& id) const {
-        if (auto it = state.ended.find(id); it != state.ended.end())
-            return it->second;
-        if (auto it = state.running.find(id); it != state.running.end()) {
+    // The job as this process knows it without asking the database, or nullopt: the ones it runs, with
+    // live progress. Not one that is stopping because it was cancelled or taken over: its record says
+    // what it is now.
+    std::optional<job_info> running_here(const std::string& id) const {
+        if (auto it = state.running.find(id); it != state.running.end() && !it->second->cancel_requested &&
+                                              !it->second->lease_lost) {
             const detail::running_job& j = *it->second;
             job_info info = j.job.info;
             info.status = job_status::running;
@@ -158,6 +160,32 @@ struct export_engine::impl {
             throw unavailable_error("the server is starting: the database has not been reached yet");
     }
 
+    // The job as the API shows it: with its expiry (finished_at + the retention, once it has ended).
+    job_info& with_expiry(job_info& info) const {
+        info.expires_at = detail::expiry_of(info, state.config.retention);
+        return info;
+    }
+
+    // After the record of a queued or running job says cancelled: stops it if it runs here (elsewhere its
+    // instance notices at its next renewal, within about a second), removes its partial files whichever
+    // lease wrote them, and reads the final record back.
+    asio::awaitable<result<job_info>> after_cancel(const std::string& job_id) {
+        if (auto it = state.running.find(job_id); it != state.running.end()) {
+            it->second->cancel_requested = true;
+            it->second->interrupt();
+        }
+        auto clean = [this, job_id] { state.remove_part_files(job_id); };
+        co_await detail::async_offload(state.file_pool, std::move(clean));
+        log_event("info", "job_cancel_requested", {{"job", job_id}});
+        // From the database: the job's coroutine may not have noticed yet, but the record is final.
+        auto get = [job_id, tables = state.tables()](job_repository& r) { return r.get(job_id, tables); };
+        auto cancelled = co_await state.on_jobs(std::move(get));
+        if (!cancelled)
+            co_return problem{errc::not_found, "no export job " + job_id};
+        state.remember_if_ended(cancelled->info);
+        co_return with_expiry(cancelled->info);
+    }
+
     void apply_live(job_info& info) const {
         auto it = state.running.find(info.id);
         if (it == state.running.end() || info.status != job_status::running)
@@ -171,6 +199,7 @@ struct export_engine::impl {
 
     detail::engine_state state;
     detail::scheduler scheduler{state};
+    detail::sweeper sweeper{state};
     boost::uuids::random_generator uuid_generator;
 };
 
@@ -254,6 +283,7 @@ asio::awaitable<void> export_engine::async_start() {
     st.started = true;
     log_event("info", "instance_started", {{"instance", st.config.instance_id}});
     impl_->scheduler.start();
+    impl_->sweeper.start();
 }
 
 bool export_engine::started() const {
@@ -336,23 +366,36 @@ asio::awaitable<result<job_info>> export_engine::async_status(std::string id, ow
     auto normalized = normalize_job_id(id);
     if (!normalized)
         co_return problem{errc::invalid_request, "malformed job id: expected a UUID"};
-    // From memory when this process knows the answer; other instances' jobs from the table, at most a
-    // checkpoint behind.
-    std::optional<job_info> info = self.known_job(*normalized);
+    // From memory for the jobs this process runs; the others from the table (other instances' running
+    // jobs at most a checkpoint behind). An ended job can still expire or be deleted by any instance, so
+    // memory answers for it only while the database is away.
+    std::optional<job_info> info = self.running_here(*normalized);
     if (!info && !self.state.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
     if (!info) {
         auto get = [id = *normalized, tables = self.state.tables()](job_repository& r) { return r.get(id, tables); };
-        auto job = co_await self.state.on_jobs(std::move(get));
-        if (job) {
+        std::optional<stored_job> job;
+        bool away = false;
+        try {
+            job = co_await self.state.on_jobs(std::move(get));
+        } catch (const unavailable_error&) {
+            if (!self.state.ended.contains(*normalized))
+                throw;
+            away = true;
+        }
+        if (away) {
+            info = self.state.ended.at(*normalized);
+        } else if (job) {
             info = std::move(job->info);
             self.state.remember_if_ended(*info);
             self.apply_live(*info);
+        } else {
+            self.state.forget(*normalized);
         }
     }
     if (!info || (owner && info->owner != owner))
         co_return problem{errc::not_found, "no export job " + *normalized};
-    co_return *info;
+    co_return self.with_expiry(*info);
 }
 
 asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter owner, int limit) {
@@ -364,7 +407,7 @@ asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter ow
     out.reserve(jobs.size());
     for (auto& j : jobs) {
         self.apply_live(j.info);
-        out.push_back(std::move(j.info));
+        out.push_back(std::move(self.with_expiry(j.info)));
     }
     co_return out;
 }
@@ -382,22 +425,43 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
         co_return problem{errc::not_found, "no export job " + job_id};
     if (*before != job_status::queued && *before != job_status::running)
         co_return problem{errc::conflict, "job " + job_id + " is already " + std::string(to_string(*before))};
-    // Running here: stop it now. Running elsewhere: its instance notices at its next renewal (within about
-    // a second). Either way the partial files go, whichever lease wrote them.
-    if (auto it = st.running.find(job_id); it != st.running.end()) {
-        it->second->cancel_requested = true;
-        it->second->interrupt();
-    }
-    auto clean = [&st, job_id] { st.remove_part_files(job_id); };
-    co_await detail::async_offload(st.file_pool, std::move(clean));
-    log_event("info", "job_cancel_requested", {{"job", job_id}});
-    // From the database: the job's coroutine may not have noticed yet, but the record is final.
-    auto get = [job_id, tables = st.tables()](job_repository& r) { return r.get(job_id, tables); };
-    auto cancelled = co_await st.on_jobs(std::move(get));
-    if (!cancelled)
+    co_return co_await self.after_cancel(job_id);
+}
+
+asio::awaitable<result<delete_result>> export_engine::async_delete(std::string id, owner_filter owner) {
+    auto& self = *impl_;
+    auto& st = self.state;
+    auto current = co_await async_status(id, owner);
+    if (!current)
+        co_return current.error();
+    const std::string job_id = current->id;
+    auto remove = [job_id, tables = st.tables()](job_repository& r) { return r.cancel_or_delete(job_id, tables); };
+    auto before = co_await st.on_jobs(std::move(remove));
+    if (!before)
         co_return problem{errc::not_found, "no export job " + job_id};
-    st.remember_if_ended(cancelled->info);
-    co_return cancelled->info;
+    if (*before == job_status::queued || *before == job_status::running) {
+        auto cancelled = co_await self.after_cancel(job_id);
+        if (!cancelled)
+            co_return cancelled.error();
+        co_return delete_result{delete_action::cancelled, std::move(*cancelled)};
+    }
+    // The record is gone first: should the process stop before the files go, they are orphans, which the
+    // sweeper removes.
+    st.forget(job_id);
+    auto clean = [&st, job_id] {
+        st.remove_part_files(job_id);
+        std::error_code ec;
+        fs::remove(st.final_path(job_id), ec);
+    };
+    co_await detail::async_offload(st.file_pool, std::move(clean));
+    log_event("info", "job_deleted", {{"job", job_id}, {"status", to_string(*before)}});
+    current->status = *before;
+    co_return delete_result{delete_action::deleted, self.with_expiry(*current)};
+}
+
+asio::awaitable<sweep_report> export_engine::async_sweep() {
+    impl_->throw_unless_started();
+    co_return co_await impl_->sweeper.async_run_once();
 }
 
 asio::awaitable<bool> export_engine::async_ping() {
@@ -459,6 +523,7 @@ std::size_t export_engine::running_count() const {
 }
 
 asio::awaitable<void> export_engine::async_shutdown() {
+    co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
 }
 

@@ -26,6 +26,7 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
     o["createdAt"] = engine::format_timestamp(job.created_at);
     o["startedAt"] = time_or_null(job.started_at);
     o["finishedAt"] = time_or_null(job.finished_at);
+    o["expiresAt"] = time_or_null(job.expires_at);
     o["attempts"] = job.attempts;
     o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
                                                                               : json::value(nullptr);
@@ -33,6 +34,12 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
                                                                             : json::value(nullptr);
     o["request"] = engine::to_json(job.request);
     return o;
+}
+
+std::string expired_message(const engine::job_info& job) {
+    std::string when = job.expires_at ? " at " + engine::format_timestamp(*job.expires_at) : "";
+    return "the file of job " + job.id + " expired" + when +
+           " (the server keeps files for a limited time) and was deleted; create a new export to get the data";
 }
 
 } // namespace pgexport::http

@@ -150,10 +150,17 @@ awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
     co_return of(json_response(v, bhttp::status::ok, out));
 }
 
-awaitable<reply> cancel_export(server_context& ctx, const request_context& rc) {
-    auto job = co_await ctx.engine.async_cancel(std::string(rc.params.at(0)), rc.auth.owner_filter());
-    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job))
-                     : problem_response(rc.req.version(), job.error()));
+awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    auto done = co_await ctx.engine.async_delete(std::string(rc.params.at(0)), rc.auth.owner_filter());
+    if (!done)
+        co_return of(problem_response(v, done.error()));
+    if (done->action == engine::delete_action::cancelled)
+        co_return of(json_response(v, bhttp::status::ok, job_json(done->job)));
+    // An ended job: its file and its record are gone.
+    string_response res(bhttp::status::no_content, v);
+    res.set(bhttp::field::cache_control, "no-store");
+    co_return of(std::move(res));
 }
 
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
@@ -175,6 +182,8 @@ awaitable<reply> download_export(server_context& ctx, const request_context& rc)
     auto job = co_await ctx.engine.async_status(std::string(id), std::move(owner));
     if (!job)
         co_return of(problem_response(v, job.error()));
+    if (job->status == engine::job_status::expired)
+        co_return of(error_response(v, http_errc::expired, expired_message(*job)));
     if (job->status != engine::job_status::completed)
         co_return of(error_response(v, http_errc::not_ready,
                                     "job " + job->id + " is " + std::string(engine::to_string(job->status)) +

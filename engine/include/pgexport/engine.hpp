@@ -61,6 +61,13 @@ struct engine_config {
                           // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
+    // A completed job's file is deleted this long after it finished, and the job becomes expired; failed
+    // and cancelled records are removed after the same time, expired ones after another retention.
+    // Instances sharing a database should share it: each sweeps by its own.
+    std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+    // The sweeper (expiry, old records, orphan files) runs at start and then every sweep_interval; zero: a
+    // quarter of the retention, at most a minute, with jitter.
+    std::chrono::milliseconds sweep_interval{0};
 };
 
 // What this process has done since it started, for metrics. Read on the engine's executor.
@@ -72,6 +79,25 @@ struct engine_stats {
     double chunk_seconds_sum = 0;
     std::array<std::int64_t, chunk_buckets.size()> chunk_seconds_le{}; // chunks at or under each bucket
     std::int64_t retries = 0;
+    std::int64_t sweeps = 0;          // sweeper passes that ran to their end
+    std::int64_t jobs_expired = 0;    // completed jobs this process set expired
+    std::int64_t records_removed = 0; // ended jobs' records this process removed
+    std::int64_t files_removed = 0;   // files the sweeper removed: expired jobs' and orphans
+};
+
+// What one pass of the sweeper did.
+struct sweep_report {
+    std::int64_t jobs_expired = 0;    // completed jobs past the retention, now expired (their files deleted)
+    std::int64_t records_removed = 0; // failed, cancelled and expired records removed
+    std::int64_t files_removed = 0;   // files of expired jobs, and orphans: files of jobs gone or ended
+};
+
+// What a delete did: a queued or running job is cancelled, an ended one deleted.
+enum class delete_action { cancelled, deleted };
+
+struct delete_result {
+    delete_action action = delete_action::deleted;
+    job_info job; // cancelled: the job now; deleted: the job as it was
 };
 
 // One page of the table as the listing API shows it: each row a JSON object (PostgreSQL's row_to_json).
@@ -121,6 +147,17 @@ public:
     // Cancels a queued or running job: status cancelled, its file removed. conflict when it has already
     // ended; not_found as async_status.
     boost::asio::awaitable<result<job_info>> async_cancel(std::string id, owner_filter owner = {});
+
+    // Ends a job whichever state it is in: a queued or running one is cancelled (as async_cancel); an
+    // ended one (completed, failed, cancelled, expired) has its file and its record deleted, after which
+    // it is unknown. not_found as async_status; unavailable_error when the database cannot be reached.
+    boost::asio::awaitable<result<delete_result>> async_delete(std::string id, owner_filter owner = {});
+
+    // One pass of the sweeper now (it also runs by itself, see engine_config::sweep_interval): completed
+    // jobs past the retention expire and their files go, old ended records are removed, and files of the
+    // data directory whose job is gone or has ended without a file are removed. Throws unavailable_error
+    // when the database cannot be reached; nothing is removed on a guess.
+    boost::asio::awaitable<sweep_report> async_sweep();
 
     // True when the database answers, on a connection of its own: a busy job store or catalog does not
     // delay the answer.

@@ -10,7 +10,8 @@
 
 namespace pgexport::engine {
 
-enum class job_status { queued, running, completed, failed, cancelled };
+// expired: completed once, its file deleted when the retention ran out (engine_config::retention).
+enum class job_status { queued, running, completed, failed, cancelled, expired };
 
 std::string_view to_string(job_status status);
 std::optional<job_status> parse_job_status(std::string_view text);
@@ -35,6 +36,10 @@ struct job_info {
     timestamp created_at;
     std::optional<timestamp> started_at;
     std::optional<timestamp> finished_at;
+    // When the job ended: finished_at + the retention. For a completed job the moment its file is deleted
+    // (it becomes expired); for a failed or cancelled one the moment its record is removed; for an expired
+    // one the moment it expired (its record goes one retention later). nullopt while queued or running.
+    std::optional<timestamp> expires_at;
 };
 
 // ISO 8601 in UTC with milliseconds, e.g. "2024-01-31T12:00:00.123Z".

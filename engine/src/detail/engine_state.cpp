@@ -68,13 +68,20 @@ const table_schema* engine_state::find_schema(const std::optional<std::string>& 
 void engine_state::remember_if_ended(const job_info& info) {
     if (info.status == job_status::queued || info.status == job_status::running)
         return;
-    if (ended.emplace(info.id, info).second) {
+    if (auto [it, inserted] = ended.try_emplace(info.id, info); !inserted) {
+        it->second = info;
+    } else {
         ended_order.push_back(info.id);
         if (ended_order.size() > max_remembered) {
             ended.erase(ended_order.front());
             ended_order.pop_front();
         }
     }
+}
+
+void engine_state::forget(const std::string& id) {
+    if (ended.erase(id))
+        ended_order.erase(std::find(ended_order.begin(), ended_order.end(), id));
 }
 
 } // namespace pgexport::engine::detail

@@ -116,8 +116,10 @@ struct engine_state {
     // as the catalog prints it; nullopt: the first); nullptr when it serves no such table.
     const table_schema* find_schema(const std::optional<std::string>& name) const;
 
-    // A job that ended, kept for status look-ups (ended jobs never change); bounded, oldest out.
+    // A job that ended, kept for status look-ups while the database is away; bounded, oldest out. An
+    // ended job changes only by the sweeper or a delete (expired, removed), which forget() it here.
     void remember_if_ended(const job_info& info);
+    void forget(const std::string& id);
 
     boost::asio::any_io_executor executor;
     engine_config config;

@@ -57,6 +57,14 @@ stored_job read_job(const PGresult* r, int row) {
     return j;
 }
 
+// The first column of every row, as text (ids).
+std::vector<std::string> first_column(const PGresult* r) {
+    std::vector<std::string> values;
+    for (int i = 0; i < PQntuples(r); ++i)
+        values.push_back(get_text(r, i, 0).value_or(""));
+    return values;
+}
+
 std::vector<stored_job> read_jobs(const PGresult* r) {
     std::vector<stored_job> jobs;
     for (int i = 0; i < PQntuples(r); ++i)
@@ -243,6 +251,61 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return parse_job_status(*get_text(r.get(), 0, 0));
+}
+
+std::optional<job_status> job_repository::cancel_or_delete(const std::string& id,
+                                                           const std::vector<std::string>& tables) {
+    // One statement under the row lock: the job cannot end between the choice and the change. Only one of
+    // the two writes finds its row. Not repeated after a lost connection, like cancel: a second run would
+    // find the job gone and call it unknown.
+    result_ptr r = session_.run_once(
+        "WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 AND table_name = ANY($2::text[])"
+        " FOR UPDATE),"
+        " cancelled AS (UPDATE export_jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()"
+        " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running') RETURNING old.status),"
+        " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
+        " AND old.status NOT IN ('queued', 'running') RETURNING old.status)"
+        " SELECT status FROM cancelled UNION ALL SELECT status FROM deleted",
+        {id, text_array(tables)});
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return parse_job_status(*get_text(r.get(), 0, 0));
+}
+
+std::vector<std::string> job_repository::expire_completed(std::chrono::milliseconds retention,
+                                                          const std::vector<std::string>& tables, int limit) {
+    result_ptr r = session_.run(
+        "UPDATE export_jobs SET status = 'expired', file_path = NULL, updated_at = now()"
+        " WHERE status = 'completed' AND id IN (SELECT id FROM export_jobs WHERE status = 'completed'"
+        " AND finished_at < now() - $1::bigint * interval '1 millisecond' AND table_name = ANY($2::text[])"
+        " ORDER BY finished_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
+        " RETURNING id::text",
+        {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
+    return first_column(r.get());
+}
+
+std::vector<std::string> job_repository::remove_ended(std::chrono::milliseconds retention,
+                                                      const std::vector<std::string>& tables, int limit) {
+    result_ptr r = session_.run(
+        "DELETE FROM export_jobs WHERE id IN (SELECT id FROM export_jobs WHERE table_name = ANY($2::text[])"
+        " AND ((status IN ('failed', 'cancelled') AND finished_at < now() - $1::bigint * interval '1 millisecond')"
+        " OR (status = 'expired' AND finished_at < now() - 2 * $1::bigint * interval '1 millisecond'))"
+        " LIMIT $3::int FOR UPDATE SKIP LOCKED)"
+        " AND status IN ('failed', 'cancelled', 'expired')"
+        " RETURNING id::text",
+        {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
+    return first_column(r.get());
+}
+
+std::map<std::string, job_status> job_repository::statuses(const std::vector<std::string>& ids) {
+    result_ptr r = session_.run("SELECT id::text, status FROM export_jobs WHERE id = ANY($1::uuid[])",
+                                {text_array(ids)});
+    std::map<std::string, job_status> found;
+    // A status this version does not know (a newer version wrote it) counts as unfinished: its files stay.
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        found.emplace(*get_text(r.get(), i, 0),
+                      parse_job_status(*get_text(r.get(), i, 1)).value_or(job_status::running));
+    return found;
 }
 
 std::map<job_status, std::int64_t> job_repository::count_by_status(const std::vector<std::string>& tables) {

@@ -85,6 +85,22 @@ public:
 
     // queued/running -> cancelled; the job's state before, or nullopt when unknown.
     std::optional<job_status> cancel(const std::string& id, const std::vector<std::string>& tables);
+    // A queued or running job cancelled (as cancel), an ended one's record deleted; the job's state before,
+    // or nullopt when unknown. Runs once, as cancel.
+    std::optional<job_status> cancel_or_delete(const std::string& id, const std::vector<std::string>& tables);
+
+    // The sweeper's statements. Each takes at most `limit` rows, skipping rows another instance has
+    // locked (it is sweeping them), and is safe to repeat: a second run finds nothing more to do.
+    // Completed jobs of `tables` that finished more than `retention` ago become expired: their ids.
+    std::vector<std::string> expire_completed(std::chrono::milliseconds retention,
+                                              const std::vector<std::string>& tables, int limit);
+    // Records of `tables` removed: failed and cancelled jobs that ended more than `retention` ago, expired
+    // ones more than twice that (one retention as completed, one as expired). Their ids.
+    std::vector<std::string> remove_ended(std::chrono::milliseconds retention,
+                                          const std::vector<std::string>& tables, int limit);
+    // The status of each of `ids` that has a record, whatever its table (instances that serve other
+    // tables may share the data directory). Ids without a record are absent from the answer.
+    std::map<std::string, job_status> statuses(const std::vector<std::string>& ids);
 
     std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
 
