@@ -1,5 +1,6 @@
 #include "handle_request.hpp"
 
+#include "events.hpp"
 #include "handlers.hpp"
 #include "router.hpp"
 #include "static_files.hpp"
@@ -26,6 +27,7 @@ const router<handler_fn>& routes() {
         r.add("/api/export/{id}", {verb::delete_}, handlers::delete_export);
         r.add("/api/export/{id}/status", {verb::get}, handlers::export_status);
         r.add("/api/export/{id}/download", {verb::get}, handlers::download_export);
+        r.add("/api/export/{id}/events", {verb::get}, handlers::export_events);
         return r;
     }();
     return table;
