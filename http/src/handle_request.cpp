@@ -22,6 +22,7 @@ const router<handler_fn>& routes() {
         r.add("/metrics", {verb::get}, handlers::metrics);
         r.add("/api/openapi.json", {verb::get}, handlers::openapi);
         r.add("/api/records", {verb::get}, handlers::records);
+        r.add("/api/schema", {verb::get}, handlers::table_schema);
         r.add("/api/export", {verb::get}, handlers::list_exports);
         r.add("/api/export", {verb::post}, handlers::create_export);
         r.add("/api/export/{id}", {verb::delete_}, handlers::delete_export);

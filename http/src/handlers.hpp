@@ -14,6 +14,7 @@ awaitable<reply> healthz(server_context& ctx, const request_context& rc);
 awaitable<reply> metrics(server_context& ctx, const request_context& rc);
 awaitable<reply> openapi(server_context& ctx, const request_context& rc);
 awaitable<reply> records(server_context& ctx, const request_context& rc);
+awaitable<reply> table_schema(server_context& ctx, const request_context& rc); // GET /api/schema
 awaitable<reply> create_export(server_context& ctx, const request_context& rc);
 awaitable<reply> list_exports(server_context& ctx, const request_context& rc);
 awaitable<reply> delete_export(server_context& ctx, const request_context& rc);
