@@ -1,6 +1,6 @@
 #include "events.hpp"
 
-#include "api_json.hpp"
+#include "handlers.hpp"
 #include "sse.hpp"
 
 #include <pgexport/log.hpp>
@@ -44,7 +44,7 @@ asio::awaitable<void> stream_events(server_context& ctx, std::string id, engine:
         std::string data;
         if (job) {
             status = (*job)->status;
-            data = boost::json::serialize(job_json(**job));
+            data = boost::json::serialize(status_json(ctx, **job));
         }
         const auto now = clock::now();
         switch (pacer.step(now, status, data)) {

@@ -185,9 +185,13 @@ awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
     co_return of(std::move(res));
 }
 
+boost::json::object status_json(const server_context& ctx, const engine::job_info& job) {
+    return job_json(job, download_url(ctx, job));
+}
+
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
     auto job = co_await job_of(ctx, rc);
-    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job, download_url(ctx, *job)))
+    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, status_json(ctx, *job))
                      : problem_response(rc.req.version(), job.error()));
 }
 
