@@ -30,11 +30,11 @@ import tempfile
 import threading
 import time
 
-from e2e_support import held_gate, install_gate, psql, scratch_database, server, test_runner
+from e2e_support import held_gate, install_gate, psql, scratch_database, server, tally
 
 BINARY = os.path.abspath(sys.argv[1])
 ONLY = sys.argv[2] if len(sys.argv) > 2 else ""  # run only the tests whose name has this in it
-tests = test_runner()
+tests = tally()
 ROWS = 3000
 OPEN_BELOW = 1000  # rows up to this key pass the gate; the job then waits at it while it is held
 
@@ -260,6 +260,7 @@ def another_keys_job_is_not_found(srv_keys, url):
     while (e := stream.next()) is not None and e[0] == "progress":
         pass
     check(e is not None and e[0] == "completed", f"its own key: {e}")
+    check("signature=" in (e[1]["downloadUrl"] or ""), f"the final event's downloadUrl is a signed link, as status's: {e[1]}")
     stream.close()
     st, _, _ = call(srv_keys, "GET", "/api/schema")
     check(st == 401, f"schema without a key: {st}")
@@ -494,8 +495,8 @@ FROM generate_series(1, 50) g;""")
             run(another_keys_job_is_not_found, srv, url)
         run(shutdown_ends_the_streams, url)
         run(client_falls_back_to_polling, work)
-    tests.finish()
+    return tests.summary()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
