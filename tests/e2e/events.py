@@ -30,11 +30,11 @@ import tempfile
 import threading
 import time
 
-from e2e_support import held_gate, install_gate, psql, scratch_database, server, tally
+from e2e_support import held_gate, install_gate, psql, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
 ONLY = sys.argv[2] if len(sys.argv) > 2 else ""  # run only the tests whose name has this in it
-tests = tally()
+tests = test_runner()
 ROWS = 3000
 OPEN_BELOW = 1000  # rows up to this key pass the gate; the job then waits at it while it is held
 
