@@ -565,12 +565,13 @@ int run_export_client(const export_client_params& p) {
             last_state = state;
             if (state == "completed")
                 return true;
-            if (state != "queued" && state != "running") { // failed, cancelled, or a later server's end
+            if (state != "queued" && state != "running") { // failed, cancelled, expired, or a later server's end
                 if (tty && !p.quiet)
                     std::cerr << "\n";
-                const std::string why =
-                    job.at("error").is_string() ? std::string(job.at("error").as_string()) : state;
-                throw client_error("export " + job_id + " " + state + ": " + why);
+                std::string why = job.at("error").is_string() ? ": " + std::string(job.at("error").as_string()) : "";
+                if (state == "expired")
+                    why = ": its file was deleted when the server's retention passed; create a new export";
+                throw client_error("export " + job_id + " " + state + why);
             }
             return false;
         };

@@ -18,7 +18,7 @@ std::string sse_event(std::string_view name, std::string_view data);
 // A comment line (": <text>\n\n"), which EventSource ignores: keeps idle connections and proxies open.
 std::string sse_comment(std::string_view text);
 
-// True once a job has reached a status it never leaves (completed, failed, cancelled, ...).
+// True once a job's run has ended: completed, failed, cancelled, expired (anything but queued, running).
 bool is_final(engine::job_status status);
 
 struct event_pacing {

@@ -48,7 +48,7 @@ const auto t0 = event_pacer::clock::time_point{} + 1h;
 BOOST_AUTO_TEST_CASE(the_first_look_sends_progress_and_an_ended_job_its_final_event) {
     event_pacer queued(t0, pacing);
     BOOST_TEST((queued.step(t0, job_status::queued, "q") == send::progress));
-    for (auto status : {job_status::completed, job_status::failed, job_status::cancelled}) {
+    for (auto status : {job_status::completed, job_status::failed, job_status::cancelled, job_status::expired}) {
         BOOST_TEST_CONTEXT("status " << pgexport::engine::to_string(status)) {
             event_pacer ended(t0, pacing);
             BOOST_TEST((ended.step(t0, status, "x") == send::final_event));
