@@ -379,6 +379,9 @@ asio::awaitable<result<job_info>> export_engine::async_status(std::string id, ow
     std::optional<job_info> info = self.running_here(*normalized);
     if (!info && !self.state.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
+    if (!info)
+        if (const job_info* fresh = self.state.fresh_ended(*normalized))
+            info = *fresh;
     if (!info) {
         auto get = [id = *normalized, tables = self.state.tables()](job_repository& r) { return r.get(id, tables); };
         std::optional<stored_job> job;

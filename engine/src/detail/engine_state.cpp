@@ -69,20 +69,31 @@ const table_schema* engine_state::find_schema(const std::optional<std::string>& 
 void engine_state::remember_if_ended(const job_info& info) {
     if (info.status == job_status::queued || info.status == job_status::running)
         return;
+    ended_read_at[info.id] = std::chrono::steady_clock::now();
     if (auto [it, inserted] = ended.try_emplace(info.id, info); !inserted) {
         it->second = info;
     } else {
         ended_order.push_back(info.id);
         if (ended_order.size() > max_remembered) {
             ended.erase(ended_order.front());
+            ended_read_at.erase(ended_order.front());
             ended_order.pop_front();
         }
     }
 }
 
 void engine_state::forget(const std::string& id) {
+    ended_read_at.erase(id);
     if (ended.erase(id))
         ended_order.erase(std::find(ended_order.begin(), ended_order.end(), id));
+}
+
+const job_info* engine_state::fresh_ended(const std::string& id) const {
+    auto at = ended_read_at.find(id);
+    if (at == ended_read_at.end() || std::chrono::steady_clock::now() - at->second >= ended_freshness)
+        return nullptr;
+    auto it = ended.find(id);
+    return it == ended.end() ? nullptr : &it->second;
 }
 
 } // namespace pgexport::engine::detail

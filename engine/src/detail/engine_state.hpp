@@ -19,6 +19,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -117,10 +118,15 @@ struct engine_state {
     // as the catalog prints it; nullopt: the first); nullptr when it serves no such table.
     const table_schema* find_schema(const std::optional<std::string>& name) const;
 
-    // A job that ended, kept for status look-ups while the database is away; bounded, oldest out. An
-    // ended job changes only by the sweeper or a delete (expired, removed), which forget() it here.
+    // A job that ended, kept for status look-ups while the database is away, and for a second after it
+    // was read (fresh_ended): polling clients then cost no query. Bounded, oldest out. An ended job
+    // changes only by the sweeper or a delete (expired, removed): here they forget() it at once; done by
+    // another instance, this one answers the old state for a second at most.
     void remember_if_ended(const job_info& info);
     void forget(const std::string& id);
+    // The ended job as read from the job store less than a second ago, or nullptr.
+    const job_info* fresh_ended(const std::string& id) const;
+    static constexpr std::chrono::milliseconds ended_freshness{1000};
 
     boost::asio::any_io_executor executor;
     engine_config config;
@@ -140,6 +146,7 @@ struct engine_state {
     // Wakes whoever follows a job (job_watch): notify it after each checkpoint and change of state.
     std::shared_ptr<progress_hub> progress;
     std::map<std::string, job_info> ended;
+    std::map<std::string, std::chrono::steady_clock::time_point> ended_read_at;
     std::deque<std::string> ended_order;
     static constexpr std::size_t max_remembered = 4096;
     engine_stats stats;
