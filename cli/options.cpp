@@ -122,6 +122,42 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     return std::chrono::milliseconds(n * ms_per_unit);
 }
 
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end == text.data())
+        return std::nullopt;
+    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    int shift = 0;
+    if (unit.empty() || unit == "B")
+        shift = 0;
+    else if (unit == "KiB")
+        shift = 10;
+    else if (unit == "MiB")
+        shift = 20;
+    else if (unit == "GiB")
+        shift = 30;
+    else if (unit == "TiB")
+        shift = 40;
+    else
+        return std::nullopt;
+    if (n > (std::numeric_limits<std::uint64_t>::max() >> shift))
+        return std::nullopt;
+    return n << shift;
+}
+
+std::uint64_t options::get_size(const std::string& name, std::uint64_t min, std::uint64_t max) const {
+    auto v = get(name);
+    if (!v)
+        throw std::invalid_argument("--" + name + " is required");
+    auto n = parse_size(*v);
+    if (!n || *n < min || *n > max)
+        throw std::invalid_argument("--" + name + " must be a size such as 512KiB, 64MiB or 1GiB, from " +
+                                    std::to_string(min) + " to " + std::to_string(max) + " bytes, not \"" + *v +
+                                    "\"");
+    return *n;
+}
+
 std::chrono::milliseconds options::get_duration(const std::string& name, std::chrono::milliseconds min,
                                                 std::chrono::milliseconds max) const {
     auto v = get(name);

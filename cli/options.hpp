@@ -3,6 +3,7 @@
 // Pure: the environment is passed in, so it can be tested.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string_view>
 #include <map>
@@ -37,6 +38,8 @@ public:
     // get() as a duration (parse_duration) in [min, max]; throws std::invalid_argument naming the option.
     std::chrono::milliseconds get_duration(const std::string& name, std::chrono::milliseconds min,
                                            std::chrono::milliseconds max) const;
+    // get() as a size (parse_size) in [min, max] bytes; throws std::invalid_argument naming the option.
+    std::uint64_t get_size(const std::string& name, std::uint64_t min, std::uint64_t max) const;
 
 private:
     const option_spec& spec(const std::string& name) const;
@@ -48,6 +51,10 @@ private:
 
 // "500ms", "15s", "10m", "2h", "7d" (a whole number and a unit); nullopt for anything else.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// A size in bytes: a whole number and a binary unit, "512KiB", "64MiB", "1GiB", "2TiB", or bytes ("4096",
+// "4096B"); nullopt for anything else (decimal units like "1GB" too, and sizes past 2^64 - 1).
+std::optional<std::uint64_t> parse_size(std::string_view text);
 
 // The --help text of a command.
 std::string usage(const std::string& command, const std::string& summary,

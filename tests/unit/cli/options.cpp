@@ -91,4 +91,50 @@ BOOST_AUTO_TEST_CASE(durations) {
         BOOST_TEST(!parse_duration(bad).has_value(), "accepted \"" << bad << "\"");
 }
 
+BOOST_AUTO_TEST_CASE(sizes) {
+    struct item {
+        const char* text;
+        std::uint64_t bytes;
+    };
+    const item good[] = {
+        {"0", 0},
+        {"4096", 4096},
+        {"4096B", 4096},
+        {"512KiB", 512ull << 10},
+        {"64MiB", 64ull << 20},
+        {"1GiB", 1ull << 30},
+        {"3TiB", 3ull << 40},
+        {"16777215TiB", 16777215ull << 40}, // the largest TiB count that fits in 64 bits
+        {"18446744073709551615", 18446744073709551615ull},
+    };
+    for (const auto& g : good)
+        BOOST_TEST_CONTEXT("\"" << g.text << "\"") {
+            BOOST_TEST(parse_size(g.text).value_or(1) == g.bytes);
+        }
+    for (const char* bad : {"", "GiB", "1 GiB", "1.5GiB", "-1GiB", "+1GiB", "1GB", "1gib", "1G", "1K", "1KB",
+                            "1iB", "16777216TiB", "18446744073709551616", " 1GiB", "1GiB ", "0x10"})
+        BOOST_TEST(!parse_size(bad).has_value(), "accepted \"" << bad << "\"");
+}
+
+BOOST_AUTO_TEST_CASE(size_options_name_the_option_and_the_range) {
+    const std::vector<option_spec> with_size = {{"min-free-disk", "SIZE", "guard", "1GiB", "PGEXPORT_MIN_FREE_DISK"}};
+    BOOST_TEST(options(with_size, {}, env({})).get_size("min-free-disk", 0, 1ull << 40) == 1ull << 30);
+    BOOST_TEST(options(with_size, {}, env({{"PGEXPORT_MIN_FREE_DISK", "64MiB"}}))
+                   .get_size("min-free-disk", 0, 1ull << 40) == 64ull << 20);
+    BOOST_TEST(options(with_size, {"--min-free-disk=0"}, env({})).get_size("min-free-disk", 0, 1ull << 40) == 0u);
+    for (const char* bad : {"1GB", "2TiB"}) {
+        std::string message;
+        try {
+            options(with_size, {"--min-free-disk", bad}, env({})).get_size("min-free-disk", 0, 1ull << 40);
+        } catch (const std::invalid_argument& e) {
+            message = e.what();
+        }
+        BOOST_TEST_CONTEXT(bad) {
+            BOOST_TEST(message.find("--min-free-disk") != std::string::npos);
+            BOOST_TEST(message.find("512KiB, 64MiB or 1GiB") != std::string::npos);
+            BOOST_TEST(message.find(bad) != std::string::npos);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
