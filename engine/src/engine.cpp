@@ -110,6 +110,8 @@ struct export_engine::impl {
             info.bytes_written = std::max(j.bytes, j.live_bytes);
             info.attempts = j.attempts;
             info.instance = state.config.instance_id;
+            info.waiting = j.waiting;
+            info.throttled = j.throttled;
             return info;
         }
         return std::nullopt;
@@ -143,6 +145,8 @@ struct export_engine::impl {
         info.bytes_written = std::max(info.bytes_written, it->second->live_bytes);
         if (it->second->last_id)
             info.last_processed_id = it->second->last_id;
+        info.waiting = it->second->waiting;
+        info.throttled = it->second->throttled;
     }
 
     detail::engine_state state;

@@ -29,6 +29,12 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
     o["attempts"] = job.attempts;
     o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
                                                                               : json::value(nullptr);
+    const bool running = job.status == engine::job_status::running;
+    o["waiting"] = running && job.waiting ? json::value(*job.waiting) : json::value(nullptr);
+    if (job.throttled)
+        o["throttledSeconds"] = json::object{{"maxRate", job.throttled->max_rate}, {"gentle", job.throttled->gentle}};
+    else
+        o["throttledSeconds"] = nullptr;
     o["request"] = engine::to_json(job.request);
     return o;
 }

@@ -8,6 +8,7 @@
 
 #include <pgexport/error.hpp>
 #include <pgexport/job.hpp>
+#include <pgexport/protection.hpp>
 #include <pgexport/request.hpp>
 #include <pgexport/table_schema.hpp>
 
@@ -17,6 +18,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -50,6 +52,10 @@ struct engine_config {
                           // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
+    // Database protection. max_rate: bytes a second per job, counted on the file written (the database's
+    // socket is not read while the job is over it); nullopt: no limit. gentle: nullopt, off.
+    std::optional<std::uint64_t> max_rate{};
+    std::optional<gentle_config> gentle{};
 };
 
 // What this process has done since it started, for metrics. Read on the engine's executor.
@@ -61,6 +67,8 @@ struct engine_stats {
     double chunk_seconds_sum = 0;
     std::array<std::int64_t, chunk_buckets.size()> chunk_seconds_le{}; // chunks at or under each bucket
     std::int64_t retries = 0;
+    double throttled_seconds_max_rate = 0; // jobs held back by --max-rate, summed over jobs
+    double throttled_seconds_gentle = 0;   // jobs paused by --gentle, summed over jobs
 };
 
 // One page of the table as the listing API shows it: each row a JSON object (PostgreSQL's row_to_json).

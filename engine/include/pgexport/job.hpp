@@ -17,6 +17,12 @@ std::optional<job_status> parse_job_status(std::string_view text);
 
 using timestamp = std::chrono::system_clock::time_point;
 
+// Time a job was held back on purpose, in seconds: by --max-rate, and by --gentle's pauses.
+struct throttle_seconds {
+    double max_rate = 0;
+    double gentle = 0;
+};
+
 struct job_info {
     std::string id; // a UUID, lower case
     job_status status = job_status::queued;
@@ -33,6 +39,10 @@ struct job_info {
     timestamp created_at;
     std::optional<timestamp> started_at;
     std::optional<timestamp> finished_at;
+    // While it runs: why it waits now (a throttle, say), else nullopt; and the time it was held back,
+    // known to the instance running it only (nullopt elsewhere and once it ended).
+    std::optional<std::string> waiting;
+    std::optional<throttle_seconds> throttled;
 };
 
 // ISO 8601 in UTC with milliseconds, e.g. "2024-01-31T12:00:00.123Z".
