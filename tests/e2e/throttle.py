@@ -7,7 +7,6 @@ cancel ends a throttled job at once; the lease is kept during a pause.
     throttle.py <pgexport binary>        (tools/test runs it with PGEXPORT_TEST_DATABASE_URL set)
 
 Ends with `N passed, M failed`."""
-import json
 import os
 import re
 import shutil
@@ -15,31 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 
-from e2e_support import copy_csv, psql, scratch_database, server, tally
+from e2e_support import call, check, copy_csv, psql, scratch_database, server, tally, wait_until
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
 FULL = f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"
 ROWS = 400_000  # about 51 MB of CSV
-
-
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
-
-
-def call(base, path, method="GET", body=None):
-    """(HTTP status, JSON body) of one request; the body of an error answer too."""
-    req = urllib.request.Request(base + path, method=method, data=body.encode() if body else None,
-                                 headers={"Content-Type": "application/json"} if body else {})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def create(s, body="{}"):
@@ -60,17 +42,6 @@ def metric(s, name, labels=""):
     m = re.search(rf"^{re.escape(name + labels)} (\S+)$", text, re.M)
     check(m, f"/metrics has no {name}{labels}")
     return float(m.group(1))
-
-
-def wait_until(what, predicate, timeout, poll=0.02):
-    """Polls predicate() until it returns something true, which is returned; fails after timeout s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = predicate()
-        if got:
-            return got
-        check(time.monotonic() < deadline, f"{what}: not within {timeout} s")
-        time.sleep(poll)
 
 
 def download(s, job):
