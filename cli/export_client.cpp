@@ -17,7 +17,9 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -268,7 +270,7 @@ public:
         std::ofstream out(target.part,
                           offset > 0 ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
         if (!out)
-            throw client_error("cannot write " + target.part.string());
+            throw client_error("cannot write " + target.part.string() + ": " + std::strerror(errno), 1);
         // Now the part is empty or holds this job's first `offset` bytes: record that, with the ETag.
         if (offset == 0 || (answer_etag && answer_etag != etag))
             target.write_record(answer_etag);
@@ -330,7 +332,9 @@ std::string json_request(const export_client_params& p) {
     if (p.filters_json) {
         boost::system::error_code ec;
         json::value filters = json::parse(*p.filters_json, ec);
-        if (ec || !filters.is_object())
+        if (ec)
+            throw client_error("--filters is not valid JSON (" + ec.message() + "): " + *p.filters_json, 2);
+        if (!filters.is_object())
             throw client_error("--filters must be a JSON object, e.g. '{\"category\": \"books\"}'", 2);
         body["filters"] = std::move(filters);
     }
@@ -340,6 +344,10 @@ std::string json_request(const export_client_params& p) {
         for (;;) {
             auto comma = rest.find(',');
             auto name = rest.substr(0, comma);
+            while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front())))
+                name.remove_prefix(1);
+            while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back())))
+                name.remove_suffix(1);
             if (name.empty())
                 throw client_error("--columns has an empty name: \"" + *p.columns + "\"", 2);
             columns.emplace_back(name);
@@ -362,6 +370,17 @@ std::string attach_command(const export_client_params& p, const std::string& job
     return command;
 }
 
+// The job's status as the server reports it ("completed", …), or nullopt when it cannot be read.
+std::optional<std::string> job_state(http_client& client, const std::string& job_id) {
+    auto [status, body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (status == 200 && !ec && v.is_object())
+        if (auto* s = v.get_object().if_contains("status"); s && s->is_string())
+            return std::string(s->get_string());
+    return std::nullopt;
+}
+
 // Ctrl-C while the job runs: leave it running, or with --cancel-on-interrupt cancel it and say what
 // the server answered (the job may have ended in the meantime). Returns the exit code.
 int on_interrupt(http_client& client, const export_client_params& p, const std::string& job_id,
@@ -370,26 +389,27 @@ int on_interrupt(http_client& client, const export_client_params& p, const std::
         say("interrupted: job " + job_id + " keeps running; attach again with: " + attach_hint);
         return 130;
     }
-    auto [status, body] = client.call(bhttp::verb::delete_, "/api/export/" + job_id);
-    if (status == 200) {
-        say("interrupted: job " + job_id + " cancelled");
-        return 130;
-    }
-    if (status == 409) {
-        // Already over: find out how it ended, so the user knows whether there is a file to fetch.
-        auto [st, st_body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
-        std::string state = "ended";
-        boost::system::error_code ec;
-        json::value v = json::parse(st_body, ec);
-        if (st == 200 && !ec && v.is_object())
-            if (auto* s = v.get_object().if_contains("status"); s && s->is_string())
-                state = std::string(s->get_string());
+    auto already_ended = [&](const std::string& state) {
         std::string text = "interrupted: job " + job_id + " had already " + state + ", nothing was cancelled";
         if (state == "completed")
             text += "; download it with: " + attach_hint;
         say(text);
         return 130;
+    };
+    // DELETE of an ended job deletes it: look first, so that a job that has just completed keeps its file.
+    if (auto state = job_state(client, job_id); state && *state != "queued" && *state != "running")
+        return already_ended(*state);
+    auto [status, body] = client.call(bhttp::verb::delete_, "/api/export/" + job_id);
+    if (status == 200) {
+        say("interrupted: job " + job_id + " cancelled");
+        return 130;
     }
+    if (status == 204) {
+        say("interrupted: job " + job_id + " ended just before the cancel arrived, and was deleted");
+        return 130;
+    }
+    if (status == 409) // a server that refuses to delete ended jobs
+        return already_ended(job_state(client, job_id).value_or("ended"));
     throw client_error("interrupted, but the job could not be cancelled: " + error_message(status, body) +
                        "; it may still be running (cancel it with DELETE /api/export/" + job_id + ")");
 }
@@ -432,6 +452,14 @@ int run_export_client(const export_client_params& p) {
             if (!p.quiet)
                 std::cerr << text << "\n";
         };
+        // Where the file goes must be writable before the export runs, not found out after it.
+        if (p.output) {
+            const fs::path dir = fs::path(*p.output).parent_path();
+            if (::access(dir.empty() ? "." : dir.c_str(), W_OK | X_OK) != 0)
+                throw client_error("cannot write to the directory of --output " + *p.output + ": " +
+                                       std::strerror(errno),
+                                   2);
+        }
         if (p.job_id) {
             job_id = *p.job_id;
         } else {
@@ -445,6 +473,7 @@ int run_export_client(const export_client_params& p) {
         // Progress until the job ends.
         json::object job;
         long long last_rows = -1;
+        std::string last_state;
         auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
         std::optional<std::pair<std::chrono::steady_clock::time_point, long long>> first_sample;
         const std::string attach_hint = attach_command(p, job_id);
@@ -474,18 +503,19 @@ int run_export_client(const export_client_params& p) {
                 if (seconds > 0.2)
                     rate = static_cast<double>(rows - first_sample->second) / seconds;
             }
-            const long long shown_estimate = state == "completed" ? std::max(rows, 1LL) : estimate;
+            const long long shown_estimate = state == "completed" ? rows : estimate;
             if (!p.quiet) {
                 if (tty) {
                     std::cerr << "\r\033[K" << state << " " << progress_line(rows, shown_estimate, rate, 30)
                               << std::flush;
-                } else if (rows != last_rows &&
-                           (now - last_print > std::chrono::seconds(2) || state != "running")) {
+                } else if (state != last_state ||
+                           (rows != last_rows && now - last_print > std::chrono::seconds(2))) {
                     std::cerr << state << " " << progress_line(rows, shown_estimate, rate, 20) << "\n";
                     last_print = now;
                 }
             }
             last_rows = rows;
+            last_state = state;
             if (state == "completed")
                 break;
             if (state == "failed" || state == "cancelled") {

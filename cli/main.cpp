@@ -1,5 +1,6 @@
 // pgexport: the command line. Each command reads its options, then hands over to the engine or the server.
 
+#include "descriptors.hpp"
 #include "export_client.hpp"
 #include "options.hpp"
 #include "secret.hpp"
@@ -19,7 +20,9 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <limits>
 
 namespace asio = boost::asio;
 using pgexport::cli::option_spec;
@@ -52,12 +55,21 @@ const std::vector<option_spec> serve_specs = {
      "PGEXPORT_LEASE"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
     {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
+    {"max-jobs-per-key", "N",
+     "queued plus running exports per API key (per client address without keys); more get 429; 0: no limit", "20",
+     "PGEXPORT_MAX_JOBS_PER_KEY"},
+    {"min-free-disk", "SIZE",
+     "while the data directory's file system has less free space, new exports get 507 and running ones wait;"
+     " 0: no guard",
+     "1GiB", "PGEXPORT_MIN_FREE_DISK"},
     {"table", "NAME[:KEY]", "table or view to export (repeatable; a request's \"table\" picks one, the first by default)",
      "records", "PGEXPORT_TABLE", true},
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
+    {"random-page-cost", "N|server", "random_page_cost of the chunk statements, when below the server's (lets "
+     "a (filter, key) index serve filtered chunks)", "1.1", "PGEXPORT_RANDOM_PAGE_COST"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
-    {"max-connections", "N", "open HTTP connections at most; past it the longest-idle one is closed for a new "
-     "client", "1000", "PGEXPORT_MAX_CONNECTIONS"},
+    {"max-connections", "N", "open HTTP connections at most (default: sized from the descriptor limit); past "
+     "it the longest-idle one is closed for a new client", "", "PGEXPORT_MAX_CONNECTIONS"},
     {"allowed-host", "NAME", "a Host name to serve besides the listen address, localhost and 127.0.0.1 "
      "(repeatable; * serves any)", "", "PGEXPORT_ALLOWED_HOSTS", true},
     {"api-key-file", "FILE", "API keys as --api-key, one a line (blank lines and # comments skipped)", "",
@@ -67,6 +79,10 @@ const std::vector<option_spec> serve_specs = {
      "<data-dir>/secret", "PGEXPORT_SECRET_FILE"},
     {"link-ttl", "DURATION", "how long status's signed downloadUrl works (with API keys)", "1h",
      "PGEXPORT_LINK_TTL"},
+    {"retention", "DURATION",
+     "a completed file is deleted this long after it finished (the job becomes expired); failed and "
+     "cancelled jobs are forgotten after it too",
+     "7d", "PGEXPORT_RETENTION"},
     {"max-rate", "SIZE", "bytes a second per job, counted on the file written, such as 5MiB (no limit when "
      "absent)", "", "PGEXPORT_MAX_RATE"},
     {"gentle", "", "yield to the database's other work: pause between chunks while it is busy", "",
@@ -122,9 +138,12 @@ int run_serve(const options& o) {
     ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
+    ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));
+    ec.min_free_disk = o.get_size("min-free-disk", 0, std::numeric_limits<std::uint64_t>::max());
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
+    ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     if (o.get("max-rate"))
         ec.max_rate = o.get_size("max-rate", 1024, std::uint64_t(1) << 50);
     if (o.flag("gentle")) {
@@ -139,6 +158,16 @@ int run_serve(const options& o) {
         ec.gentle = g;
     }
     ec.key = required(o, "key");
+    if (const std::string cost = required(o, "random-page-cost"); cost == "server") {
+        ec.random_page_cost.reset();
+    } else {
+        char* end = nullptr;
+        const double value = std::strtod(cost.c_str(), &end);
+        if (cost.empty() || *end != '\0' || !(value > 0) || value > 1000)
+            throw std::invalid_argument("--random-page-cost must be a number above 0 (e.g. 1.1) or \"server\", not \"" +
+                                        cost + "\"");
+        ec.random_page_cost = value;
+    }
     auto tables = o.all("table");
     if (tables.empty())
         tables.push_back(required(o, "table"));
@@ -159,8 +188,6 @@ int run_serve(const options& o) {
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");
     sc.allowed_hosts = o.all("allowed-host");
-    sc.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 2, 1000000));
-    sc.max_connections_per_address = std::min<std::size_t>(sc.max_connections_per_address, sc.max_connections);
     for (const std::string& file : o.all("api-key-file")) {
         auto keys = pgexport::cli::read_api_key_file(file);
         sc.api_keys.insert(sc.api_keys.end(), keys.begin(), keys.end());
@@ -175,6 +202,20 @@ int run_serve(const options& o) {
         sc.secret = pgexport::cli::load_or_create_secret(secret_file);
         pgexport::log_event("info", "secret_loaded", {{"path", secret_file.string()}});
     }
+    // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
+    // and size the connection cap from it, so that a flood of connections cannot starve the jobs.
+    const auto descriptors = pgexport::cli::raise_descriptor_limit();
+    sc.max_connections = pgexport::cli::connection_cap(descriptors.soft, ec.max_concurrent);
+    if (o.get("max-connections"))
+        sc.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 2, 1000000));
+    sc.max_connections_per_address = std::min<std::size_t>(sc.max_connections_per_address, sc.max_connections);
+    boost::json::object limit_fields{{"soft_before", descriptors.before},
+                                     {"soft", descriptors.soft},
+                                     {"hard", descriptors.hard},
+                                     {"max_connections", sc.max_connections}};
+    if (descriptors.error)
+        limit_fields["error"] = std::strerror(descriptors.error);
+    pgexport::log_event(descriptors.error ? "warning" : "info", "descriptor_limit", std::move(limit_fields));
 
     ec.apply_migrations = true;
 

@@ -1,12 +1,15 @@
-// The engine's public face: start-up, creating jobs, status, listing, cancel, the records listing and
-// shutdown. The work is done by the parts in detail/: the scheduler claims jobs from the shared queue,
-// job_runner runs one, chunk_copier streams its chunks, job_repository and table_catalog talk to the
-// database.
+// The engine's public face: start-up, creating jobs, status, listing, cancel and delete, the records
+// listing and shutdown. The work is done by the parts in detail/: the scheduler claims jobs from the shared
+// queue, job_runner runs one, chunk_copier streams its chunks, the sweeper applies the retention,
+// job_repository and table_catalog talk to the database.
 
+#include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
 #include "detail/scheduler.hpp"
 #include "detail/sql.hpp"
+#include "detail/sweep_policy.hpp"
+#include "detail/sweeper.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/log.hpp>
@@ -83,25 +86,29 @@ struct export_engine::impl {
     std::optional<problem> canonicalize(table_catalog& c, const table_schema& schema,
                                         export_request& request) const {
         for (filter& f : request.filters) {
-            const std::string& type = schema.find(f.column)->type;
-            for (auto& v : f.values) {
-                if (!v)
-                    continue;
-                auto canonical = c.canonical_value(f.column, type, *v);
-                if (!canonical)
-                    return canonical.error();
-                *v = std::move(*canonical);
-            }
+            std::vector<std::string> texts;
+            for (const auto& v : f.values)
+                if (v)
+                    texts.push_back(*v);
+            if (texts.empty())
+                continue;
+            auto canonical = c.canonical_values(f.column, schema.find(f.column)->type, texts);
+            if (!canonical)
+                return canonical.error();
+            std::size_t next = 0;
+            for (auto& v : f.values)
+                if (v)
+                    *v = std::move((*canonical)[next++]);
         }
         return std::nullopt;
     }
 
-    // The job as this process knows it without asking the database, or nullopt: the ones it runs (with
-    // live progress) and the ones that ended here (they never change again).
-    std::optional<job_info> known_job(const std::string& id) const {
-        if (auto it = state.ended.find(id); it != state.ended.end())
-            return it->second;
-        if (auto it = state.running.find(id); it != state.running.end()) {
+    // The job as this process knows it without asking the database, or nullopt: the ones it runs, with
+    // live progress. Not one that is stopping because it was cancelled or taken over: its record says
+    // what it is now.
+    std::optional<job_info> running_here(const std::string& id) const {
+        if (auto it = state.running.find(id); it != state.running.end() && !it->second->cancel_requested &&
+                                              !it->second->lease_lost) {
             const detail::running_job& j = *it->second;
             job_info info = j.job.info;
             info.status = job_status::running;
@@ -131,10 +138,53 @@ struct export_engine::impl {
         return schema;
     }
 
+    // The guard of new exports: insufficient_storage while the data directory's file system has less
+    // free space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
+    asio::awaitable<std::optional<problem>> check_free_space() {
+        const std::uint64_t min = state.config.min_free_disk;
+        if (min == 0)
+            co_return std::nullopt;
+        auto ask = [dir = state.config.data_dir] { return detail::free_space(dir); };
+        const auto free = co_await detail::async_offload(state.file_pool, std::move(ask));
+        if (!free || *free >= min)
+            co_return std::nullopt;
+        co_return problem{errc::insufficient_storage,
+                          "the server's data directory has " + detail::format_size(*free) + " free, less than the " +
+                              detail::format_size(min) +
+                              " it keeps free (--min-free-disk); new exports are refused until space is freed"
+                              " (download and delete finished exports, or ask the operator)"};
+    }
+
     // Which jobs an instance serves depends on its tables, known once it has started.
     void throw_unless_started() const {
         if (!state.started)
             throw unavailable_error("the server is starting: the database has not been reached yet");
+    }
+
+    // The job as the API shows it: with its expiry (finished_at + the retention, once it has ended).
+    job_info& with_expiry(job_info& info) const {
+        info.expires_at = detail::expiry_of(info, state.config.retention);
+        return info;
+    }
+
+    // After the record of a queued or running job says cancelled: stops it if it runs here (elsewhere its
+    // instance notices at its next renewal, within about a second), removes its partial files whichever
+    // lease wrote them, and reads the final record back.
+    asio::awaitable<result<job_info>> after_cancel(const std::string& job_id) {
+        if (auto it = state.running.find(job_id); it != state.running.end()) {
+            it->second->cancel_requested = true;
+            it->second->interrupt();
+        }
+        auto clean = [this, job_id] { state.remove_part_files(job_id); };
+        co_await detail::async_offload(state.file_pool, std::move(clean));
+        log_event("info", "job_cancel_requested", {{"job", job_id}});
+        // From the database: the job's coroutine may not have noticed yet, but the record is final.
+        auto get = [job_id, tables = state.tables()](job_repository& r) { return r.get(job_id, tables); };
+        auto cancelled = co_await state.on_jobs(std::move(get));
+        if (!cancelled)
+            co_return problem{errc::not_found, "no export job " + job_id};
+        state.remember_if_ended(cancelled->info);
+        co_return with_expiry(cancelled->info);
     }
 
     void apply_live(job_info& info) const {
@@ -151,6 +201,7 @@ struct export_engine::impl {
 
     detail::engine_state state;
     detail::scheduler scheduler{state};
+    detail::sweeper sweeper{state};
     boost::uuids::random_generator uuid_generator;
 };
 
@@ -174,11 +225,12 @@ fs::path export_engine::file_for(const std::string& id) const {
 
 asio::awaitable<void> export_engine::async_start() {
     auto& st = impl_->state;
+    if (detail::prepare_data_dir(st.config.data_dir) == detail::dir_mode_verdict::readable_by_others)
+        log_event("warning", "data_dir_readable",
+                  {{"dir", st.config.data_dir.string()},
+                   {"why", "other users can list the names of the export files (the files are 0600);"
+                           " chmod 700 the directory to hide them"}});
     std::error_code ec;
-    fs::create_directories(st.config.data_dir, ec);
-    if (ec)
-        throw std::runtime_error("cannot create the data directory " + st.config.data_dir.string() + ": " +
-                                 ec.message());
     const fs::path probe = st.config.data_dir / (".pgexport-write-test-" + std::to_string(::getpid()));
     {
         detail::file_writer w(st.executor, st.file_pool, probe, 0, 1);
@@ -233,6 +285,7 @@ asio::awaitable<void> export_engine::async_start() {
     st.started = true;
     log_event("info", "instance_started", {{"instance", st.config.instance_id}});
     impl_->scheduler.start();
+    impl_->sweeper.start();
 }
 
 bool export_engine::started() const {
@@ -240,7 +293,8 @@ bool export_engine::started() const {
 }
 
 asio::awaitable<result<std::string>> export_engine::async_create(export_request request,
-                                                                 std::optional<std::string> owner) {
+                                                                 std::optional<std::string> owner,
+                                                                 std::optional<std::string> quota_key) {
     auto& self = *impl_;
     auto& st = self.state;
     if (st.stopping)
@@ -252,11 +306,14 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return schema.error();
     if (auto p = detail::check_columns(**schema, request))
         co_return *p;
+    if (auto p = co_await self.check_free_space())
+        co_return *p;
     stored_job job;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
     job.info.created_at =
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
+    job.quota_key = std::move(quota_key);
     job.table = (*schema)->table;
     job.key = (*schema)->key;
     std::string unavailable;
@@ -285,10 +342,18 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         auto prepared = co_await st.on_catalog(std::move(prepare));
         if (!prepared)
             co_return prepared.error();
-        auto insert = [&prepared, max = st.config.max_queued](job_repository& r) { return r.insert(*prepared, max); };
-        if (!co_await st.on_jobs(std::move(insert)))
+        auto insert = [&prepared, max = st.config.max_queued, per_key = st.config.max_jobs_per_key](
+                          job_repository& r) { return r.insert(*prepared, max, per_key); };
+        const auto outcome = co_await st.on_jobs(std::move(insert));
+        if (outcome == detail::insert_outcome::queue_full)
             co_return problem{errc::too_busy, std::to_string(st.config.max_queued) +
                                                   " exports are already waiting; try again when some have finished"};
+        if (outcome == detail::insert_outcome::quota_full)
+            co_return problem{errc::too_many_jobs,
+                              "you have " + std::to_string(st.config.max_jobs_per_key) +
+                                  " exports queued or running, the most one client may have at once"
+                                  " (--max-jobs-per-key " + std::to_string(st.config.max_jobs_per_key) +
+                                  "); try again when one has finished, or cancel one"};
         log_event("info", "job_created", {{"job", prepared->info.id}});
         self.scheduler.wake();
         co_return prepared->info.id;
@@ -303,23 +368,36 @@ asio::awaitable<result<job_info>> export_engine::async_status(std::string id, ow
     auto normalized = normalize_job_id(id);
     if (!normalized)
         co_return problem{errc::invalid_request, "malformed job id: expected a UUID"};
-    // From memory when this process knows the answer; other instances' jobs from the table, at most a
-    // checkpoint behind.
-    std::optional<job_info> info = self.known_job(*normalized);
+    // From memory for the jobs this process runs; the others from the table (other instances' running
+    // jobs at most a checkpoint behind). An ended job can still expire or be deleted by any instance, so
+    // memory answers for it only while the database is away.
+    std::optional<job_info> info = self.running_here(*normalized);
     if (!info && !self.state.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
     if (!info) {
         auto get = [id = *normalized, tables = self.state.tables()](job_repository& r) { return r.get(id, tables); };
-        auto job = co_await self.state.on_jobs(std::move(get));
-        if (job) {
+        std::optional<stored_job> job;
+        bool away = false;
+        try {
+            job = co_await self.state.on_jobs(std::move(get));
+        } catch (const unavailable_error&) {
+            if (!self.state.ended.contains(*normalized))
+                throw;
+            away = true;
+        }
+        if (away) {
+            info = self.state.ended.at(*normalized);
+        } else if (job) {
             info = std::move(job->info);
             self.state.remember_if_ended(*info);
             self.apply_live(*info);
+        } else {
+            self.state.forget(*normalized);
         }
     }
     if (!info || (owner && info->owner != owner))
         co_return problem{errc::not_found, "no export job " + *normalized};
-    co_return *info;
+    co_return self.with_expiry(*info);
 }
 
 asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter owner, int limit) {
@@ -331,7 +409,7 @@ asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter ow
     out.reserve(jobs.size());
     for (auto& j : jobs) {
         self.apply_live(j.info);
-        out.push_back(std::move(j.info));
+        out.push_back(std::move(self.with_expiry(j.info)));
     }
     co_return out;
 }
@@ -349,26 +427,55 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
         co_return problem{errc::not_found, "no export job " + job_id};
     if (*before != job_status::queued && *before != job_status::running)
         co_return problem{errc::conflict, "job " + job_id + " is already " + std::string(to_string(*before))};
-    // Running here: stop it now. Running elsewhere: its instance notices at its next renewal (within about
-    // a second). Either way the partial files go, whichever lease wrote them.
-    if (auto it = st.running.find(job_id); it != st.running.end()) {
-        it->second->cancel_requested = true;
-        it->second->interrupt();
-    }
-    auto clean = [&st, job_id] { st.remove_part_files(job_id); };
-    co_await detail::async_offload(st.file_pool, std::move(clean));
-    log_event("info", "job_cancel_requested", {{"job", job_id}});
-    // From the database: the job's coroutine may not have noticed yet, but the record is final.
-    auto get = [job_id, tables = st.tables()](job_repository& r) { return r.get(job_id, tables); };
-    auto cancelled = co_await st.on_jobs(std::move(get));
-    if (!cancelled)
+    co_return co_await self.after_cancel(job_id);
+}
+
+asio::awaitable<result<delete_result>> export_engine::async_delete(std::string id, owner_filter owner) {
+    auto& self = *impl_;
+    auto& st = self.state;
+    auto current = co_await async_status(id, owner);
+    if (!current)
+        co_return current.error();
+    const std::string job_id = current->id;
+    auto remove = [job_id, tables = st.tables()](job_repository& r) { return r.cancel_or_delete(job_id, tables); };
+    auto before = co_await st.on_jobs(std::move(remove));
+    if (!before)
         co_return problem{errc::not_found, "no export job " + job_id};
-    st.remember_if_ended(cancelled->info);
-    co_return cancelled->info;
+    if (*before == job_status::queued || *before == job_status::running) {
+        auto cancelled = co_await self.after_cancel(job_id);
+        if (!cancelled)
+            co_return cancelled.error();
+        co_return delete_result{delete_action::cancelled, std::move(*cancelled)};
+    }
+    // The record is gone first: should the process stop before the files go, they are orphans, which the
+    // sweeper removes.
+    st.forget(job_id);
+    auto clean = [&st, job_id] {
+        st.remove_part_files(job_id);
+        std::error_code ec;
+        fs::remove(st.final_path(job_id), ec);
+    };
+    co_await detail::async_offload(st.file_pool, std::move(clean));
+    log_event("info", "job_deleted", {{"job", job_id}, {"status", to_string(*before)}});
+    current->status = *before;
+    co_return delete_result{delete_action::deleted, self.with_expiry(*current)};
+}
+
+asio::awaitable<sweep_report> export_engine::async_sweep() {
+    impl_->throw_unless_started();
+    co_return co_await impl_->sweeper.async_run_once();
 }
 
 asio::awaitable<bool> export_engine::async_ping() {
-    co_return co_await impl_->state.on_jobs([](job_repository& r) { return r.ping(); });
+    auto ping = [&health = impl_->state.health] {
+        try {
+            health.run("SELECT 1");
+            return true;
+        } catch (const detail::pg_error&) {
+            return false;
+        }
+    };
+    co_return co_await detail::async_offload(impl_->state.health_pool, std::move(ping));
 }
 
 asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_jobs() {
@@ -418,6 +525,7 @@ std::size_t export_engine::running_count() const {
 }
 
 asio::awaitable<void> export_engine::async_shutdown() {
+    co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
 }
 

@@ -24,7 +24,10 @@ std::string_view to_string(errc code) {
     case errc::unavailable:
         return "unavailable";
     case errc::too_busy:
+    case errc::too_many_jobs:
         return "too_many_jobs";
+    case errc::insufficient_storage:
+        return "insufficient_storage";
     }
     return "error";
 }
@@ -41,13 +44,15 @@ std::string_view to_string(job_status status) {
         return "failed";
     case job_status::cancelled:
         return "cancelled";
+    case job_status::expired:
+        return "expired";
     }
     return "unknown";
 }
 
 std::optional<job_status> parse_job_status(std::string_view text) {
     for (auto s : {job_status::queued, job_status::running, job_status::completed, job_status::failed,
-                   job_status::cancelled})
+                   job_status::cancelled, job_status::expired})
         if (to_string(s) == text)
             return s;
     return std::nullopt;

@@ -63,7 +63,20 @@ result<std::optional<std::string>> scalar_text(const json::value& v, const std::
     }
 }
 
-result<filter> make_filter(const std::string& column, filter_op op, const json::value& v) {
+// 100000 as "100,000", for messages.
+std::string with_commas(std::size_t n) {
+    const std::string digits = std::to_string(n);
+    std::string out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+result<filter> make_filter(const std::string& column, filter_op op, const json::value& v,
+                           const request_limits& limits) {
     filter f{column, op, {}};
     if (op == filter_op::in) {
         if (!v.is_array())
@@ -71,6 +84,10 @@ result<filter> make_filter(const std::string& column, filter_op op, const json::
         const json::array& items = v.get_array();
         if (items.empty())
             return invalid("filter \"" + column + "\": \"in\" needs at least one value");
+        if (items.size() > limits.max_in_values)
+            return invalid("filter \"" + column + "\": \"in\" has " + with_commas(items.size()) +
+                           " values; at most " + with_commas(limits.max_in_values) +
+                           " are allowed in one list (split the export, or filter by a range)");
         for (const json::value& item : items) {
             auto text = scalar_text(item, column);
             if (!text)
@@ -99,10 +116,21 @@ std::string_view to_string(filter_op op) {
     return "?";
 }
 
-result<export_request> parse_export_request(const json::value& body) {
+result<export_request> parse_export_request(const json::value& body, const request_limits& limits) {
     if (!body.is_object())
         return invalid("the request body must be a JSON object");
     export_request request;
+    std::size_t filter_values = 0;
+    // Counted as filters are added, so that a body of many lists is refused before it is all converted.
+    auto add = [&](filter f) -> std::optional<problem> {
+        filter_values += f.values.size();
+        if (filter_values > limits.max_filter_values)
+            return invalid("the filters hold more than " + with_commas(limits.max_filter_values) +
+                           " values in all, the most one request may hold (split the export, or filter by a"
+                           " range)");
+        request.filters.push_back(std::move(f));
+        return std::nullopt;
+    };
     for (const auto& [key, value] : body.get_object()) {
         if (key == "filters") {
             if (value.is_null())
@@ -130,17 +158,19 @@ result<export_request> parse_export_request(const json::value& body) {
                                 p.message = "filter \"" + column + "\": unknown operator";
                             return p;
                         }
-                        auto f = make_filter(column, it->second, operand);
+                        auto f = make_filter(column, it->second, operand, limits);
                         if (!f)
                             return f.error();
-                        request.filters.push_back(std::move(*f));
+                        if (auto p = add(std::move(*f)))
+                            return *p;
                     }
                 } else {
-                    auto f =
-                        make_filter(column, condition.is_array() ? filter_op::in : filter_op::eq, condition);
+                    auto f = make_filter(column, condition.is_array() ? filter_op::in : filter_op::eq,
+                                         condition, limits);
                     if (!f)
                         return f.error();
-                    request.filters.push_back(std::move(*f));
+                    if (auto p = add(std::move(*f)))
+                        return *p;
                 }
             }
         } else if (key == "columns") {
@@ -148,6 +178,9 @@ result<export_request> parse_export_request(const json::value& body) {
                 continue;
             if (!value.is_array())
                 return invalid("\"columns\" must be an array of column names");
+            if (value.get_array().size() > limits.max_columns)
+                return invalid("\"columns\" names " + with_commas(value.get_array().size()) + " columns; at most " +
+                               with_commas(limits.max_columns) + " are allowed");
             for (const json::value& c : value.get_array()) {
                 if (!c.is_string())
                     return invalid("\"columns\" must hold only strings");

@@ -26,17 +26,24 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
     o["createdAt"] = engine::format_timestamp(job.created_at);
     o["startedAt"] = time_or_null(job.started_at);
     o["finishedAt"] = time_or_null(job.finished_at);
+    o["expiresAt"] = time_or_null(job.expires_at);
     o["attempts"] = job.attempts;
     o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
                                                                               : json::value(nullptr);
-    const bool running = job.status == engine::job_status::running;
-    o["waiting"] = running && job.waiting ? json::value(*job.waiting) : json::value(nullptr);
+    o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
+                                                                            : json::value(nullptr);
     if (job.throttled)
         o["throttledSeconds"] = json::object{{"maxRate", job.throttled->max_rate}, {"gentle", job.throttled->gentle}};
     else
         o["throttledSeconds"] = nullptr;
     o["request"] = engine::to_json(job.request);
     return o;
+}
+
+std::string expired_message(const engine::job_info& job) {
+    std::string when = job.expires_at ? " at " + engine::format_timestamp(*job.expires_at) : "";
+    return "the file of job " + job.id + " expired" + when +
+           " (the server keeps files for a limited time) and was deleted; create a new export to get the data";
 }
 
 } // namespace pgexport::http

@@ -17,4 +17,7 @@ namespace pgexport::http {
 boost::json::object job_json(const engine::job_info& job,
                              const std::optional<std::string>& download_url = {});
 
+// The message of a download's 410 `expired`: when the file went, and that a new export is the way on.
+std::string expired_message(const engine::job_info& job);
+
 } // namespace pgexport::http

@@ -23,7 +23,7 @@ const router<handler_fn>& routes() {
         r.add("/api/records", {verb::get}, handlers::records);
         r.add("/api/export", {verb::get}, handlers::list_exports);
         r.add("/api/export", {verb::post}, handlers::create_export);
-        r.add("/api/export/{id}", {verb::delete_}, handlers::cancel_export);
+        r.add("/api/export/{id}", {verb::delete_}, handlers::delete_export);
         r.add("/api/export/{id}/status", {verb::get}, handlers::export_status);
         r.add("/api/export/{id}/download", {verb::get}, handlers::download_export);
         return r;

@@ -126,7 +126,11 @@ awaitable<reply> create_export(server_context& ctx, const request_context& rc) {
     auto request = engine::parse_export_request(body);
     if (!request)
         co_return of(problem_response(v, request.error()));
-    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter());
+    // The quota (--max-jobs-per-key) is the key's; without keys, the client address's.
+    std::string quota_key = "addr:" + rc.peer_address;
+    if (rc.auth.kind == auth_result::outcome::owner)
+        quota_key = rc.auth.owner;
+    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter(), std::move(quota_key));
     if (!id)
         co_return of(problem_response(v, id.error()));
     auto res = json_response(v, bhttp::status::accepted, json::object{{"jobId", *id}});
@@ -146,10 +150,17 @@ awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
     co_return of(json_response(v, bhttp::status::ok, out));
 }
 
-awaitable<reply> cancel_export(server_context& ctx, const request_context& rc) {
-    auto job = co_await ctx.engine.async_cancel(std::string(rc.params.at(0)), rc.auth.owner_filter());
-    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job))
-                     : problem_response(rc.req.version(), job.error()));
+awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    auto done = co_await ctx.engine.async_delete(std::string(rc.params.at(0)), rc.auth.owner_filter());
+    if (!done)
+        co_return of(problem_response(v, done.error()));
+    if (done->action == engine::delete_action::cancelled)
+        co_return of(json_response(v, bhttp::status::ok, job_json(done->job)));
+    // An ended job: its file and its record are gone.
+    string_response res(bhttp::status::no_content, v);
+    res.set(bhttp::field::cache_control, "no-store");
+    co_return of(std::move(res));
 }
 
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
@@ -171,6 +182,8 @@ awaitable<reply> download_export(server_context& ctx, const request_context& rc)
     auto job = co_await ctx.engine.async_status(std::string(id), std::move(owner));
     if (!job)
         co_return of(problem_response(v, job.error()));
+    if (job->status == engine::job_status::expired)
+        co_return of(error_response(v, http_errc::expired, expired_message(*job)));
     if (job->status != engine::job_status::completed)
         co_return of(error_response(v, http_errc::not_ready,
                                     "job " + job->id + " is " + std::string(engine::to_string(job->status)) +

@@ -16,7 +16,7 @@ awaitable<reply> openapi(server_context& ctx, const request_context& rc);
 awaitable<reply> records(server_context& ctx, const request_context& rc);
 awaitable<reply> create_export(server_context& ctx, const request_context& rc);
 awaitable<reply> list_exports(server_context& ctx, const request_context& rc);
-awaitable<reply> cancel_export(server_context& ctx, const request_context& rc);
+awaitable<reply> delete_export(server_context& ctx, const request_context& rc);
 awaitable<reply> export_status(server_context& ctx, const request_context& rc);
 awaitable<reply> download_export(server_context& ctx, const request_context& rc);
 

@@ -16,6 +16,7 @@ std::string_view to_string(http_errc code) {
     case http_errc::not_found: return "not_found";
     case http_errc::method_not_allowed: return "method_not_allowed";
     case http_errc::not_ready: return "not_ready";
+    case http_errc::expired: return "expired";
     case http_errc::file_missing: return "file_missing";
     case http_errc::payload_too_large: return "payload_too_large";
     case http_errc::unsupported_media_type: return "unsupported_media_type";
@@ -40,6 +41,7 @@ bhttp::status status_for(http_errc code) {
     case http_errc::not_found: return bhttp::status::not_found;
     case http_errc::method_not_allowed: return bhttp::status::method_not_allowed;
     case http_errc::not_ready: return bhttp::status::conflict;
+    case http_errc::expired:
     case http_errc::file_missing: return bhttp::status::gone;
     case http_errc::payload_too_large: return bhttp::status::payload_too_large;
     case http_errc::unsupported_media_type: return bhttp::status::unsupported_media_type;
@@ -62,7 +64,9 @@ bhttp::status status_for(engine::errc code) {
     case engine::errc::not_found: return bhttp::status::not_found;
     case engine::errc::conflict: return bhttp::status::conflict;
     case engine::errc::unavailable: return bhttp::status::service_unavailable;
-    case engine::errc::too_busy: return bhttp::status::too_many_requests;
+    case engine::errc::too_busy:
+    case engine::errc::too_many_jobs: return bhttp::status::too_many_requests;
+    case engine::errc::insufficient_storage: return bhttp::status::insufficient_storage;
     }
     return bhttp::status::internal_server_error;
 }

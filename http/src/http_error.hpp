@@ -23,6 +23,7 @@ enum class http_errc {
     not_found,              // 404: no such endpoint
     method_not_allowed,     // 405
     not_ready,              // 409: the job has not completed
+    expired,                // 410: the job's file was deleted after the retention
     file_missing,           // 410: a completed job's file is not on disk
     payload_too_large,      // 413
     unsupported_media_type, // 415: a POST body that is not JSON

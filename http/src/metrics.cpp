@@ -49,7 +49,7 @@ std::string format_metrics(const metrics_input& in) {
     std::string out;
     describe(out, "pgexport_jobs", "gauge", "Export jobs in the job store by status.");
     for (auto s : {job_status::queued, job_status::running, job_status::completed, job_status::failed,
-                   job_status::cancelled}) {
+                   job_status::cancelled, job_status::expired}) {
         auto it = in.jobs_by_status.find(s);
         sample(out, "pgexport_jobs", "{status=\"" + std::string(engine::to_string(s)) + "\"}",
                static_cast<double>(it == in.jobs_by_status.end() ? 0 : it->second));

@@ -129,7 +129,11 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
         boost::system::error_code ec;
         auto ep = stream.socket().remote_endpoint(ec);
         if (!ec) {
-            address = ep.address().to_string();
+            // The address alone, an IPv4 client as such on a dual-stack socket (quotas and caps go by it).
+            const auto a = ep.address();
+            address = a.is_v6() && a.to_v6().is_v4_mapped()
+                          ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string()
+                          : a.to_string();
             peer = address + ":" + std::to_string(ep.port());
         }
     }

@@ -294,7 +294,7 @@
   }
 
   function percentOf(job) {
-    if (job.status === 'completed') return 100;
+    if (job.status === 'completed' || job.status === 'expired') return 100;
     const total = job.totalRowsEstimate;
     if (!total || total <= 0) return 0;
     return Math.max(0, Math.min(100, Math.floor((job.rowsExported / total) * 100)));
@@ -509,9 +509,11 @@
     button.setAttribute('aria-disabled', 'true');
     button.textContent = 'Cancelling…';
     try {
-      await api('DELETE', '/api/export/' + encodeURIComponent(jobId));
+      // 204 (no body): the job had ended before the cancel arrived, and DELETE removed it.
+      const answer = await api('DELETE', '/api/export/' + encodeURIComponent(jobId));
       jobsError.textContent = '';
-      formStatus.textContent = 'Job ' + shortId(jobId) + ' was cancelled.';
+      formStatus.textContent =
+        'Job ' + shortId(jobId) + (answer === null ? ' had already ended and was deleted.' : ' was cancelled.');
     } catch (err) {
       if (err.status === 401) {
         setAuthFailed(true);

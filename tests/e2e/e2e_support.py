@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -20,8 +21,8 @@ PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c ex
                 PGCLIENTENCODING="UTF8")
 
 
-class tally:
-    """Runs a script's tests one by one, counting them: a failure prints its traceback and the next runs."""
+class test_runner:
+    """Runs a script's tests one by one: `--- name`, then `ok` or the traceback; counts them."""
 
     def __init__(self):
         self.passed = self.failed = 0
@@ -32,13 +33,13 @@ class tally:
             fn(*args)
             self.passed += 1
             print("    ok", flush=True)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure is the test's, reported and counted
             self.failed += 1
-            traceback.print_exc()
+            traceback.print_exc(file=sys.stdout)
 
     def summary(self):
-        """Prints `N passed, M failed` and returns the exit code."""
-        print(f"{self.passed} passed, {self.failed} failed")
+        """Prints `N passed, M failed`; the exit status: 1 when any failed."""
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
         return 1 if self.failed else 0
 
 
@@ -112,8 +113,8 @@ def scratch_database(prefix):
 
 
 class server:
-    """`pgexport serve` on a free port with its own data directory (or `data_dir`, shared with other
-    instances); stopped and removed on exit (a given `data_dir` is left to its owner)."""
+    """`pgexport serve` on a free port with its own data directory (or `data_dir`); stopped and removed on
+    exit (a `data_dir` given is left alone)."""
 
     def __init__(self, binary, url, *args, data_dir=None):
         self.work = tempfile.mkdtemp(prefix="pgexport-e2e-")
@@ -178,9 +179,12 @@ CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE {key} <= {int(open_
 
 
 def gate_waiters(url):
-    """How many sessions wait at the gate right now."""
+    """How many sessions wait at the gate of url's database right now (tests beside this one may hold
+    gates of their own databases: the same lock number, another lock)."""
     return int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                         f" AND objid = {GATE_LOCK}").decode().strip() or 0)
+                         f" AND objid = {GATE_LOCK}"
+                         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+               .decode().strip() or 0)
 
 
 class held_gate:

@@ -22,12 +22,12 @@ import threading
 import time
 import urllib.request
 
-from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, tally
+from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
-tests = tally()
-run = tests.run
+RUNNER = test_runner()
+run = RUNNER.run
 
 
 def run_client(*args, timeout=120, **kw):
@@ -82,6 +82,30 @@ def refused_request_exits_with_the_server_message(s, url, work):
     check(p.returncode == 2 and b"--filters" in p.stderr, p.stderr.decode())
     p = run_client("--server", "http://127.0.0.1:9", "--quiet")
     check(p.returncode == 1 and b"cannot connect" in p.stderr, p.stderr.decode())
+
+
+def mistakes_are_caught_before_the_export_runs(s, url, work):
+    before = len(api(s.base, "/api/export?limit=1000"))
+    p = run_client("--server", s.base, "--output", os.path.join(work, "no", "such", "dir", "t.csv"))
+    check(p.returncode == 2 and b"cannot write to the directory" in p.stderr and b"No such file" in p.stderr,
+          p.stderr.decode())
+    p = run_client("--server", s.base, "--filters", '{"category": "books"')
+    check(p.returncode == 2 and b"not valid JSON" in p.stderr, p.stderr.decode())
+    check(len(api(s.base, "/api/export?limit=1000")) == before, "a job was created for a command that cannot succeed")
+    # Spaces around column names are the shell's, not the names'.
+    out = os.path.join(work, "spaced.csv")
+    p = run_client("--server", s.base, "--columns", " id , email", "--output", out)
+    check(p.returncode == 0, p.stderr.decode())
+    check(open(out, "rb").read() == copy_csv(url, "SELECT id, email FROM records ORDER BY id"), "equals COPY")
+
+
+def an_empty_export_says_completed(s, url, work):
+    out = os.path.join(work, "empty.csv")
+    p = run_client("--server", s.base, "--filters", '{"id": {"lt": -1}}', "--columns", "id", "--output", out)
+    check(p.returncode == 0, p.stderr.decode())
+    lines = p.stderr.decode().splitlines()
+    check(any(l.startswith("completed 0 rows") for l in lines), f"no 'completed 0 rows' line: {lines}")
+    check(open(out, "rb").read() == b"id\n", "the file is the header only")
 
 
 def completed_job(s, columns):
@@ -363,7 +387,8 @@ def main():
         with server(BINARY, url, "--chunk-rows", "100") as s:
             for fn in (round_trip_equals_copy, quiet_prints_nothing_and_default_name,
                        refused_request_exits_with_the_server_message, partial_download_resumes_with_range,
-                       stale_part_of_another_job_is_not_resumed, mismatched_content_range_is_not_appended):
+                       stale_part_of_another_job_is_not_resumed, mismatched_content_range_is_not_appended,
+                       mistakes_are_caught_before_the_export_runs, an_empty_export_says_completed):
                 run(fn, s, url, work)
         # Ctrl-C on a job that is still running: the job is held at a gate, so it is, whatever the machine's speed.
         install_gate(url, view="records_gated")
@@ -373,7 +398,7 @@ def main():
                 run(fn, s, url, work)
         with server(BINARY, url, "--api-key", "k1") as s:
             run(api_key_is_sent, s, url, work)
-    return tests.summary()
+    return RUNNER.summary()
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ import subprocess
 import sys
 import time
 
-from e2e_support import copy_csv, scratch_database, server, tally
+from e2e_support import copy_csv, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
-tests = tally()
+tests = test_runner()
 
 
 def check(ok, what):

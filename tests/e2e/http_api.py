@@ -514,6 +514,11 @@ def export_and_compare(server, req, where_sql, columns_sql, key=None):
     check(st["createdAt"] <= st["startedAt"] <= st["finishedAt"] or not st["createdAt"].endswith("Z"),
           f"timestamps out of order: {st['createdAt']} {st['startedAt']} {st['finishedAt']}")
     check(st["error"] is None, f"error is {st['error']!r}")
+    # The default retention: the file is deleted 7 days after the job finished.
+    check(isinstance(st["expiresAt"], str) and ISO_RE.match(st["expiresAt"]), f"expiresAt is {st['expiresAt']!r}")
+    lasts = (datetime.datetime.fromisoformat(st["expiresAt"].replace("Z", "+00:00")) -
+             datetime.datetime.fromisoformat(st["finishedAt"].replace("Z", "+00:00")))
+    check(lasts == datetime.timedelta(days=7), f"expiresAt {st['expiresAt']} is not finishedAt + 7 days")
     check(is_int(st["lastProcessedId"]), f"lastProcessedId is {st['lastProcessedId']!r}")
     check(st["totalRowsEstimate"] is None or is_int(st["totalRowsEstimate"]),
           f"totalRowsEstimate is {st['totalRowsEstimate']!r}")
@@ -787,19 +792,33 @@ def files_of(server, job_id):
 
 def check_cancelled_stays(server, job_id):
     """Call once the server has let go of the job (wait_engine_idle): it is cancelled for good, without a
-    file, a download or a way to cancel it again."""
+    file or a download. (A DELETE now would delete it: check_deleted.)"""
     st = status(server, job_id)
     check(st["status"] == "cancelled", f"cancelled job {job_id} is now {st['status']}")
     check(st["downloadUrl"] is None and st["filePath"] is None, f"cancelled job still offers a file: {st}")
     check(st["finishedAt"] is not None, "a cancelled job has no finishedAt")
+    check(st["expiresAt"] is not None and st["expiresAt"] > st["finishedAt"],
+          f"a cancelled job's expiresAt (when it is forgotten) is {st['expiresAt']!r}")
     stored = sql_value(f"SELECT status FROM export_jobs WHERE id = '{job_id}'")
     check(stored == "cancelled", f"the job store says {stored!r} for cancelled job {job_id}")
     r = download(server, job_id)
     check_error(r, 409, "download of a cancelled job")
     left = files_of(server, job_id)
     check(not left, f"cancelled job {job_id} left files in the data directory: {left}")
-    check_error(request(server, "DELETE", f"/api/export/{job_id}"), 409, "DELETE of an already cancelled job")
     return st
+
+
+def check_deleted(server, job_id, what):
+    """DELETE of an ended job: 204 without a body; then the job, its file and its record are gone."""
+    r = request(server, "DELETE", f"/api/export/{job_id}")
+    check(r.status == 204 and r.body == b"", f"DELETE of a {what} job: {r}")
+    check_error(request(server, "GET", f"/api/export/{job_id}/status"), 404, f"status of a deleted {what} job")
+    check_error(download(server, job_id), 404, f"download of a deleted {what} job")
+    check_error(request(server, "DELETE", f"/api/export/{job_id}"), 404, f"a second DELETE of a {what} job")
+    left = files_of(server, job_id)
+    check(not left, f"the deleted {what} job {job_id} left files in the data directory: {left}")
+    stored = sql_value(f"SELECT count(*) FROM export_jobs WHERE id = '{job_id}'")
+    check(stored == "0", f"the deleted {what} job {job_id} is still in the job store")
 
 
 def check_cancel_answer(r, job_id, what):
@@ -826,14 +845,15 @@ def test_cancel_queued_and_delete_completed(g):
     for job_id in ids[2:]:
         st = check_cancelled_stays(g, job_id)
         check(st["startedAt"] is None and st["rowsExported"] == 0, f"the cancelled queued job ran: {st}")
+    check_deleted(g, ids[2], "cancelled")
 
+    # A completed job: DELETE removes its file and its record; the other completed job is untouched.
     job_id = ids[0]
-    r = request(g, "DELETE", f"/api/export/{job_id}")
-    check_error(r, 409, "DELETE of a completed job")
-    check(status(g, job_id)["status"] == "completed", "DELETE of a completed job changed its status")
-    r = download(g, job_id)
-    check(r.status == 200, f"DELETE of a completed job removed its file: {r}")
-    check_same_bytes(r.body, all_rows_csv(), "the completed job's file after a refused DELETE")
+    check(f"{job_id}.csv" in files_of(g, job_id), "the completed job has no file to delete")
+    check_deleted(g, job_id, "completed")
+    r = download(g, ids[1])
+    check(r.status == 200, f"DELETE of one completed job touched another: {r}")
+    check_same_bytes(r.body, all_rows_csv(), "the other completed job's file after a DELETE")
 
 
 @test("a")
@@ -1294,6 +1314,7 @@ def test_cancel_running_job(g):
         gate.wait_for_waiters(1)  # three chunks written, the fourth's COPY waits
         st = status(g, job_id)
         check(st["status"] == "running", f"the job held at the gate is {st['status']}")
+        check(st["expiresAt"] is None, f"a running job has expiresAt {st['expiresAt']!r}")
         check(any(n.endswith(".part") for n in files_of(g, job_id)), "the running job has no partial file")
         check_cancel_answer(request(g, "DELETE", f"/api/export/{job_id}"), job_id, "running")
         # With the gate still closed, the server must let go of the job at once: its coroutine ends
@@ -1306,6 +1327,7 @@ def test_cancel_running_job(g):
     # and no file appears.
     wait_until("no backend runs a COPY of the view", lambda: gate_waiters(DB_URL) == 0 and active_copies() == 0)
     check_cancelled_stays(g, job_id)
+    check_deleted(g, job_id, "cancelled")
 
 
 @test("g")

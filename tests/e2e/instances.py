@@ -138,7 +138,8 @@ def wait_for(what, predicate, timeout):
 
 class copy_sampler(threading.Thread):
     """Samples pg_stat_activity every 50 ms: a job's COPY (its text without the chunk's cursor) on two
-    backends at once means two instances run it."""
+    backends at once means two instances run it. Only this database's: tests that run beside this one
+    may run two jobs of the same SQL at once on purpose."""
 
     def __init__(self, url):
         super().__init__(daemon=True)
@@ -148,7 +149,8 @@ class copy_sampler(threading.Thread):
         while not self.halt.is_set():
             try:
                 rows = psql(self.url, "SELECT query FROM pg_stat_activity WHERE application_name = 'pgexport'"
-                                      " AND state = 'active' AND query LIKE 'COPY (SELECT%'").decode().splitlines()
+                                      " AND datname = current_database() AND state = 'active'"
+                                      " AND query LIKE 'COPY (SELECT%'").decode().splitlines()
             except subprocess.SubprocessError:
                 rows = []
             jobs = [re.sub(r' AND "id" > -?\d+', "", q) for q in rows if q]
@@ -162,7 +164,9 @@ def kills(url, work, data_dir):
     psql(url, "SELECT 1")
     sizes = [RNG.randrange(20000, 60000) for _ in range(30)]
     sizes = [s + i for i, s in enumerate(sizes)]  # distinct bounds: each job's COPY names it
-    insts = [instance(f"inst-{i}", url, data_dir, work, "--chunk-rows", "25", "--max-concurrent", "2").start()
+    # Thirty jobs at once from one address: more than the default per-client quota (--max-jobs-per-key).
+    insts = [instance(f"inst-{i}", url, data_dir, work, "--chunk-rows", "25", "--max-concurrent", "2",
+                      "--max-jobs-per-key", "0").start()
              for i in range(3)]
     sampler = copy_sampler(url)
     sampler.start()

@@ -23,11 +23,11 @@ import time
 import traceback
 import types
 
-from e2e_support import copy_csv, psql, scratch_database, server, tally
+from e2e_support import copy_csv, psql, scratch_database, server, test_runner
 
 BINARY = os.path.abspath(sys.argv[1])
 KEY_A, KEY_B = "key-a-4f1c", "key-b-9e27"
-tests = tally()
+tests = test_runner()
 run = tests.run
 
 

@@ -38,6 +38,12 @@ struct engine_config {
     std::vector<std::pair<std::string, std::string>> more_tables{};
     int max_concurrent = 2;                         // jobs running at once in this instance
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
+    int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
+                               // 0: no limit. Exact across instances.
+    // While the data directory's file system has less free space than this, async_create answers
+    // insufficient_storage and running jobs wait before their next chunk (they neither fail nor use up
+    // their attempts); 0: no guard.
+    std::uint64_t min_free_disk = std::uint64_t{1} << 30;
     int chunk_rows = 10000;                         // rows per COPY statement
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
@@ -48,10 +54,21 @@ struct engine_config {
     std::string instance_id{};                               // the lease owner's name; empty: host:pid
     std::chrono::milliseconds lease{std::chrono::seconds(15)}; // how long a claim lasts unrenewed
     std::chrono::milliseconds poll_interval{std::chrono::seconds(1)}; // idle instances look for work
+    // random_page_cost for the chunk statements, when lower than the server's: PostgreSQL's default (4)
+    // judges a (filter column, key) index by its first column's correlation and walks the key's index
+    // instead, filtering many rows per chunk; nullopt keeps the server's setting. See docs/scaling.md.
+    std::optional<double> random_page_cost = 1.1;
     int max_attempts = 8; // transient failures in a row (no checkpoint between) before the job fails;
                           // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};
     std::chrono::milliseconds retry_max_delay{std::chrono::seconds(30)};
+    // A completed job's file is deleted this long after it finished, and the job becomes expired; failed
+    // and cancelled records are removed after the same time, expired ones after another retention.
+    // Instances sharing a database should share it: each sweeps by its own.
+    std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+    // The sweeper (expiry, old records, orphan files) runs at start and then every sweep_interval; zero: a
+    // quarter of the retention, at most a minute, with jitter.
+    std::chrono::milliseconds sweep_interval{0};
     // Database protection. max_rate: bytes a second per job, counted on the file written (the database's
     // socket is not read while the job is over it); nullopt: no limit. gentle: nullopt, off.
     std::optional<std::uint64_t> max_rate{};
@@ -67,8 +84,27 @@ struct engine_stats {
     double chunk_seconds_sum = 0;
     std::array<std::int64_t, chunk_buckets.size()> chunk_seconds_le{}; // chunks at or under each bucket
     std::int64_t retries = 0;
+    std::int64_t sweeps = 0;          // sweeper passes that ran to their end
+    std::int64_t jobs_expired = 0;    // completed jobs this process set expired
+    std::int64_t records_removed = 0; // ended jobs' records this process removed
+    std::int64_t files_removed = 0;   // files the sweeper removed: expired jobs' and orphans
     double throttled_seconds_max_rate = 0; // jobs held back by --max-rate, summed over jobs
     double throttled_seconds_gentle = 0;   // jobs paused by --gentle, summed over jobs
+};
+
+// What one pass of the sweeper did.
+struct sweep_report {
+    std::int64_t jobs_expired = 0;    // completed jobs past the retention, now expired (their files deleted)
+    std::int64_t records_removed = 0; // failed, cancelled and expired records removed
+    std::int64_t files_removed = 0;   // files of expired jobs, and orphans: files of jobs gone or ended
+};
+
+// What a delete did: a queued or running job is cancelled, an ended one deleted.
+enum class delete_action { cancelled, deleted };
+
+struct delete_result {
+    delete_action action = delete_action::deleted;
+    job_info job; // cancelled: the job now; deleted: the job as it was
 };
 
 // One page of the table as the listing API shows it: each row a JSON object (PostgreSQL's row_to_json).
@@ -100,10 +136,13 @@ public:
     bool started() const;
 
     // Validates `request` against the table (columns exist, every value parses as its column's type) and
-    // queues a job. Returns the job id, or a problem: invalid_request, unknown_column, unknown_operator,
-    // invalid_value (all the client's to fix) or unavailable.
+    // queues a job. `owner` sees the job (async_status...); `quota_key` names whose quota it counts against
+    // (max_jobs_per_key; nullopt: none). Returns the job id, or a problem: invalid_request,
+    // unknown_column, unknown_operator, invalid_value (all the client's to fix), too_many_jobs (the quota,
+    // or the queue is full), insufficient_storage (min_free_disk) or unavailable.
     boost::asio::awaitable<result<std::string>> async_create(export_request request,
-                                                             std::optional<std::string> owner = {});
+                                                             std::optional<std::string> owner = {},
+                                                             std::optional<std::string> quota_key = {});
 
     // The job with live progress. invalid_request for a malformed id (not a UUID); not_found for an
     // unknown id or another owner's job.
@@ -116,7 +155,19 @@ public:
     // ended; not_found as async_status.
     boost::asio::awaitable<result<job_info>> async_cancel(std::string id, owner_filter owner = {});
 
-    // True when the database answers.
+    // Ends a job whichever state it is in: a queued or running one is cancelled (as async_cancel); an
+    // ended one (completed, failed, cancelled, expired) has its file and its record deleted, after which
+    // it is unknown. not_found as async_status; unavailable_error when the database cannot be reached.
+    boost::asio::awaitable<result<delete_result>> async_delete(std::string id, owner_filter owner = {});
+
+    // One pass of the sweeper now (it also runs by itself, see engine_config::sweep_interval): completed
+    // jobs past the retention expire and their files go, old ended records are removed, and files of the
+    // data directory whose job is gone or has ended without a file are removed. Throws unavailable_error
+    // when the database cannot be reached; nothing is removed on a guess.
+    boost::asio::awaitable<sweep_report> async_sweep();
+
+    // True when the database answers, on a connection of its own: a busy job store or catalog does not
+    // delay the answer.
     boost::asio::awaitable<bool> async_ping();
 
     // How many jobs the store holds in each status.

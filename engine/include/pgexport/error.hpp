@@ -19,6 +19,8 @@ enum class errc {
     conflict,      // the job is not in a state that allows the operation
     unavailable,   // the database cannot be reached right now
     too_busy,      // the queue of waiting jobs is full; try again later
+    too_many_jobs, // the caller has as many queued and running jobs as its quota allows
+    insufficient_storage, // the data directory's file system has less free space than the guard wants
 };
 
 // The snake_case name of a code, as the HTTP API reports it (e.g. "invalid_value").

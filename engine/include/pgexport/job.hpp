@@ -10,7 +10,8 @@
 
 namespace pgexport::engine {
 
-enum class job_status { queued, running, completed, failed, cancelled };
+// expired: completed once, its file deleted when the retention ran out (engine_config::retention).
+enum class job_status { queued, running, completed, failed, cancelled, expired };
 
 std::string_view to_string(job_status status);
 std::optional<job_status> parse_job_status(std::string_view text);
@@ -36,12 +37,17 @@ struct job_info {
     std::optional<std::string> error;     // set once failed
     int attempts = 0;                    // failed attempts so far
     std::optional<std::string> instance; // the instance running it, while it runs
+    std::optional<std::string> waiting;  // why a running job does not move on (the disk is short of space,
+                                         // a throttle); known to the instance that runs it
     timestamp created_at;
     std::optional<timestamp> started_at;
     std::optional<timestamp> finished_at;
-    // While it runs: why it waits now (a throttle, say), else nullopt; and the time it was held back,
-    // known to the instance running it only (nullopt elsewhere and once it ended).
-    std::optional<std::string> waiting;
+    // When the job ended: finished_at + the retention. For a completed job the moment its file is deleted
+    // (it becomes expired); for a failed or cancelled one the moment its record is removed; for an expired
+    // one the moment it expired (its record goes one retention later). nullopt while queued or running.
+    std::optional<timestamp> expires_at;
+    // Time the job was held back on purpose (--max-rate, --gentle); known to the instance running it only
+    // (nullopt elsewhere and once it ended).
     std::optional<throttle_seconds> throttled;
 };
 

@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,11 +36,20 @@ struct export_request {
     friend bool operator==(const export_request&, const export_request&) = default;
 };
 
+// How large a request may be, counted in values: each value becomes SQL text in every chunk's statement
+// and is checked by PostgreSQL at creation, so the bound is on them, not only on the body's bytes.
+struct request_limits {
+    std::size_t max_in_values = 100'000;     // values in one "in" list
+    std::size_t max_filter_values = 200'000; // values in all filters together
+    std::size_t max_columns = 1'000;         // names in "columns"
+};
+
 // Reads a request body: {"filters": {...}, "columns": [...], "table": "..."}, all optional, nothing else.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be
-// strings, numbers or booleans (taken as their text) or null. Checks shape and encoding only (valid
-// UTF-8, no NUL); columns and value types are checked against the table by the engine.
-result<export_request> parse_export_request(const boost::json::value& body);
+// strings, numbers or booleans (taken as their text) or null. Checks shape, encoding (valid UTF-8, no
+// NUL) and size (`limits`: invalid_request naming the cap); columns and value types are checked against
+// the table by the engine.
+result<export_request> parse_export_request(const boost::json::value& body, const request_limits& limits = {});
 
 // The request as JSON that parse_export_request reads back to an equal request.
 boost::json::value to_json(const export_request& request);

@@ -1,8 +1,12 @@
 #include "detail/chunk_copier.hpp"
 
 #include "detail/csv_row.hpp"
+#include "detail/data_dir.hpp"
+#include "detail/job_policy.hpp"
 #include "detail/job_throttle.hpp"
 #include "detail/sql.hpp"
+
+#include <pgexport/log.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 
@@ -124,6 +128,42 @@ asio::awaitable<void> await_checkpoint(running_job& job, std::shared_ptr<pending
         throw stop_job{};
 }
 
+// The free-space guard of a running job: while the data directory's file system has less free space than
+// min_free_disk, waits (backing off to 5 s, woken by a cancel or a shutdown) instead of writing on. The
+// wait is inside the attempt: it neither fails the job nor counts as a failed attempt. Logged once when
+// the wait starts and once when it ends; status shows it as "waiting".
+asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job) {
+    const std::uint64_t min = state.config.min_free_disk;
+    if (min == 0)
+        co_return;
+    const retry_policy backoff{std::chrono::milliseconds(250), std::chrono::seconds(5), 0};
+    for (int waits = 1;; ++waits) {
+        auto ask = [dir = state.config.data_dir] { return free_space(dir); };
+        const auto free = co_await async_offload(state.file_pool, std::move(ask));
+        if (!free || *free >= min)
+            break;
+        if (!job.waiting) {
+            job.waiting = "the data directory has " + format_size(*free) + " free, less than --min-free-disk (" +
+                          format_size(min) + "); the export goes on when space is freed";
+            log_event("warning", "job_waiting_for_disk",
+                      {{"job", job.id()}, {"free_bytes", *free}, {"min_free_bytes", min}, {"rows", job.rows}});
+        }
+        job.backoff = std::make_unique<asio::steady_timer>(
+            state.executor, decide_retry(backoff, failure_class::no_space, waits).delay);
+        boost::system::error_code ec;
+        co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        job.backoff.reset();
+        if (job.should_stop()) {
+            job.waiting.reset();
+            throw stop_job{};
+        }
+    }
+    if (job.waiting) {
+        job.waiting.reset();
+        log_event("info", "job_disk_space_back", {{"job", job.id()}});
+    }
+}
+
 void record_chunk(engine_stats& stats, std::chrono::steady_clock::duration took) {
     const double seconds = std::chrono::duration<double>(took).count();
     ++stats.chunks;
@@ -159,6 +199,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
         while (job.job.key_upper_bound) {
             if (job.should_stop())
                 throw stop_job{};
+            co_await wait_for_free_space(state, job);
             chunk_sink sink(writer, job, throttle, single, leads);
             const std::string sql =
                 chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, state.config.chunk_rows);

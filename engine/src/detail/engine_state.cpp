@@ -18,12 +18,14 @@ void running_job::interrupt() {
 engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
     : executor(std::move(ex)), config(std::move(cfg)),
       jobs(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
-      catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout) {}
+      catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout),
+      health(config.database_url, std::chrono::seconds(5), config.connect_timeout) {}
 
 engine_state::~engine_state() {
     queue_pool.join();
     catalog_pool.join();
     file_pool.join();
+    health_pool.join();
 }
 
 fs::path engine_state::part_path(const std::string& id, std::optional<std::int64_t> token) const {
@@ -68,13 +70,20 @@ const table_schema* engine_state::find_schema(const std::optional<std::string>& 
 void engine_state::remember_if_ended(const job_info& info) {
     if (info.status == job_status::queued || info.status == job_status::running)
         return;
-    if (ended.emplace(info.id, info).second) {
+    if (auto [it, inserted] = ended.try_emplace(info.id, info); !inserted) {
+        it->second = info;
+    } else {
         ended_order.push_back(info.id);
         if (ended_order.size() > max_remembered) {
             ended.erase(ended_order.front());
             ended_order.pop_front();
         }
     }
+}
+
+void engine_state::forget(const std::string& id) {
+    if (ended.erase(id))
+        ended_order.erase(std::find(ended_order.begin(), ended_order.end(), id));
 }
 
 } // namespace pgexport::engine::detail

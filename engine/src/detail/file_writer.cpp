@@ -37,6 +37,20 @@ void fsync_directory(const std::filesystem::path& dir) {
 
 } // namespace
 
+int open_private(const std::filesystem::path& path, int flags) {
+    const int fd = ::open(path.c_str(), flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        throw_errno("cannot open", path);
+    // A file left by an older version may be 0644: a table dump is its owner's alone.
+    if (::fchmod(fd, 0600) != 0) {
+        const int saved = errno;
+        ::close(fd);
+        errno = saved;
+        throw_errno("cannot chmod", path);
+    }
+    return fd;
+}
+
 struct file_writer::shared {
     shared(asio::any_io_executor ex, std::filesystem::path p) : path(std::move(p)), wake(std::move(ex)) {}
     ~shared() {
@@ -55,9 +69,7 @@ file_writer::file_writer(asio::any_io_executor executor, asio::thread_pool& pool
     : pool_(pool), shared_(std::make_shared<shared>(std::move(executor), std::move(path))), offset_(length),
       capacity_(capacity) {
     const auto& p = shared_->path;
-    shared_->fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (shared_->fd < 0)
-        throw_errno("cannot open", p);
+    shared_->fd = open_private(p, O_WRONLY);
     if (::ftruncate(shared_->fd, length) != 0)
         throw_errno("cannot truncate", p);
     buffer_.reserve(capacity_);
@@ -67,7 +79,7 @@ file_writer::~file_writer() = default;
 
 std::int64_t file_writer::length_of(const std::filesystem::path& path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
+    if (::lstat(path.c_str(), &st) != 0)
         return -1;
     return st.st_size;
 }
@@ -156,15 +168,15 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 }
 
 void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes) {
-    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0)
         throw_errno("cannot open", from);
-    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        const int saved = errno;
+    int out = -1;
+    try {
+        out = open_private(to, O_WRONLY | O_TRUNC);
+    } catch (...) {
         ::close(in);
-        errno = saved;
-        throw_errno("cannot create", to);
+        throw;
     }
     struct closer {
         int a, b;

@@ -29,7 +29,7 @@ public:
     file_writer(const file_writer&) = delete;
     file_writer& operator=(const file_writer&) = delete;
 
-    // The file's current length on disk, -1 when it does not exist.
+    // The file's current length on disk, -1 when it does not exist (a symbolic link is not followed).
     static std::int64_t length_of(const std::filesystem::path& path);
 
     // Buffers `data`; true when the buffer is full and async_write_behind should be awaited.
@@ -66,6 +66,11 @@ private:
     std::string buffer_;
     std::shared_ptr<std::string> in_flight_;
 };
+
+// Opens `path` with `flags` (O_WRONLY, O_TRUNC...), creating it with mode 0600, never through a symbolic
+// link (O_NOFOLLOW: ELOOP), and makes an existing file 0600 too. Returns the descriptor, the caller's to
+// close. Throws std::system_error naming the file (EMFILE and ENFILE included: the caller's retry).
+int open_private(const std::filesystem::path& path, int flags);
 
 // Renames `from` to `to` and fsyncs their directory, so the rename survives a crash.
 void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to);

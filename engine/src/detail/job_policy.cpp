@@ -49,8 +49,11 @@ failure_class classify_errno(int error) {
     case ENOMEM:
     case EBUSY:
         return failure_class::transient;
+    case ENOSPC:
+    case EDQUOT:
+        return failure_class::no_space;
     default:
-        return failure_class::permanent; // ENOSPC, EFBIG, EROFS, EACCES, EIO, ...
+        return failure_class::permanent; // EFBIG, EROFS, EACCES, EIO, ...
     }
 }
 
@@ -60,6 +63,8 @@ std::string_view to_string(failure_class c) {
         return "unavailable";
     case failure_class::transient:
         return "transient";
+    case failure_class::no_space:
+        return "no_space";
     case failure_class::permanent:
         return "permanent";
     }

@@ -43,6 +43,7 @@ resume_plan plan_resume(const checkpoint_facts& checkpoint, const disk_facts& di
 enum class failure_class {
     unavailable, // the database or the network is away: wait, however long, and go on
     transient,   // may pass (a conflict, a lack of resources): try again a bounded number of times
+    no_space,    // the disk is full (ENOSPC, EDQUOT): wait for space, however long, like the free-space guard
     permanent,   // will not pass by trying again (bad SQL, a full or read-only disk): fail the job
 };
 
@@ -69,7 +70,7 @@ struct retry_decision {
 };
 
 // After a failure: `consecutive` is how many attempts in a row have now failed without a checkpoint
-// between them (1 for the first). Availability failures never give up; the delay doubles from
+// between them (1 for the first). Availability and full-disk failures never give up; the delay doubles from
 // base_delay up to max_delay. `jitter` in [0, 1) takes up to a quarter off the delay, so that instances
 // woken by one outage do not all return at the same instant.
 retry_decision decide_retry(const retry_policy& policy, failure_class failure, int consecutive, double jitter = 0);

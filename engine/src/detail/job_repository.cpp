@@ -31,7 +31,9 @@ stored_job read_job(const PGresult* r, int row) {
     job_info& info = j.info;
     info.id = *get_text(r, row, 0);
     info.status = parse_job_status(*get_text(r, row, 1)).value_or(job_status::failed);
-    auto request = parse_export_request(json::parse(*get_text(r, row, 2)));
+    // Accepted under the limits of its day: read back whatever they are now.
+    constexpr request_limits unlimited{SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    auto request = parse_export_request(json::parse(*get_text(r, row, 2)), unlimited);
     if (!request)
         throw std::runtime_error("job " + info.id + " has an unreadable request: " + request.error().message);
     info.request = std::move(*request);
@@ -55,6 +57,14 @@ stored_job read_job(const PGresult* r, int row) {
     return j;
 }
 
+// The first column of every row, as text (ids).
+std::vector<std::string> first_column(const PGresult* r) {
+    std::vector<std::string> values;
+    for (int i = 0; i < PQntuples(r); ++i)
+        values.push_back(get_text(r, i, 0).value_or(""));
+    return values;
+}
+
 std::vector<stored_job> read_jobs(const PGresult* r) {
     std::vector<stored_job> jobs;
     for (int i = 0; i < PQntuples(r); ++i)
@@ -64,40 +74,50 @@ std::vector<stored_job> read_jobs(const PGresult* r) {
 
 } // namespace
 
-std::string text_array(const std::vector<std::string>& values) {
-    std::string out = "{";
-    for (const auto& v : values) {
-        if (out.size() > 1)
-            out += ',';
-        out += '"';
-        for (char c : v) {
-            if (c == '"' || c == '\\')
-                out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
+namespace {
 
-bool job_repository::insert(const stored_job& job, std::size_t max_queued) {
+// The class of the advisory locks that serialize quota checks (the two-key form: it cannot meet the
+// one-key locks that migrations take); the second key is the quota key's hash. Keys that share a hash
+// only wait for each other.
+constexpr const char* quota_lock_class = "728340";
+
+} // namespace
+
+insert_outcome job_repository::insert(const stored_job& job, std::size_t max_queued, int max_per_key) {
     const job_info& info = job.info;
     const auto created_us =
         std::chrono::duration_cast<std::chrono::microseconds>(info.created_at.time_since_epoch()).count();
+    const bool quota = job.quota_key && max_per_key > 0;
     // Repeatable: a second run after a lost reply finds the row there and adds nothing; the answer is
-    // the same. The notification wakes idle instances at once.
-    result_ptr r = session_.run(
-        "WITH ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
-        " created_at, table_name, key_column)"
-        " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8"
+    // the same. The notification wakes idle instances at once (at the commit, under a quota).
+    const std::string sql =
+        "WITH quota AS (SELECT count(*) AS n FROM export_jobs"
+        " WHERE quota_key = $10 AND status IN ('queued', 'running')),"
+        " ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
+        " created_at, table_name, key_column, quota_key)"
+        " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10"
         " WHERE (SELECT count(*) FROM export_jobs WHERE status = 'queued') < $9::bigint"
+        " AND ($11::bigint = 0 OR (SELECT n FROM quota) < $11::bigint)"
         " ON CONFLICT (id) DO NOTHING RETURNING id)"
         " SELECT EXISTS (SELECT FROM ins) OR EXISTS (SELECT FROM export_jobs WHERE id = $1),"
-        " pg_notify('pgexport_jobs', $1::text)",
-        {info.id, json::serialize(to_json(info.request)), info.owner, opt_int(job.key_upper_bound),
-         opt_int(info.total_rows_estimate), std::to_string(created_us), job.table, job.key,
-         std::to_string(max_queued)});
-    return get_text(r.get(), 0, 0) == std::optional<std::string>("t");
+        " (SELECT n FROM quota), pg_notify('pgexport_jobs', $1::text)";
+    const sql_params params{info.id, json::serialize(to_json(info.request)), info.owner,
+                            opt_int(job.key_upper_bound), opt_int(info.total_rows_estimate),
+                            std::to_string(created_us), job.table, job.key, std::to_string(max_queued),
+                            job.quota_key, std::to_string(quota ? max_per_key : 0)};
+    // The lock is taken by a statement of its own: a statement's snapshot is taken when it starts, so the
+    // count in the next one sees every job that the previous holder of the lock committed.
+    auto locked = [&] {
+        session_.run_once(std::string("SELECT pg_advisory_xact_lock(") + quota_lock_class + ", hashtext($1))",
+                          {*job.quota_key});
+        return session_.run_once(sql, params);
+    };
+    result_ptr r = quota ? session_.transaction(locked) : session_.run(sql, params);
+    if (get_text(r.get(), 0, 0) == std::optional<std::string>("t"))
+        return insert_outcome::inserted;
+    if (quota && get_int64(r.get(), 0, 1).value_or(0) >= max_per_key)
+        return insert_outcome::quota_full;
+    return insert_outcome::queue_full;
 }
 
 std::optional<stored_job> job_repository::get(const std::string& id, const std::vector<std::string>& tables) {
@@ -233,6 +253,61 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
     return parse_job_status(*get_text(r.get(), 0, 0));
 }
 
+std::optional<job_status> job_repository::cancel_or_delete(const std::string& id,
+                                                           const std::vector<std::string>& tables) {
+    // One statement under the row lock: the job cannot end between the choice and the change. Only one of
+    // the two writes finds its row. Not repeated after a lost connection, like cancel: a second run would
+    // find the job gone and call it unknown.
+    result_ptr r = session_.run_once(
+        "WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 AND table_name = ANY($2::text[])"
+        " FOR UPDATE),"
+        " cancelled AS (UPDATE export_jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()"
+        " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running') RETURNING old.status),"
+        " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
+        " AND old.status NOT IN ('queued', 'running') RETURNING old.status)"
+        " SELECT status FROM cancelled UNION ALL SELECT status FROM deleted",
+        {id, text_array(tables)});
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return parse_job_status(*get_text(r.get(), 0, 0));
+}
+
+std::vector<std::string> job_repository::expire_completed(std::chrono::milliseconds retention,
+                                                          const std::vector<std::string>& tables, int limit) {
+    result_ptr r = session_.run(
+        "UPDATE export_jobs SET status = 'expired', file_path = NULL, updated_at = now()"
+        " WHERE status = 'completed' AND id IN (SELECT id FROM export_jobs WHERE status = 'completed'"
+        " AND finished_at < now() - $1::bigint * interval '1 millisecond' AND table_name = ANY($2::text[])"
+        " ORDER BY finished_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
+        " RETURNING id::text",
+        {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
+    return first_column(r.get());
+}
+
+std::vector<std::string> job_repository::remove_ended(std::chrono::milliseconds retention,
+                                                      const std::vector<std::string>& tables, int limit) {
+    result_ptr r = session_.run(
+        "DELETE FROM export_jobs WHERE id IN (SELECT id FROM export_jobs WHERE table_name = ANY($2::text[])"
+        " AND ((status IN ('failed', 'cancelled') AND finished_at < now() - $1::bigint * interval '1 millisecond')"
+        " OR (status = 'expired' AND finished_at < now() - 2 * $1::bigint * interval '1 millisecond'))"
+        " LIMIT $3::int FOR UPDATE SKIP LOCKED)"
+        " AND status IN ('failed', 'cancelled', 'expired')"
+        " RETURNING id::text",
+        {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
+    return first_column(r.get());
+}
+
+std::map<std::string, job_status> job_repository::statuses(const std::vector<std::string>& ids) {
+    result_ptr r = session_.run("SELECT id::text, status FROM export_jobs WHERE id = ANY($1::uuid[])",
+                                {text_array(ids)});
+    std::map<std::string, job_status> found;
+    // A status this version does not know (a newer version wrote it) counts as unfinished: its files stay.
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        found.emplace(*get_text(r.get(), i, 0),
+                      parse_job_status(*get_text(r.get(), i, 1)).value_or(job_status::running));
+    return found;
+}
+
 std::map<job_status, std::int64_t> job_repository::count_by_status(const std::vector<std::string>& tables) {
     result_ptr r = session_.run(
         "SELECT status, count(*) FROM export_jobs WHERE table_name = ANY($1::text[]) GROUP BY status",
@@ -242,15 +317,6 @@ std::map<job_status, std::int64_t> job_repository::count_by_status(const std::ve
         if (auto s = parse_job_status(*get_text(r.get(), i, 0)))
             counts[*s] = *get_int64(r.get(), i, 1);
     return counts;
-}
-
-bool job_repository::ping() {
-    try {
-        session_.run("SELECT 1");
-        return true;
-    } catch (const pg_error&) {
-        return false;
-    }
 }
 
 } // namespace pgexport::engine::detail

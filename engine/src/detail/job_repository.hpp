@@ -25,6 +25,13 @@ struct stored_job {
     std::string key;
     std::int64_t lease_token = 0;          // the claim this copy was read under
     std::optional<std::int64_t> part_token; // the lease whose partial file holds the checkpoint
+    std::optional<std::string> quota_key;   // whose quota the job counts against (written, never read back)
+};
+
+enum class insert_outcome {
+    inserted,   // queued (or had been, by an earlier run of the same insert)
+    queue_full, // max_queued jobs wait already, all callers together
+    quota_full, // the job's quota key has max_per_key jobs queued or running already
 };
 
 // What a fenced write found.
@@ -40,8 +47,10 @@ public:
                    std::chrono::milliseconds connect_timeout, std::chrono::milliseconds lease)
         : session_(std::move(url), statement_timeout, connect_timeout), lease_(lease) {}
 
-    // Queues a job unless `max_queued` jobs wait already; false then.
-    bool insert(const stored_job& job, std::size_t max_queued);
+    // Queues a job unless `max_queued` jobs wait already, or its quota key has `max_per_key` jobs queued or
+    // running (0: no limit). The quota is exact across instances: its check and the insert run under a
+    // transaction-scoped advisory lock on the key.
+    insert_outcome insert(const stored_job& job, std::size_t max_queued, int max_per_key);
 
     std::optional<stored_job> get(const std::string& id, const std::vector<std::string>& tables);
     std::vector<stored_job> list(const owner_filter& owner, const std::vector<std::string>& tables, int limit);
@@ -76,9 +85,24 @@ public:
 
     // queued/running -> cancelled; the job's state before, or nullopt when unknown.
     std::optional<job_status> cancel(const std::string& id, const std::vector<std::string>& tables);
+    // A queued or running job cancelled (as cancel), an ended one's record deleted; the job's state before,
+    // or nullopt when unknown. Runs once, as cancel.
+    std::optional<job_status> cancel_or_delete(const std::string& id, const std::vector<std::string>& tables);
+
+    // The sweeper's statements. Each takes at most `limit` rows, skipping rows another instance has
+    // locked (it is sweeping them), and is safe to repeat: a second run finds nothing more to do.
+    // Completed jobs of `tables` that finished more than `retention` ago become expired: their ids.
+    std::vector<std::string> expire_completed(std::chrono::milliseconds retention,
+                                              const std::vector<std::string>& tables, int limit);
+    // Records of `tables` removed: failed and cancelled jobs that ended more than `retention` ago, expired
+    // ones more than twice that (one retention as completed, one as expired). Their ids.
+    std::vector<std::string> remove_ended(std::chrono::milliseconds retention,
+                                          const std::vector<std::string>& tables, int limit);
+    // The status of each of `ids` that has a record, whatever its table (instances that serve other
+    // tables may share the data directory). Ids without a record are absent from the answer.
+    std::map<std::string, job_status> statuses(const std::vector<std::string>& ids);
 
     std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
-    bool ping();
 
 private:
     lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);
@@ -86,8 +110,5 @@ private:
     blocking_session session_;
     std::chrono::milliseconds lease_;
 };
-
-// `values` as a PostgreSQL text[] literal.
-std::string text_array(const std::vector<std::string>& values);
 
 } // namespace pgexport::engine::detail

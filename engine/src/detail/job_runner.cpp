@@ -1,4 +1,5 @@
 #include "detail/job_runner.hpp"
+#include "detail/sql.hpp"
 
 #include "detail/chunk_copier.hpp"
 #include "detail/file_writer.hpp"
@@ -133,6 +134,8 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
             throw stop_job{};
         co_await connection.async_connect(state.config.database_url, state.config.statement_timeout,
                                           state.config.connect_timeout);
+        if (auto cost = planner_settings_sql(state.config.random_page_cost))
+            co_await connection.async_exec(*cost);
         co_await copy_chunks(state, job, writer, connection);
     } catch (...) {
         failure = std::current_exception();

@@ -338,12 +338,21 @@ PGconn* blocking_session::connection() {
     return conn_.get();
 }
 
+bool blocking_session::lost(const pg_error& e) {
+    return e.sqlstate().empty() || e.sqlstate().starts_with("08") || e.sqlstate().starts_with("57P");
+}
+
+void blocking_session::roll_back() noexcept {
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE)
+        result_ptr(PQexec(conn_.get(), "ROLLBACK"));
+}
+
 result_ptr blocking_session::run(std::string_view sql, const sql_params& params) {
     try {
         return exec(connection(), sql, params);
     } catch (const pg_error& e) {
         // A connection lost since the last statement (say, a database restart): one fresh try.
-        if (!e.sqlstate().empty() && !e.sqlstate().starts_with("08") && !e.sqlstate().starts_with("57P"))
+        if (!lost(e))
             throw;
         conn_.reset();
         return exec(connection(), sql, params);
@@ -362,6 +371,22 @@ result_ptr blocking_session::run_once(std::string_view sql, const sql_params& pa
 
 std::optional<std::string> opt_int(std::optional<std::int64_t> v) {
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+
+std::string text_array(const std::vector<std::string>& values) {
+    std::string out = "{";
+    for (const auto& v : values) {
+        if (out.size() > 1)
+            out += ',';
+        out += '"';
+        for (char c : v) {
+            if (c == '"' || c == '\\')
+                out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    return out + "}";
 }
 
 } // namespace pgexport::engine::detail

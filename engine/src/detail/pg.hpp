@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace pgexport::engine::detail {
@@ -73,11 +74,37 @@ public:
     result_ptr run(std::string_view sql, const sql_params& params = {});
     // Runs `sql` once; a lost connection is the caller's to report.
     result_ptr run_once(std::string_view sql, const sql_params& params = {});
+    // Runs f() between BEGIN and COMMIT, its statements through run_once; ROLLBACK when it throws. When
+    // the connection was lost, the whole transaction runs once more on a new one: only for bodies that
+    // are safe to repeat (a lost COMMIT may have committed).
+    template <class F> auto transaction(F f) -> std::invoke_result_t<F&> {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                run_once("BEGIN");
+                auto out = f();
+                run_once("COMMIT");
+                return out;
+            } catch (const pg_error& e) {
+                if (!lost(e) || attempt > 0) {
+                    roll_back();
+                    throw;
+                }
+                conn_.reset();
+            } catch (...) {
+                roll_back();
+                throw;
+            }
+        }
+    }
 
     const std::string& url() const noexcept { return url_; }
 
 private:
     PGconn* connection();
+    // True when `e` means the connection is gone (nothing answered, or the server went away).
+    static bool lost(const pg_error& e);
+    // Ends an open transaction, if the connection is still there; errors are ignored.
+    void roll_back() noexcept;
 
     std::string url_;
     std::chrono::milliseconds statement_timeout_;
@@ -86,6 +113,9 @@ private:
 };
 
 std::optional<std::string> opt_int(std::optional<std::int64_t> v);
+
+// `values` as a PostgreSQL text[] literal (every element quoted, so any text reads back as itself).
+std::string text_array(const std::vector<std::string>& values);
 
 // Value of row/column as text; nullopt for NULL.
 std::optional<std::string> get_text(const PGresult* r, int row, int column);

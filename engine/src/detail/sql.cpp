@@ -1,6 +1,17 @@
 #include "detail/sql.hpp"
 
+#include <cstdio>
+
 namespace pgexport::engine::detail {
+
+std::optional<std::string> planner_settings_sql(std::optional<double> random_page_cost) {
+    if (!random_page_cost || !(*random_page_cost > 0) || *random_page_cost > 1e6)
+        return std::nullopt;
+    char value[32];
+    std::snprintf(value, sizeof value, "%.6g", *random_page_cost);
+    return std::string("SELECT set_config('random_page_cost', LEAST(current_setting('random_page_cost')::float8, ") +
+           value + ")::text, false)";
+}
 
 std::string quote_identifier(std::string_view name) {
     std::string out = "\"";

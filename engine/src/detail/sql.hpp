@@ -15,6 +15,10 @@
 
 namespace pgexport::engine::detail {
 
+// The statement that lowers the session's random_page_cost to `random_page_cost` when the server's is
+// higher (engine_config::random_page_cost); nullopt when there is nothing to apply.
+std::optional<std::string> planner_settings_sql(std::optional<double> random_page_cost);
+
 // "name" with inner quotes doubled.
 std::string quote_identifier(std::string_view name);
 

@@ -41,11 +41,23 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
     return schema;
 }
 
-result<std::string> table_catalog::canonical_value(const std::string& column, const std::string& type,
-                                               const std::string& text) {
+result<std::vector<std::string>> table_catalog::canonical_values(const std::string& column,
+                                                                const std::string& type,
+                                                                const std::vector<std::string>& texts) {
     try {
-        result_ptr r = session_.run("SELECT $1::" + type + "::text", {text});
-        return *get_text(r.get(), 0, 0);
+        // One round trip for a whole "in" list, not one per value: the catalog connection serves every
+        // request's validation and the listing.
+        result_ptr r = session_.run("SELECT u.x::" + type + "::text FROM unnest($1::text[]) WITH ORDINALITY"
+                                    " AS u(x, n) ORDER BY u.n",
+                                    {text_array(texts)});
+        std::vector<std::string> out;
+        out.reserve(texts.size());
+        for (int i = 0; i < PQntuples(r.get()); ++i)
+            out.push_back(*get_text(r.get(), i, 0));
+        if (out.size() != texts.size())
+            throw std::logic_error("canonical_values: " + std::to_string(texts.size()) + " values in, " +
+                                   std::to_string(out.size()) + " out");
+        return out;
     } catch (const pg_error& e) {
         if (e.sqlstate().starts_with("22") || e.sqlstate().starts_with("42"))
             return problem{errc::invalid_value, "filter \"" + column + "\": " + e.what()};

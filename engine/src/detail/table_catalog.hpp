@@ -27,10 +27,11 @@ public:
     // is taken with a warning in the log). Throws std::runtime_error with a clear message.
     table_schema load_schema(const std::string& table, const std::string& key);
 
-    // `text` parsed as `type` and printed back by PostgreSQL, so that values like 'now' are fixed at
-    // creation. invalid_value when it does not parse.
-    result<std::string> canonical_value(const std::string& column, const std::string& type,
-                                        const std::string& text);
+    // Each of `texts` parsed as `type` and printed back by PostgreSQL, in order, so that values like 'now'
+    // are fixed at creation: one statement for all of them, however many. invalid_value when one does not
+    // parse (PostgreSQL's message quotes it).
+    result<std::vector<std::string>> canonical_values(const std::string& column, const std::string& type,
+                                                      const std::vector<std::string>& texts);
 
     std::optional<std::int64_t> max_key(const table_schema& schema);
     std::optional<std::int64_t> estimate_rows(const std::string& explain_sql);

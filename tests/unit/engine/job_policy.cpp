@@ -77,8 +77,23 @@ BOOST_AUTO_TEST_CASE(sqlstates_by_class) {
 BOOST_AUTO_TEST_CASE(errnos_by_class) {
     for (int e : {EMFILE, ENFILE, EAGAIN, EINTR, ENOMEM})
         BOOST_TEST(classify_errno(e) == failure_class::transient, "errno " << e);
-    for (int e : {ENOSPC, EFBIG, EROFS, EACCES, EIO, ENOENT, EPERM})
+    for (int e : {ENOSPC, EDQUOT})
+        BOOST_TEST(classify_errno(e) == failure_class::no_space, "errno " << e);
+    for (int e : {EFBIG, EROFS, EACCES, EIO, ENOENT, EPERM, ELOOP})
         BOOST_TEST(classify_errno(e) == failure_class::permanent, "errno " << e);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_never_gives_up) {
+    // The job waits for space as it waits for the database: it neither fails nor uses up the budget.
+    const retry_policy policy{250ms, 5s, 2};
+    std::chrono::milliseconds previous{0};
+    for (int n = 1; n <= 1000; ++n) {
+        const auto d = decide_retry(policy, failure_class::no_space, n);
+        BOOST_TEST_REQUIRE(!d.give_up, "gave up after " << n << " failures");
+        BOOST_TEST_REQUIRE(d.delay >= previous);
+        previous = d.delay;
+    }
+    BOOST_TEST(previous == 5s);
 }
 
 BOOST_AUTO_TEST_CASE(availability_failures_never_give_up) {

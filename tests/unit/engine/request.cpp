@@ -79,6 +79,81 @@ BOOST_AUTO_TEST_CASE(rejects_bad_shapes_with_a_reason) {
     }
 }
 
+namespace {
+
+// {"filters": {"<column>": [0, 1, ..., n - 1]}} (or {"in": [...]}), written out as text.
+std::string in_list(std::size_t n, const std::string& column = "a", bool as_operator = false) {
+    std::string json = "[";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i)
+            json += ',';
+        json += std::to_string(i);
+    }
+    json += ']';
+    std::string out = "\"";
+    out += column;
+    out += "\": ";
+    if (as_operator) {
+        out += "{\"in\": ";
+        out += json;
+        out += '}';
+    } else {
+        out += json;
+    }
+    return out;
+}
+
+std::string column_list(std::size_t n) {
+    std::string json = "[";
+    for (std::size_t i = 0; i < n; ++i) {
+        json += i ? ",\"c" : "\"c";
+        json += std::to_string(i);
+        json += '"';
+    }
+    json += ']';
+    return json;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(caps_on_values_and_columns) {
+    const request_limits limits; // the defaults: 100,000 in a list, 200,000 in all, 1,000 columns
+    auto parse_with = [](const std::string& json, const request_limits& l) {
+        return parse_export_request(boost::json::parse(json), l);
+    };
+    // At each cap: accepted.
+    BOOST_TEST(parse_with("{\"filters\": {" + in_list(100'000) + "}}", limits).has_value());
+    BOOST_TEST(parse_with("{\"filters\": {" + in_list(100'000, "a") + ", " + in_list(100'000, "b", true) + "}}",
+                          limits)
+                   .has_value());
+    BOOST_TEST(parse_with("{\"columns\": " + column_list(1'000) + "}", limits).has_value());
+    // One past each: invalid_request, naming the cap and what to do.
+    struct item {
+        std::string json;
+        const char* mentions;
+    };
+    const item over[] = {
+        {"{\"filters\": {" + in_list(100'001) + "}}", "at most 100,000"},
+        {"{\"filters\": {" + in_list(100'001, "a", true) + "}}", "has 100,001 values"},
+        {"{\"filters\": {" + in_list(100'000, "a") + ", " + in_list(100'000, "b") + ", \"c\": 1}}",
+         "more than 200,000 values in all"},
+        {"{\"columns\": " + column_list(1'001) + "}", "at most 1,000"},
+    };
+    for (const auto& o : over)
+        BOOST_TEST_CONTEXT(o.json.substr(0, 60)) {
+            auto r = parse_with(o.json, limits);
+            BOOST_REQUIRE(!r);
+            BOOST_TEST(to_string(r.error().code) == "invalid_request");
+            BOOST_TEST(r.error().message.find(o.mentions) != std::string::npos, r.error().message);
+        }
+    // The caps are the caller's: smaller ones bite sooner.
+    const request_limits small{3, 4, 2};
+    BOOST_TEST(parse_with(R"({"filters": {"a": [1, 2, 3]}, "columns": ["a", "b"]})", small).has_value());
+    BOOST_TEST(!parse_with(R"({"filters": {"a": [1, 2, 3, 4]}})", small).has_value());
+    BOOST_TEST(!parse_with(R"({"filters": {"a": [1, 2, 3], "b": {"gt": 1, "lt": 5}}})", small).has_value());
+    BOOST_TEST(!parse_with(R"({"columns": ["a", "b", "c"]})", small).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(round_trips_through_json) {
     for (std::string_view json : {R"({})", R"({"filters": {"a": {"gte": "1", "lt": "5"}, "b": ["x", "y"]}})",
                                   R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})"}) {

@@ -121,3 +121,14 @@ BOOST_AUTO_TEST_CASE(check_columns_names_the_unknown_one) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(planner_settings_lower_random_page_cost_only) {
+    using pgexport::engine::detail::planner_settings_sql;
+    BOOST_TEST(!planner_settings_sql(std::nullopt).has_value());
+    BOOST_TEST(!planner_settings_sql(0.0).has_value());
+    BOOST_TEST(!planner_settings_sql(-1.0).has_value());
+    BOOST_TEST(!planner_settings_sql(std::nan("")).has_value());
+    const auto sql = planner_settings_sql(1.1);
+    BOOST_REQUIRE(sql.has_value());
+    BOOST_TEST(*sql == "SELECT set_config('random_page_cost', LEAST(current_setting('random_page_cost')::float8, 1.1)::text, false)");
+}
