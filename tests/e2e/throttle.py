@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 
-from e2e_support import call, check, copy_csv, psql, scratch_database, server, tally, wait_until
+from e2e_support import call, check, copy_csv, psql, scratch_database, server, test_runner, wait_until
 
 BINARY = os.path.abspath(sys.argv[1])
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
@@ -194,7 +194,7 @@ def gentle_yields_to_pgbench(url):
 
 
 def main():
-    t = tally()
+    t = test_runner()
     with scratch_database("pgexport_throttle") as url:
         subprocess.run([BINARY, "seed", "--rows", str(ROWS), "--database", url], check=True, capture_output=True,
                        timeout=600)
