@@ -1,6 +1,7 @@
 #include "export_client.hpp"
 
 #include "download_resume.hpp"
+#include "sse_parser.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -296,7 +298,61 @@ public:
             throw client_error("cannot write " + target.part.string() + " (disk full?)");
     }
 
+    // Follows the text/event-stream at `path`, handing each event to `on_event`, until on_event returns
+    // false, the stream ends or breaks, or Ctrl-C. Nothing is read when the server does not answer 200
+    // (a server without events: 404 or 405). Exceptions from on_event pass through.
+    void follow_events(const std::string& path, const std::function<bool(const sse_message&)>& on_event) {
+        tcp::socket socket = connect();
+        bhttp::request<bhttp::empty_body> req(bhttp::verb::get, server_.base + path, 11);
+        prepare(req);
+        req.set(bhttp::field::accept, "text/event-stream");
+        beast::error_code ec;
+        bhttp::write(socket, req, ec);
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.body_limit(boost::none);
+        if (!ec)
+            bhttp::read_header(socket, buffer, parser, ec);
+        if (ec || parser.get().result_int() != 200)
+            return;
+        sse_parser sse;
+        std::array<char, 16384> chunk{};
+        while (!parser.is_done()) {
+            if (interrupted)
+                return;
+            // The server sends a ping at least every 15 s: a longer silence is a stream gone bad.
+            if (buffer.size() == 0 && !wait_readable(socket, std::chrono::seconds(30)))
+                continue; // Ctrl-C, or the silence: both are looked at above and below
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            bhttp::read_some(socket, buffer, parser, ec);
+            if (ec == bhttp::error::need_buffer)
+                ec = {};
+            const std::size_t n = chunk.size() - parser.get().body().size;
+            for (const auto& message : sse.feed(std::string_view(chunk.data(), n)))
+                if (!on_event(message))
+                    return;
+            if (ec)
+                return;
+        }
+    }
+
 private:
+    // Waits until `socket` can be read (true) or Ctrl-C (false). After `timeout` the socket is shut down
+    // (true: the next read fails at once).
+    static bool wait_readable(tcp::socket& socket, std::chrono::seconds timeout) {
+        pollfd fds[2] = {{socket.native_handle(), POLLIN, 0}, {wake_pipe[0], POLLIN, 0}};
+        const int n = ::poll(fds, wake_pipe[0] >= 0 ? 2 : 1, static_cast<int>(timeout.count() * 1000));
+        if (n > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            return true;
+        if (n == 0) {
+            boost::system::error_code ignored;
+            socket.shutdown(tcp::socket::shutdown_both, ignored);
+            return true;
+        }
+        return false;
+    }
+
     template <class Request> void prepare(Request& req) {
         req.set(bhttp::field::host, server_.host);
         req.set(bhttp::field::user_agent, "pgexport-export");
@@ -477,18 +533,9 @@ int run_export_client(const export_client_params& p) {
         auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
         std::optional<std::pair<std::chrono::steady_clock::time_point, long long>> first_sample;
         const std::string attach_hint = attach_command(p, job_id);
-        for (;;) {
-            if (interrupted) {
-                if (tty && !p.quiet)
-                    std::cerr << "\n";
-                return on_interrupt(client, p, job_id, attach_hint, say);
-            }
-            auto [status, body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
-            if (status != 200)
-                throw client_error("cannot read the job's status: " + error_message(status, body));
-            if (interrupted)
-                continue; // the answer may be stale by now: the interruption decides
-            job = json::parse(body).as_object();
+        // Shows one status of the job; true once it has completed. Throws when it ended otherwise.
+        auto show = [&](json::object status) {
+            job = std::move(status);
             const std::string state(job.at("status").as_string());
             const long long rows = job.at("rowsExported").to_number<long long>();
             const long long estimate = job.at("totalRowsEstimate").is_null()
@@ -517,15 +564,43 @@ int run_export_client(const export_client_params& p) {
             last_rows = rows;
             last_state = state;
             if (state == "completed")
-                break;
-            if (state == "failed" || state == "cancelled") {
+                return true;
+            if (state != "queued" && state != "running") { // failed, cancelled, expired, or a later server's end
                 if (tty && !p.quiet)
                     std::cerr << "\n";
-                const std::string why =
-                    job.at("error").is_string() ? std::string(job.at("error").as_string()) : state;
-                throw client_error("export " + job_id + " " + state + ": " + why);
+                std::string why = job.at("error").is_string() ? ": " + std::string(job.at("error").as_string()) : "";
+                if (state == "expired")
+                    why = ": its file was deleted when the server's retention passed; create a new export";
+                throw client_error("export " + job_id + " " + state + why);
             }
-            interruptible_sleep(std::chrono::milliseconds(300));
+            return false;
+        };
+        // The server's events when it has them: each status as it changes, no polling. A server without
+        // them (404, 405) or a stream that breaks: polling, from where the events left off.
+        bool done = false;
+        const auto on_event = [&](const sse_message& m) {
+            boost::system::error_code ec;
+            json::value v = json::parse(m.data, ec);
+            if (ec || !v.is_object() || !v.get_object().contains("status"))
+                return true; // not a status: skip it
+            done = show(std::move(v.get_object()));
+            return !done;
+        };
+        client.follow_events("/api/export/" + job_id + "/events", on_event);
+        while (!done) {
+            if (interrupted) {
+                if (tty && !p.quiet)
+                    std::cerr << "\n";
+                return on_interrupt(client, p, job_id, attach_hint, say);
+            }
+            auto [status, body] = client.call(bhttp::verb::get, "/api/export/" + job_id + "/status");
+            if (status != 200)
+                throw client_error("cannot read the job's status: " + error_message(status, body));
+            if (interrupted)
+                continue; // the answer may be stale by now: the interruption decides
+            done = show(json::parse(body).as_object());
+            if (!done)
+                interruptible_sleep(std::chrono::milliseconds(300));
         }
         if (tty && !p.quiet)
             std::cerr << "\n";

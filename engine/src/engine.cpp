@@ -175,6 +175,7 @@ struct export_engine::impl {
             it->second->cancel_requested = true;
             it->second->interrupt();
         }
+        state.progress->notify(job_id); // a queued job has no coroutine of its own to say it ended
         auto clean = [this, job_id] { state.remove_part_files(job_id); };
         co_await detail::async_offload(state.file_pool, std::move(clean));
         log_event("info", "job_cancel_requested", {{"job", job_id}});
@@ -221,6 +222,12 @@ const engine_config& export_engine::config() const {
 }
 fs::path export_engine::file_for(const std::string& id) const {
     return impl_->state.final_path(id);
+}
+const table_schema* export_engine::find_schema(const std::string& name) const {
+    return impl_->state.find_schema(name);
+}
+job_watch export_engine::watch(const std::string& id) {
+    return job_watch(detail::progress_hub::subscribe(impl_->state.progress, normalize_job_id(id).value_or(id)));
 }
 
 asio::awaitable<void> export_engine::async_start() {
@@ -525,6 +532,7 @@ std::size_t export_engine::running_count() const {
 }
 
 asio::awaitable<void> export_engine::async_shutdown() {
+    impl_->state.progress->stop(); // the followers end first: no job will change here any more
     co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
 }

@@ -46,4 +46,20 @@ std::string expired_message(const engine::job_info& job) {
            " (the server keeps files for a limited time) and was deleted; create a new export to get the data";
 }
 
+json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables) {
+    json::array columns;
+    for (const auto& c : schema.columns) {
+        json::array operators;
+        for (const auto op : c.operators)
+            operators.emplace_back(engine::to_string(op));
+        columns.push_back(json::object{
+            {"name", c.name}, {"type", c.type}, {"nullable", c.nullable}, {"operators", std::move(operators)}});
+    }
+    json::array names;
+    for (const auto& t : tables)
+        names.emplace_back(t);
+    return json::object{{"table", schema.table}, {"key", schema.key}, {"columns", std::move(columns)},
+                        {"tables", std::move(names)}};
+}
+
 } // namespace pgexport::http

@@ -1,14 +1,17 @@
 #pragma once
-// The API's JSON shape of a job (its status). Pure: no I/O. Errors: http_error.hpp.
+// The API's JSON shapes of a job (its status) and of a table (its schema). Pure: no I/O. Errors:
+// http_error.hpp.
 
 #include <pgexport/error.hpp>
 #include <pgexport/job.hpp>
+#include <pgexport/table_schema.hpp>
 
 #include <boost/json/value.hpp>
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgexport::http {
 
@@ -19,5 +22,9 @@ boost::json::object job_json(const engine::job_info& job,
 
 // The message of a download's 410 `expired`: when the file went, and that a new export is the way on.
 std::string expired_message(const engine::job_info& job);
+
+// {"table", "key", "columns": [{"name", "type", "nullable", "operators"}], "tables"} as GET /api/schema
+// returns it; `tables` are the names of every table the server exports.
+boost::json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables);
 
 } // namespace pgexport::http

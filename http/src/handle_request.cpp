@@ -1,5 +1,6 @@
 #include "handle_request.hpp"
 
+#include "events.hpp"
 #include "handlers.hpp"
 #include "router.hpp"
 #include "static_files.hpp"
@@ -21,11 +22,13 @@ const router<handler_fn>& routes() {
         r.add("/metrics", {verb::get}, handlers::metrics);
         r.add("/api/openapi.json", {verb::get}, handlers::openapi);
         r.add("/api/records", {verb::get}, handlers::records);
+        r.add("/api/schema", {verb::get}, handlers::table_schema);
         r.add("/api/export", {verb::get}, handlers::list_exports);
         r.add("/api/export", {verb::post}, handlers::create_export);
         r.add("/api/export/{id}", {verb::delete_}, handlers::delete_export);
         r.add("/api/export/{id}/status", {verb::get}, handlers::export_status);
         r.add("/api/export/{id}/download", {verb::get}, handlers::download_export);
+        r.add("/api/export/{id}/events", {verb::get}, handlers::export_events);
         return r;
     }();
     return table;

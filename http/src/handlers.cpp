@@ -111,6 +111,28 @@ awaitable<reply> records(server_context& ctx, const request_context& rc) {
     co_return of(text_response(v, "application/json", std::move(body)));
 }
 
+awaitable<reply> table_schema(server_context& ctx, const request_context& rc) {
+    const unsigned v = rc.req.version();
+    auto name = parse_schema_query(rc.query);
+    if (!name)
+        co_return of(problem_response(v, name.error()));
+    if (!ctx.engine.started())
+        co_return of(problem_response(
+            v, {engine::errc::unavailable, "the server is starting: the database has not been reached yet"}));
+    std::vector<std::string> tables;
+    for (const auto& s : ctx.engine.schemas())
+        tables.push_back(s.table);
+    const engine::table_schema* schema = *name ? ctx.engine.find_schema(**name) : &ctx.engine.schema();
+    if (!schema) {
+        std::string list;
+        for (const auto& t : tables)
+            list += (list.empty() ? "" : ", ") + t;
+        co_return of(problem_response(
+            v, {engine::errc::not_found, "this server exports no table \"" + **name + "\"; its tables: " + list}));
+    }
+    co_return of(json_response(v, bhttp::status::ok, schema_json(*schema, tables)));
+}
+
 awaitable<reply> create_export(server_context& ctx, const request_context& rc) {
     const unsigned v = rc.req.version();
     json::value body = json::object();
@@ -163,9 +185,13 @@ awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
     co_return of(std::move(res));
 }
 
+boost::json::object status_json(const server_context& ctx, const engine::job_info& job) {
+    return job_json(job, download_url(ctx, job));
+}
+
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
     auto job = co_await job_of(ctx, rc);
-    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, job_json(*job, download_url(ctx, *job)))
+    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, status_json(ctx, *job))
                      : problem_response(rc.req.version(), job.error()));
 }
 

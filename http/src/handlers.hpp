@@ -5,6 +5,7 @@
 #include "response.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
 namespace pgexport::http::handlers {
 
@@ -14,10 +15,14 @@ awaitable<reply> healthz(server_context& ctx, const request_context& rc);
 awaitable<reply> metrics(server_context& ctx, const request_context& rc);
 awaitable<reply> openapi(server_context& ctx, const request_context& rc);
 awaitable<reply> records(server_context& ctx, const request_context& rc);
+awaitable<reply> table_schema(server_context& ctx, const request_context& rc); // GET /api/schema
 awaitable<reply> create_export(server_context& ctx, const request_context& rc);
 awaitable<reply> list_exports(server_context& ctx, const request_context& rc);
 awaitable<reply> delete_export(server_context& ctx, const request_context& rc);
 awaitable<reply> export_status(server_context& ctx, const request_context& rc);
 awaitable<reply> download_export(server_context& ctx, const request_context& rc);
+
+// A job as its status route shows it (with keys, downloadUrl a signed link); the events carry the same.
+boost::json::object status_json(const server_context& ctx, const engine::job_info& job);
 
 } // namespace pgexport::http::handlers

@@ -87,6 +87,21 @@ engine::result<int> parse_list_query(std::string_view query) {
     return limit;
 }
 
+engine::result<std::optional<std::string>> parse_schema_query(std::string_view query) {
+    auto pairs = parse_query_pairs(query);
+    if (!pairs)
+        return pairs.error();
+    std::optional<std::string> table;
+    for (const auto& [key, value] : *pairs) {
+        if (key != "table")
+            return problem{errc::invalid_request, "unknown query parameter \"" + key + "\"; this takes only table"};
+        if (table)
+            return problem{errc::invalid_request, "table is given twice; name one table"};
+        table = value;
+    }
+    return table;
+}
+
 engine::result<records_query> parse_records_query(std::string_view query) {
     records_query q;
     // column -> op -> values, in first-seen order of columns; turned into the export's JSON form so the

@@ -1,5 +1,5 @@
 #pragma once
-// The query string of GET /api/records. Pure: no I/O.
+// The query strings of GET /api/records, /api/export and /api/schema. Pure: no I/O.
 //
 //   limit=N            rows per page, 1 to 1000 [100]
 //   after=K            the previous page's nextCursor
@@ -40,6 +40,10 @@ engine::result<int> parse_limit(std::string_view text);
 
 // GET /api/export's query string: limit=N [100]; any other parameter is invalid_request.
 engine::result<int> parse_list_query(std::string_view query);
+
+// GET /api/schema's query string: table=NAME, once at most (nullopt: the first table); any other
+// parameter is invalid_request.
+engine::result<std::optional<std::string>> parse_schema_query(std::string_view query);
 
 // Percent-decoding; nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);

@@ -1,13 +1,16 @@
 #pragma once
-// What a handler answers: a Beast response, and for a download the open file to send after the header.
+// What a handler answers: a Beast response; for a download the open file to send after the header, for an
+// event stream the coroutine that writes the body as it goes.
 
 #include "http_error.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,10 +45,25 @@ struct file_body {
     std::uint64_t length = 0;
 };
 
+// Sends the pieces of a streamed body as they are made; each goes out at once.
+class body_writer {
+public:
+    virtual ~body_writer() = default;
+    // Throws boost::system::system_error when the client is gone or does not take the bytes in time.
+    virtual boost::asio::awaitable<void> async_write(std::string data) = 0;
+};
+
+// A body of unknown length that a coroutine writes after the header (Server-Sent Events). It ends when the
+// coroutine returns, or when the client disconnects: the coroutine is then cancelled at its next wait.
+using body_stream = std::function<boost::asio::awaitable<void>(body_writer&)>;
+
 struct reply {
     string_response response;
     std::string route = "other";     // the route's pattern, for metrics
     std::unique_ptr<file_body> file; // sent after the header when set (the response body is empty then)
+    // Sent after the header when set: chunked (HTTP/1.1) or up to the close (HTTP/1.0); the connection
+    // closes after it. The response body is empty then, and HEAD gets the header alone.
+    body_stream stream{};
 };
 
 // A request header's value, or nullopt when absent.

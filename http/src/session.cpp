@@ -2,6 +2,7 @@
 
 #include "download.hpp"
 #include "handle_request.hpp"
+#include "streaming.hpp"
 
 #include <pgexport/log.hpp>
 
@@ -78,6 +79,10 @@ string_response read_error_response(const server_config& config, const boost::sy
 }
 
 asio::awaitable<void> write_reply(beast::tcp_stream& stream, reply& r, bool head_only, const send_limits& limits) {
+    if (r.stream) {
+        co_await send_stream(stream, r, head_only, std::chrono::seconds(60));
+        co_return;
+    }
     stream.expires_after(std::chrono::seconds(60));
     if (!r.file && !head_only) {
         co_await bhttp::async_write(stream, r.response, asio::use_awaitable);

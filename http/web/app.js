@@ -4,7 +4,8 @@
 
 (() => {
   const KEY_STORAGE = 'pgexport.apiKey';
-  const FAST_POLL_MS = 1000; // while a job is queued or running
+  const FAST_POLL_MS = 1000; // while a job is queued or running and not followed by its events
+  const MAX_STREAMS = 3; // event streams open at once: each holds one of the browser's few connections
   const SLOW_POLL_MS = 5000; // otherwise
   const HIDDEN_POLL_MS = 15000; // while the tab is hidden and nothing is active
 
@@ -566,14 +567,80 @@
     }
   }
 
+  // ---------- live progress: the server's events ----------
+
+  // A queued or running job follows GET /api/export/{id}/events: each status as it changes, without
+  // polling. Read with fetch, since EventSource cannot send the API key. A job whose stream cannot be
+  // had (an older server, a broken connection) is left to the list's fast polling.
+  const streams = new Map(); // jobId → AbortController
+  const noEvents = new Set(); // jobs whose stream failed: polled instead
+
+  function applyJob(job) {
+    const i = lastJobs.findIndex((j) => j.jobId === job.jobId);
+    if (i >= 0) lastJobs[i] = job;
+    const row = rows.get(job.jobId);
+    if (row) updateRow(row, job);
+  }
+
+  // Reads one job's stream; true when it ended with the job's final event.
+  async function readEvents(jobId, signal) {
+    const res = await fetch('/api/export/' + encodeURIComponent(jobId) + '/events', {
+      headers: authHeaders({ Accept: 'text/event-stream' }),
+      cache: 'no-store',
+      signal,
+    });
+    if (!res.ok || !res.body) return false;
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return false;
+      buffer += value.replace(/\r\n?/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (!data.length) continue; // a ping
+        applyJob(JSON.parse(data.join('\n')));
+        if (name !== 'progress') return true; // completed, failed, cancelled, ...
+      }
+    }
+  }
+
+  function follow(jobId) {
+    const controller = new AbortController();
+    streams.set(jobId, controller);
+    readEvents(jobId, controller.signal)
+      .catch(() => false)
+      .then((ended) => {
+        if (streams.get(jobId) !== controller) return;
+        streams.delete(jobId);
+        if (!ended && !controller.signal.aborted) noEvents.add(jobId);
+        refreshNow();
+      });
+  }
+
+  // Streams for the active jobs (a few at most), none for the others.
+  function syncStreams(jobs) {
+    const active = new Set(jobs.filter((j) => j.status === 'queued' || j.status === 'running').map((j) => j.jobId));
+    for (const [id, controller] of streams)
+      if (!active.has(id)) {
+        streams.delete(id);
+        controller.abort();
+      }
+    for (const id of active) if (!streams.has(id) && !noEvents.has(id) && streams.size < MAX_STREAMS) follow(id);
+  }
+
   // ---------- polling ----------
 
   let pollTimer = null;
   let inFlight = null;
-
-  function anyActive(jobs) {
-    return jobs.some((j) => j.status === 'queued' || j.status === 'running');
-  }
 
   async function poll() {
     clearTimeout(pollTimer);
@@ -586,12 +653,14 @@
       setAuthFailed(false);
       jobsError.textContent = '';
       render(lastJobs);
+      syncStreams(lastJobs);
     } catch (err) {
       if (err.status === 401) {
         setAuthFailed(true);
         jobsError.textContent = 'The job list needs a valid API key.';
         setFormError(err.message);
         render([]);
+        syncStreams([]);
       } else {
         jobsError.textContent = describeError(err, 'The job list could not be loaded');
       }
@@ -601,7 +670,9 @@
 
   function schedule() {
     clearTimeout(pollTimer);
-    const active = anyActive(lastJobs) || pendingJobs.size > 0;
+    // Fast while a job is active that no stream follows (or one just created is not listed yet).
+    const unfollowed = lastJobs.some((j) => (j.status === 'queued' || j.status === 'running') && !streams.has(j.jobId));
+    const active = unfollowed || pendingJobs.size > 0;
     const delay = active ? FAST_POLL_MS : document.hidden ? HIDDEN_POLL_MS : SLOW_POLL_MS;
     refreshNote.textContent = active ? 'Live · every second' : 'Live';
     pollTimer = setTimeout(refreshNow, delay);

@@ -8,6 +8,7 @@
 
 #include <pgexport/error.hpp>
 #include <pgexport/job.hpp>
+#include <pgexport/job_watch.hpp>
 #include <pgexport/protection.hpp>
 #include <pgexport/request.hpp>
 #include <pgexport/table_schema.hpp>
@@ -186,9 +187,17 @@ public:
     // they have stopped. No job starts afterwards.
     boost::asio::awaitable<void> async_shutdown();
 
-    // The first table's schema; schemas(): every table's, the first first.
+    // The first table's schema; schemas(): every table's, the first first (empty until started).
     const table_schema& schema() const;
     const std::vector<table_schema>& schemas() const;
+    // The schema of a served table, by its configured name or as the catalog prints it; nullptr when
+    // this instance serves no such table (or has not started).
+    const table_schema* find_schema(const std::string& name) const;
+
+    // Follows job `id` (see job_watch.hpp): woken at each checkpoint and change of state while this
+    // instance runs the job, and when the engine shuts down. Any id is accepted; one that names no job
+    // is never woken.
+    job_watch watch(const std::string& id);
     const engine_config& config() const;
 
     // The finished file of a completed job (inside the data directory).

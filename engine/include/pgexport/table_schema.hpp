@@ -1,6 +1,8 @@
 #pragma once
 // What the engine knows of the exported table: read from the catalog at start-up, never from code.
 
+#include <pgexport/request.hpp>
+
 #include <string>
 #include <vector>
 
@@ -9,6 +11,10 @@ namespace pgexport::engine {
 struct column_info {
     std::string name; // as in the catalog, unquoted
     std::string type; // format_type() without typmod, e.g. "numeric", "timestamp with time zone"
+    bool nullable = true; // no NOT NULL constraint (a view's columns always are)
+    // The operators a filter with a value may use on this column: those PostgreSQL resolves for the type
+    // (json has no "=", so neither eq, ne nor in). eq and ne with null (IS [NOT] NULL) work on every column.
+    std::vector<filter_op> operators{};
 };
 
 struct table_schema {

@@ -105,6 +105,7 @@ asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file
             job.bytes = bytes;
             job.job.part_token = job.token();
             job.consecutive_failures = 0;
+            state.progress->notify(job.id());
         }
     } catch (...) {
         p->error = std::current_exception();

@@ -6,6 +6,7 @@
 #include "detail/job_repository.hpp"
 #include "detail/offload.hpp"
 #include "detail/pg.hpp"
+#include "detail/progress_hub.hpp"
 #include "detail/table_catalog.hpp"
 
 #include <pgexport/engine.hpp>
@@ -138,6 +139,8 @@ struct engine_state {
     std::vector<table_schema> schemas; // every table's, the first first
     std::vector<std::string> configured_names; // as given in the configuration, in the same order
     std::map<std::string, std::shared_ptr<running_job>> running;
+    // Wakes whoever follows a job (job_watch): notify it after each checkpoint and change of state.
+    std::shared_ptr<progress_hub> progress;
     std::map<std::string, job_info> ended;
     std::deque<std::string> ended_order;
     static constexpr std::size_t max_remembered = 4096;

@@ -41,6 +41,7 @@ void scheduler::launch(stored_job claimed) {
     job->job.info.instance = state_.config.instance_id;
     job->done = std::make_unique<event>(state_.executor);
     state_.running[info.id] = job;
+    state_.progress->notify(info.id);
     asio::co_spawn(state_.executor, run_job(state_, job), [this, job](std::exception_ptr e) {
         if (e)
             log_event("error", "job_crashed", {{"job", job->id()}});
@@ -53,6 +54,7 @@ void scheduler::launch(stored_job claimed) {
             job->job.info.attempts = job->attempts;
         }
         job->done->set();
+        state_.progress->notify(job->id());
         wake();
     });
 }

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <map>
 #include <stdexcept>
 
 namespace json = boost::json;
@@ -19,7 +20,7 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
         throw std::runtime_error("table \"" + table + "\" does not exist (see --table)");
     table_schema schema{*name, key, {}};
     result_ptr cols =
-        session_.run("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+        session_.run("SELECT attname, format_type(atttypid, NULL), NOT attnotnull FROM pg_attribute"
             " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
             {*name});
     for (int i = 0; i < PQntuples(cols.get()); ++i) {
@@ -29,7 +30,15 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
             type = "bpchar";
         else if (type == "bit")
             type = "bit varying";
-        schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type)});
+        const bool nullable = get_text(cols.get(), i, 2) == std::optional<std::string>("t");
+        schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type), nullable, {}});
+    }
+    std::map<std::string, std::vector<filter_op>> by_type;
+    for (auto& c : schema.columns) {
+        auto [it, fresh] = by_type.try_emplace(c.type);
+        if (fresh)
+            it->second = operators_of(c.type);
+        c.operators = it->second;
     }
     const column_info* k = schema.find(key);
     if (!k)
@@ -63,6 +72,28 @@ result<std::vector<std::string>> table_catalog::canonical_values(const std::stri
             return problem{errc::invalid_value, "filter \"" + column + "\": " + e.what()};
         throw;
     }
+}
+
+std::vector<filter_op> table_catalog::operators_of(const std::string& type) {
+    // Asked of PostgreSQL's own operator resolution, as the export's WHERE clause will be: a type may lack
+    // an operator (json has no "=", point no "<"), or resolve it only through a cast.
+    static constexpr std::pair<filter_op, std::string_view> probes[] = {
+        {filter_op::eq, "="}, {filter_op::ne, "<>"}, {filter_op::gt, ">"},
+        {filter_op::gte, ">="}, {filter_op::lt, "<"}, {filter_op::lte, "<="}};
+    std::vector<filter_op> ops;
+    for (const auto& [op, symbol] : probes) {
+        try {
+            session_.run("SELECT NULL::" + type + " " + std::string(symbol) + " NULL::" + type);
+        } catch (const pg_error& e) {
+            if (!e.sqlstate().starts_with("42")) // 42883 no such operator, 42725 ambiguous
+                throw;
+            continue;
+        }
+        ops.push_back(op);
+    }
+    if (!ops.empty() && ops.front() == filter_op::eq)
+        ops.push_back(filter_op::in); // IN (...) compares with "="
+    return ops;
 }
 
 void table_catalog::check_key_is_unique(const std::string& table, const std::string& key) {

@@ -40,6 +40,8 @@ public:
     std::vector<std::pair<std::int64_t, std::string>> records(const std::string& sql);
 
 private:
+    // The filter operators PostgreSQL resolves for two values of `type`.
+    std::vector<filter_op> operators_of(const std::string& type);
     void check_key_is_unique(const std::string& table, const std::string& key);
 
     blocking_session session_;

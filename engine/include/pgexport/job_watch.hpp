@@ -1,0 +1,42 @@
+#pragma once
+// Following one job's changes without polling: export_engine::watch hands out a job_watch that wakes at
+// each checkpoint and each change of state of the job while this instance runs it (claimed, ended,
+// cancelled here). A job that another instance runs sends no notice here: waiting on it just times out,
+// and the caller reads its status from the job store instead.
+//
+// Used on the engine's executor only. A watch may outlive the engine object: it then only times out.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace pgexport::engine {
+
+namespace detail {
+class progress_subscription;
+}
+
+enum class watch_outcome {
+    changed,   // the job changed (or may have) since the watch was made or the last wait returned
+    timed_out, // nothing was noticed in time
+    stopping,  // the engine shuts down: no more notices will come
+};
+
+class job_watch {
+public:
+    explicit job_watch(std::unique_ptr<detail::progress_subscription> subscription);
+    job_watch(job_watch&&) noexcept;
+    job_watch& operator=(job_watch&&) noexcept;
+    ~job_watch();
+
+    // Waits until the job changes, `timeout` passes or the engine shuts down. A change that happened
+    // while nobody waited is reported by the next wait at once, so none is missed between two waits.
+    // Throws boost::system::system_error (operation_aborted) when the awaiting coroutine is cancelled.
+    boost::asio::awaitable<watch_outcome> async_wait(std::chrono::steady_clock::duration timeout);
+
+private:
+    std::unique_ptr<detail::progress_subscription> subscription_;
+};
+
+} // namespace pgexport::engine

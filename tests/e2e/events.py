@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""Progress events (GET /api/export/{id}/events) and the table schema (GET /api/schema) against a real
+`pgexport serve`.
+
+    events.py <pgexport binary>      (PGEXPORT_TEST_DATABASE_URL: an admin URL, set by tools/test)
+
+- A job held at a gate: the stream opens with progress, sends progress at least about once a second
+  while the job runs (rowsExported never goes back), and ends with one `completed` event after the gate
+  opens; the body is chunked and ends cleanly.
+- An ended job gets its final event alone; an unknown job 404, a malformed id 400, another key's job 404,
+  no key 401; HEAD sends the headers and no body.
+- Clients that drop their streams (closed, reset) leave no connection behind, also while nothing is written
+  to them (a queued job): the open-connection gauge in /metrics returns to its baseline.
+- SIGTERM ends the open streams and the server exits 0.
+- `pgexport export` follows the events (no status polling); against a server without events (404) or whose
+  stream breaks it falls back to polling and still saves the file.
+- /api/schema describes the demo table and a second table with other types; its operators are exactly
+  those the export accepts (every operator of every column is tried); an unknown table is 404.
+Ends with `N passed, M failed`."""
+import http.client
+import http.server
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from e2e_support import held_gate, install_gate, psql, scratch_database, server, test_runner
+
+BINARY = os.path.abspath(sys.argv[1])
+ONLY = sys.argv[2] if len(sys.argv) > 2 else ""  # run only the tests whose name has this in it
+tests = test_runner()
+ROWS = 3000
+OPEN_BELOW = 1000  # rows up to this key pass the gate; the job then waits at it while it is held
+
+
+def check(ok, what):
+    if not ok:
+        raise AssertionError(what)
+
+
+def call(srv, method, path, body=None, headers=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
+    try:
+        h = dict(headers or {})
+        if body is not None:
+            h["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def create(srv, body, headers=None):
+    st, _, raw = call(srv, "POST", "/api/export", json.dumps(body), headers)
+    check(st == 202, f"create {body}: {st} {raw[:300]!r}")
+    return json.loads(raw)["jobId"]
+
+
+def status(srv, job, headers=None):
+    st, _, raw = call(srv, "GET", f"/api/export/{job}/status", headers=headers)
+    check(st == 200, f"status: {st} {raw[:300]!r}")
+    return json.loads(raw)
+
+
+def wait_status(srv, job, wanted, timeout=60):
+    deadline = time.monotonic() + timeout
+    while (s := status(srv, job))["status"] != wanted:
+        check(time.monotonic() < deadline, f"job {job} is {s['status']}, not {wanted}, after {timeout} s")
+        time.sleep(0.02)
+    return s
+
+
+class event_stream:
+    """An open GET .../events on a socket of its own, its chunked body decoded here, so that a body cut
+    short (no last chunk) is told from one that ended. next() reads one event as (name, data as JSON,
+    monotonic time of arrival), or None at the end of the stream; it fails when no event comes within
+    `within` seconds (pings do not count)."""
+
+    def __init__(self, srv, job, headers=None, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+        h = {"Host": f"127.0.0.1:{srv.port}", **(headers or {})}
+        self.sock.sendall((f"GET /api/export/{job}/events HTTP/1.1\r\n" +
+                           "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n").encode())
+        self.buf = b""
+        head = self._until(b"\r\n\r\n").decode().split("\r\n")
+        self.status = int(head[0].split()[1])
+        self.headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in head[1:])}
+        self.body = b""        # decoded body not read yet
+        self.ended = False     # no more body: the last chunk came, or the connection closed
+        self.clean_end = False # the last chunk came
+        self.comments = 0
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def _until(self, marker):
+        while marker not in self.buf:
+            self._fill()
+        head, _, self.buf = self.buf.partition(marker)
+        return head
+
+    def _readline(self):
+        while b"\n" not in self.body and not self.ended:
+            try:
+                size = int(self._until(b"\r\n").split(b";")[0], 16)
+                if size == 0:
+                    self._until(b"\r\n")
+                    self.ended = self.clean_end = True
+                    break
+                while len(self.buf) < size + 2:
+                    self._fill()
+                self.body += self.buf[:size]
+                self.buf = self.buf[size + 2:]
+            except EOFError:
+                self.ended = True
+        line, sep, self.body = self.body.partition(b"\n")
+        return line + sep
+
+    def next(self, within=20):
+        deadline = time.monotonic() + within
+        name, data = "message", []
+        while True:
+            check(time.monotonic() < deadline, f"no event within {within} s")
+            line = self._readline()
+            if not line:
+                return None
+            line = line.rstrip(b"\r\n").decode()
+            if line == "":
+                if data:
+                    return name, json.loads("\n".join(data)), time.monotonic()
+                name, data = "message", []
+            elif line.startswith(":"):
+                self.comments += 1
+            elif line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+
+    def ended_cleanly(self):
+        """After next() returned None: the body's last chunk came (not a connection cut short)."""
+        return self.clean_end
+
+    def close(self):
+        self.sock.close()
+
+
+def connections(srv):
+    """The open-connection gauge of /metrics (this request's own connection included)."""
+    _, _, raw = call(srv, "GET", "/metrics")
+    for line in raw.decode().splitlines():
+        if line.startswith("pgexport_http_connections "):
+            return int(float(line.split()[1]))
+    raise AssertionError("/metrics has no pgexport_http_connections")
+
+
+# --- the events -----------------------------------------------------------------------------------------
+
+def events_arrive_in_order_and_end_with_the_final_status(srv, url):
+    with held_gate(url) as gate:
+        job = create(srv, {"table": "records_gated"})
+        stream = event_stream(srv, job)
+        check(stream.status == 200, f"events answered {stream.status}")
+        check(stream.headers.get("content-type") == "text/event-stream", stream.headers)
+        check(stream.headers.get("cache-control") == "no-store", stream.headers)
+        check(stream.headers.get("x-accel-buffering") == "no", stream.headers)
+        check(stream.headers.get("transfer-encoding") == "chunked", stream.headers)
+        check("content-length" not in stream.headers, stream.headers)
+        events = [stream.next()]
+        check(events[0] is not None and events[0][0] == "progress", f"the first event: {events[0]}")
+        check(events[0][1]["jobId"] == job and events[0][1]["status"] in ("queued", "running"), events[0])
+        gate.wait_for_waiters(1)
+        # Held at the gate the job runs but cannot move: progress still comes, about once a second.
+        held_from = len(events)
+        while len(events) < held_from + 4:
+            e = stream.next(within=5)
+            check(e is not None and e[0] == "progress", f"while held: {e}")
+            events.append(e)
+        gaps = [b[2] - a[2] for a, b in zip(events[held_from:], events[held_from + 1:])]
+        check(max(gaps) < 2.5, f"progress while running came {max(gaps):.2f} s apart")
+        check(events[-1][1]["status"] == "running" and events[-1][1]["rowsExported"] == OPEN_BELOW,
+              f"held at the gate: {events[-1][1]}")
+    # The gate is open: the rest of the rows, then the final event, then the end of the stream.
+    while (e := stream.next()) is not None:
+        events.append(e)
+    check(stream.ended_cleanly(), "the stream ends with the body's last chunk")
+    stream.close()
+    names = [e[0] for e in events]
+    check(names[-1] == "completed" and names.count("completed") == 1, f"events: {names}")
+    check(all(n == "progress" for n in names[:-1]), f"events: {names}")
+    final = events[-1][1]
+    check(final["status"] == "completed" and final["rowsExported"] == ROWS, f"final: {final}")
+    check(final == status(srv, job), "the final event's data is the job's status")
+    rows = [e[1]["rowsExported"] for e in events]
+    check(rows == sorted(rows), f"rowsExported went back: {rows}")
+    order = {"queued": 0, "running": 1, "completed": 2}
+    states = [order[e[1]["status"]] for e in events]
+    check(states == sorted(states), f"statuses out of order: {[e[1]['status'] for e in events]}")
+
+
+def an_ended_job_gets_its_final_event_alone(srv, url):
+    job = create(srv, {"columns": ["id"]})
+    wait_status(srv, job, "completed")
+    stream = event_stream(srv, job)
+    first, rest = stream.next(), stream.next()
+    stream.close()
+    check(first is not None and first[0] == "completed" and first[1]["status"] == "completed", f"got {first}")
+    check(rest is None, f"more after the final event: {rest}")
+    # A cancelled one says so.
+    with held_gate(url) as gate:
+        held = create(srv, {"table": "records_gated"})
+        gate.wait_for_waiters(1)
+        stream = event_stream(srv, held)
+        check(stream.next()[0] == "progress", "a running job's stream starts with progress")
+        st, _, raw = call(srv, "DELETE", f"/api/export/{held}")
+        check(st == 200, f"cancel: {st} {raw!r}")
+        while (e := stream.next()) is not None and e[0] == "progress":
+            pass
+        check(e is not None and e[0] == "cancelled" and e[1]["status"] == "cancelled", f"after the cancel: {e}")
+        check(stream.next() is None, "the stream ends after the final event")
+        stream.close()
+
+
+def unknown_and_malformed_ids_and_head(srv, url):
+    st, headers, raw = call(srv, "GET", "/api/export/00000000-0000-0000-0000-000000000000/events")
+    check(st == 404 and json.loads(raw)["error"]["code"] == "not_found", f"unknown job: {st} {raw!r}")
+    st, _, raw = call(srv, "GET", "/api/export/not-a-uuid/events")
+    check(st == 400 and json.loads(raw)["error"]["code"] == "invalid_request", f"malformed id: {st} {raw!r}")
+    st, _, raw = call(srv, "POST", "/api/export/00000000-0000-0000-0000-000000000000/events", "{}")
+    check(st == 405, f"POST: {st} {raw!r}")
+    with held_gate(url) as gate:
+        job = create(srv, {"table": "records_gated"})
+        gate.wait_for_waiters(1)
+        st, headers, raw = call(srv, "HEAD", f"/api/export/{job}/events", timeout=10)
+        check(st == 200 and raw == b"", f"HEAD: {st} {raw!r}")
+        check(headers.get("content-type") == "text/event-stream", f"HEAD: {headers}")
+
+
+def another_keys_job_is_not_found(srv_keys, url):
+    a = {"Authorization": "Bearer key-a"}
+    b = {"Authorization": "Bearer key-b"}
+    job = create(srv_keys, {"columns": ["id"]}, a)
+    stream = event_stream(srv_keys, job, b)
+    check(stream.status == 404, f"another key's job: {stream.status}")
+    stream.close()
+    stream = event_stream(srv_keys, job)
+    check(stream.status == 401, f"no key: {stream.status}")
+    stream.close()
+    stream = event_stream(srv_keys, job, a)
+    check(stream.status == 200, f"its own key: {stream.status}")
+    while (e := stream.next()) is not None and e[0] == "progress":
+        pass
+    check(e is not None and e[0] == "completed", f"its own key: {e}")
+    check("signature=" in (e[1]["downloadUrl"] or ""), f"the final event's downloadUrl is a signed link, as status's: {e[1]}")
+    stream.close()
+    st, _, _ = call(srv_keys, "GET", "/api/schema")
+    check(st == 401, f"schema without a key: {st}")
+    st, _, raw = call(srv_keys, "GET", "/api/schema", headers=b)
+    check(st == 200 and json.loads(raw)["table"] == "records", f"schema with a key: {st} {raw[:200]!r}")
+
+
+def drop(sock, reset):
+    if reset:  # RST instead of FIN
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def dropped_clients_do_not_leak(srv_one_slot, url):
+    """50 streams on a queued job (nothing is written to them for 15 s) and 50 on a running one, dropped
+    half by close and half by reset: every connection is gone within a few seconds."""
+    srv = srv_one_slot
+    with held_gate(url) as gate:
+        running = create(srv, {"table": "records_gated"})
+        gate.wait_for_waiters(1)
+        queued = create(srv, {"columns": ["id"]})  # --max-concurrent 1: it waits for the held one
+        check(status(srv, queued)["status"] == "queued", "the second job is queued")
+        baseline = connections(srv)
+        socks = []
+        for i in range(100):
+            job = queued if i % 2 else running
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            s.sendall(f"GET /api/export/{job}/events HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
+            got = b""
+            while b"event: progress" not in got:  # the header and the first event: the stream is open
+                chunk = s.recv(4096)
+                check(chunk, f"stream {i} closed early: {got!r}")
+                got += chunk
+            socks.append(s)
+        check(connections(srv) >= baseline + 100, f"100 streams open: {connections(srv)} (baseline {baseline})")
+        for i, s in enumerate(socks):
+            drop(s, reset=i % 4 < 2)
+        deadline = time.monotonic() + 5  # far below the 15 s in which a queued job's stream writes nothing
+        while (n := connections(srv)) > baseline:
+            check(time.monotonic() < deadline, f"{n - baseline} dropped streams still open after 5 s")
+            time.sleep(0.05)
+        check(status(srv, queued)["status"] == "queued", "the queued job is still queued")
+        st, _, _ = call(srv, "DELETE", f"/api/export/{queued}")
+        check(st == 200, "cancel the queued job")
+        st, _, _ = call(srv, "DELETE", f"/api/export/{running}")
+        check(st == 200, "cancel the running job")
+
+
+def shutdown_ends_the_streams(url):
+    with server(BINARY, url, "--chunk-rows", "100", "--table", "records_gated") as srv, held_gate(url) as gate:
+        job = create(srv, {})
+        gate.wait_for_waiters(1)
+        stream = event_stream(srv, job)
+        check(stream.next()[0] == "progress", "the stream is open")
+        t0 = time.monotonic()
+        srv.process.send_signal(signal.SIGTERM)
+        while (e := stream.next()) is not None:
+            check(e[0] == "progress", f"no final event at shutdown (the job is not over): {e}")
+        check(stream.ended_cleanly(), "the server ended the stream (its last chunk came) before it exited")
+        check(time.monotonic() - t0 < 10, "the stream ended within 10 s of SIGTERM")
+        stream.close()
+        check(srv.process.wait(30) == 0, "the server exits 0")
+
+
+# --- the export client ----------------------------------------------------------------------------------
+
+def client_follows_the_events(srv, url, work):
+    out = os.path.join(work, "events.csv")
+    p = subprocess.run([BINARY, "export", "--server", srv.base, "--output", out, "--columns", "id,name"],
+                       capture_output=True, timeout=120)
+    check(p.returncode == 0, p.stderr.decode())
+    targets = []
+    for line in srv.log_tail(1000000).splitlines():
+        try:
+            targets.append(json.loads(line).get("target", ""))
+        except ValueError:
+            pass
+    events = [t for t in targets if t.endswith("/events")]
+    check(events, "the client asked for the events")
+    job = events[-1].split("/")[3]
+    check(f"/api/export/{job}/status" not in targets, "the client polled the status although events came")
+    with open(out, "rb") as f:
+        check(f.read().count(b"\n") == ROWS + 1, "the file has every row")
+
+
+class fake_server(http.server.ThreadingHTTPServer):
+    """An API without working events: /events answers 404 (an older server) or breaks after one event; the
+    rest answers like a server whose job has completed."""
+
+    def __init__(self, csv, events):
+        self.csv, self.events, self.status_calls = csv, events, 0
+        super().__init__(("127.0.0.1", 0), fake_handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def job(self, state):
+        return {"jobId": "11111111-1111-1111-1111-111111111111", "status": state, "rowsExported": 2,
+                "bytesWritten": len(self.csv), "totalRowsEstimate": 2, "error": None,
+                "downloadUrl": "/api/export/11111111-1111-1111-1111-111111111111/download"}
+
+
+class fake_handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body, kind="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.reply(202, json.dumps({"jobId": self.server.job("queued")["jobId"]}).encode())
+
+    def do_GET(self):
+        if self.path.endswith("/events"):
+            if self.server.events == "missing":
+                return self.reply(404, b'{"error":{"code":"not_found","message":"no such endpoint"}}')
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            event = f"event: progress\ndata: {json.dumps(self.server.job('running'))}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)  # broken: no final event, no last chunk
+            self.close_connection = True
+        elif self.path.endswith("/status"):
+            self.server.status_calls += 1
+            self.reply(200, json.dumps(self.server.job("completed")).encode())
+        elif self.path.endswith("/download"):
+            self.reply(200, self.server.csv, "text/csv")
+        else:
+            self.reply(404, b"{}")
+
+
+def client_falls_back_to_polling(work):
+    for events in ("missing", "broken"):
+        fake = fake_server(b"id\n1\n2\n", events)
+        try:
+            out = os.path.join(work, f"fallback-{events}.csv")
+            p = subprocess.run([BINARY, "export", "--server", f"http://127.0.0.1:{fake.server_port}",
+                                "--output", out], capture_output=True, timeout=60)
+            check(p.returncode == 0, f"{events}: {p.stderr.decode()}")
+            check(fake.status_calls >= 1, f"{events}: the client did not poll")
+            with open(out, "rb") as f:
+                check(f.read() == b"id\n1\n2\n", f"{events}: the file")
+        finally:
+            fake.shutdown()
+            fake.server_close()
+
+
+# --- the schema -----------------------------------------------------------------------------------------
+
+SAMPLES = {  # a value of each type the second table has
+    "integer": "7", "character varying": "abc", "numeric": "1.5", "boolean": "true", "json": '{"a": 1}',
+    "text[]": "{a,b}", "timestamp with time zone": "2024-01-01T00:00:00Z", "point": "(1,2)",
+}
+
+
+def schema_describes_each_table(srv, url):
+    st, headers, raw = call(srv, "GET", "/api/schema")
+    check(st == 200 and headers.get("content-type", "").startswith("application/json"), f"schema: {st}")
+    s = json.loads(raw)
+    check(s["table"] == "records" and s["key"] == "id", f"the first table: {s['table']} {s['key']}")
+    check(s["tables"] == ["records", "records_gated", "gadgets"], f"tables: {s['tables']}")
+    cols = {c["name"]: c for c in s["columns"]}
+    check([c["name"] for c in s["columns"]] == ["id", "category", "created_at", "name", "email", "amount", "status",
+                                                "description"], f"columns: {list(cols)}")
+    check(cols["id"]["type"] == "bigint" and cols["id"]["nullable"] is False, cols["id"])
+    check(cols["description"]["nullable"] is True and cols["amount"]["type"] == "numeric", s["columns"])
+    every = ["eq", "ne", "gt", "gte", "lt", "lte", "in"]
+    check(all(c["operators"] == every for c in s["columns"]), f"records' operators: {s['columns']}")
+    check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
+
+    st, _, raw = call(srv, "GET", "/api/schema?table=gadgets")
+    check(st == 200, f"gadgets: {st} {raw!r}")
+    g = json.loads(raw)
+    check(g["table"] == "gadgets" and g["key"] == "gid", f"gadgets: {g['table']} {g['key']}")
+    types = {c["name"]: (c["type"], c["nullable"]) for c in g["columns"]}
+    check(types == {"gid": ("integer", False), "label": ("character varying", True), "price": ("numeric", True),
+                    "active": ("boolean", False), "meta": ("json", True), "tags": ("text[]", True),
+                    "seen": ("timestamp with time zone", True), "spot": ("point", True)}, f"gadgets: {types}")
+    ops = {c["name"]: c["operators"] for c in g["columns"]}
+    check(ops["meta"] == [], f"json has no operator: {ops['meta']}")
+    check(ops["active"] == every and ops["tags"] == every, f"boolean, text[]: {ops}")
+    # What the schema promises is what an export accepts, operator by operator.
+    for c in g["columns"]:
+        for op in every:
+            value = [SAMPLES[c["type"]]] if op == "in" else SAMPLES[c["type"]]
+            st, _, raw = call(srv, "POST", "/api/export",
+                              json.dumps({"table": "gadgets", "filters": {c["name"]: {op: value}}}))
+            check((st == 202) == (op in c["operators"]),
+                  f"{c['name']} ({c['type']}) {op}: the schema says {c['operators']}, the export answered {st} {raw!r}")
+
+    st, _, raw = call(srv, "GET", "/api/schema?table=nope")
+    err = json.loads(raw)["error"]
+    check(st == 404 and err["code"] == "not_found" and "gadgets" in err["message"], f"unknown table: {st} {raw!r}")
+    st, _, raw = call(srv, "GET", "/api/schema?tabel=gadgets")
+    check(st == 400 and json.loads(raw)["error"]["code"] == "invalid_request", f"unknown parameter: {st} {raw!r}")
+    st, headers, raw = call(srv, "HEAD", "/api/schema")
+    check(st == 200 and raw == b"" and int(headers["content-length"]) > 100, f"HEAD: {st} {headers}")
+
+
+def run(fn, *args):
+    if ONLY in fn.__name__:
+        tests.run(fn, *args)
+
+
+def main():
+    with scratch_database("events") as url, tempfile.TemporaryDirectory() as work:
+        subprocess.run([BINARY, "seed", "--rows", str(ROWS), "--database", url], check=True, capture_output=True)
+        install_gate(url, view="records_gated", open_below=OPEN_BELOW)
+        psql(url, """
+CREATE TABLE gadgets (gid integer PRIMARY KEY, label varchar(20), price numeric(8,2), active boolean NOT NULL,
+                      meta json, tags text[], seen timestamptz, spot point);
+INSERT INTO gadgets SELECT g, 'g' || g, g * 1.5, g % 2 = 0, '{"a": 1}', '{a,b}', '2024-01-01Z', point(g, g)
+FROM generate_series(1, 50) g;""")
+        tables = ["--table", "records", "--table", "records_gated", "--table", "gadgets:gid"]
+        with server(BINARY, url, "--chunk-rows", "100", *tables) as srv:
+            run(events_arrive_in_order_and_end_with_the_final_status, srv, url)
+            run(an_ended_job_gets_its_final_event_alone, srv, url)
+            run(unknown_and_malformed_ids_and_head, srv, url)
+            run(client_follows_the_events, srv, url, work)
+            run(schema_describes_each_table, srv, url)
+        with server(BINARY, url, "--chunk-rows", "100", "--max-concurrent", "1", *tables) as srv:
+            run(dropped_clients_do_not_leak, srv, url)
+        with server(BINARY, url, "--api-key", "key-a", "--api-key", "key-b", *tables) as srv:
+            run(another_keys_job_is_not_found, srv, url)
+        run(shutdown_ends_the_streams, url)
+        run(client_falls_back_to_polling, work)
+    return tests.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
