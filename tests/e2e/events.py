@@ -458,6 +458,8 @@ def schema_describes_each_table(srv, url):
                               json.dumps({"table": "gadgets", "filters": {c["name"]: {op: value}}}))
             check((st == 202) == (op in c["operators"]),
                   f"{c['name']} ({c['type']}) {op}: the schema says {c['operators']}, the export answered {st} {raw!r}")
+            if st == 202:  # gone again at once: 56 of them would pass --max-jobs-per-key
+                call(srv, "DELETE", f"/api/export/{json.loads(raw)['jobId']}")
 
     st, _, raw = call(srv, "GET", "/api/schema?table=nope")
     err = json.loads(raw)["error"]
