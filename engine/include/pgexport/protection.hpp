@@ -18,7 +18,7 @@ struct gentle_config {
     double max_slowdown = 3;
     // While the database stays busy the export still runs this share of the time: it always finishes.
     double min_share = 0.3;
-    std::chrono::milliseconds interval{200};                      // the load is sampled this often in a pause
+    std::chrono::milliseconds interval{200}; // the load is sampled this often in a pause
     std::chrono::milliseconds max_pause{std::chrono::seconds(10)}; // the longest single pause
 };
 

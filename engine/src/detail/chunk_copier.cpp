@@ -222,9 +222,10 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
                            [](std::exception_ptr) {}); // run_checkpoint keeps its failure in `pending`
             if (sink.count < state.config.chunk_rows)
                 break;
-            // The checkpoint runs during the pause, if there is one.
-            co_await throttle.async_between_chunks(connection, took - (throttle.rate_waited() - rate_waited_before),
-                                                   sink.count);
+            // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the
+            // time --max-rate held it back.
+            const auto worked = took - (throttle.rate_waited() - rate_waited_before);
+            co_await throttle.async_between_chunks(connection, worked, sink.count);
         }
         co_await await_checkpoint(job, pending);
     } catch (...) {

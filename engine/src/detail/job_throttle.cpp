@@ -98,10 +98,11 @@ asio::awaitable<load_sample> job_throttle::async_sample(async_connection& connec
     const auto hidden = get_int64(r.get(), 0, 1).value_or(0);
     if (hidden > 0 && !state_.warned_hidden_sessions) {
         state_.warned_hidden_sessions = true;
-        log_event("warning", "gentle_sessions_hidden",
-                  {{"sessions", hidden},
-                   {"message", "--gentle cannot see what other roles' sessions do; grant pg_read_all_stats to "
-                               "pgexport's role, or only its own role's sessions count as load"}});
+        log_event(
+            "warning", "gentle_sessions_hidden",
+            {{"sessions", hidden},
+             {"message", "--gentle cannot see what other roles' sessions do; grant pg_read_all_stats to "
+                         "pgexport's role, or only its own role's sessions count as load"}});
     }
     co_return sample;
 }
@@ -129,7 +130,8 @@ asio::awaitable<void> job_throttle::async_between_chunks(async_connection& conne
     const auto until = start + decision.pause;
     {
         waiting_scope scope(*this, cause::gentle, decision.reason);
-        const auto interval = std::max<clock::duration>(state_.config.gentle->interval, std::chrono::milliseconds(1));
+        const auto interval =
+            std::max<clock::duration>(state_.config.gentle->interval, std::chrono::milliseconds(1));
         for (auto now = start; now < until; now = clock::now()) {
             co_await async_sleep(std::min<clock::duration>(interval, until - now));
             if (clock::now() >= until)

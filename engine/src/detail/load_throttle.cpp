@@ -61,8 +61,8 @@ std::string load_throttle::reason() const {
         return text;
     }
     if (config_.max_slowdown > 0 && slowdown_ >= config_.max_slowdown) {
-        std::snprintf(text, sizeof text, "throttled: database slow (the last chunk took %.1fx the job's fastest)",
-                      slowdown_);
+        std::snprintf(text, sizeof text,
+                      "throttled: database slow (the last chunk took %.1fx the job's fastest)", slowdown_);
         return text;
     }
     return "";

@@ -16,11 +16,12 @@ namespace {
 
 // Other sessions at work (active, or in a transaction) sampled every 100 ms with pgexport's own query while
 // `pgbench -c 4 -j 2` (tpcb-like) ran on a 2-core machine, then after it ended.
-const std::vector<int> pgbench_4_clients = {3, 3, 4, 4, 3, 3, 3, 3, 2, 3, 4, 4, 4, 4, 4, 3, 4, 4, 2, 4, 3, 3, 4, 3,
-                                            4, 3, 3, 3, 3, 4, 3, 4, 4, 3, 3, 3, 3, 3, 4, 2, 4, 3, 4, 3, 4, 4, 2, 4,
-                                            3, 2, 3, 4, 2, 4, 4, 3};
+const std::vector<int> pgbench_4_clients = {3, 3, 4, 4, 3, 3, 3, 3, 2, 3, 4, 4, 4, 4, 4, 3, 4, 4, 2,
+                                            4, 3, 3, 4, 3, 4, 3, 3, 3, 3, 4, 3, 4, 4, 3, 3, 3, 3, 3,
+                                            4, 2, 4, 3, 4, 3, 4, 4, 2, 4, 3, 2, 3, 4, 2, 4, 4, 3};
 // A quiet application database: a request now and then (sampled the same way).
-const std::vector<int> occasional_requests = {0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0};
+const std::vector<int> occasional_requests = {0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 1,
+                                              0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0};
 
 double ms(duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
@@ -137,7 +138,7 @@ BOOST_AUTO_TEST_CASE(the_threshold_is_a_setting) {
 BOOST_AUTO_TEST_CASE(a_chunk_much_slower_than_the_fastest_pauses_even_without_sessions) {
     load_throttle t{gentle_config{}};
     BOOST_TEST(ms(t.after_chunk(50ms, 10000, sample(0)).pause) == 0.0);
-    BOOST_TEST(ms(t.after_chunk(40ms, 10000, sample(0)).pause) == 0.0); // the fastest: 4 us a row
+    BOOST_TEST(ms(t.after_chunk(40ms, 10000, sample(0)).pause) == 0.0);  // the fastest: 4 us a row
     BOOST_TEST(ms(t.after_chunk(100ms, 10000, sample(0)).pause) == 0.0); // 2.5x: under the default 3
     // 12 us a row: 3x, busy (measured per row, a short chunk is no different).
     BOOST_TEST(ms(t.after_chunk(60ms, 5000, sample(0)).pause) == 60.0, boost::test_tools::tolerance(1e-9));

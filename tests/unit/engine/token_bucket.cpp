@@ -26,7 +26,8 @@ clock_type::duration write_through(token_bucket& bucket, clock_type::time_point&
             continue;
         bool waited = false;
         // As the engine does: wait, then ask again (a wait rounded down may leave a hair to go).
-        for (auto wait = bucket.wait_time(now); wait > clock_type::duration::zero(); wait = bucket.wait_time(now)) {
+        for (auto wait = bucket.wait_time(now); wait > clock_type::duration::zero();
+             wait = bucket.wait_time(now)) {
             BOOST_TEST_REQUIRE(seconds(wait) < 3600);
             now += wait;
             waited = true;
@@ -88,8 +89,12 @@ BOOST_AUTO_TEST_CASE(the_long_run_rate_is_the_rate_whatever_the_rows) {
         std::uint64_t row;
         clock_type::duration per_row;
     };
-    for (const item& it : {item{200, 0us}, item{200, 1us}, item{1, 0us}, item{64 << 10, 0us}, item{3 << 20, 0us}}) {
-        BOOST_TEST_CONTEXT("rows of " << it.row << " bytes, " << std::chrono::duration_cast<std::chrono::microseconds>(it.per_row).count() << " us of work each") {
+    for (const item& it :
+         {item{200, 0us}, item{200, 1us}, item{1, 0us}, item{64 << 10, 0us}, item{3 << 20, 0us}}) {
+        BOOST_TEST_CONTEXT("rows of "
+                           << it.row << " bytes, "
+                           << std::chrono::duration_cast<std::chrono::microseconds>(it.per_row).count()
+                           << " us of work each") {
             auto now = clock_type::time_point{} + 1h;
             token_bucket bucket(rate, default_burst(rate), now);
             int waits = 0;
