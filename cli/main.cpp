@@ -83,6 +83,19 @@ const std::vector<option_spec> serve_specs = {
      "a completed file is deleted this long after it finished (the job becomes expired); failed and "
      "cancelled jobs are forgotten after it too",
      "7d", "PGEXPORT_RETENTION"},
+    {"max-rate", "SIZE", "bytes a second per job, counted on the file written, such as 5MiB (no limit when "
+     "absent)", "", "PGEXPORT_MAX_RATE"},
+    {"gentle", "", "yield to the database's other work: pause between chunks while it is busy", "",
+     "PGEXPORT_GENTLE"},
+    {"gentle-max-sessions", "N", "--gentle: busy while more than N other sessions are at work, on average", "1",
+     "PGEXPORT_GENTLE_MAX_SESSIONS"},
+    {"gentle-max-slowdown", "X", "--gentle: busy too while a chunk takes X times the job's fastest per row "
+     "(0: off)", "3", "PGEXPORT_GENTLE_MAX_SLOWDOWN"},
+    {"gentle-min-share", "PERCENT", "--gentle: share of the time an export still runs while the database "
+     "stays busy", "30", "PGEXPORT_GENTLE_MIN_SHARE"},
+    {"gentle-interval", "DURATION", "--gentle: how often the load is sampled during a pause", "200ms",
+     "PGEXPORT_GENTLE_INTERVAL"},
+    {"gentle-max-pause", "DURATION", "--gentle: the longest single pause", "10s", "PGEXPORT_GENTLE_MAX_PAUSE"},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -131,6 +144,19 @@ int run_serve(const options& o) {
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
     ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
+    if (o.get("max-rate"))
+        ec.max_rate = o.get_size("max-rate", 1024, std::uint64_t(1) << 50);
+    if (o.flag("gentle")) {
+        pgexport::engine::gentle_config g;
+        g.max_sessions = static_cast<int>(o.get_int("gentle-max-sessions", 0, 10000));
+        g.max_slowdown = static_cast<double>(o.get_int("gentle-max-slowdown", 0, 1000));
+        if (g.max_slowdown == 1) // every chunk takes at least its own time: always busy
+            throw std::invalid_argument("--gentle-max-slowdown must be 0 (off) or at least 2, not 1");
+        g.min_share = static_cast<double>(o.get_int("gentle-min-share", 1, 100)) / 100;
+        g.interval = o.get_duration("gentle-interval", std::chrono::milliseconds(10), std::chrono::minutes(1));
+        g.max_pause = o.get_duration("gentle-max-pause", std::chrono::milliseconds(10), std::chrono::hours(1));
+        ec.gentle = g;
+    }
     ec.key = required(o, "key");
     if (const std::string cost = required(o, "random-page-cost"); cost == "server") {
         ec.random_page_cost.reset();

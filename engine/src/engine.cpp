@@ -118,6 +118,7 @@ struct export_engine::impl {
             info.attempts = j.attempts;
             info.instance = state.config.instance_id;
             info.waiting = j.waiting;
+            info.throttled = j.throttled;
             return info;
         }
         return std::nullopt;
@@ -196,6 +197,7 @@ struct export_engine::impl {
         if (it->second->last_id)
             info.last_processed_id = it->second->last_id;
         info.waiting = it->second->waiting;
+        info.throttled = it->second->throttled;
     }
 
     detail::engine_state state;

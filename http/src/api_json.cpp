@@ -32,6 +32,11 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
                                                                               : json::value(nullptr);
     o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
                                                                             : json::value(nullptr);
+    if (job.throttled)
+        o["throttledSeconds"] =
+            json::object{{"maxRate", job.throttled->max_rate}, {"gentle", job.throttled->gentle}};
+    else
+        o["throttledSeconds"] = nullptr;
     o["request"] = engine::to_json(job.request);
     return o;
 }

@@ -63,6 +63,10 @@ std::string format_metrics(const metrics_input& in) {
     sample(out, "pgexport_bytes_written_total", "", static_cast<double>(st.bytes_written));
     describe(out, "pgexport_retries_total", "counter", "Export attempts retried after a transient failure.");
     sample(out, "pgexport_retries_total", "", static_cast<double>(st.retries));
+    describe(out, "pgexport_throttled_seconds_total", "counter",
+             "Time jobs were held back on purpose, summed over jobs, by cause (--max-rate, --gentle).");
+    sample(out, "pgexport_throttled_seconds_total", "{cause=\"max_rate\"}", st.throttled_seconds_max_rate);
+    sample(out, "pgexport_throttled_seconds_total", "{cause=\"gentle\"}", st.throttled_seconds_gentle);
     describe(out, "pgexport_chunk_duration_seconds", "histogram", "Time to stream one chunk's COPY.");
     for (std::size_t i = 0; i < engine::engine_stats::chunk_buckets.size(); ++i) {
         char le[32];

@@ -1,6 +1,7 @@
 """Shared by the end-to-end scripts: a scratch database next to the admin URL that tools/test hands
 over, a `pgexport serve` process on a free port, and PostgreSQL's own COPY as the reference."""
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +41,33 @@ class test_runner:
         """Prints `N passed, M failed`; the exit status: 1 when any failed."""
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         return 1 if self.failed else 0
+
+
+def check(ok, what):
+    if not ok:
+        raise AssertionError(what)
+
+
+def call(base, path, method="GET", body=None):
+    """(HTTP status, JSON body) of one request to the server at `base`; the body of an error answer too."""
+    req = urllib.request.Request(base + path, method=method, data=body.encode() if body else None,
+                                 headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def wait_until(what, predicate, timeout, poll=0.02):
+    """Polls predicate() until it returns something true, and returns that; fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        check(time.monotonic() < deadline, f"{what}: not within {timeout} s")
+        time.sleep(poll)
 
 
 def admin_url():

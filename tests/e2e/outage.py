@@ -12,32 +12,15 @@ import subprocess
 import sys
 import time
 import traceback
-import urllib.error
 import urllib.request
 
-from e2e_support import copy_csv, held_gate, install_gate, private_cluster, psql, server
+from e2e_support import call, check, copy_csv, held_gate, install_gate, private_cluster, psql, server
 
 BINARY = os.path.abspath(sys.argv[1])
 LONG = "--long" in sys.argv[2:] or os.environ.get("PGEXPORT_TEST_ARGS") == "--long"
 # The engine used to give up on a job after 8 attempts, about a minute of backoff: stay down longer.
 OUTAGE_SECONDS = 180 if LONG else 75
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
-
-
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
-
-
-def call(base, path, method="GET", body=None):
-    """(HTTP status, JSON body) of one request; the body of an error answer too."""
-    req = urllib.request.Request(base + path, method=method, data=body.encode() if body else None,
-                                 headers={"Content-Type": "application/json"} if body else {})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def jobs_survive_a_long_outage(cluster, work):

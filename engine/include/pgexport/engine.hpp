@@ -9,6 +9,7 @@
 #include <pgexport/error.hpp>
 #include <pgexport/job.hpp>
 #include <pgexport/job_watch.hpp>
+#include <pgexport/protection.hpp>
 #include <pgexport/request.hpp>
 #include <pgexport/table_schema.hpp>
 
@@ -69,6 +70,10 @@ struct engine_config {
     // The sweeper (expiry, old records, orphan files) runs at start and then every sweep_interval; zero: a
     // quarter of the retention, at most a minute, with jitter.
     std::chrono::milliseconds sweep_interval{0};
+    // Database protection. max_rate: bytes a second per job, counted on the file written (the database's
+    // socket is not read while the job is over it); nullopt: no limit. gentle: nullopt, off.
+    std::optional<std::uint64_t> max_rate{};
+    std::optional<gentle_config> gentle{};
 };
 
 // What this process has done since it started, for metrics. Read on the engine's executor.
@@ -84,6 +89,8 @@ struct engine_stats {
     std::int64_t jobs_expired = 0;    // completed jobs this process set expired
     std::int64_t records_removed = 0; // ended jobs' records this process removed
     std::int64_t files_removed = 0;   // files the sweeper removed: expired jobs' and orphans
+    double throttled_seconds_max_rate = 0; // jobs held back by --max-rate, summed over jobs
+    double throttled_seconds_gentle = 0;   // jobs paused by --gentle, summed over jobs
 };
 
 // What one pass of the sweeper did.

@@ -18,6 +18,12 @@ std::optional<job_status> parse_job_status(std::string_view text);
 
 using timestamp = std::chrono::system_clock::time_point;
 
+// Time a job was held back on purpose, in seconds: by --max-rate, and by --gentle's pauses.
+struct throttle_seconds {
+    double max_rate = 0;
+    double gentle = 0;
+};
+
 struct job_info {
     std::string id; // a UUID, lower case
     job_status status = job_status::queued;
@@ -31,8 +37,8 @@ struct job_info {
     std::optional<std::string> error;     // set once failed
     int attempts = 0;                    // failed attempts so far
     std::optional<std::string> instance; // the instance running it, while it runs
-    std::optional<std::string> waiting;  // why a running job does not move on (the disk is short of space);
-                                         // known to the instance that runs it
+    std::optional<std::string> waiting;  // why a running job does not move on (the disk is short of space,
+                                         // a throttle); known to the instance that runs it
     timestamp created_at;
     std::optional<timestamp> started_at;
     std::optional<timestamp> finished_at;
@@ -40,6 +46,9 @@ struct job_info {
     // (it becomes expired); for a failed or cancelled one the moment its record is removed; for an expired
     // one the moment it expired (its record goes one retention later). nullopt while queued or running.
     std::optional<timestamp> expires_at;
+    // Time the job was held back on purpose (--max-rate, --gentle); known to the instance running it only
+    // (nullopt elsewhere and once it ended).
+    std::optional<throttle_seconds> throttled;
 };
 
 // ISO 8601 in UTC with milliseconds, e.g. "2024-01-31T12:00:00.123Z".

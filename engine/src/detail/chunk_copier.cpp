@@ -3,6 +3,7 @@
 #include "detail/csv_row.hpp"
 #include "detail/data_dir.hpp"
 #include "detail/job_policy.hpp"
+#include "detail/job_throttle.hpp"
 #include "detail/sql.hpp"
 
 #include <pgexport/log.hpp>
@@ -15,35 +16,44 @@ namespace pgexport::engine::detail {
 
 namespace {
 
-// Appends the rows of a chunk: reads the key off each row and writes the rest.
+// Appends the rows of a chunk: reads the key off each row and writes the rest. Over --max-rate it asks
+// for a drain, which waits: meanwhile the socket is not read.
 struct chunk_sink final : copy_sink {
-    chunk_sink(file_writer& w, running_job& j, bool single, bool key_leads)
-        : writer(w), job(j), single_column(single), key_leads(key_leads) {}
+    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads)
+        : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads) {}
     bool consume(std::string_view row) override {
         ++count;
         ++job.live_rows;
+        std::string_view out;
         if (key_leads) {
             // The row is the output row already; its first column is the key.
             auto key = leading_key(row);
             if (!key)
                 throw std::runtime_error("COPY sent a row that does not start with the key");
             last_key = *key;
-            return writer.append(row);
+            out = row;
+        } else {
+            auto split = split_keyed_row(row);
+            if (!split)
+                throw std::runtime_error("COPY sent a row that does not start with the key");
+            last_key = split->key;
+            out = single_column ? single_column_row(split->rest) : split->rest;
         }
-        auto split = split_keyed_row(row);
-        if (!split)
-            throw std::runtime_error("COPY sent a row that does not start with the key");
-        last_key = split->key;
-        return writer.append(single_column ? single_column_row(split->rest) : split->rest);
+        const bool full = writer.append(out);
+        const bool over_rate = throttle.take(out.size());
+        return full || over_rate;
     }
     asio::awaitable<void> async_drain() override {
+        // Written out before a rate wait too: the time is idle anyway, and status's bytes move smoothly.
         co_await writer.async_write_behind();
         job.live_bytes = writer.size();
         if (job.should_stop())
             throw stop_job{};
+        co_await throttle.async_rate_wait();
     }
     file_writer& writer;
     running_job& job;
+    job_throttle& throttle;
     bool single_column;
     bool key_leads;
     std::int64_t last_key = 0;
@@ -186,16 +196,19 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
         }
         std::optional<std::int64_t> cursor = job.last_id;
         std::int64_t cursor_rows = job.rows;
+        job_throttle throttle(state, job);
         while (job.job.key_upper_bound) {
             if (job.should_stop())
                 throw stop_job{};
             co_await wait_for_free_space(state, job);
-            chunk_sink sink(writer, job, single, leads);
+            chunk_sink sink(writer, job, throttle, single, leads);
             const std::string sql =
                 chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, state.config.chunk_rows);
             const auto chunk_start = std::chrono::steady_clock::now();
+            const auto rate_waited_before = throttle.rate_waited();
             co_await connection.async_copy_out(sql, sink);
-            record_chunk(state.stats, std::chrono::steady_clock::now() - chunk_start);
+            const auto took = std::chrono::steady_clock::now() - chunk_start;
+            record_chunk(state.stats, took);
             if (sink.count == 0)
                 break;
             co_await writer.async_flush();
@@ -209,6 +222,10 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
                            [](std::exception_ptr) {}); // run_checkpoint keeps its failure in `pending`
             if (sink.count < state.config.chunk_rows)
                 break;
+            // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the
+            // time --max-rate held it back.
+            const auto worked = took - (throttle.rate_waited() - rate_waited_before);
+            co_await throttle.async_between_chunks(connection, worked, sink.count);
         }
         co_await await_checkpoint(job, pending);
     } catch (...) {

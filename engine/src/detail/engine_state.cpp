@@ -11,6 +11,8 @@ void running_job::interrupt() {
         connection->cancel();
     if (backoff)
         backoff->cancel();
+    if (pause)
+        pause->cancel();
 }
 
 engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)

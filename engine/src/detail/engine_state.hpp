@@ -64,13 +64,15 @@ struct running_job {
     // Progress beyond the checkpoint, for status.
     std::int64_t live_rows = 0;
     std::int64_t live_bytes = 0;
-    std::optional<std::string> waiting; // why the job does not move on right now, for status
+    std::optional<std::string> waiting; // why the job does not move on right now (disk, throttle), for status
+    throttle_seconds throttled;         // time held back on purpose, every attempt on this instance
     bool cancel_requested = false; // the job was cancelled: remove its files
     bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
     bool lease_lost = false;       // another instance holds the job now: touch nothing
     async_connection* connection = nullptr;
     std::unique_ptr<boost::asio::steady_timer> backoff;
     std::unique_ptr<boost::asio::steady_timer> renewal;
+    std::unique_ptr<boost::asio::steady_timer> pause; // a throttle's wait (job_throttle)
     std::unique_ptr<event> done;
 
     bool should_stop() const { return cancel_requested || stop_requested || lease_lost; }
@@ -153,6 +155,7 @@ struct engine_state {
     std::minstd_rand random{std::random_device{}()};
     bool stopping = false;
     bool started = false;
+    bool warned_hidden_sessions = false; // --gentle could not see other roles' sessions (logged once)
 };
 
 } // namespace pgexport::engine::detail

@@ -259,6 +259,25 @@ asio::awaitable<void> async_connection::async_exec(const std::string& sql) {
         throw *failure;
 }
 
+asio::awaitable<result_ptr> async_connection::async_query(const std::string& sql) {
+    if (!conn_ || !PQsendQuery(conn_.get(), sql.c_str()))
+        throw_connection_error("cannot send a statement");
+    co_await async_flush_output();
+    result_ptr first;
+    std::optional<pg_error> failure;
+    while (result_ptr r = co_await async_get_result()) {
+        if (!succeeded(r.get()) && !failure)
+            failure = error_from_result(r.get(), conn_.get());
+        else if (!first)
+            first = std::move(r);
+    }
+    if (failure)
+        throw *failure;
+    if (!first)
+        throw pg_error("the statement returned no result", "");
+    co_return first;
+}
+
 asio::awaitable<result_ptr> async_connection::async_get_result() {
     while (PQisBusy(conn_.get()))
         co_await async_wait_readable();

@@ -147,6 +147,9 @@ public:
     // Runs `sql` (one or more statements, simple protocol) and discards the results; throws pg_error.
     boost::asio::awaitable<void> async_exec(const std::string& sql);
 
+    // Runs one statement that returns rows and returns its result; throws pg_error.
+    boost::asio::awaitable<result_ptr> async_query(const std::string& sql);
+
     // Runs a COPY ... TO STDOUT and hands each data row to `sink` as libpq returns it: exactly one row per
     // call, newline included. While the sink drains, the socket is not read: that is the backpressure.
     // Throws pg_error; exceptions from the sink pass through (the connection must then be closed).

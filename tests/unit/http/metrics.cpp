@@ -40,3 +40,13 @@ BOOST_AUTO_TEST_CASE(request_labels_are_escaped) {
                std::string::npos);
     BOOST_TEST(escape_label("plain") == "plain");
 }
+
+BOOST_AUTO_TEST_CASE(throttled_time_by_cause) {
+    metrics_input in;
+    in.engine.throttled_seconds_max_rate = 12.5;
+    in.engine.throttled_seconds_gentle = 3.25;
+    const auto text = format_metrics(in);
+    BOOST_TEST(text.find("# TYPE pgexport_throttled_seconds_total counter\n") != std::string::npos);
+    BOOST_TEST(text.find("pgexport_throttled_seconds_total{cause=\"max_rate\"} 12.5\n") != std::string::npos);
+    BOOST_TEST(text.find("pgexport_throttled_seconds_total{cause=\"gentle\"} 3.25\n") != std::string::npos);
+}
