@@ -15,6 +15,15 @@ void running_job::interrupt() {
         pause->cancel();
 }
 
+bool running_job::lease_answered(lease_state found, lease_tracker::clock::time_point sent_at) {
+    const lease_verdict v = lease.answered(found, sent_at);
+    if (v == lease_verdict::cancelled)
+        cancel_requested = true;
+    else if (v == lease_verdict::lost)
+        lease_lost = true;
+    return v == lease_verdict::held;
+}
+
 engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
     : executor(std::move(ex)), config(std::move(cfg)),
       jobs(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),

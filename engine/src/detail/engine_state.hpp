@@ -46,6 +46,7 @@ struct running_job {
     std::int64_t live_bytes = 0;
     std::optional<std::string> waiting; // why the job does not move on right now (disk, throttle), for status
     throttle_seconds throttled;         // time held back on purpose, every attempt on this instance
+    lease_tracker lease{std::chrono::seconds(15), lease_tracker::clock::now()}; // set at the claim
     bool cancel_requested = false; // the job was cancelled: remove its files
     bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
     bool lease_lost = false;       // another instance holds the job now: touch nothing
@@ -56,6 +57,9 @@ struct running_job {
     std::unique_ptr<event> done;
 
     bool should_stop() const { return cancel_requested || stop_requested || lease_lost; }
+    // Feeds the answer to a fenced write sent at `sent_at` to the lease; a final answer (cancelled, lost)
+    // marks the job to stop. Returns whether the lease is still held.
+    bool lease_answered(lease_state found, lease_tracker::clock::time_point sent_at);
     void interrupt();
     const std::string& id() const { return job.info.id; }
     std::int64_t token() const { return job.lease_token; }
