@@ -2,6 +2,7 @@
 // What every part of the server shares: the engine, the configuration, the keys and the counters.
 // Used on the server's single-threaded io_context only.
 
+#include "api_json.hpp"
 #include "auth.hpp"
 #include "guards.hpp"
 #include "link_signing.hpp"
@@ -82,6 +83,7 @@ struct server_context {
     request_counts requests;
     connection_registry connections;
     shared_bodies list_bodies; // GET /api/export
+    request_texts job_requests; // jobs' requests, serialized once
 };
 
 // One request as the handlers see it.
