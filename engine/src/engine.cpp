@@ -182,6 +182,7 @@ asio::awaitable<void> export_engine::async_start() {
     for (const auto& [table, key] : tables)
         st.configured_names.push_back(table);
     st.schema = st.schemas.front();
+    co_await st.on_reads([](job_repository& r) { r.open(); });
     auto adopt = [table = st.schema.table, key = st.schema.key](job_repository& r) {
         return r.adopt_unnamed(table, key);
     };
