@@ -3,7 +3,7 @@
 #   component `development`: libpgexport_engine.a and libpgexport_engine.so (with an soname), the public
 #     headers of engine/include/pgexport/, the CMake package (find_package(pgexport) → pgexport::engine)
 #     and pgexport.pc.
-#   component `server`: the pgexport executable.
+#   component `server`: the pgexport executable, its systemd unit and /etc/default/pgexport (the .deb).
 #
 # In the build tree the engine is three static libraries (pgexport_core, pgexport_engine, pgexport_schema)
 # that the executable and the tests link. The installed library is one file made of the same objects, so an
@@ -95,3 +95,45 @@ install(FILES "${PROJECT_BINARY_DIR}/pgexport.pc" DESTINATION "${pc_dir}" COMPON
 
 install(TARGETS pgexport RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT server)
 
+# The service's files. Under the prefix /usr (the .deb) they go where Debian looks for them, /etc/default
+# and /lib/systemd/system; under any other prefix below it, so that a test's install stays in its tree.
+install(FILES "${PROJECT_SOURCE_DIR}/README.md" DESTINATION "${CMAKE_INSTALL_DOCDIR}" COMPONENT server)
+install(CODE "set(pgexport_packaging_dir \"${PROJECT_SOURCE_DIR}/packaging/debian\")" COMPONENT server)
+install(CODE [[
+    set(root "${CMAKE_INSTALL_PREFIX}")
+    if(root STREQUAL "/usr")
+        set(root "")
+    endif()
+    file(INSTALL "${pgexport_packaging_dir}/pgexport.service" DESTINATION "${root}/lib/systemd/system")
+    file(INSTALL "${pgexport_packaging_dir}/pgexport.default" DESTINATION "${root}/etc/default"
+         RENAME pgexport)
+]] COMPONENT server)
+
+# tools/package: the .deb of the server component (the executable, the unit, the settings, the README).
+set(CPACK_PACKAGE_NAME pgexport)
+set(CPACK_PACKAGE_VENDOR pgexport)
+set(CPACK_PACKAGE_CONTACT "pgexport maintainers <pgexport@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "export filtered PostgreSQL tables to CSV over an HTTP API")
+set(CPACK_PACKAGE_DESCRIPTION "pgexport serve runs an HTTP API and a web page that export filtered \
+PostgreSQL tables to CSV files, resumably, with a systemd unit (pgexport.service) configured in \
+/etc/default/pgexport.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# (The DEB generator installs with DESTDIR itself, so /etc and /lib land in the package's root.)
+# cpack packages the tree as built (tools/package builds first); it does not rebuild every target itself.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_GENERATOR DEB)
+set(CPACK_COMPONENTS_ALL server)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_GROUPING ALL_COMPONENTS_IN_ONE)
+set(CPACK_DEBIAN_FILE_NAME "pgexport_${PROJECT_VERSION}_amd64.deb")
+set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE amd64)
+set(CPACK_DEBIAN_PACKAGE_SECTION database)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # libpq5, libboost-json1.81.0, libssl3, libc6, libstdc++6 as linked
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser") # postinst creates the user pgexport
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/packaging/debian/conffiles"
+    "${PROJECT_SOURCE_DIR}/packaging/debian/postinst" "${PROJECT_SOURCE_DIR}/packaging/debian/prerm"
+    "${PROJECT_SOURCE_DIR}/packaging/debian/postrm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+include(CPack)
