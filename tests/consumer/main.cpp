@@ -7,14 +7,13 @@
 // Exit status 0 only when the job completed.
 
 #include <pgexport/engine.hpp>
+#include <pgexport/job_watch.hpp>
 #include <pgexport/log.hpp>
 #include <pgexport/migrations.hpp>
 #include <pgexport/version.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 
 #include <chrono>
@@ -49,37 +48,42 @@ int main(int argc, char** argv) {
     export_engine engine(io.get_executor(),
                          engine_config{.database_url = argv[1], .data_dir = argv[2], .min_free_disk = 0});
     int exit_code = 1;
+    // Ends with the job's end; followed through a job_watch (woken at each checkpoint), not by polling.
+    auto follow = [&]() -> asio::awaitable<void> {
+        co_await engine.async_start();
+        auto request = parse_export_request(boost::json::parse(argv[3]));
+        if (!request) {
+            std::cerr << "bad request: " << request.error().message << "\n";
+            co_return;
+        }
+        auto id = co_await engine.async_create(*request);
+        if (!id) {
+            std::cerr << "rejected: " << id.error().message << "\n";
+            co_return;
+        }
+        job_watch watch = engine.watch(*id);
+        for (;;) {
+            auto info = co_await engine.async_status(*id);
+            if (!info) {
+                std::cerr << "status: " << info.error().message << "\n";
+                co_return;
+            }
+            if (info->status == job_status::completed) {
+                std::cout << *info->file_path << "\n";
+                exit_code = 0;
+                co_return;
+            }
+            if (info->status != job_status::queued && info->status != job_status::running) {
+                std::cerr << "job ended " << to_string(info->status) << ": " << info->error.value_or("") << "\n";
+                co_return;
+            }
+            co_await watch.async_wait(std::chrono::seconds(1));
+        }
+    };
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            co_await engine.async_start();
-            auto request = parse_export_request(boost::json::parse(argv[3]));
-            if (!request) {
-                std::cerr << "bad request: " << request.error().message << "\n";
-                co_await engine.async_shutdown();
-                co_return;
-            }
-            auto id = co_await engine.async_create(*request);
-            if (!id) {
-                std::cerr << "rejected: " << id.error().message << "\n";
-                co_await engine.async_shutdown();
-                co_return;
-            }
-            for (;;) {
-                auto status = co_await engine.async_status(*id);
-                if (status && status->status == job_status::completed) {
-                    std::cout << *status->file_path << "\n";
-                    exit_code = 0;
-                    break;
-                }
-                if (status && status->status != job_status::queued && status->status != job_status::running) {
-                    std::cerr << "job ended " << to_string(status->status) << ": " << status->error.value_or("")
-                              << "\n";
-                    break;
-                }
-                asio::steady_timer t(io, std::chrono::milliseconds(10));
-                co_await t.async_wait(asio::use_awaitable);
-            }
+            co_await follow();
             co_await engine.async_shutdown();
         },
         [](std::exception_ptr e) {

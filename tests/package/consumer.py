@@ -18,19 +18,11 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from package_support import run  # noqa: E402 (also puts e2e_support on the path)
 from e2e_support import ROOT, check, copy_csv, scratch_database, test_runner  # noqa: E402
 
 REQUEST = '{"filters": {"category": ["books", "toys"]}, "columns": ["id", "category", "amount", "description"]}'
 REFERENCE = "SELECT id, category, amount, description FROM records WHERE category IN ('books', 'toys') ORDER BY id"
-
-
-def run(cmd, **kw):
-    """Runs cmd; on failure raises with its output, so that the test's log says what broke."""
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, **kw)
-    if p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
-    return p
 
 
 class installed_tree:

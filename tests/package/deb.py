@@ -20,17 +20,10 @@ import tempfile
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from package_support import run  # noqa: E402 (also puts e2e_support on the path)
 from e2e_support import ROOT, call, check, copy_csv, scratch_database, server, test_runner, wait_until  # noqa: E402
 
 UNIT = "lib/systemd/system/pgexport.service"
-
-
-def run(cmd, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
-    if p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
-    return p
 
 
 def control_fields(deb):
