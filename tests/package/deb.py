@@ -95,6 +95,26 @@ def test_maintainer_scripts(root_ctl):
         check("systemctl stop pgexport.service" in f.read(), "prerm stops the service")
     with open(os.path.join(root_ctl, "conffiles")) as f:
         check(f.read().split() == ["/etc/default/pgexport"], "the settings file is the conffile")
+    # postinst run for real against stand-ins of getent and adduser that record their calls: it creates
+    # the user when getent does not know it, and leaves an existing one alone.
+    with tempfile.TemporaryDirectory(prefix="pgexport-postinst-") as d:
+        calls = os.path.join(d, "calls")
+        for tool, status in (("getent", "${GETENT_STATUS}"), ("adduser", "0")):
+            with open(os.path.join(d, tool), "w") as f:
+                f.write(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\nexit {status}\n')
+            os.chmod(os.path.join(d, tool), 0o755)
+        for getent_status, expect_adduser in (("2", True), ("0", False)):
+            env = dict(os.environ, PATH=f"{d}:{os.environ['PATH']}", GETENT_STATUS=getent_status)
+            run(["sh", os.path.join(root_ctl, "postinst"), "configure", ""], env=env)
+            with open(calls) as f:
+                log = f.read()
+            os.remove(calls)
+            added = [line for line in log.splitlines() if line.startswith("adduser ")]
+            if expect_adduser:
+                check(len(added) == 1 and "--system" in added[0] and added[0].endswith(" pgexport"),
+                      f"postinst without the user: {log}")
+            else:
+                check(not added, f"postinst with the user there: {log}")
 
 
 def unit_keys(path):
