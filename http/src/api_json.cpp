@@ -61,8 +61,10 @@ json::object schema_json(const engine::table_schema& schema, const std::vector<s
         json::array operators;
         for (const auto op : c.operators)
             operators.emplace_back(engine::to_string(op));
-        json::object column{
-            {"name", c.name}, {"type", c.type}, {"nullable", c.nullable}, {"operators", std::move(operators)}};
+        json::object column{{"name", c.name},
+                            {"type", c.type},
+                            {"nullable", c.nullable},
+                            {"operators", std::move(operators)}};
         if (!c.values.empty())
             column["values"] = json::array(c.values.begin(), c.values.end());
         columns.push_back(std::move(column));
@@ -70,8 +72,11 @@ json::object schema_json(const engine::table_schema& schema, const std::vector<s
     json::array names;
     for (const auto& t : tables)
         names.emplace_back(t);
-    return json::object{{"table", schema.table}, {"key", schema.key}, {"columns", std::move(columns)},
-                        {"tables", std::move(names)}, {"options", export_options_json()}};
+    return json::object{{"table", schema.table},
+                        {"key", schema.key},
+                        {"columns", std::move(columns)},
+                        {"tables", std::move(names)},
+                        {"options", export_options_json()}};
 }
 
 } // namespace pgexport::http

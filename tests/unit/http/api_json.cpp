@@ -21,7 +21,9 @@ BOOST_AUTO_TEST_CASE(values_are_listed_only_for_columns_that_have_them) {
     BOOST_TEST(s.at("tables") == (json::array{"records", "orders"}));
     const json::array& columns = s.at("columns").as_array();
     BOOST_TEST_REQUIRE(columns.size() == 2u);
-    BOOST_TEST(columns[0] == (json::object{{"name", "order_id"}, {"type", "bigint"}, {"nullable", false},
+    BOOST_TEST(columns[0] == (json::object{{"name", "order_id"},
+                                           {"type", "bigint"},
+                                           {"nullable", false},
                                            {"operators", json::array{"eq", "gt"}}}));
     BOOST_TEST(columns[1].at("values") == (json::array{"mail", "web"}));
     BOOST_TEST(columns[1].at("nullable") == true);
