@@ -281,7 +281,46 @@ try {
     `got ${got.length} bytes, expected ${want.length}`);
 
   await page.screenshot({ path: path.join(outDir, screenshot), fullPage: true, animations: 'disabled' });
+  check('no option controls when the server offers no choice',
+    (await page.locator('#options').evaluate((e) => e.children.length)) === 0);
   check('no script errors on the page', pageErrors.length === 0, pageErrors.join(' | '));
+
+  if (scenario === 'records' && !apiKey) {
+    // A server that offers formats, compression, CSV options and parallelism (simulated: this server's
+    // /api/schema answer with more options): each gets its control, and the body carries what was chosen.
+    await page.route(base + '/api/schema', async (route) => {
+      const real = await (await route.fetch()).json();
+      real.options = { formats: ['csv', 'jsonl'], compression: ['none', 'gzip'],
+        csvOptions: ['delimiter', 'header', 'null', 'forceQuote', 'bom'], maxParallelism: 4 };
+      await route.fulfill({ json: real });
+    });
+    let offered = null;
+    await page.route(base + '/api/export', async (route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      offered = route.request().postDataJSON();
+      await route.fulfill({ status: 400, json: { error: { code: 'invalid_request', message: 'simulated' } } });
+    });
+    await page.reload({ waitUntil: 'load' });
+    await page.locator('#f-format').waitFor();
+    const labelled = async (id) => page.locator(`label[for="${id}"]`).count();
+    check('format, compression and parallelism have labelled controls',
+      (await labelled('f-format')) === 1 && (await labelled('f-compression')) === 1 && (await labelled('f-parallelism')) === 1);
+    await page.locator('#f-compression').selectOption('gzip');
+    await page.locator('#f-csv-delimiter').selectOption(';');
+    await page.locator('#f-csv-bom').check();
+    await page.locator('#f-parallelism').fill('3');
+    await page.getByTestId('export-button').click();
+    await page.getByTestId('error-message').filter({ hasText: /simulated/ }).waitFor();
+    check('the chosen options are sent, only where they differ from the defaults', JSON.stringify(offered) ===
+      JSON.stringify({ columns: ['id', 'category', 'created_at', 'name', 'email', 'amount', 'status', 'description'],
+        compression: 'gzip', csv: { delimiter: ';', bom: true }, parallelism: 3 }), JSON.stringify(offered));
+    await page.locator('#f-format').selectOption('jsonl');
+    check('CSV options hide for JSON Lines', !(await page.locator('#csv-options').isVisible()));
+    check('the button names the format', /JSON Lines/.test(await page.getByTestId('export-button').innerText()));
+    await page.unrouteAll({ behavior: 'wait' });
+    const unexpected = pageErrors.filter((e) => !/status of 400/.test(e));
+    check('no script errors with the options', unexpected.length === 0, unexpected.join(' | '));
+  }
 } catch (err) {
   failure = err;
   console.log('not ok - ' + (err && err.stack ? err.stack : err));
