@@ -9,6 +9,7 @@
 #include <pgexport/version.hpp>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -165,11 +166,17 @@ awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
     auto limit = parse_list_query(rc.query);
     if (!limit)
         co_return of(problem_response(v, limit.error()));
-    auto jobs = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
-    json::array out;
-    for (const auto& j : jobs)
-        out.push_back(job_json(j));
-    co_return of(json_response(v, bhttp::status::ok, out));
+    const engine::job_list jobs = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
+    auto body = ctx.list_bodies.get(jobs, [&jobs] {
+        json::array out;
+        out.reserve(jobs->size());
+        for (const auto& j : *jobs)
+            out.push_back(job_json(j));
+        std::string text = json::serialize(out);
+        text += '\n';
+        return text;
+    });
+    co_return of(json_text_response(v, bhttp::status::ok, *body));
 }
 
 awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
