@@ -90,20 +90,36 @@ std::string expired_message(const engine::job_info& job) {
            " (the server keeps files for a limited time) and was deleted; create a new export to get the data";
 }
 
+json::object export_options_json() {
+    // The one place that says which request options this server takes beyond filters and columns.
+    return json::object{{"formats", json::array{"csv"}},
+                        {"compression", json::array{"none"}},
+                        {"csvOptions", json::array{}},
+                        {"maxParallelism", 1}};
+}
+
 json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables) {
     json::array columns;
     for (const auto& c : schema.columns) {
         json::array operators;
         for (const auto op : c.operators)
             operators.emplace_back(engine::to_string(op));
-        columns.push_back(json::object{
-            {"name", c.name}, {"type", c.type}, {"nullable", c.nullable}, {"operators", std::move(operators)}});
+        json::object column{{"name", c.name},
+                            {"type", c.type},
+                            {"nullable", c.nullable},
+                            {"operators", std::move(operators)}};
+        if (!c.values.empty())
+            column["values"] = json::array(c.values.begin(), c.values.end());
+        columns.push_back(std::move(column));
     }
     json::array names;
     for (const auto& t : tables)
         names.emplace_back(t);
-    return json::object{{"table", schema.table}, {"key", schema.key}, {"columns", std::move(columns)},
-                        {"tables", std::move(names)}};
+    return json::object{{"table", schema.table},
+                        {"key", schema.key},
+                        {"columns", std::move(columns)},
+                        {"tables", std::move(names)},
+                        {"options", export_options_json()}};
 }
 
 } // namespace pgexport::http

@@ -47,8 +47,13 @@ std::string job_json_text(const engine::job_info& job, request_texts& requests,
 // The message of a download's 410 `expired`: when the file went, and that a new export is the way on.
 std::string expired_message(const engine::job_info& job);
 
-// {"table", "key", "columns": [{"name", "type", "nullable", "operators"}], "tables"} as GET /api/schema
-// returns it; `tables` are the names of every table the server exports.
+// What a request may ask beyond filters and columns, as /api/schema's "options": {"formats",
+// "compression" (the values each field takes), "csvOptions" (the names of the "csv" object's fields this
+// server honours), "maxParallelism"}. A page shows a control for each only when it has a choice.
+boost::json::object export_options_json();
+
+// {"table", "key", "columns": [{"name", "type", "nullable", "operators"[, "values"]}], "tables",
+// "options"} as GET /api/schema returns it; `tables` are the names of every table the server exports.
 boost::json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables);
 
 } // namespace pgexport::http

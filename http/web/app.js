@@ -49,18 +49,24 @@
   keyInput.addEventListener('input', () => {
     saveKey();
     clearTimeout(keyTimer);
-    keyTimer = setTimeout(refreshNow, 400);
+    keyTimer = setTimeout(refreshAll, 400);
   });
   $('apikey-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    refreshNow();
+    refreshAll();
   });
   $('api-key-clear').addEventListener('click', () => {
     keyInput.value = '';
     saveKey();
     keyInput.focus();
-    refreshNow();
+    refreshAll();
   });
+
+  // The job list, and the form too when it could not be built yet (a key was missing, say).
+  function refreshAll() {
+    if (!schema) loadSchema();
+    return refreshNow();
+  }
 
   // ---------- API calls ----------
 
@@ -117,74 +123,267 @@
     return res.status === 204 ? null : res.json();
   }
 
-  // ---------- the form ----------
+  // ---------- the form, built from GET /api/schema ----------
 
-  // "2024-01-31T12:30" or "2024-01-31T12:30:15" (a datetime-local value, read as UTC) → ISO 8601 with Z.
-  function utcIso(value) {
-    if (!value) return null;
-    const withSeconds = /T\d\d:\d\d$/.test(value) ? value + ':00' : value;
-    return withSeconds + 'Z';
+  // The form follows the served table: one filter control per column, chosen by its type and the
+  // operators the schema allows, the column list, a table picker when the server has several tables, and
+  // the export options the server offers (each only when it has a choice).
+  const NUMERIC = new Set(['smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision']);
+  const TIMESTAMP_TZ = 'timestamp with time zone';
+  const TIMESTAMP = 'timestamp without time zone';
+  const tableField = $('table-field');
+  const tablePicker = $('f-table');
+  const tableName = $('table-name');
+  const filtersBox = $('filters');
+  const columnsBox = $('f-columns');
+  const optionsBox = $('options');
+  const schemaError = $('schema-error');
+  let schema = null; // the /api/schema answer for the chosen table; null until loaded
+  let filters = []; // { column, read() → { value } | { problem, input } | {}, error: <p> }
+  let optionReaders = []; // () → [field, value] to add to the body, or null
+
+  function kindOf(col) {
+    const ops = new Set(col.operators);
+    const range = ops.has('gte') && ops.has('lte') && ops.has('lt');
+    if (Array.isArray(col.values) && col.values.length && ops.has('eq')) return 'choice';
+    if (col.type === 'boolean' && ops.has('eq')) return 'boolean';
+    if (NUMERIC.has(col.type) && range) return 'number';
+    if ((col.type === TIMESTAMP_TZ || col.type === TIMESTAMP) && range) return 'timestamp';
+    if (col.type === 'date' && range) return 'date';
+    if (ops.has('eq')) return 'text';
+    return null; // no operator a form can offer (json, say): the column can still be exported
   }
 
-  function numberOrNull(input) {
-    if (input.value.trim() === '') return null;
-    const n = Number(input.value);
-    return Number.isFinite(n) ? n : NaN;
+  // A field's error, shown right under its control and announced.
+  function fieldError(id) {
+    return el('p', { class: 'field-error', id, 'aria-live': 'polite', 'data-testid': 'field-error' });
   }
 
-  // Reads the form: { body, problem } where problem is a sentence when the input cannot be sent.
-  function readForm() {
-    const filters = {};
-    const category = $('f-category').value;
-    if (category) filters.category = category;
+  function input(id, attrs, errorId) {
+    return el('input', Object.assign({ id, 'aria-describedby': errorId }, attrs));
+  }
 
-    const statuses = [...form.querySelectorAll('input[name="status"]:checked')].map((c) => c.value);
-    if (statuses.length) filters.status = statuses;
+  // "2024-01-31", "2024-01-31 12:30", "2024-01-31T12:30:15.5" (UTC; a trailing Z is allowed) → ISO 8601.
+  function timestampText(text, withZone, dateOnly) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?)?\s*(?:Z|UTC)?$/i.exec(text);
+    if (!m || (dateOnly && m[4] !== undefined)) return null;
+    const [y, mo, d, h = '00', mi = '00', s = '00', frac = ''] = m.slice(1);
+    const t = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +s));
+    if (t.getUTCFullYear() !== +y || t.getUTCMonth() !== +mo - 1 || t.getUTCDate() !== +d || +h > 23 || +mi > 59 || +s > 59)
+      return null;
+    if (dateOnly) return `${y}-${mo}-${d}`;
+    return `${y}-${mo}-${d}T${h}:${mi}:${s}${frac}` + (withZone ? 'Z' : '');
+  }
 
-    const from = utcIso($('f-created-from').value);
-    const to = utcIso($('f-created-to').value);
-    if (from || to) {
-      filters.created_at = {};
-      if (from) filters.created_at.gte = from;
-      if (to) filters.created_at.lt = to;
+  // A number input's value for the API: a JSON number when that is exact, else the text (a bigint beyond
+  // 2^53, or "10.50" whose digits matter to numeric), which PostgreSQL reads as the column's type.
+  function numberValue(text) {
+    const n = Number(text);
+    return String(n) === text && (!Number.isInteger(n) || Number.isSafeInteger(n)) ? n : text;
+  }
+
+  function buildFilter(col, i) {
+    const kind = kindOf(col);
+    if (!kind) return null;
+    const id = 'f-' + i;
+    const errorId = 'err-' + i;
+    const error = fieldError(errorId);
+    const typeNote = el('span', { class: 'legend-note', text: ' ' + col.type + (kind === 'timestamp' && col.type === TIMESTAMP_TZ ? ', UTC' : '') });
+    if (kind === 'choice' || kind === 'boolean') {
+      const select = el('select', { id, 'aria-describedby': errorId, 'data-column': col.name, 'data-kind': kind });
+      select.append(el('option', { value: '', text: 'Any' }));
+      for (const v of kind === 'boolean' ? ['true', 'false'] : col.values) select.append(el('option', { value: v, text: v }));
+      const box = el('div', { class: 'field', 'data-column': col.name }, el('label', { for: id }, col.name, typeNote), select, error);
+      const read = () => (select.value === '' ? {} : { value: kind === 'boolean' ? select.value === 'true' : select.value });
+      return { column: col.name, box, read, error };
     }
-
-    const minInput = $('f-amount-min');
-    const maxInput = $('f-amount-max');
-    const min = numberOrNull(minInput);
-    const max = numberOrNull(maxInput);
-    let problem = null;
-    let problemField = null;
-    if (Number.isNaN(min) || minInput.validity.badInput) {
-      problem = 'The minimum amount is not a number.';
-      problemField = minInput;
-    } else if (Number.isNaN(max) || maxInput.validity.badInput) {
-      problem = 'The maximum amount is not a number.';
-      problemField = maxInput;
-    } else if (min !== null || max !== null) {
-      filters.amount = {};
-      if (min !== null) filters.amount.gte = min;
-      if (max !== null) filters.amount.lte = max;
-      if (min !== null && max !== null && min > max) {
-        problem = 'The minimum amount is larger than the maximum.';
-        problemField = maxInput;
+    if (kind === 'text') {
+      const field = input(id, { type: 'text', placeholder: 'equals (empty: any)', spellcheck: 'false', 'data-column': col.name, 'data-kind': kind }, errorId);
+      const box = el('div', { class: 'field', 'data-column': col.name }, el('label', { for: id }, col.name, typeNote), field, error);
+      return { column: col.name, box, read: () => (field.value === '' ? {} : { value: field.value }), error };
+    }
+    // A range: from (inclusive) and to, inclusive for numbers and dates, exclusive for timestamps.
+    const upperOp = kind === 'timestamp' ? 'lt' : 'lte';
+    const words = {
+      number: ['Minimum (≥)', 'Maximum (≤)'],
+      timestamp: ['From (inclusive)', 'Before (exclusive)'],
+      date: ['From (inclusive)', 'To (inclusive)'],
+    }[kind];
+    const attrs = kind === 'number'
+      ? { type: 'number', step: 'any', inputmode: 'decimal' }
+      : { type: 'text', inputmode: 'numeric', spellcheck: 'false', autocomplete: 'off',
+          placeholder: kind === 'date' ? 'YYYY-MM-DD' : 'YYYY-MM-DD hh:mm:ss' };
+    const from = input(id + '-from', Object.assign({ 'data-column': col.name, 'data-kind': kind, 'data-bound': 'from' }, attrs), errorId);
+    const to = input(id + '-to', Object.assign({ 'data-column': col.name, 'data-kind': kind, 'data-bound': 'to' }, attrs), errorId);
+    const pair = el('div', { class: kind === 'number' ? 'pair' : 'pair pair-stack' },
+      el('div', { class: 'sub' }, el('label', { for: from.id, text: words[0] }), from),
+      el('div', { class: 'sub' }, el('label', { for: to.id, text: words[1] }), to));
+    const box = el('fieldset', { class: 'field', 'data-column': col.name }, el('legend', {}, col.name, typeNote), pair, error);
+    const parse = (field) => {
+      const text = field.value.trim();
+      if (kind === 'number') {
+        if (field.validity.badInput) return { problem: 'Not a number.' };
+        return text === '' ? {} : { value: numberValue(text) };
       }
-    }
-    if (!problem && from && to && from >= to) {
-      problem = 'The “Before” time must be later than the “From” time.';
-      problemField = $('f-created-to');
-    }
+      if (text === '') return {};
+      const v = timestampText(text, col.type === TIMESTAMP_TZ, kind === 'date');
+      if (v !== null) return { value: v };
+      return { problem: kind === 'date' ? 'Write a date as YYYY-MM-DD, such as 2024-01-31.'
+        : 'Write a time as YYYY-MM-DD hh:mm:ss' + (col.type === TIMESTAMP_TZ ? ' in UTC' : '') + ', such as 2024-01-31 18:30:00.' };
+    };
+    const read = () => {
+      const a = parse(from);
+      if (a.problem) return { problem: words[0] + ': ' + a.problem, input: from };
+      const b = parse(to);
+      if (b.problem) return { problem: words[1] + ': ' + b.problem, input: to };
+      if (a.value === undefined && b.value === undefined) return {};
+      const cond = {};
+      if (a.value !== undefined) cond.gte = a.value;
+      if (b.value !== undefined) cond[upperOp] = b.value;
+      if (a.value !== undefined && b.value !== undefined) {
+        const lower = kind === 'number' ? Number(a.value) : a.value;
+        const upper = kind === 'number' ? Number(b.value) : b.value;
+        if (upperOp === 'lt' ? lower >= upper : lower > upper)
+          return { problem: `“${words[1]}” must be ${upperOp === 'lt' ? 'later than' : 'at least'} “${words[0]}”.`, input: to };
+      }
+      return { value: cond };
+    };
+    return { column: col.name, box, read, error };
+  }
 
-    const columns = [...form.querySelectorAll('input[name="column"]:checked')].map((c) => c.value);
-    if (!problem && columns.length === 0) {
-      problem = 'Choose at least one column.';
-      problemField = form.querySelector('input[name="column"]');
+  function buildOptions(options) {
+    optionReaders = [];
+    optionsBox.replaceChildren();
+    const o = options || {};
+    const select = (id, label, values, names) => {
+      const s = el('select', { id });
+      for (const v of values) s.append(el('option', { value: v, text: (names && names[v]) || v }));
+      optionsBox.append(el('div', { class: 'field' }, el('label', { for: id, text: label }), s));
+      return s;
+    };
+    const formats = Array.isArray(o.formats) ? o.formats : ['csv'];
+    const format = formats.length > 1 ? select('f-format', 'Format', formats, { csv: 'CSV', jsonl: 'JSON Lines' }) : null;
+    if (format) optionReaders.push(() => (format.value !== 'csv' ? ['format', format.value] : null));
+    const compressions = Array.isArray(o.compression) ? o.compression : ['none'];
+    if (compressions.length > 1) {
+      const c = select('f-compression', 'Compression', compressions, { none: 'None', gzip: 'gzip' });
+      optionReaders.push(() => (c.value !== 'none' ? ['compression', c.value] : null));
     }
+    const csvNames = Array.isArray(o.csvOptions) ? o.csvOptions : [];
+    if (csvNames.length) {
+      // Only what differs from the defaults is sent: {"delimiter": ",", "header": true, "null": "", ...}.
+      const box = el('fieldset', { class: 'field', id: 'csv-options' }, el('legend', { text: 'CSV options' }));
+      const controls = [];
+      const checkbox = (name, label, initial) => {
+        const c = el('input', { type: 'checkbox', id: 'f-csv-' + name });
+        c.checked = initial;
+        box.append(el('label', { class: 'col' }, c, el('span', { text: label })));
+        controls.push(() => (c.checked !== initial ? [name, c.checked] : null));
+      };
+      for (const name of csvNames) {
+        if (name === 'delimiter') {
+          const s = el('select', { id: 'f-csv-delimiter' });
+          for (const [v, t] of [[',', 'comma ,'], [';', 'semicolon ;'], ['\t', 'tab'], ['|', 'bar |']]) s.append(el('option', { value: v, text: t }));
+          box.append(el('div', { class: 'sub' }, el('label', { for: s.id, text: 'Delimiter' }), s));
+          controls.push(() => (s.value !== ',' ? ['delimiter', s.value] : null));
+        } else if (name === 'null') {
+          const t = el('input', { type: 'text', id: 'f-csv-null', placeholder: 'empty', spellcheck: 'false' });
+          box.append(el('div', { class: 'sub' }, el('label', { for: t.id, text: 'NULL written as' }), t));
+          controls.push(() => (t.value !== '' ? ['null', t.value] : null));
+        } else if (name === 'header') checkbox('header', 'Header line', true);
+        else if (name === 'forceQuote') checkbox('forceQuote', 'Quote every value', false);
+        else if (name === 'bom') checkbox('bom', 'Byte order mark (for Excel)', false);
+      }
+      optionsBox.append(box);
+      const showCsv = () => (box.hidden = !!format && format.value !== 'csv');
+      if (format) format.addEventListener('change', showCsv);
+      optionReaders.push(() => {
+        if (box.hidden) return null;
+        const csv = {};
+        for (const read of controls) {
+          const kv = read();
+          if (kv) csv[kv[0]] = kv[1];
+        }
+        return Object.keys(csv).length ? ['csv', csv] : null;
+      });
+    }
+    const maxParallelism = Number(o.maxParallelism) || 1;
+    if (maxParallelism > 1) {
+      const p = el('input', { type: 'number', id: 'f-parallelism', min: '1', max: String(maxParallelism), step: '1', value: '1', inputmode: 'numeric' });
+      optionsBox.append(el('div', { class: 'field' }, el('label', { for: p.id }, 'Parallelism ', el('span', { class: 'legend-note', text: `(1 to ${maxParallelism} connections)` })), p));
+      optionReaders.push(() => {
+        const n = Number(p.value);
+        return Number.isInteger(n) && n > 1 ? ['parallelism', Math.min(n, maxParallelism)] : null;
+      });
+    }
+    const updateButton = () => {
+      exportButton.textContent = 'Export to ' + (format && format.value === 'jsonl' ? 'JSON Lines' : 'CSV');
+    };
+    if (format) format.addEventListener('change', updateButton);
+    updateButton();
+  }
 
+  // Rebuilds the form for `s` (a /api/schema answer).
+  function buildForm(s) {
+    schema = s;
+    const tables = Array.isArray(s.tables) ? s.tables : [s.table];
+    tableField.hidden = tables.length < 2;
+    if (tablePicker.options.length !== tables.length || [...tablePicker.options].some((o, i) => o.value !== tables[i])) {
+      tablePicker.replaceChildren(...tables.map((t) => el('option', { value: t, text: t })));
+    }
+    tablePicker.value = s.table;
+    tableName.textContent = s.table;
+    document.title = 'pgexport · ' + s.table;
+
+    filters = s.columns.map(buildFilter).filter(Boolean);
+    filtersBox.replaceChildren(...filters.map((f) => f.box));
+    columnsBox.replaceChildren(
+      ...s.columns.map((c) => {
+        const box = el('input', { type: 'checkbox', name: 'column', value: c.name });
+        box.checked = true;
+        return el('label', { class: 'col' }, box, el('span', { text: c.name }));
+      }),
+    );
+    buildOptions(s.options);
+    clearProblems();
+    updatePreview();
+  }
+
+  async function loadSchema(table) {
+    try {
+      const s = await api('GET', '/api/schema' + (table ? '?table=' + encodeURIComponent(table) : ''));
+      schemaError.textContent = '';
+      buildForm(s);
+    } catch (err) {
+      if (err.status === 401) setAuthFailed(true);
+      schemaError.textContent = describeError(err, 'The table’s columns could not be loaded') + ' The form offers all rows and columns meanwhile.';
+    }
+  }
+
+  tablePicker.addEventListener('change', () => loadSchema(tablePicker.value));
+
+  // Reads the form: { body, problems: [{ problem, input, error }] }.
+  function readForm() {
     const body = {};
-    if (Object.keys(filters).length) body.filters = filters;
-    if (columns.length) body.columns = columns;
-    return { body, problem, problemField };
+    const problems = [];
+    if (!schema) return { body, problems };
+    if (schema.tables && schema.tables.length > 1) body.table = schema.table;
+    const chosen = {};
+    for (const f of filters) {
+      const r = f.read();
+      if (r.problem) problems.push({ problem: r.problem, input: r.input, error: f.error });
+      else if (r.value !== undefined) chosen[f.column] = r.value;
+    }
+    if (Object.keys(chosen).length) body.filters = chosen;
+    const columns = [...columnsBox.querySelectorAll('input[name="column"]:checked')].map((c) => c.value);
+    if (columns.length === 0)
+      problems.push({ problem: 'Choose at least one column.', input: columnsBox.querySelector('input'), error: $('columns-error') });
+    else body.columns = columns;
+    for (const read of optionReaders) {
+      const kv = read();
+      if (kv) body[kv[0]] = kv[1];
+    }
+    return { body, problems };
   }
 
   function updatePreview() {
@@ -196,21 +395,57 @@
     if (text) formStatus.textContent = '';
   }
 
-  form.addEventListener('input', updatePreview);
+  function clearProblems() {
+    form.querySelectorAll('[aria-invalid="true"]').forEach((e) => e.removeAttribute('aria-invalid'));
+    form.querySelectorAll('.field-error').forEach((e) => (e.textContent = ''));
+  }
+
+  // Shows each problem under its control and takes the keyboard to the first.
+  function showProblems(problems) {
+    clearProblems();
+    for (const p of problems) {
+      if (!p.error.textContent) p.error.textContent = p.problem;
+      if (p.input && p.input.type !== 'checkbox') p.input.setAttribute('aria-invalid', 'true');
+    }
+    const first = problems[0];
+    if (first.input) {
+      first.input.focus({ preventScroll: true });
+      first.input.closest('.field').scrollIntoView({ block: 'center' });
+    }
+  }
+
+  // An API answer that names a filter's column ("filter \"amount\": ...") is shown at that column too.
+  function showApiProblem(err) {
+    const m = /filter "([^"]+)"/.exec(err.message || '');
+    const f = m && filters.find((x) => x.column === m[1]);
+    if (!f) return;
+    showProblems([{ problem: err.message, input: f.box.querySelector('input, select'), error: f.error }]);
+  }
+
+  form.addEventListener('input', (e) => {
+    // An edited control's problem is stale: it is checked again on Export.
+    if (e.target.getAttribute('aria-invalid') === 'true') {
+      e.target.removeAttribute('aria-invalid');
+      const message = e.target.closest('.field') && e.target.closest('.field').querySelector('.field-error');
+      if (message) message.textContent = '';
+    }
+    updatePreview();
+  });
   form.addEventListener('change', updatePreview);
   form.addEventListener('reset', () => {
     setTimeout(() => {
       setFormError('');
+      clearProblems();
       formStatus.textContent = '';
       updatePreview();
     });
   });
   $('cols-all').addEventListener('click', () => {
-    form.querySelectorAll('input[name="column"]').forEach((c) => (c.checked = true));
+    columnsBox.querySelectorAll('input[name="column"]').forEach((c) => (c.checked = true));
     updatePreview();
   });
   $('cols-none').addEventListener('click', () => {
-    form.querySelectorAll('input[name="column"]').forEach((c) => (c.checked = false));
+    columnsBox.querySelectorAll('input[name="column"]').forEach((c) => (c.checked = false));
     updatePreview();
   });
 
@@ -218,14 +453,11 @@
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (submitting) return;
-    const { body, problem, problemField } = readForm();
-    form.querySelectorAll('[aria-invalid="true"]').forEach((e) => e.removeAttribute('aria-invalid'));
-    if (problem) {
-      setFormError(problem);
-      if (problemField) {
-        if (problemField.type !== 'checkbox') problemField.setAttribute('aria-invalid', 'true');
-        problemField.focus();
-      }
+    const { body, problems } = readForm();
+    clearProblems();
+    if (problems.length) {
+      setFormError('');
+      showProblems(problems);
       return;
     }
     submitting = true;
@@ -238,11 +470,13 @@
       setAuthFailed(false);
       formStatus.textContent = 'Export started (job ' + shortId(created.jobId) + '). Its progress is shown in the job list.';
       pendingJobs.set(created.jobId, Date.now());
+      if (!schema) loadSchema();
       await refreshNow();
     } catch (err) {
       formStatus.textContent = '';
       if (err.status === 401) setAuthFailed(true);
       setFormError(describeError(err, 'The export could not be started'));
+      showApiProblem(err);
     } finally {
       submitting = false;
       exportButton.removeAttribute('aria-busy');
@@ -258,9 +492,17 @@
   // ---------- formatting ----------
 
   const numberFormat = new Intl.NumberFormat();
+  // Times are shown in UTC, as the form takes them.
   const timeFormat = new Intl.DateTimeFormat(undefined, {
     year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone: 'UTC', timeZoneName: 'short',
   });
+
+  // The name the server gives the job's file: export-<id>.csv, .jsonl, .csv.gz, ...
+  function fileName(job) {
+    const r = job.request || {};
+    return 'export-' + job.jobId + '.' + (r.format || 'csv') + (r.compression === 'gzip' ? '.gz' : '');
+  }
 
   function shortId(id) {
     return String(id || '').slice(0, 8);
@@ -323,7 +565,8 @@
         parts.push(column + ' ' + ops.map(([op, v]) => (OP_TEXT[op] || op) + ' ' + valueText(v)).join(', '));
       }
     }
-    const filterText = parts.length ? parts.join(' · ') : 'all rows';
+    let filterText = parts.length ? parts.join(' · ') : 'all rows';
+    if (request && request.table) filterText = request.table + ': ' + filterText;
     const columns = request && Array.isArray(request.columns) ? request.columns : null;
     const columnText = columns && columns.length ? columns.join(', ') : 'all columns';
     return { filterText, columnText };
@@ -457,11 +700,11 @@
         const link = el('a', {
           class: 'btn btn-small btn-primary',
           href: job.downloadUrl,
-          download: 'export-' + job.jobId + '.csv',
+          download: fileName(job),
           'data-testid': 'download-link',
-          'aria-label': 'Download the CSV of job ' + shortId(job.jobId),
+          'aria-label': 'Download the file of job ' + shortId(job.jobId),
         });
-        link.textContent = 'Download CSV';
+        link.textContent = 'Download';
         link.addEventListener('click', (e) => onDownload(e, job, link));
         p.actions.append(link);
       } else if (status === 'queued' || status === 'running') {
@@ -547,7 +790,7 @@
       if (!res.ok) throw await errorFrom(res);
       const blob = await res.blob();
       const url = URL.createObjectURL(blob);
-      const save = el('a', { href: url, download: 'export-' + job.jobId + '.csv' });
+      const save = el('a', { href: url, download: fileName(job) });
       save.hidden = true;
       document.body.append(save);
       save.click();
@@ -690,5 +933,6 @@
   });
 
   updatePreview();
+  loadSchema();
   refreshNow();
 })();

@@ -2,10 +2,14 @@
 //
 //   node page_test.mjs <base-url> <output-dir> <expected-csv>
 //
-// Loads the page, picks category "books" and the columns id, category, amount, presses Export,
-// waits for the new job to complete with its progress at 100%, downloads the file through the
-// page's download link and compares it byte for byte with <expected-csv>. Saves a screenshot
-// to <output-dir>/page.png. With PGEXPORT_API_KEY set (a server with --api-key), the page must first show
+// Loads the page, whose form is built from /api/schema, checks the input of each column's type, picks
+// category "books" and the columns id, category, amount, presses Export, waits for the new job to
+// complete with its progress at 100% (followed through its events), downloads the file through the
+// page's download link and compares it byte for byte with <expected-csv>. Saves a screenshot to
+// <output-dir>/page.png. With PGEXPORT_PAGE_SCENARIO=orders (a server serving records and orders), it
+// picks orders in the table picker instead, checks that the form follows it (number, boolean, date, UTC
+// timestamp, a select of an enum-like column's values), exports a filtered selection and saves
+// page-orders.png. A bad timestamp's message must show next to its field at 900 px. With PGEXPORT_API_KEY set (a server with --api-key), the page must first show
 // the 401 problem (nothing listed; an export without a key and one with a wrong key refused, not started),
 // then the key is typed and remembered, every API call carries it, and the download goes through the page's
 // fetch-with-key (Blob) path. Exit 0 only if every check passed.
@@ -21,6 +25,9 @@ if (!baseArg || !outDir || !expectedPath) {
 }
 const base = baseArg.replace(/\/+$/, '');
 const apiKey = process.env.PGEXPORT_API_KEY || '';
+// records: the demo table alone; orders: a server with records and orders, where orders is picked.
+const scenario = process.env.PGEXPORT_PAGE_SCENARIO || 'records';
+const screenshot = scenario === 'orders' ? 'page-orders.png' : 'page.png';
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const JOB_TIMEOUT_MS = Number(process.env.PGEXPORT_JOB_TIMEOUT_MS || 120000);
 
@@ -118,15 +125,106 @@ try {
     check('API key is remembered after a reload', (await keyField.inputValue()) === apiKey);
   }
 
-  // The filter form: category books, columns id, category, amount (found by their labels).
-  await page.getByLabel('Category', { exact: true }).selectOption('books');
-  const columnBoxes = page.locator('#f-columns input[type=checkbox]');
-  const allChecked = await columnBoxes.evaluateAll((boxes) => boxes.every((b) => b.checked));
-  check('all columns are checked by default', allChecked);
-  const wanted = ['id', 'category', 'amount'];
-  for (const name of await columnBoxes.evaluateAll((boxes) => boxes.map((b) => b.value))) {
-    const box = page.getByRole('checkbox', { name, exact: true });
-    await box.setChecked(wanted.includes(name));
+  // The form is built from /api/schema: wait for it.
+  await page.locator('#f-columns input[type=checkbox]').first().waitFor({ timeout: 15000 });
+  const kindOf = (column) =>
+    page.locator(`#filters [data-column="${column}"][data-kind]`).first().getAttribute('data-kind');
+  const eventRequests = [];
+  page.on('request', (r) => {
+    if (/\/api\/export\/[^/]+\/events$/.test(r.url())) eventRequests.push(r.url());
+  });
+
+  let expectedBody;
+  if (scenario === 'orders') {
+    // A server with two tables: the picker offers both, and the form follows the one picked.
+    const picker = page.getByTestId('table-picker');
+    check('the table picker is shown', await picker.isVisible());
+    const tables = await picker.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    check('the picker lists both tables', JSON.stringify(tables) === '["records","orders"]', JSON.stringify(tables));
+    check('the title names the first table', (await page.locator('#table-name').textContent()) === 'records');
+    await picker.selectOption('orders');
+    await page.locator('#table-name', { hasText: /^orders$/ }).waitFor();
+    await page.locator('#filters [data-column="order_id"]').first().waitFor();
+    check('the page title names the table', (await page.title()).includes('orders'), await page.title());
+    const names = await page.locator('#f-columns input').evaluateAll((bs) => bs.map((b) => b.value));
+    check('the column list is the table\'s', JSON.stringify(names) ===
+      '["order_id","customer","total","paid","ordered_on","placed_at","channel","note","state"]', JSON.stringify(names));
+    const kinds = {};
+    for (const c of names) kinds[c] = await kindOf(c);
+    check('each column has the input of its type', JSON.stringify(kinds) === JSON.stringify({
+      order_id: 'number', customer: 'text', total: 'number', paid: 'boolean', ordered_on: 'date',
+      placed_at: 'timestamp', channel: 'choice', note: 'text', state: 'choice' }), JSON.stringify(kinds));
+    const channel = page.locator('#filters select[data-column="channel"]');
+    const channels = await channel.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    check('the enum-like column is a select of its values', JSON.stringify(channels) === '["","mail","phone","store","web"]',
+      JSON.stringify(channels));
+    const state = page.locator('#filters select[data-column="state"]');
+    check('an enum is a select of its labels in declared order',
+      JSON.stringify(await state.locator('option').evaluateAll((os) => os.map((o) => o.value))) === '["","new","packed","sent"]');
+    const paid = page.locator('#filters select[data-column="paid"]');
+    check('the boolean is a select of true and false',
+      JSON.stringify(await paid.locator('option').evaluateAll((os) => os.map((o) => o.value))) === '["","true","false"]');
+    const placed = page.locator('#filters fieldset[data-column="placed_at"]');
+    check('the timestamp is labelled UTC', /UTC/.test(await placed.locator('legend').innerText()));
+    const placedTypes = await placed.locator('input').evaluateAll((is) => is.map((i) => i.type));
+    check('the timestamp is typed as text, not the browser\'s local date picker',
+      JSON.stringify(placedTypes) === '["text","text"]', JSON.stringify(placedTypes));
+    check('the total is a number input',
+      (await page.locator('#filters input[data-column="total"]').first().getAttribute('type')) === 'number');
+
+    await channel.selectOption('web');
+    await paid.selectOption('true');
+    await state.selectOption('sent');
+    await page.locator('#filters input[data-column="placed_at"][data-bound="from"]').fill('2024-03-01 00:00:00');
+    await page.locator('#filters input[data-column="placed_at"][data-bound="to"]').fill('2024-09-01');
+    await page.locator('#filters input[data-column="total"][data-bound="from"]').fill('10');
+    await page.getByRole('checkbox', { name: 'note', exact: true }).setChecked(false);
+    expectedBody = {
+      table: 'orders',
+      filters: { total: { gte: 10 }, paid: true, placed_at: { gte: '2024-03-01T00:00:00Z', lt: '2024-09-01T00:00:00Z' },
+        channel: 'web', state: 'sent' },
+      columns: ['order_id', 'customer', 'total', 'paid', 'ordered_on', 'placed_at', 'channel', 'state'],
+    };
+  } else {
+    // The demo table: category and status from the statistics as selects, created_at in UTC, amount a range.
+    check('no table picker with one table', !(await page.getByTestId('table-picker').isVisible()));
+    check('the title names the table', (await page.locator('#table-name').textContent()) === 'records');
+    const kinds = {};
+    for (const c of ['id', 'category', 'created_at', 'name', 'amount', 'status']) kinds[c] = await kindOf(c);
+    check('each column has the input of its type', JSON.stringify(kinds) === JSON.stringify({
+      id: 'number', category: 'choice', created_at: 'timestamp', name: 'text', amount: 'number', status: 'choice' }),
+      JSON.stringify(kinds));
+
+    if (!apiKey) {
+      // A value the form cannot send is shown next to its control, in view at 900 px, and nothing is sent.
+      await page.setViewportSize({ width: 900, height: 900 });
+      const from = page.locator('#filters input[data-column="created_at"][data-bound="from"]');
+      await from.fill('2024-13-45');
+      let posted = false;
+      const onPost = (r) => { if (r.url() === base + '/api/export' && r.method() === 'POST') posted = true; };
+      page.on('request', onPost);
+      await page.getByTestId('export-button').click();
+      const message = page.locator('#filters [data-column="created_at"] [data-testid="field-error"]');
+      await message.filter({ hasText: /YYYY-MM-DD/ }).waitFor({ timeout: 5000 });
+      const boxOf = async (l) => l.evaluate((e) => { const r = e.getBoundingClientRect(); return { top: r.top, bottom: r.bottom }; });
+      const box = await boxOf(message);
+      check('the validation message is in view at 900 px', box.top >= 0 && box.bottom <= 900, JSON.stringify(box));
+      const field = await boxOf(from);
+      check('the validation message is right under its control', box.top >= field.bottom && box.top - field.bottom < 80,
+        `${JSON.stringify(field)} ${JSON.stringify(box)}`);
+      check('the bad value is marked invalid and focused', (await from.getAttribute('aria-invalid')) === 'true' &&
+        (await from.evaluate((e) => e === document.activeElement)));
+      check('nothing was sent', !posted);
+      page.off('request', onPost);
+      await from.fill('');
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+
+    await page.locator('#filters select[data-column="category"]').selectOption('books');
+    const wanted = ['id', 'category', 'amount'];
+    for (const name of await page.locator('#f-columns input').evaluateAll((bs) => bs.map((b) => b.value)))
+      await page.getByRole('checkbox', { name, exact: true }).setChecked(wanted.includes(name));
+    expectedBody = { filters: { category: 'books' }, columns: ['id', 'category', 'amount'] };
   }
 
   // Export, and read the job id from the API's answer.
@@ -136,7 +234,6 @@ try {
     page.getByTestId('export-button').click(),
   ]);
   const sent = request.postDataJSON();
-  const expectedBody = { filters: { category: 'books' }, columns: ['id', 'category', 'amount'] };
   check('request body matches the contract', JSON.stringify(sent) === JSON.stringify(expectedBody), JSON.stringify(sent));
   if (apiKey)
     check('request carries the API key', (await request.allHeaders()).authorization === 'Bearer ' + apiKey);
@@ -153,6 +250,7 @@ try {
     timeout: JOB_TIMEOUT_MS,
   });
   check('job reaches data-status=completed', true);
+  check('the page followed the job\'s events', eventRequests.some((u) => u.includes(jobId)), JSON.stringify(eventRequests));
   const progress = row.getByTestId('progress');
   check('progress has role=progressbar', (await progress.getAttribute('role')) === 'progressbar');
   check('progress aria-valuenow is 100', (await progress.getAttribute('aria-valuenow')) === '100',
@@ -182,14 +280,53 @@ try {
   check('downloaded file equals the expected CSV byte for byte', got.equals(want),
     `got ${got.length} bytes, expected ${want.length}`);
 
-  await page.screenshot({ path: path.join(outDir, 'page.png'), fullPage: true });
+  await page.screenshot({ path: path.join(outDir, screenshot), fullPage: true, animations: 'disabled' });
+  check('no option controls when the server offers no choice',
+    (await page.locator('#options').evaluate((e) => e.children.length)) === 0);
   check('no script errors on the page', pageErrors.length === 0, pageErrors.join(' | '));
+
+  if (scenario === 'records' && !apiKey) {
+    // A server that offers formats, compression, CSV options and parallelism (simulated: this server's
+    // /api/schema answer with more options): each gets its control, and the body carries what was chosen.
+    await page.route(base + '/api/schema', async (route) => {
+      const real = await (await route.fetch()).json();
+      real.options = { formats: ['csv', 'jsonl'], compression: ['none', 'gzip'],
+        csvOptions: ['delimiter', 'header', 'null', 'forceQuote', 'bom'], maxParallelism: 4 };
+      await route.fulfill({ json: real });
+    });
+    let offered = null;
+    await page.route(base + '/api/export', async (route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      offered = route.request().postDataJSON();
+      await route.fulfill({ status: 400, json: { error: { code: 'invalid_request', message: 'simulated' } } });
+    });
+    await page.reload({ waitUntil: 'load' });
+    await page.locator('#f-format').waitFor();
+    const labelled = async (id) => page.locator(`label[for="${id}"]`).count();
+    check('format, compression and parallelism have labelled controls',
+      (await labelled('f-format')) === 1 && (await labelled('f-compression')) === 1 && (await labelled('f-parallelism')) === 1);
+    await page.locator('#f-compression').selectOption('gzip');
+    await page.locator('#f-csv-delimiter').selectOption(';');
+    await page.locator('#f-csv-bom').check();
+    await page.locator('#f-parallelism').fill('3');
+    await page.getByTestId('export-button').click();
+    await page.getByTestId('error-message').filter({ hasText: /simulated/ }).waitFor();
+    check('the chosen options are sent, only where they differ from the defaults', JSON.stringify(offered) ===
+      JSON.stringify({ columns: ['id', 'category', 'created_at', 'name', 'email', 'amount', 'status', 'description'],
+        compression: 'gzip', csv: { delimiter: ';', bom: true }, parallelism: 3 }), JSON.stringify(offered));
+    await page.locator('#f-format').selectOption('jsonl');
+    check('CSV options hide for JSON Lines', !(await page.locator('#csv-options').isVisible()));
+    check('the button names the format', /JSON Lines/.test(await page.getByTestId('export-button').innerText()));
+    await page.unrouteAll({ behavior: 'wait' });
+    const unexpected = pageErrors.filter((e) => !/status of 400/.test(e));
+    check('no script errors with the options', unexpected.length === 0, unexpected.join(' | '));
+  }
 } catch (err) {
   failure = err;
   console.log('not ok - ' + (err && err.stack ? err.stack : err));
   try {
     const page = context && context.pages()[0];
-    if (page) await page.screenshot({ path: path.join(outDir, 'page.png'), fullPage: true });
+    if (page) await page.screenshot({ path: path.join(outDir, screenshot), fullPage: true, animations: 'disabled' });
   } catch {
     /* best effort */
   }

@@ -4,10 +4,14 @@ chromium) against a real server and database, set up here and removed afterwards
 
     browser.py <pgexport binary>      (PGEXPORT_TEST_DATABASE_URL: an admin URL, set by tools/test)
 
-It runs twice: against a server without API keys, and against one with `--api-key`, where the page must
+It runs three times: against a server without API keys; against one with `--api-key`, where the page must
 show the 401 problem until the key is typed and then send the key with every call (page_test.mjs checks
-the page; this script checks afterwards, through the API, that exactly the page's one export exists).
-The screenshots are kept in var/screenshots/page.png and var/screenshots/api-key/page.png."""
+the page; this script checks afterwards, through the API, that exactly the page's one export exists); and
+against a server of two tables, records and an `orders` table made here with other types (a bigint key
+past 2^32, numeric, boolean, date, timestamptz, an enum-like text column, never analyzed), where the page
+must follow the table picked and its export must equal psql's COPY of the same selection.
+The screenshots are kept in var/screenshots/ (page.png, page-orders.png; api-key/page.png); the README
+shows copies of the first two from docs/."""
 import json
 import os
 import subprocess
@@ -43,11 +47,30 @@ def wait_quiescent(url, timeout=60):
         time.sleep(0.1)
 
 
-def run_page(base, screenshots, expected, key):
+ORDERS = """
+CREATE TYPE order_state AS ENUM ('new', 'packed', 'sent');
+CREATE TABLE orders (order_id bigint PRIMARY KEY, customer text NOT NULL, total numeric(10,2) NOT NULL,
+  paid boolean NOT NULL, ordered_on date NOT NULL, placed_at timestamptz NOT NULL, channel text NOT NULL, note text,
+  state order_state NOT NULL);
+INSERT INTO orders SELECT 5000000000 + g * 10, 'customer ' || g, (g * 37 % 20000) / 100.0, g % 3 <> 0,
+  date '2024-01-01' + g % 365, timestamptz '2024-01-01 00:00:00+00' + g * interval '3 hours 13 minutes',
+  (ARRAY['web', 'store', 'phone', 'mail'])[1 + g % 4],
+  CASE WHEN g % 5 = 0 THEN NULL ELSE 'note "' || g || E'", with, commas\\nand a line' END,
+  (ARRAY['new', 'packed', 'sent'])[1 + g % 3]::order_state
+FROM generate_series(1, 3000) g;
+"""
+# What the page's orders export selects (page_test.mjs fills the form so).
+ORDERS_SELECT = ("SELECT order_id, customer, total, paid, ordered_on, placed_at, channel, state FROM orders"
+                 " WHERE total >= 10 AND paid AND placed_at >= '2024-03-01 00:00:00Z'"
+                 " AND placed_at < '2024-09-01 00:00:00Z' AND channel = 'web' AND state = 'sent' ORDER BY order_id")
+
+
+def run_page(base, screenshots, expected, key, scenario="records"):
     env = {k: v for k, v in os.environ.items() if k != "PGEXPORT_API_KEY"}
     if key:
         env["PGEXPORT_API_KEY"] = key
-    print(f"# the page against a server {'with --api-key' if key else 'without API keys'}", flush=True)
+    env["PGEXPORT_PAGE_SCENARIO"] = scenario
+    print(f"# the page ({scenario}) against a server {'with --api-key' if key else 'without API keys'}", flush=True)
     return subprocess.run(["node", os.path.join(ROOT, "tests", "browser", "page_test.mjs"), base, screenshots,
                            expected], cwd=os.path.join(ROOT, "tests", "browser"), env=env, timeout=300).returncode
 
@@ -90,7 +113,16 @@ def main():
                 if not ok:
                     failed += 1
                     print(s.log_tail())
-    print(f"{2 - failed} passed, {failed} failed")
+        wait_quiescent(url)
+        psql(url, ORDERS)
+        orders_expected = os.path.join(work, "orders.csv")
+        with open(orders_expected, "wb") as f:
+            f.write(copy_csv(url, ORDERS_SELECT))
+        with server(binary, url, "--chunk-rows", "100", "--table", "records", "--table", "orders:order_id") as s:
+            if run_page(s.base, screenshots, orders_expected, None, "orders") != 0:
+                failed += 1
+                print(s.log_tail())
+    print(f"{3 - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -437,6 +437,13 @@ def schema_describes_each_table(srv, url):
     check(cols["description"]["nullable"] is True and cols["amount"]["type"] == "numeric", s["columns"])
     every = ["eq", "ne", "gt", "gte", "lt", "lte", "in"]
     check(all(c["operators"] == every for c in s["columns"]), f"records' operators: {s['columns']}")
+    # The seeder analyzes records: the values of its few-valued columns come from the statistics.
+    check(cols["status"].get("values") == sorted(["pending", "paid", "shipped", "delivered", "cancelled", "refunded"])
+          and len(cols["category"].get("values", [])) == 10, f"few values listed: {cols['status']} {cols['category']}")
+    check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
+          f"values only for few-valued text: {s['columns']}")
+    check(s["options"] == {"formats": ["csv"], "compression": ["none"], "csvOptions": [], "maxParallelism": 1},
+          f"options: {s['options']}")
     check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
 
     st, _, raw = call(srv, "GET", "/api/schema?table=gadgets")
@@ -448,6 +455,7 @@ def schema_describes_each_table(srv, url):
                     "active": ("boolean", False), "meta": ("json", True), "tags": ("text[]", True),
                     "seen": ("timestamp with time zone", True), "spot": ("point", True)}, f"gadgets: {types}")
     ops = {c["name"]: c["operators"] for c in g["columns"]}
+    check(all("values" not in c for c in g["columns"]), f"gadgets: 50 labels are too many to list: {g['columns']}")
     check(ops["meta"] == [], f"json has no operator: {ops['meta']}")
     check(ops["active"] == every and ops["tags"] == every, f"boolean, text[]: {ops}")
     # What the schema promises is what an export accepts, operator by operator.

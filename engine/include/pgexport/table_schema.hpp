@@ -3,6 +3,7 @@
 
 #include <pgexport/request.hpp>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,15 @@ struct column_info {
     // The operators a filter with a value may use on this column: those PostgreSQL resolves for the type
     // (json has no "=", so neither eq, ne nor in). eq and ne with null (IS [NOT] NULL) work on every column.
     std::vector<filter_op> operators{};
+    // Every value the column held when the server started, sorted (an enum's in its declared order), for
+    // text and enum columns with at most max_listed_values distinct values; empty when there are more,
+    // when the column is of another type, or when they could not be known cheaply. A hint for a form:
+    // a filter may still name any value.
+    std::vector<std::string> values{};
 };
+
+// The most values column_info::values lists.
+inline constexpr std::size_t max_listed_values = 20;
 
 struct table_schema {
     std::string table;                // the relation as PostgreSQL prints regclass: quoted where needed

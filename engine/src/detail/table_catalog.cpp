@@ -20,9 +20,10 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
         throw std::runtime_error("table \"" + table + "\" does not exist (see --table)");
     table_schema schema{*name, key, {}};
     result_ptr cols =
-        session_.run("SELECT attname, format_type(atttypid, NULL), NOT attnotnull FROM pg_attribute"
-            " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-            {*name});
+        session_.run("SELECT attname, format_type(atttypid, NULL), NOT attnotnull,"
+                     " (SELECT typtype::text FROM pg_type WHERE oid = atttypid) FROM pg_attribute"
+                     " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                     {*name});
     for (int i = 0; i < PQntuples(cols.get()); ++i) {
         std::string type = *get_text(cols.get(), i, 1);
         // Without their length, "character" and "bit" mean length 1: a cast to them would cut values short.
@@ -34,11 +35,13 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
         schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type), nullable, {}});
     }
     std::map<std::string, std::vector<filter_op>> by_type;
-    for (auto& c : schema.columns) {
+    for (std::size_t i = 0; i < schema.columns.size(); ++i) {
+        auto& c = schema.columns[i];
         auto [it, fresh] = by_type.try_emplace(c.type);
         if (fresh)
             it->second = operators_of(c.type);
         c.operators = it->second;
+        c.values = few_values(*name, c, get_text(cols.get(), static_cast<int>(i), 3).value_or(""));
     }
     const column_info* k = schema.find(key);
     if (!k)
@@ -94,6 +97,71 @@ std::vector<filter_op> table_catalog::operators_of(const std::string& type) {
     if (!ops.empty() && ops.front() == filter_op::eq)
         ops.push_back(filter_op::in); // IN (...) compares with "="
     return ops;
+}
+
+namespace {
+
+// Rows the start-up scan of an unanalyzed table's text column reads at most.
+constexpr int few_values_scan_rows = 100000;
+
+} // namespace
+
+std::vector<std::string> table_catalog::few_values(const std::string& table, const column_info& column,
+                                                   const std::string& typtype) {
+    const bool is_enum = typtype == "e";
+    const bool is_text =
+        column.type == "text" || column.type == "character varying" || column.type == "bpchar";
+    if ((!is_enum && !is_text) || column.operators.empty() || column.operators.front() != filter_op::eq)
+        return {};
+    const std::string limit = std::to_string(max_listed_values + 1);
+    try {
+        result_ptr r;
+        if (is_enum) {
+            r = session_.run("SELECT unnest(enum_range(NULL::" + column.type + "))::text");
+        } else {
+            // ANALYZE's sample lists every value when all of them are common ones: their frequencies and
+            // NULL's add up to the whole sample. Statistics that say otherwise are believed too.
+            result_ptr stats = session_.run(
+                "SELECT s.n_distinct > 0 AND s.n_distinct <= $3"
+                " AND cardinality(s.most_common_vals::text::text[]) = s.n_distinct"
+                " AND s.null_frac + (SELECT coalesce(sum(f), 0) FROM unnest(s.most_common_freqs) f) > 0.999,"
+                " s.most_common_vals::text"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = $2"
+                " WHERE c.oid = $1::regclass ORDER BY s.inherited DESC LIMIT 1",
+                {table, column.name, std::to_string(max_listed_values)});
+            if (PQntuples(stats.get()) == 1) {
+                if (get_text(stats.get(), 0, 0) != std::optional<std::string>("t"))
+                    return {};
+                r = session_.run("SELECT v FROM unnest($1::text[]) v ORDER BY v",
+                                 {get_text(stats.get(), 0, 1)});
+            } else {
+                // Never analyzed: read a bounded number of rows; the list counts only when they were all.
+                const std::string col = quote_identifier(column.name);
+                const std::string rows = std::to_string(few_values_scan_rows);
+                std::string sql = "WITH s AS MATERIALIZED (SELECT " + col + "::text AS v FROM " + table;
+                sql += " WHERE " + col + " IS NOT NULL LIMIT " + rows + " + 1)";
+                sql += " SELECT v, (SELECT count(*) <= " + rows + " FROM s)";
+                sql += " FROM (SELECT DISTINCT v FROM s ORDER BY v LIMIT " + limit + ") d";
+                r = session_.run(sql);
+                if (PQntuples(r.get()) > 0 && get_text(r.get(), 0, 1) != std::optional<std::string>("t"))
+                    return {};
+            }
+        }
+        const int n = PQntuples(r.get());
+        if (n == 0 || n > static_cast<int>(max_listed_values))
+            return {};
+        std::vector<std::string> values;
+        values.reserve(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i)
+            values.push_back(get_text(r.get(), i, 0).value_or(""));
+        return values;
+    } catch (const pg_error& e) {
+        // Only a hint for forms: the server serves the table without it.
+        log_event("warning", "column_values_unknown",
+                  {{"table", table}, {"column", column.name}, {"why", e.what()}});
+        return {};
+    }
 }
 
 void table_catalog::check_key_is_unique(const std::string& table, const std::string& key) {

@@ -42,6 +42,11 @@ public:
 private:
     // The filter operators PostgreSQL resolves for two values of `type`.
     std::vector<filter_op> operators_of(const std::string& type);
+    // column_info::values of a column whose type's pg_type.typtype is `typtype`: an enum's labels; for
+    // text, from the planner's statistics when the table was analyzed, else from at most
+    // few_values_scan_rows rows. Never throws for a database error: no values then (logged).
+    std::vector<std::string> few_values(const std::string& table, const column_info& column,
+                                        const std::string& typtype);
     void check_key_is_unique(const std::string& table, const std::string& key);
 
     blocking_session session_;
