@@ -6,6 +6,7 @@
 #include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
+#include "detail/replica_gate.hpp"
 #include "detail/scheduler.hpp"
 #include "detail/sql.hpp"
 #include "detail/sweep_policy.hpp"
@@ -271,6 +272,7 @@ asio::awaitable<void> export_engine::async_start() {
     for (const auto& [table, key] : tables)
         st.configured_names.push_back(table);
     st.schema = st.schemas.front();
+    co_await detail::async_check_replica(st);
     auto adopt = [table = st.schema.table, key = st.schema.key](job_repository& r) {
         return r.adopt_unnamed(table, key);
     };
@@ -330,7 +332,9 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
             if (auto p = self.canonicalize(c, schema, request))
                 return *p;
             job.info.request = std::move(request);
-            job.key_upper_bound = c.max_key(schema);
+            auto end = c.fixed_end_of(schema);
+            job.key_upper_bound = end.max_key;
+            job.wal_lsn = std::move(end.wal_lsn);
             // Planned even on an empty table: that is what proves every filter's operator exists for its
             // column's type (json has no "=", for one) before the job is accepted.
             try {

@@ -37,6 +37,7 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
             json::object{{"maxRate", job.throttled->max_rate}, {"gentle", job.throttled->gentle}};
     else
         o["throttledSeconds"] = nullptr;
+    o["replicaWaitSeconds"] = job.throttled ? json::value(job.throttled->replica) : json::value(nullptr);
     o["request"] = engine::to_json(job.request);
     return o;
 }
