@@ -1,5 +1,7 @@
 #include "api_json.hpp"
 
+#include <cmath>
+
 namespace json = boost::json;
 
 namespace pgexport::http {
@@ -32,9 +34,10 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
                                                                               : json::value(nullptr);
     o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
                                                                             : json::value(nullptr);
+    auto millis = [](double seconds) { return std::round(seconds * 1000) / 1000; };
     if (job.throttled)
         o["throttledSeconds"] =
-            json::object{{"maxRate", job.throttled->max_rate}, {"gentle", job.throttled->gentle}};
+            json::object{{"maxRate", millis(job.throttled->max_rate)}, {"gentle", millis(job.throttled->gentle)}};
     else
         o["throttledSeconds"] = nullptr;
     o["replicaWaitSeconds"] = job.throttled ? json::value(job.throttled->replica) : json::value(nullptr);
