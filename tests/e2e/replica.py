@@ -118,8 +118,12 @@ def waits_for_a_lagging_standby(primary, standby):
                        lambda: metric(s, "pgexport_jobs_running_here") <= 1, 2, poll=0.05)
             check(status_of(s, job)["status"] == "running", "the first job no longer waits")
 
+            waited = status_of(s, job)["replicaWaitSeconds"]
             psql(standby.url, "SELECT pg_wal_replay_resume()")
+            resumed = time.monotonic()
             st = wait_for_end(s, job, 120)
+            print(f"    waited {waited:.1f} s for the paused standby; completed {time.monotonic() - resumed:.1f} s"
+                  " after replay resumed")
             got = download(s, job)
             check(metric(s, "pgexport_replica_wait_seconds_total") > 0, "no replica wait in /metrics")
         expected = copy_csv(primary.url, FULL)
@@ -155,7 +159,10 @@ def survives_a_standby_restart(primary, standby):
                                  st["attempts"] >= 2 else None)(status_of(s, job)), 60, poll=0.05)
         check(st["status"] == "running" and st["error"] is None, f"status while the standby is down: {st}")
         standby.start()
+        started = time.monotonic()
         st = wait_for_end(s, job, 120)
+        print(f"    {st['attempts']} failed attempts while the standby was down; completed"
+              f" {time.monotonic() - started:.1f} s after it was started again")
         check(st["waiting"] is None, f"still waiting: {st}")
         got = download(s, job)
     expected = copy_csv(primary.url, FULL)
