@@ -27,7 +27,8 @@ replica_facts read_facts(const PGresult* r) {
 
 } // namespace
 
-asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& job, async_connection& connection) {
+asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& job,
+                                             async_connection& connection) {
     if (!state.config.replica_url)
         co_return;
     if (!job.job.wal_lsn) {
@@ -37,7 +38,8 @@ asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& j
     }
     const auto target = parse_lsn(*job.job.wal_lsn);
     if (!target)
-        throw std::runtime_error("the job's recorded WAL position \"" + *job.job.wal_lsn + "\" is unreadable");
+        throw std::runtime_error("the job's recorded WAL position \"" + *job.job.wal_lsn +
+                                 "\" is unreadable");
     using clock = std::chrono::steady_clock;
     const retry_policy backoff{std::chrono::milliseconds(250), std::chrono::seconds(5), 0};
     const auto started = clock::now();
@@ -73,7 +75,8 @@ asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& j
     if (waited) {
         job.waiting.reset();
         log_event("info", "replica_caught_up",
-                  {{"job", job.id()}, {"waited_seconds", std::chrono::duration<double>(clock::now() - started).count()}});
+                  {{"job", job.id()},
+                   {"waited_seconds", std::chrono::duration<double>(clock::now() - started).count()}});
     }
 }
 
@@ -81,17 +84,20 @@ asio::awaitable<void> async_check_replica(engine_state& state) {
     if (!state.config.replica_url)
         co_return;
     auto check = [&state](table_catalog& primary) -> std::optional<std::string> {
-        table_catalog replica(*state.config.replica_url, std::chrono::seconds(30), state.config.connect_timeout);
+        table_catalog replica(*state.config.replica_url, std::chrono::seconds(30),
+                              state.config.connect_timeout);
         try {
             if (!replica.in_recovery())
                 throw std::runtime_error(
-                    "--replica names a server that is not in recovery (pg_is_in_recovery() is false); it must be a"
+                    "--replica names a server that is not in recovery (pg_is_in_recovery() is false); it "
+                    "must be a"
                     " streaming standby of --database (pg_basebackup -R), or leave --replica out");
             const auto ours = primary.system_identifier();
             const auto theirs = replica.system_identifier();
             if (ours && theirs && *ours != *theirs)
-                throw std::runtime_error("--replica is a standby of another cluster (system identifier " + *theirs +
-                                         ", --database's is " + *ours + "); it must be a standby of --database");
+                throw std::runtime_error("--replica is a standby of another cluster (system identifier " +
+                                         *theirs + ", --database's is " + *ours +
+                                         "); it must be a standby of --database");
             for (const table_schema& schema : state.schemas) {
                 table_schema there;
                 try {
@@ -106,9 +112,10 @@ asio::awaitable<void> async_check_replica(engine_state& state) {
                     same = there.columns[i].name == schema.columns[i].name &&
                            there.columns[i].type == schema.columns[i].type;
                 if (!same)
-                    throw std::runtime_error("on --replica, " + schema.table +
-                                             " has other columns than on --database: is it a standby of another"
-                                             " database, or is a migration still to replay?");
+                    throw std::runtime_error(
+                        "on --replica, " + schema.table +
+                        " has other columns than on --database: is it a standby of another"
+                        " database, or is a migration still to replay?");
             }
         } catch (const pg_error& e) {
             if (e.transient())

@@ -42,7 +42,7 @@ BOOST_AUTO_TEST_CASE(parses_lsn_text) {
 BOOST_AUTO_TEST_CASE(a_standby_past_the_position_is_ready) {
     BOOST_TEST(judge_replica(100, {true, 100, false}).ready); // exactly there: the commit is replayed
     BOOST_TEST(judge_replica(100, {true, 5000, false}).ready);
-    BOOST_TEST(judge_replica(100, {true, 5000, true}).ready); // paused, but past the position
+    BOOST_TEST(judge_replica(100, {true, 5000, true}).ready);  // paused, but past the position
     BOOST_TEST(judge_replica(100, {false, 100, false}).ready); // promoted after it replayed the position
     BOOST_TEST(judge_replica(0, {true, 0, false}).ready);
 }
@@ -77,10 +77,11 @@ BOOST_AUTO_TEST_CASE(a_server_that_is_no_standby_is_never_ready) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_standby_gives_one_line) {
-    BOOST_TEST(replica_unreachable_reason("connection to server at \"127.0.0.1\", port 5 failed: Connection "
-                                          "refused\n\tIs the server running on that host?\n") ==
-               "replica unreachable: connection to server at \"127.0.0.1\", port 5 failed: Connection refused "
-               "Is the server running on that host?");
+    BOOST_TEST(
+        replica_unreachable_reason("connection to server at \"127.0.0.1\", port 5 failed: Connection "
+                                   "refused\n\tIs the server running on that host?\n") ==
+        "replica unreachable: connection to server at \"127.0.0.1\", port 5 failed: Connection refused "
+        "Is the server running on that host?");
     BOOST_TEST(replica_unreachable_reason("") == "replica unreachable: ");
 }
 
