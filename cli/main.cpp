@@ -4,12 +4,12 @@
 #include "export_client.hpp"
 #include "options.hpp"
 #include "secret.hpp"
+#include "seed.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/http/server.hpp>
 #include <pgexport/log.hpp>
 #include <pgexport/migrations.hpp>
-#include <pgexport/seed.hpp>
 #include <pgexport/version.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -297,10 +297,10 @@ int run_migrate(const options& o) {
 }
 
 int run_seed(const options& o) {
-    pgexport::engine::seed_params p;
+    pgexport::cli::seed_params p;
     p.database_url = required(o, "database");
     p.rows = o.get_int("rows", 0, 1'000'000'000'000LL);
-    const auto added = pgexport::engine::seed_records(p);
+    const auto added = pgexport::cli::seed_records(p);
     std::cout << "added " << added << " row(s) to records\n";
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
+#include "detail/job_intake.hpp"
 #include "detail/job_lookup.hpp"
 #include "detail/replica_gate.hpp"
 #include "detail/scheduler.hpp"
@@ -82,59 +83,6 @@ std::optional<pid_t> local_pid(const std::string& owner, const std::string& host
 
 struct export_engine::impl {
     impl(asio::any_io_executor ex, engine_config cfg) : state(std::move(ex), with_defaults(std::move(cfg))) {}
-
-    // Fixes every filter value as PostgreSQL reads it now ('now' or 'today' must not move between
-    // chunks); the problem when one does not parse as its column's type. On the catalog thread.
-    std::optional<problem> canonicalize(table_catalog& c, const table_schema& schema,
-                                        export_request& request) const {
-        for (filter& f : request.filters) {
-            std::vector<std::string> texts;
-            for (const auto& v : f.values)
-                if (v)
-                    texts.push_back(*v);
-            if (texts.empty())
-                continue;
-            auto canonical = c.canonical_values(f.column, schema.find(f.column)->type, texts);
-            if (!canonical)
-                return canonical.error();
-            std::size_t next = 0;
-            for (auto& v : f.values)
-                if (v)
-                    *v = std::move((*canonical)[next++]);
-        }
-        return std::nullopt;
-    }
-
-    // The schema a request names, or the problem: a table this instance does not serve.
-    result<const table_schema*> schema_for(const export_request& request) const {
-        const table_schema* schema = state.find_schema(request.table);
-        if (!schema)
-            return problem{errc::invalid_request, "this server exports no table \"" + request.table.value_or("") +
-                                                      "\"; its tables: " + [&] {
-                                                          std::string names;
-                                                          for (const auto& t : state.tables())
-                                                              names += (names.empty() ? "" : ", ") + t;
-                                                          return names;
-                                                      }()};
-        return schema;
-    }
-
-    // The guard of new exports: insufficient_storage while the data directory's file system has less
-    // free space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
-    asio::awaitable<std::optional<problem>> check_free_space() {
-        const std::uint64_t min = state.config.min_free_disk;
-        if (min == 0)
-            co_return std::nullopt;
-        auto ask = [dir = state.config.data_dir] { return detail::free_space(dir); };
-        const auto free = co_await detail::async_offload(state.file_pool, std::move(ask));
-        if (!free || *free >= min)
-            co_return std::nullopt;
-        co_return problem{errc::insufficient_storage,
-                          "the server's data directory has " + detail::format_size(*free) + " free, less than the " +
-                              detail::format_size(min) +
-                              " it keeps free (--min-free-disk); new exports are refused until space is freed"
-                              " (download and delete finished exports, or ask the operator)"};
-    }
 
     // Which jobs an instance serves depends on its tables, known once it has started.
     void throw_unless_started() const {
@@ -235,6 +183,7 @@ asio::awaitable<void> export_engine::async_start() {
     for (const auto& [table, key] : tables)
         st.configured_names.push_back(table);
     st.schema = st.schemas.front();
+    co_await st.on_reads([](job_repository& r) { r.open(); });
     co_await detail::async_check_replica(st);
     auto adopt = [table = st.schema.table, key = st.schema.key](job_repository& r) {
         return r.adopt_unnamed(table, key);
@@ -273,12 +222,12 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return problem{errc::unavailable, "the server is shutting down"};
     if (!st.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
-    auto schema = self.schema_for(request);
+    auto schema = detail::schema_for(st, request);
     if (!schema)
         co_return schema.error();
     if (auto p = detail::check_columns(**schema, request))
         co_return *p;
-    if (auto p = co_await self.check_free_space())
+    if (auto p = co_await detail::async_check_free_space(st))
         co_return *p;
     stored_job job;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
@@ -290,28 +239,8 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     job.key = (*schema)->key;
     std::string unavailable;
     try {
-        auto prepare = [&self, &job, &schema = **schema,
-                        request = std::move(request)](table_catalog& c) mutable -> result<stored_job> {
-            if (auto p = self.canonicalize(c, schema, request))
-                return *p;
-            job.info.request = std::move(request);
-            auto end = c.fixed_end_of(schema);
-            job.key_upper_bound = end.max_key;
-            job.wal_lsn = std::move(end.wal_lsn);
-            // Planned even on an empty table: that is what proves every filter's operator exists for its
-            // column's type (json has no "=", for one) before the job is accepted.
-            try {
-                job.info.total_rows_estimate = c.estimate_rows(
-                    detail::estimate_sql(schema, job.info.request, job.key_upper_bound.value_or(0)));
-            } catch (const detail::pg_error& e) {
-                if (!e.sqlstate().starts_with("42"))
-                    throw;
-                return problem{errc::invalid_value,
-                               std::string("a filter does not fit its column's type: ") + e.what()};
-            }
-            if (!job.key_upper_bound)
-                job.info.total_rows_estimate = 0;
-            return job;
+        auto prepare = [&job, &schema = **schema, request = std::move(request)](table_catalog& c) mutable {
+            return detail::prepare_job(c, schema, std::move(job), std::move(request));
         };
         auto prepared = co_await st.on_catalog(std::move(prepare));
         if (!prepared)
@@ -426,15 +355,15 @@ export_engine::async_list_records(export_request request, std::optional<std::int
     auto& self = *impl_;
     if (!self.state.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
-    auto schema = self.schema_for(request);
+    auto schema = detail::schema_for(self.state, request);
     if (!schema)
         co_return schema.error();
     if (auto p = detail::check_columns(**schema, request))
         co_return *p;
     using rows_or_problem = result<std::vector<std::pair<std::int64_t, std::string>>>;
-    auto query = [&self, &schema = **schema, request = std::move(request), after,
+    auto query = [&schema = **schema, request = std::move(request), after,
                   limit](table_catalog& c) mutable -> rows_or_problem {
-        if (auto p = self.canonicalize(c, schema, request))
+        if (auto p = detail::canonicalize(c, schema, request))
             return *p;
         return c.records(detail::records_page_sql(schema, request, after, limit));
     };

@@ -297,7 +297,7 @@ def disk_full_waits(url, work):
         with server(BINARY, url, "--chunk-rows", "1000", "--min-free-disk", "0", data_dir=data) as s:
             c = client(s)
             job = created(c.create({}), "an export larger than the space left")
-            st = wait_for("a failed attempt (ENOSPC)", lambda: (lambda t: t if t["attempts"] >= 1 or t["status"] != "running" else None)(c.status(job)))
+            st = wait_for("a failed attempt (ENOSPC)", lambda: (lambda t: t if t["attempts"] >= 1 or t["status"] not in ("queued", "running") else None)(c.status(job)))
             check(st["status"] == "running", f"a full disk ended the job: {st}")
             retries = [e for e in log_events(s, "job_retry") if e.get("job") == job]
             check(retries and retries[0].get("class") == "no_space", f"job_retry events: {retries}")
@@ -457,7 +457,7 @@ def descriptors(url, work):
         try:
             job = created(c.create({}), "an export while the server has no descriptor to spare")
             st = wait_for("a failed attempt (EMFILE)",
-                          lambda: (lambda t: t if t["attempts"] >= 1 or t["status"] != "running" else None)(c.status(job)))
+                          lambda: (lambda t: t if t["attempts"] >= 1 or t["status"] not in ("queued", "running") else None)(c.status(job)))
             check(st["status"] == "running", f"running out of descriptors ended the job: {st}")
             retries = [e for e in log_events(s, "job_retry") if e.get("job") == job]
             check(retries and retries[0].get("class") == "transient" and "Too many open files" in retries[0].get("error", ""),

@@ -1,12 +1,11 @@
 // The seeder against a real database: the contract's table, the row count, CSV-hostile content.
 
+#include "seed.hpp"
 #include "test_support.hpp"
-
-#include <pgexport/seed.hpp>
 
 #include <boost/test/unit_test.hpp>
 
-using namespace pgexport::engine;
+using namespace pgexport::cli;
 using pgexport::test::scratch_database;
 
 BOOST_AUTO_TEST_SUITE(seed)

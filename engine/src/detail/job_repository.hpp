@@ -49,6 +49,10 @@ public:
     // transaction-scoped advisory lock on the key.
     insert_outcome insert(const stored_job& job, std::size_t max_queued, int max_per_key);
 
+    // Opens the connection now rather than at the first statement: at start-up, while descriptors and
+    // connection slots are to spare, so that reads keep working when they run short later.
+    void open() { session_.run("SELECT 1"); }
+
     std::optional<stored_job> get(const std::string& id, const std::vector<std::string>& tables);
     std::vector<stored_job> list(const owner_filter& owner, const std::vector<std::string>& tables, int limit);
 

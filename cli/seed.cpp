@@ -1,6 +1,6 @@
-#include "detail/pg.hpp"
+#include "seed.hpp"
 
-#include <pgexport/seed.hpp>
+#include "detail/pg.hpp" // the engine's libpq helpers (pgexport_engine_internals)
 
 #include <array>
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string_view>
 
-namespace pgexport::engine {
+namespace pgexport::cli {
 
 namespace {
 
@@ -133,7 +133,7 @@ std::string seed_row(std::int64_t ordinal) {
 }
 
 std::int64_t seed_records(const seed_params& params) {
-    using namespace detail;
+    using namespace pgexport::engine::detail;
     if (params.rows < 0)
         throw std::runtime_error("--rows must not be negative");
     try {
@@ -197,4 +197,4 @@ std::int64_t seed_records(const seed_params& params) {
     }
 }
 
-} // namespace pgexport::engine
+} // namespace pgexport::cli

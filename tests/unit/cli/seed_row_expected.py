@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The rows tests/unit/engine/seed_row.cpp expects of seed_row(), computed apart from the C++ code: the
-row layout of engine/include/pgexport/seed.hpp with splitmix64 in Python integers and the dates through
-Python's datetime. Prints the C++ table for the test:  python3 tests/unit/engine/seed_row_expected.py"""
+"""The rows tests/unit/cli/seed_row.cpp expects of seed_row(), computed apart from the C++ code: the
+row layout of cli/seed.hpp with splitmix64 in Python integers and the dates through
+Python's datetime. Prints the C++ table for the test:  python3 tests/unit/cli/seed_row_expected.py"""
 
 import datetime
 import json

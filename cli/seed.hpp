@@ -1,10 +1,11 @@
 #pragma once
-// The demo dataset of CONTRACT.md: the `records` table and deterministic rows for it.
+// The demo dataset of CONTRACT.md (`pgexport seed`): the `records` table and deterministic rows for it.
+// Part of the command line, not of the engine's public API: an embedding program brings its own tables.
 
 #include <cstdint>
 #include <string>
 
-namespace pgexport::engine {
+namespace pgexport::cli {
 
 struct seed_params {
     std::string database_url;
@@ -21,4 +22,4 @@ std::string seed_row(std::int64_t ordinal);
 // Throws std::runtime_error on failure. Blocking.
 std::int64_t seed_records(const seed_params& params);
 
-} // namespace pgexport::engine
+} // namespace pgexport::cli

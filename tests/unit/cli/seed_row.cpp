@@ -1,6 +1,6 @@
 // The demo rows: deterministic and CSV-hostile. No database.
 
-#include <pgexport/seed.hpp>
+#include "seed.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-using namespace pgexport::engine;
+using namespace pgexport::cli;
 
 BOOST_AUTO_TEST_SUITE(seed_rows)
 
