@@ -96,6 +96,9 @@ const std::vector<option_spec> serve_specs = {
     {"gentle-interval", "DURATION", "--gentle: how often the load is sampled during a pause", "200ms",
      "PGEXPORT_GENTLE_INTERVAL"},
     {"gentle-max-pause", "DURATION", "--gentle: the longest single pause", "10s", "PGEXPORT_GENTLE_MAX_PAUSE"},
+    {"replica", "URL", "read the rows from this streaming standby of --database (jobs, checkpoints and leases "
+     "stay on --database); a job waits until the standby has replayed past the moment it was created", "",
+     "PGEXPORT_REPLICA_URL"},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -144,6 +147,8 @@ int run_serve(const options& o) {
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
     ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
+    if (auto replica = o.get("replica"); replica && !replica->empty())
+        ec.replica_url = *replica;
     if (o.get("max-rate"))
         ec.max_rate = o.get_size("max-rate", 1024, std::uint64_t(1) << 50);
     if (o.flag("gentle")) {

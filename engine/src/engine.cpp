@@ -8,6 +8,7 @@
 #include "detail/file_writer.hpp"
 #include "detail/job_intake.hpp"
 #include "detail/job_lookup.hpp"
+#include "detail/replica_gate.hpp"
 #include "detail/scheduler.hpp"
 #include "detail/sql.hpp"
 #include "detail/sweep_policy.hpp"
@@ -183,6 +184,7 @@ asio::awaitable<void> export_engine::async_start() {
         st.configured_names.push_back(table);
     st.schema = st.schemas.front();
     co_await st.on_reads([](job_repository& r) { r.open(); });
+    co_await detail::async_check_replica(st);
     auto adopt = [table = st.schema.table, key = st.schema.key](job_repository& r) {
         return r.adopt_unnamed(table, key);
     };

@@ -45,6 +45,7 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
             json::object{{"maxRate", millis(job.throttled->max_rate)}, {"gentle", millis(job.throttled->gentle)}};
     else
         o["throttledSeconds"] = nullptr;
+    o["replicaWaitSeconds"] = job.throttled ? json::value(millis(job.throttled->replica)) : json::value(nullptr);
     return o;
 }
 

@@ -67,6 +67,9 @@ std::string format_metrics(const metrics_input& in) {
              "Time jobs were held back on purpose, summed over jobs, by cause (--max-rate, --gentle).");
     sample(out, "pgexport_throttled_seconds_total", "{cause=\"max_rate\"}", st.throttled_seconds_max_rate);
     sample(out, "pgexport_throttled_seconds_total", "{cause=\"gentle\"}", st.throttled_seconds_gentle);
+    describe(out, "pgexport_replica_wait_seconds_total", "counter",
+             "Seconds jobs waited for --replica (behind the job's WAL position, or unreachable), summed over jobs.");
+    sample(out, "pgexport_replica_wait_seconds_total", "", st.replica_wait_seconds);
     describe(out, "pgexport_chunk_duration_seconds", "histogram", "Time to stream one chunk's COPY.");
     for (std::size_t i = 0; i < engine::engine_stats::chunk_buckets.size(); ++i) {
         char le[32];

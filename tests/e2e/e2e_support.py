@@ -255,3 +255,86 @@ class private_cluster:
                        timeout=120)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+
+
+def _pg_bindir():
+    """PostgreSQL's server programs (pg_basebackup, pg_ctl), outside PATH on Debian."""
+    for d in (subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(),
+              "/usr/lib/postgresql/15/bin"):
+        if d and os.path.exists(os.path.join(d, "pg_ctl")):
+            return d
+    raise RuntimeError("PostgreSQL's server programs not found (pg_config --bindir, /usr/lib/postgresql/15/bin)")
+
+
+class streaming_standby:
+    """A hot standby of the cluster at `primary_url`, made with `pg_basebackup -R` (streaming replication,
+    primary_conninfo written by pg_basebackup), in a directory and on a port of its own; `url` reaches the
+    same database on it. stop() and start() at will; destroyed on exit, also on failure. The primary must
+    accept replication connections from 127.0.0.1 (initdb's pg_hba does; wal_level replica is the
+    default)."""
+
+    def __init__(self, primary_url, name="standby"):
+        self.dir = tempfile.mkdtemp(prefix=f"pgexport-{name}-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.bindir = _pg_bindir()
+        parts = urlsplit(primary_url)
+        netloc = parts.netloc.rsplit(":", 1)[0] + f":{self.port}"
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        try:
+            if os.getuid() == 0:
+                shutil.chown(self.dir, "postgres", "postgres")
+            self._as_owner(os.path.join(self.bindir, "pg_basebackup"), "-d", primary_url, "-D", self.data, "-R",
+                           "-X", "stream", "-c", "fast")
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _as_owner(self, *command):
+        """Runs a server program as the cluster's owner (postgres refuses root)."""
+        prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        p = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError(f"{os.path.basename(command[0])} failed ({p.returncode}): {p.stderr.strip()}"
+                               + self.log_tail())
+        return p.stdout
+
+    def log_tail(self, chars=2000):
+        try:
+            return "\n" + open(os.path.join(self.dir, "server.log"), errors="replace").read()[-chars:]
+        except OSError:
+            return ""
+
+    def start(self):
+        """Starts it and returns once it accepts read-only connections."""
+        self._as_owner(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
+                       "-w", "-t", "120", "-o", f"-p {self.port} -c unix_socket_directories={self.dir}", "start")
+
+    def stop(self):
+        """Stops it (fast: sessions are ended, as a restart of the standby does)."""
+        self._as_owner(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def replay_lsn(self):
+        return psql(self.url, "SELECT pg_last_wal_replay_lsn()").decode().strip()
+
+    def wait_for_replay(self, primary_url, timeout=120):
+        """Waits until it has replayed everything the primary has written now."""
+        target = psql(primary_url, "SELECT pg_current_wal_insert_lsn()").decode().strip()
+        wait_until(f"the standby replays past {target}",
+                   lambda: psql(self.url, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn").strip() == b"t",
+                   timeout, poll=0.1)
+
+    def destroy(self):
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+            subprocess.run([*prefix, os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w",
+                            "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()

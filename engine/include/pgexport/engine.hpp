@@ -74,6 +74,12 @@ struct engine_config {
     // socket is not read while the job is over it); nullopt: no limit. gentle: nullopt, off.
     std::optional<std::uint64_t> max_rate{};
     std::optional<gentle_config> gentle{};
+    // --replica: the rows (every COPY) are read from this streaming standby of database_url; jobs,
+    // checkpoints, leases and the catalog stay on database_url. A job reads nothing from it until it has
+    // replayed past the primary's WAL position taken with the job's fixed end; while it is behind or
+    // unreachable the job waits. async_start refuses a server that is not in recovery. nullopt: the rows
+    // come from database_url.
+    std::optional<std::string> replica_url{};
 };
 
 // What this process has done since it started, for metrics. Read on the engine's executor.
@@ -91,6 +97,7 @@ struct engine_stats {
     std::int64_t files_removed = 0;   // files the sweeper removed: expired jobs' and orphans
     double throttled_seconds_max_rate = 0; // jobs held back by --max-rate, summed over jobs
     double throttled_seconds_gentle = 0;   // jobs paused by --gentle, summed over jobs
+    double replica_wait_seconds = 0;       // jobs waiting for --replica (behind or unreachable), summed
 };
 
 // What one pass of the sweeper did.

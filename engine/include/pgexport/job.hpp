@@ -22,6 +22,7 @@ using timestamp = std::chrono::system_clock::time_point;
 struct throttle_seconds {
     double max_rate = 0;
     double gentle = 0;
+    double replica = 0; // waiting for --replica: behind the job's WAL position, or unreachable
 };
 
 struct job_info {

@@ -45,6 +45,8 @@ struct running_job {
     std::int64_t live_rows = 0;
     std::int64_t live_bytes = 0;
     std::optional<std::string> waiting; // why the job does not move on right now (disk, throttle), for status
+    std::optional<std::string> replica_down; // the last attempt lost (or never reached) the --replica standby
+    bool replica_unreachable_shown = false;  // `waiting` says so, until a connect reaches it again
     throttle_seconds throttled;         // time held back on purpose, every attempt on this instance
     lease_tracker lease{std::chrono::seconds(15), lease_tracker::clock::now()}; // set at the claim
     bool cancel_requested = false; // the job was cancelled: remove its files

@@ -66,7 +66,10 @@ result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schem
     if (auto p = canonicalize(catalog, schema, request))
         return *p;
     job.info.request = std::move(request);
-    job.key_upper_bound = catalog.max_key(schema);
+    // With the primary's WAL position, for --replica: a standby reads no chunk before it has replayed it.
+    auto end = catalog.fixed_end_of(schema);
+    job.key_upper_bound = end.max_key;
+    job.wal_lsn = std::move(end.wal_lsn);
     // Planned even on an empty table: that is what proves every filter's operator exists for its
     // column's type (json has no "=", for one) before the job is accepted.
     try {

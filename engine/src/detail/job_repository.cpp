@@ -17,7 +17,7 @@ constexpr const char* job_columns = "id::text, status, request::text, owner, key
                                     " (extract(epoch FROM started_at) * 1000000)::bigint,"
                                     " (extract(epoch FROM finished_at) * 1000000)::bigint,"
                                     " table_name, key_column, lease_token, part_token,"
-                                    " CASE WHEN status = 'running' THEN lease_owner END";
+                                    " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -54,6 +54,7 @@ stored_job read_job(const PGresult* r, int row) {
     j.lease_token = get_int64(r, row, 17).value_or(0);
     j.part_token = get_int64(r, row, 18);
     info.instance = get_text(r, row, 19);
+    j.wal_lsn = get_text(r, row, 20);
     return j;
 }
 
@@ -94,8 +95,9 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
         "WITH quota AS (SELECT count(*) AS n FROM export_jobs"
         " WHERE quota_key = $10 AND status IN ('queued', 'running')),"
         " ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
-        " created_at, table_name, key_column, quota_key)"
-        " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10"
+        " created_at, table_name, key_column, quota_key, wal_lsn)"
+        " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10,"
+        " $12::pg_lsn"
         " WHERE (SELECT count(*) FROM export_jobs WHERE status = 'queued') < $9::bigint"
         " AND ($11::bigint = 0 OR (SELECT n FROM quota) < $11::bigint)"
         " ON CONFLICT (id) DO NOTHING RETURNING id)"
@@ -104,7 +106,7 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
     const sql_params params{info.id, json::serialize(to_json(info.request)), info.owner,
                             opt_int(job.key_upper_bound), opt_int(info.total_rows_estimate),
                             std::to_string(created_us), job.table, job.key, std::to_string(max_queued),
-                            job.quota_key, std::to_string(quota ? max_per_key : 0)};
+                            job.quota_key, std::to_string(quota ? max_per_key : 0), job.wal_lsn};
     // The lock is taken by a statement of its own: a statement's snapshot is taken when it starts, so the
     // count in the next one sees every job that the previous holder of the lock committed.
     auto locked = [&] {
@@ -317,6 +319,11 @@ std::map<job_status, std::int64_t> job_repository::count_by_status(const std::ve
         if (auto s = parse_job_status(*get_text(r.get(), i, 0)))
             counts[*s] = *get_int64(r.get(), i, 1);
     return counts;
+}
+
+std::string job_repository::current_wal_lsn() {
+    result_ptr r = session_.run("SELECT pg_current_wal_insert_lsn()::text");
+    return *get_text(r.get(), 0, 0);
 }
 
 } // namespace pgexport::engine::detail

@@ -27,6 +27,9 @@ struct stored_job {
     std::int64_t lease_token = 0;          // the claim this copy was read under
     std::optional<std::int64_t> part_token; // the lease whose partial file holds the checkpoint
     std::optional<std::string> quota_key;   // whose quota the job counts against (written, never read back)
+    // The primary's WAL position (pg_lsn text) taken with key_upper_bound: a --replica standby must have
+    // replayed past it before a chunk is read there. nullopt for jobs created before it was recorded.
+    std::optional<std::string> wal_lsn;
 };
 
 enum class insert_outcome {
@@ -101,6 +104,9 @@ public:
     std::map<std::string, job_status> statuses(const std::vector<std::string>& ids);
 
     std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
+
+    // The primary's WAL position now (pg_lsn text), for a job that recorded none.
+    std::string current_wal_lsn();
 
 private:
     lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);

@@ -4,6 +4,8 @@
 #include "detail/chunk_copier.hpp"
 #include "detail/file_writer.hpp"
 #include "detail/job_policy.hpp"
+#include "detail/replica_gate.hpp"
+#include "detail/replica_lag.hpp"
 
 #include <pgexport/log.hpp>
 
@@ -131,14 +133,28 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
         ~unlink_connection() { j.connection = nullptr; }
     } unlink{job};
     std::exception_ptr failure;
+    // With --replica the rows come from the standby; everything else (the checkpoints) from the primary.
+    const std::string rows_url = state.config.replica_url.value_or(state.config.database_url);
     try {
         if (job.should_stop())
             throw stop_job{};
-        co_await connection.async_connect(state.config.database_url, state.config.statement_timeout,
-                                          state.config.connect_timeout);
+        co_await connection.async_connect(rows_url, state.config.statement_timeout, state.config.connect_timeout);
+        if (std::exchange(job.replica_unreachable_shown, false))
+            job.waiting.reset();
         if (auto cost = planner_settings_sql(state.config.random_page_cost))
             co_await connection.async_exec(*cost);
+        co_await async_wait_for_replica(state, job, connection);
         co_await copy_chunks(state, job, writer, connection);
+    } catch (const pg_error& e) {
+        // The job store's failures arrive as unavailable_error: a lost or refused connection here is the
+        // rows' connection, the standby's with --replica.
+        if (state.config.replica_url && classify_sqlstate(e.sqlstate()) == failure_class::unavailable)
+            job.replica_down = e.what();
+        failure = std::current_exception();
+    } catch (const boost::system::system_error& e) {
+        if (state.config.replica_url)
+            job.replica_down = e.what();
+        failure = std::current_exception();
     } catch (...) {
         failure = std::current_exception();
     }
@@ -233,10 +249,25 @@ asio::awaitable<void> run_attempts(engine_state& state, running_job& job) {
                    {"class", to_string(kind)},
                    {"delay_ms", next.delay.count()},
                    {"error", failure}});
+        // The standby away: the job waits for it as it would for the primary, and says so.
+        // It stays shown through the next attempt's connect, until that connect reaches the standby.
+        const auto replica_down = std::exchange(job.replica_down, std::nullopt);
+        if (replica_down && kind == failure_class::unavailable) {
+            job.waiting = replica_unreachable_reason(*replica_down);
+            job.replica_unreachable_shown = true;
+        } else if (std::exchange(job.replica_unreachable_shown, false)) {
+            job.waiting.reset();
+        }
+        const auto wait_start = std::chrono::steady_clock::now();
         job.backoff = std::make_unique<asio::steady_timer>(state.executor, next.delay);
         boost::system::error_code ec;
         co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         job.backoff.reset();
+        if (replica_down && kind == failure_class::unavailable) {
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+            job.throttled.replica += seconds;
+            state.stats.replica_wait_seconds += seconds;
+        }
         if (job.should_stop())
             co_return;
     }

@@ -192,9 +192,10 @@ void table_catalog::check_key_is_unique(const std::string& table, const std::str
                   {{"table", table}, {"key", key}, {"why", "rows whose key is NULL are never exported"}});
 }
 
-std::optional<std::int64_t> table_catalog::max_key(const table_schema& schema) {
-    result_ptr r = session_.run("SELECT max(" + quote_identifier(schema.key) + ") FROM " + schema.table);
-    return get_int64(r.get(), 0, 0);
+table_catalog::fixed_end table_catalog::fixed_end_of(const table_schema& schema) {
+    result_ptr r = session_.run("SELECT max(" + quote_identifier(schema.key) +
+                                "), pg_current_wal_insert_lsn()::text FROM " + schema.table);
+    return {get_int64(r.get(), 0, 0), *get_text(r.get(), 0, 1)};
 }
 
 std::optional<std::int64_t> table_catalog::estimate_rows(const std::string& explain_sql) {
@@ -204,6 +205,22 @@ std::optional<std::int64_t> table_catalog::estimate_rows(const std::string& expl
     if (!rows)
         return std::nullopt;
     return static_cast<std::int64_t>(rows->to_number<double>());
+}
+
+bool table_catalog::in_recovery() {
+    result_ptr r = session_.run("SELECT pg_is_in_recovery()");
+    return get_text(r.get(), 0, 0) == std::optional<std::string>("t");
+}
+
+std::optional<std::string> table_catalog::system_identifier() {
+    try {
+        result_ptr r = session_.run("SELECT system_identifier::text FROM pg_control_system()");
+        return get_text(r.get(), 0, 0);
+    } catch (const pg_error& e) {
+        if (e.sqlstate() == "42501") // insufficient privilege
+            return std::nullopt;
+        throw;
+    }
 }
 
 std::vector<std::pair<std::int64_t, std::string>> table_catalog::records(const std::string& sql) {

@@ -33,8 +33,22 @@ public:
     result<std::vector<std::string>> canonical_values(const std::string& column, const std::string& type,
                                                       const std::vector<std::string>& texts);
 
-    std::optional<std::int64_t> max_key(const table_schema& schema);
+    // A job's fixed end: the highest key, and the primary's WAL position taken in the same statement,
+    // after its snapshot, so that every commit the maximum can see lies below the position (what a
+    // --replica standby must have replayed). pg_current_wal_insert_lsn(), not the write position: a
+    // commit made with synchronous_commit off is visible before it is written.
+    struct fixed_end {
+        std::optional<std::int64_t> max_key; // nullopt: the table is empty
+        std::string wal_lsn;                 // pg_lsn text
+    };
+    fixed_end fixed_end_of(const table_schema& schema);
     std::optional<std::int64_t> estimate_rows(const std::string& explain_sql);
+
+    // pg_is_in_recovery(): true on a standby.
+    bool in_recovery();
+    // The cluster's system identifier (a standby shares its primary's); nullopt when the role may not read
+    // it (pg_control_system() revoked).
+    std::optional<std::string> system_identifier();
 
     // Runs a records_page_sql query: (key, row JSON) pairs.
     std::vector<std::pair<std::int64_t, std::string>> records(const std::string& sql);

@@ -50,3 +50,11 @@ BOOST_AUTO_TEST_CASE(throttled_time_by_cause) {
     BOOST_TEST(text.find("pgexport_throttled_seconds_total{cause=\"max_rate\"} 12.5\n") != std::string::npos);
     BOOST_TEST(text.find("pgexport_throttled_seconds_total{cause=\"gentle\"} 3.25\n") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(replica_wait_time) {
+    metrics_input in;
+    in.engine.replica_wait_seconds = 7.5;
+    const auto text = format_metrics(in);
+    BOOST_TEST(text.find("# TYPE pgexport_replica_wait_seconds_total counter\n") != std::string::npos);
+    BOOST_TEST(text.find("pgexport_replica_wait_seconds_total 7.5\n") != std::string::npos);
+}
