@@ -92,7 +92,7 @@ const std::vector<option_spec> serve_specs = {
     {"gentle-max-slowdown", "X", "--gentle: busy too while a chunk takes X times the job's fastest per row "
      "(0: off)", "3", "PGEXPORT_GENTLE_MAX_SLOWDOWN"},
     {"gentle-min-share", "PERCENT", "--gentle: share of the time an export still runs while the database "
-     "stays busy", "30", "PGEXPORT_GENTLE_MIN_SHARE"},
+     "stays busy", "10", "PGEXPORT_GENTLE_MIN_SHARE"},
     {"gentle-interval", "DURATION", "--gentle: how often the load is sampled during a pause", "200ms",
      "PGEXPORT_GENTLE_INTERVAL"},
     {"gentle-max-pause", "DURATION", "--gentle: the longest single pause", "10s", "PGEXPORT_GENTLE_MAX_PAUSE"},

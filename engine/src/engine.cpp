@@ -6,6 +6,7 @@
 #include "detail/data_dir.hpp"
 #include "detail/engine_state.hpp"
 #include "detail/file_writer.hpp"
+#include "detail/job_lookup.hpp"
 #include "detail/scheduler.hpp"
 #include "detail/sql.hpp"
 #include "detail/sweep_policy.hpp"
@@ -103,27 +104,6 @@ struct export_engine::impl {
         return std::nullopt;
     }
 
-    // The job as this process knows it without asking the database, or nullopt: the ones it runs, with
-    // live progress. Not one that is stopping because it was cancelled or taken over: its record says
-    // what it is now.
-    std::optional<job_info> running_here(const std::string& id) const {
-        if (auto it = state.running.find(id); it != state.running.end() && !it->second->cancel_requested &&
-                                              !it->second->lease_lost) {
-            const detail::running_job& j = *it->second;
-            job_info info = j.job.info;
-            info.status = job_status::running;
-            info.last_processed_id = j.last_id;
-            info.rows_exported = std::max(j.rows, j.live_rows);
-            info.bytes_written = std::max(j.bytes, j.live_bytes);
-            info.attempts = j.attempts;
-            info.instance = state.config.instance_id;
-            info.waiting = j.waiting;
-            info.throttled = j.throttled;
-            return info;
-        }
-        return std::nullopt;
-    }
-
     // The schema a request names, or the problem: a table this instance does not serve.
     result<const table_schema*> schema_for(const export_request& request) const {
         const table_schema* schema = state.find_schema(request.table);
@@ -161,12 +141,6 @@ struct export_engine::impl {
             throw unavailable_error("the server is starting: the database has not been reached yet");
     }
 
-    // The job as the API shows it: with its expiry (finished_at + the retention, once it has ended).
-    job_info& with_expiry(job_info& info) const {
-        info.expires_at = detail::expiry_of(info, state.config.retention);
-        return info;
-    }
-
     // After the record of a queued or running job says cancelled: stops it if it runs here (elsewhere its
     // instance notices at its next renewal, within about a second), removes its partial files whichever
     // lease wrote them, and reads the final record back.
@@ -185,22 +159,11 @@ struct export_engine::impl {
         if (!cancelled)
             co_return problem{errc::not_found, "no export job " + job_id};
         state.remember_if_ended(cancelled->info);
-        co_return with_expiry(cancelled->info);
-    }
-
-    void apply_live(job_info& info) const {
-        auto it = state.running.find(info.id);
-        if (it == state.running.end() || info.status != job_status::running)
-            return;
-        info.rows_exported = std::max(info.rows_exported, it->second->live_rows);
-        info.bytes_written = std::max(info.bytes_written, it->second->live_bytes);
-        if (it->second->last_id)
-            info.last_processed_id = it->second->last_id;
-        info.waiting = it->second->waiting;
-        info.throttled = it->second->throttled;
+        co_return lookup.with_expiry(cancelled->info);
     }
 
     detail::engine_state state;
+    detail::job_lookup lookup{state};
     detail::scheduler scheduler{state};
     detail::sweeper sweeper{state};
     boost::uuids::random_generator uuid_generator;
@@ -375,53 +338,13 @@ asio::awaitable<result<job_info>> export_engine::async_status(std::string id, ow
     auto normalized = normalize_job_id(id);
     if (!normalized)
         co_return problem{errc::invalid_request, "malformed job id: expected a UUID"};
-    // From memory for the jobs this process runs; the others from the table (other instances' running
-    // jobs at most a checkpoint behind). An ended job can still expire or be deleted by any instance, so
-    // memory answers for it only while the database is away.
-    std::optional<job_info> info = self.running_here(*normalized);
-    if (!info && !self.state.started)
-        co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
-    if (!info)
-        if (const job_info* fresh = self.state.fresh_ended(*normalized))
-            info = *fresh;
-    if (!info) {
-        auto get = [id = *normalized, tables = self.state.tables()](job_repository& r) { return r.get(id, tables); };
-        std::optional<stored_job> job;
-        bool away = false;
-        try {
-            job = co_await self.state.on_jobs(std::move(get));
-        } catch (const unavailable_error&) {
-            if (!self.state.ended.contains(*normalized))
-                throw;
-            away = true;
-        }
-        if (away) {
-            info = self.state.ended.at(*normalized);
-        } else if (job) {
-            info = std::move(job->info);
-            self.state.remember_if_ended(*info);
-            self.apply_live(*info);
-        } else {
-            self.state.forget(*normalized);
-        }
-    }
-    if (!info || (owner && info->owner != owner))
-        co_return problem{errc::not_found, "no export job " + *normalized};
-    co_return self.with_expiry(*info);
+    co_return co_await self.lookup.status(*normalized, owner);
 }
 
-asio::awaitable<std::vector<job_info>> export_engine::async_list(owner_filter owner, int limit) {
+asio::awaitable<job_list> export_engine::async_list(owner_filter owner, int limit) {
     auto& self = *impl_;
     self.throw_unless_started();
-    auto list = [owner, limit, tables = self.state.tables()](job_repository& r) { return r.list(owner, tables, limit); };
-    auto jobs = co_await self.state.on_jobs(std::move(list));
-    std::vector<job_info> out;
-    out.reserve(jobs.size());
-    for (auto& j : jobs) {
-        self.apply_live(j.info);
-        out.push_back(std::move(self.with_expiry(j.info)));
-    }
-    co_return out;
+    co_return co_await self.lookup.list(std::move(owner), limit);
 }
 
 asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, owner_filter owner) {
@@ -468,7 +391,7 @@ asio::awaitable<result<delete_result>> export_engine::async_delete(std::string i
     co_await detail::async_offload(st.file_pool, std::move(clean));
     log_event("info", "job_deleted", {{"job", job_id}, {"status", to_string(*before)}});
     current->status = *before;
-    co_return delete_result{delete_action::deleted, self.with_expiry(*current)};
+    co_return delete_result{delete_action::deleted, self.lookup.with_expiry(*current)};
 }
 
 asio::awaitable<sweep_report> export_engine::async_sweep() {
@@ -491,7 +414,7 @@ asio::awaitable<bool> export_engine::async_ping() {
 asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_jobs() {
     impl_->throw_unless_started();
     auto count = [tables = impl_->state.tables()](job_repository& r) { return r.count_by_status(tables); };
-    co_return co_await impl_->state.on_jobs(std::move(count));
+    co_return co_await impl_->state.on_reads(std::move(count));
 }
 
 asio::awaitable<result<records_page>>

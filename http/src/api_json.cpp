@@ -1,10 +1,17 @@
 #include "api_json.hpp"
 
+#include <boost/json/serialize.hpp>
+
+#include <cmath>
+
 namespace json = boost::json;
 
 namespace pgexport::http {
 
-json::object job_json(const engine::job_info& job, const std::optional<std::string>& download_url) {
+namespace {
+
+// Every field of the status but the request.
+json::object job_fields(const engine::job_info& job, const std::optional<std::string>& download_url) {
     auto time_or_null = [](const std::optional<engine::timestamp>& t) {
         return t ? json::value(engine::format_timestamp(*t)) : json::value(nullptr);
     };
@@ -32,13 +39,49 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
                                                                               : json::value(nullptr);
     o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
                                                                             : json::value(nullptr);
+    auto millis = [](double seconds) { return std::round(seconds * 1000) / 1000; };
     if (job.throttled)
         o["throttledSeconds"] =
-            json::object{{"maxRate", job.throttled->max_rate}, {"gentle", job.throttled->gentle}};
+            json::object{{"maxRate", millis(job.throttled->max_rate)}, {"gentle", millis(job.throttled->gentle)}};
     else
         o["throttledSeconds"] = nullptr;
+    return o;
+}
+
+} // namespace
+
+json::object job_json(const engine::job_info& job, const std::optional<std::string>& download_url) {
+    json::object o = job_fields(job, download_url);
     o["request"] = engine::to_json(job.request);
     return o;
+}
+
+std::shared_ptr<const std::string> request_texts::get(const engine::job_info& job) {
+    if (auto it = texts_.find(job.id); it != texts_.end())
+        return it->second;
+    auto text = std::make_shared<const std::string>(json::serialize(engine::to_json(job.request)));
+    if (text->size() < min_bytes_ || text->size() > max_bytes_)
+        return text;
+    texts_.emplace(job.id, text);
+    order_.push_back(job.id);
+    bytes_ += text->size();
+    while (bytes_ > max_bytes_) {
+        auto oldest = texts_.find(order_.front());
+        bytes_ -= oldest->second->size();
+        texts_.erase(oldest);
+        order_.pop_front();
+    }
+    return text;
+}
+
+std::string job_json_text(const engine::job_info& job, request_texts& requests,
+                          const std::optional<std::string>& download_url) {
+    std::string text = json::serialize(job_fields(job, download_url));
+    text.pop_back(); // the object's closing brace: the request goes last
+    text += ",\"request\":";
+    text += *requests.get(job);
+    text += '}';
+    return text;
 }
 
 std::string expired_message(const engine::job_info& job) {

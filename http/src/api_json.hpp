@@ -8,6 +8,9 @@
 
 #include <boost/json/value.hpp>
 
+#include <deque>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +22,27 @@ namespace pgexport::http {
 // completed job's downloadUrl (a signed link); nullopt gives the plain /api/export/{id}/download.
 boost::json::object job_json(const engine::job_info& job,
                              const std::optional<std::string>& download_url = {});
+
+// The serialized requests of jobs, which never change: a request of many values (a 100,000-value `in`
+// list is some 800 KB) is serialized once, not at every status answer, list and event. Requests under
+// `min_bytes` are not kept: they cost less to serialize again. Bounded by bytes, the oldest out first.
+class request_texts {
+public:
+    explicit request_texts(std::size_t max_bytes = std::size_t{32} << 20, std::size_t min_bytes = 4096)
+        : max_bytes_(max_bytes), min_bytes_(min_bytes) {}
+    std::shared_ptr<const std::string> get(const engine::job_info& job);
+    std::size_t bytes() const { return bytes_; }
+    std::size_t size() const { return texts_.size(); }
+
+private:
+    std::size_t max_bytes_, min_bytes_, bytes_ = 0;
+    std::map<std::string, std::shared_ptr<const std::string>> texts_; // by job id
+    std::deque<std::string> order_;                                   // job ids, oldest first
+};
+
+// job_json's text, the request taken from `requests`.
+std::string job_json_text(const engine::job_info& job, request_texts& requests,
+                          const std::optional<std::string>& download_url = {});
 
 // The message of a download's 410 `expired`: when the file went, and that a new export is the way on.
 std::string expired_message(const engine::job_info& job);

@@ -2,6 +2,7 @@
 // What every part of the server shares: the engine, the configuration, the keys and the counters.
 // Used on the server's single-threaded io_context only.
 
+#include "api_json.hpp"
 #include "auth.hpp"
 #include "guards.hpp"
 #include "link_signing.hpp"
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +50,26 @@ private:
     id next_ = 1;
 };
 
+// Bodies made once for every caller that shares what they show: a job list that the engine gave several
+// callers at once (export_engine::async_list) is serialized once, not once per caller. An entry lives as
+// long as the list it was made from.
+class shared_bodies {
+public:
+    template <class Make>
+    std::shared_ptr<const std::string> get(const std::shared_ptr<const void>& source, Make make) {
+        std::erase_if(entries_, [](const auto& e) { return e.first.expired(); });
+        for (const auto& [from, body] : entries_)
+            if (!from.owner_before(source) && !source.owner_before(from))
+                return body;
+        auto body = std::make_shared<const std::string>(make());
+        entries_.emplace_back(source, body);
+        return body;
+    }
+
+private:
+    std::vector<std::pair<std::weak_ptr<const void>, std::shared_ptr<const std::string>>> entries_;
+};
+
 struct server_context {
     server_context(boost::asio::io_context& io, engine::export_engine& engine, server_config config)
         : io(io), engine(engine), config(std::move(config)), auth(this->config.api_keys, this->config.secret),
@@ -60,6 +82,8 @@ struct server_context {
     const host_allow_list hosts;
     request_counts requests;
     connection_registry connections;
+    shared_bodies list_bodies; // GET /api/export
+    request_texts job_requests; // jobs' requests, serialized once
 };
 
 // One request as the handlers see it.

@@ -44,7 +44,7 @@ asio::awaitable<void> stream_events(server_context& ctx, std::string id, engine:
         std::string data;
         if (job) {
             status = (*job)->status;
-            data = boost::json::serialize(status_json(ctx, **job));
+            data = status_json(ctx, **job);
         }
         const auto now = clock::now();
         switch (pacer.step(now, status, data)) {

@@ -9,6 +9,7 @@
 #include <pgexport/version.hpp>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -165,11 +166,18 @@ awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
     auto limit = parse_list_query(rc.query);
     if (!limit)
         co_return of(problem_response(v, limit.error()));
-    auto jobs = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
-    json::array out;
-    for (const auto& j : jobs)
-        out.push_back(job_json(j));
-    co_return of(json_response(v, bhttp::status::ok, out));
+    const engine::job_list jobs = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
+    auto body = ctx.list_bodies.get(jobs, [&ctx, &jobs] {
+        std::string text = "[";
+        for (const auto& j : *jobs) {
+            if (text.size() > 1)
+                text += ',';
+            text += job_json_text(j, ctx.job_requests);
+        }
+        text += "]\n";
+        return text;
+    });
+    co_return of(json_text_response(v, bhttp::status::ok, *body));
 }
 
 awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
@@ -177,22 +185,28 @@ awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
     auto done = co_await ctx.engine.async_delete(std::string(rc.params.at(0)), rc.auth.owner_filter());
     if (!done)
         co_return of(problem_response(v, done.error()));
-    if (done->action == engine::delete_action::cancelled)
-        co_return of(json_response(v, bhttp::status::ok, job_json(done->job)));
+    if (done->action == engine::delete_action::cancelled) {
+        std::string text = job_json_text(done->job, ctx.job_requests);
+        text += '\n';
+        co_return of(json_text_response(v, bhttp::status::ok, std::move(text)));
+    }
     // An ended job: its file and its record are gone.
     string_response res(bhttp::status::no_content, v);
     res.set(bhttp::field::cache_control, "no-store");
     co_return of(std::move(res));
 }
 
-boost::json::object status_json(const server_context& ctx, const engine::job_info& job) {
-    return job_json(job, download_url(ctx, job));
+std::string status_json(server_context& ctx, const engine::job_info& job) {
+    return job_json_text(job, ctx.job_requests, download_url(ctx, job));
 }
 
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
     auto job = co_await job_of(ctx, rc);
-    co_return of(job ? json_response(rc.req.version(), bhttp::status::ok, status_json(ctx, *job))
-                     : problem_response(rc.req.version(), job.error()));
+    if (!job)
+        co_return of(problem_response(rc.req.version(), job.error()));
+    std::string text = status_json(ctx, *job);
+    text += '\n';
+    co_return of(json_text_response(rc.req.version(), bhttp::status::ok, std::move(text)));
 }
 
 awaitable<reply> download_export(server_context& ctx, const request_context& rc) {

@@ -22,7 +22,8 @@ awaitable<reply> delete_export(server_context& ctx, const request_context& rc);
 awaitable<reply> export_status(server_context& ctx, const request_context& rc);
 awaitable<reply> download_export(server_context& ctx, const request_context& rc);
 
-// A job as its status route shows it (with keys, downloadUrl a signed link); the events carry the same.
-boost::json::object status_json(const server_context& ctx, const engine::job_info& job);
+// A job as its status route shows it (with keys, downloadUrl a signed link), as JSON text; the events
+// carry the same.
+std::string status_json(server_context& ctx, const engine::job_info& job);
 
 } // namespace pgexport::http::handlers

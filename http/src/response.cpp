@@ -31,11 +31,16 @@ std::optional<std::string_view> header_value(const request_t& req, bhttp::field 
 }
 
 string_response json_response(unsigned version, bhttp::status status, const json::value& body) {
+    std::string text = json::serialize(body);
+    text += '\n';
+    return json_text_response(version, status, std::move(text));
+}
+
+string_response json_text_response(unsigned version, bhttp::status status, std::string body) {
     string_response res(status, version);
     res.set(bhttp::field::content_type, "application/json");
     res.set(bhttp::field::cache_control, "no-store");
-    res.body() = json::serialize(body);
-    res.body() += '\n';
+    res.body() = std::move(body);
     res.prepare_payload();
     return res;
 }

@@ -70,6 +70,8 @@ struct reply {
 std::optional<std::string_view> header_value(const request_t& req, boost::beast::http::field f);
 
 string_response json_response(unsigned version, boost::beast::http::status status, const boost::json::value& body);
+// The same with the JSON text already made (ending in a newline).
+string_response json_text_response(unsigned version, boost::beast::http::status status, std::string body);
 string_response error_response(unsigned version, http_errc code, std::string_view message);
 string_response problem_response(unsigned version, const engine::problem& p);
 

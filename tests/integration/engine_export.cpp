@@ -723,7 +723,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_rejected) {
             codes.push_back(id ? std::nullopt : std::optional<std::string>(to_string(id.error().code)));
         }
         auto jobs = co_await engine.async_list();
-        jobs_after = jobs.size();
+        jobs_after = jobs->size();
         co_await engine.async_shutdown();
     });
     for (std::size_t i = 0; i < cases.size(); ++i)
@@ -1183,7 +1183,7 @@ BOOST_AUTO_TEST_CASE(concurrency_limit) {
             // One query for every job: a consistent picture.
             auto jobs = co_await engine.async_list();
             std::size_t running = 0, queued = 0, ended = 0;
-            for (const auto& j : jobs) {
+            for (const auto& j : *jobs) {
                 running += j.status == job_status::running;
                 queued += j.status == job_status::queued;
                 ended += is_final(j.status);
@@ -1433,7 +1433,7 @@ BOOST_AUTO_TEST_CASE(status_fields) {
         done = co_await wait_until_done(engine, *id);
         empty = co_await wait_until_done(engine, *none);
         auto jobs = co_await engine.async_list();
-        for (auto& j : jobs)
+        for (const auto& j : *jobs)
             if (j.id == *id)
                 listed = j;
 
@@ -1457,9 +1457,9 @@ BOOST_AUTO_TEST_CASE(status_fields) {
         auto seen = co_await engine.async_status(*owned);
         owner_seen = code_of(seen);
         auto bob = co_await engine.async_list(std::string("bob"));
-        bob_jobs = bob.size();
+        bob_jobs = bob->size();
         auto alice = co_await engine.async_list(std::string("alice"));
-        alice_jobs = alice.size();
+        alice_jobs = alice->size();
         co_await engine.async_shutdown();
     });
     BOOST_TEST_REQUIRE(done.has_value());

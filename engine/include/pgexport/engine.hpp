@@ -117,6 +117,8 @@ struct records_page {
 
 // Who may see a job: nullopt sees every job, a value only the jobs created with that owner.
 using owner_filter = std::optional<std::string>;
+// A list of jobs, shared by the callers that asked for it together.
+using job_list = std::shared_ptr<const std::vector<job_info>>;
 
 class export_engine {
 public:
@@ -149,8 +151,9 @@ public:
     // unknown id or another owner's job.
     boost::asio::awaitable<result<job_info>> async_status(std::string id, owner_filter owner = {});
 
-    // Jobs newest first, at most `limit`.
-    boost::asio::awaitable<std::vector<job_info>> async_list(owner_filter owner = {}, int limit = 100);
+    // Jobs newest first, at most `limit`, with live progress. Callers asking the same at the same time
+    // share one query and one list (the same object); each list was read after its caller asked.
+    boost::asio::awaitable<job_list> async_list(owner_filter owner = {}, int limit = 100);
 
     // Cancels a queued or running job: status cancelled, its file removed. conflict when it has already
     // ended; not_found as async_status.

@@ -16,8 +16,9 @@ struct gentle_config {
     // ...or while the latest chunk took at least this many times as long per row as the job's fastest
     // (contention the sessions do not show: the disk, other programs on the host). 0: not looked at.
     double max_slowdown = 3;
-    // While the database stays busy the export still runs this share of the time: it always finishes.
-    double min_share = 0.3;
+    // While the database stays busy the export still runs this share of the time: it always finishes,
+    // at most about 1/min_share times slower than beside the same load unthrottled (docs/scaling.md).
+    double min_share = 0.1;
     std::chrono::milliseconds interval{200}; // the load is sampled this often in a pause
     std::chrono::milliseconds max_pause{std::chrono::seconds(10)}; // the longest single pause
 };

@@ -101,7 +101,9 @@ asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file
                            attempts = job.attempts](job_repository& r) {
             return r.checkpoint(id, owner, token, last, rows, bytes, attempts);
         };
+        const auto sent = lease_tracker::clock::now();
         p->outcome = co_await state.on_jobs(std::move(checkpoint));
+        job.lease_answered(p->outcome, sent);
         if (p->outcome == lease_state::held && job.job.part_token != job.token()) {
             // The first checkpoint of this lease: the previous lease's file is vouched for no more.
             auto clean = [&state, id = job.id(), keep = std::vector<std::filesystem::path>{
@@ -129,18 +131,14 @@ asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file
 }
 
 // Waits for the checkpoint in flight, if any, and rethrows its failure; stops when the lease is gone.
-asio::awaitable<void> await_checkpoint(running_job& job, std::shared_ptr<pending_checkpoint>& p) {
+asio::awaitable<void> await_checkpoint(std::shared_ptr<pending_checkpoint>& p) {
     if (!p)
         co_return;
     co_await p->done.async_wait();
     auto finished = std::move(p);
     if (finished->error)
         std::rethrow_exception(finished->error);
-    if (finished->outcome == lease_state::cancelled)
-        job.cancel_requested = true;
-    if (finished->outcome == lease_state::lost)
-        job.lease_lost = true;
-    if (finished->outcome != lease_state::held)
+    if (finished->outcome != lease_state::held) // the job is marked to stop (lease_answered)
         throw stop_job{};
 }
 
@@ -233,7 +231,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
                 break;
             co_await writer.async_flush();
             job.live_bytes = writer.size();
-            co_await await_checkpoint(job, pending);
+            co_await await_checkpoint(pending);
             cursor = sink.last_key;
             cursor_rows += sink.count;
             pending = std::make_shared<pending_checkpoint>(state.executor);
@@ -247,7 +245,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
             const auto worked = took - (throttle.rate_waited() - rate_waited_before);
             co_await throttle.async_between_chunks(connection, worked, sink.count);
         }
-        co_await await_checkpoint(job, pending);
+        co_await await_checkpoint(pending);
     } catch (...) {
         failure = std::current_exception();
     }

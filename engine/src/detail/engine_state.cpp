@@ -15,15 +15,26 @@ void running_job::interrupt() {
         pause->cancel();
 }
 
+bool running_job::lease_answered(lease_state found, lease_tracker::clock::time_point sent_at) {
+    const lease_verdict v = lease.answered(found, sent_at);
+    if (v == lease_verdict::cancelled)
+        cancel_requested = true;
+    else if (v == lease_verdict::lost)
+        lease_lost = true;
+    return v == lease_verdict::held;
+}
+
 engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
     : executor(std::move(ex)), config(std::move(cfg)),
       jobs(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
+      reads(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
       catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout),
       health(config.database_url, std::chrono::seconds(5), config.connect_timeout),
       progress(std::make_shared<progress_hub>(executor)) {}
 
 engine_state::~engine_state() {
     queue_pool.join();
+    reads_pool.join();
     catalog_pool.join();
     file_pool.join();
     health_pool.join();

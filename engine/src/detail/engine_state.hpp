@@ -3,6 +3,7 @@
 // connection, the catalog's connection, the disk), the table, the jobs this instance runs, and the
 // metrics. Touched only on the engine's executor, except where a member says otherwise.
 
+#include "detail/event.hpp"
 #include "detail/job_repository.hpp"
 #include "detail/offload.hpp"
 #include "detail/pg.hpp"
@@ -29,27 +30,6 @@
 namespace pgexport::engine::detail {
 
 
-// A one-shot event for a single-threaded executor: set() once, async_wait() from any number of waiters.
-class event {
-public:
-    explicit event(boost::asio::any_io_executor ex) : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
-    void set() {
-        set_ = true;
-        timer_.cancel();
-    }
-    bool is_set() const { return set_; }
-    boost::asio::awaitable<void> async_wait() {
-        while (!set_) {
-            boost::system::error_code ec;
-            co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-        }
-    }
-
-private:
-    boost::asio::steady_timer timer_;
-    bool set_ = false;
-};
-
 struct stop_job {}; // thrown inside a job when it must stop: cancelled, lease lost, or shutting down
 
 // A job this instance holds the lease of.
@@ -66,6 +46,7 @@ struct running_job {
     std::int64_t live_bytes = 0;
     std::optional<std::string> waiting; // why the job does not move on right now (disk, throttle), for status
     throttle_seconds throttled;         // time held back on purpose, every attempt on this instance
+    lease_tracker lease{std::chrono::seconds(15), lease_tracker::clock::now()}; // set at the claim
     bool cancel_requested = false; // the job was cancelled: remove its files
     bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
     bool lease_lost = false;       // another instance holds the job now: touch nothing
@@ -76,6 +57,9 @@ struct running_job {
     std::unique_ptr<event> done;
 
     bool should_stop() const { return cancel_requested || stop_requested || lease_lost; }
+    // Feeds the answer to a fenced write sent at `sent_at` to the lease; a final answer (cancelled, lost)
+    // marks the job to stop. Returns whether the lease is still held.
+    bool lease_answered(lease_state found, lease_tracker::clock::time_point sent_at);
     void interrupt();
     const std::string& id() const { return job.info.id; }
     std::int64_t token() const { return job.lease_token; }
@@ -85,11 +69,17 @@ struct engine_state {
     engine_state(boost::asio::any_io_executor ex, engine_config cfg);
     ~engine_state();
 
-    // Runs f(repository) on the queue thread, f(catalog) on the catalog thread, and resumes on the
+    // Runs f(repository) on the queue thread (claims, leases, checkpoints, every write), f(catalog) on the catalog thread, and resumes on the
     // engine's executor with the result. A lost or refused connection surfaces as unavailable_error.
     template <class F> auto on_jobs(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, job_repository&>> {
         return async_offload(queue_pool, [this, f = std::move(f)]() mutable {
             return unavailable_if_transient([&] { return f(jobs); });
+        });
+    }
+    // f(repository) on the read connection: status, lists and counts, never behind a checkpoint.
+    template <class F> auto on_reads(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, job_repository&>> {
+        return async_offload(reads_pool, [this, f = std::move(f)]() mutable {
+            return unavailable_if_transient([&] { return f(reads); });
         });
     }
     template <class F> auto on_catalog(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, table_catalog&>> {
@@ -136,6 +126,8 @@ struct engine_state {
     boost::asio::thread_pool catalog_pool{1};
     boost::asio::thread_pool file_pool{2};
     job_repository jobs;   // touched only on queue_pool
+    boost::asio::thread_pool reads_pool{1};
+    job_repository reads;  // the API's reads of export_jobs; touched only on reads_pool
     table_catalog catalog; // touched only on catalog_pool
     // /healthz's ping, on a connection and a thread of its own: behind no job-store or catalog work (a
     // 1 MB request's INSERT, a claim, a 100,000-value validation). Touched only on health_pool.

@@ -84,4 +84,45 @@ retry_decision decide_retry(const retry_policy& policy, failure_class failure, i
     return {false, delay};
 }
 
+std::string_view to_string(lease_verdict v) {
+    switch (v) {
+    case lease_verdict::held:
+        return "held";
+    case lease_verdict::unsure:
+        return "unsure";
+    case lease_verdict::cancelled:
+        return "cancelled";
+    case lease_verdict::lost:
+        return "lost";
+    }
+    return "lost";
+}
+
+std::chrono::milliseconds lease_tracker::renewal_interval() const {
+    return std::clamp(length_ / 3, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
+}
+
+lease_verdict lease_tracker::answered(lease_state found, clock::time_point sent_at) {
+    if (ended_ != lease_verdict::held)
+        return ended_; // final: a late `held` from before the end changes nothing
+    switch (found) {
+    case lease_state::held:
+        confirmed_until_ = std::max(confirmed_until_, sent_at + length_);
+        return lease_verdict::held;
+    case lease_state::cancelled:
+        ended_ = lease_verdict::cancelled;
+        return ended_;
+    case lease_state::lost:
+        ended_ = lease_verdict::lost;
+        return ended_;
+    }
+    return ended_;
+}
+
+lease_verdict lease_tracker::at(clock::time_point now) const {
+    if (ended_ != lease_verdict::held)
+        return ended_;
+    return now < confirmed_until_ ? lease_verdict::held : lease_verdict::unsure;
+}
+
 } // namespace pgexport::engine::detail

@@ -1,7 +1,8 @@
 #pragma once
 // The decisions a job makes, as pure functions: how to take up a job from what its checkpoint and the
-// disk say, what kind of failure an error is, and whether and when to try again. No I/O: the engine
-// gathers the facts and acts on the answer; tests/unit/engine/job_policy.cpp runs every case.
+// disk say, what kind of failure an error is, whether and when to try again, and what its lease is now.
+// No I/O: the engine gathers the facts and acts on the answer; tests/unit/engine/job_policy.cpp runs
+// every case.
 
 #include <chrono>
 #include <cstdint>
@@ -74,5 +75,50 @@ struct retry_decision {
 // base_delay up to max_delay. `jitter` in [0, 1) takes up to a quarter off the delay, so that instances
 // woken by one outage do not all return at the same instant.
 retry_decision decide_retry(const retry_policy& policy, failure_class failure, int consecutive, double jitter = 0);
+
+// ---- The lease ----------------------------------------------------------------------------------------
+
+// What a fenced write (a claim's renewal, a checkpoint, the completion) found.
+enum class lease_state {
+    held,      // the write was made (or had been, by the same lease)
+    cancelled, // the job was cancelled: stop, the job is over
+    lost,      // another instance claimed the job (or it ended otherwise): stop and touch nothing
+};
+
+// The lease as its holder can know it. held: the job store confirmed it recently enough that it cannot
+// have run out. unsure: no answer has confirmed it for the lease's length (the job store is away from
+// here): another instance may hold the job now; the fenced writes stay safe, but the holder cannot tell
+// until an answer comes. cancelled and lost are final.
+enum class lease_verdict { held, unsure, cancelled, lost };
+
+std::string_view to_string(lease_verdict v);
+
+// The holder's record of its lease, fed with the answers to the writes that renew it. A write sent at T
+// that answers `held` proves the lease until T + length at least (the database counted from a moment
+// after T); the time of sending, not of the answer, is what counts, so a slow answer never extends it.
+class lease_tracker {
+public:
+    using clock = std::chrono::steady_clock;
+
+    // `claimed_at`: when the claim that granted the lease was sent.
+    lease_tracker(std::chrono::milliseconds length, clock::time_point claimed_at)
+        : length_(length), confirmed_until_(claimed_at + length) {}
+
+    // A renewal at least once a second, a third of the lease when that is shorter (not under 20 ms): a
+    // cancel sent to any instance, or a takeover, is noticed that soon, and two renewals can be lost
+    // before the lease runs out.
+    std::chrono::milliseconds renewal_interval() const;
+
+    // The answer to a write sent at `sent_at`. Returns the verdict it leaves.
+    lease_verdict answered(lease_state found, clock::time_point sent_at);
+
+    lease_verdict at(clock::time_point now) const;
+    clock::time_point confirmed_until() const { return confirmed_until_; }
+
+private:
+    std::chrono::milliseconds length_;
+    clock::time_point confirmed_until_;
+    lease_verdict ended_ = lease_verdict::held; // cancelled or lost once an answer said so
+};
 
 } // namespace pgexport::engine::detail

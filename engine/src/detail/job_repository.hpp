@@ -4,6 +4,7 @@
 // lease: they name the lease's owner and token and change nothing once another instance has claimed the
 // job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
 
+#include "detail/job_policy.hpp"
 #include "detail/pg.hpp"
 
 #include <pgexport/engine.hpp>
@@ -32,13 +33,6 @@ enum class insert_outcome {
     inserted,   // queued (or had been, by an earlier run of the same insert)
     queue_full, // max_queued jobs wait already, all callers together
     quota_full, // the job's quota key has max_per_key jobs queued or running already
-};
-
-// What a fenced write found.
-enum class lease_state {
-    held,      // the write was made (or had been, by the same lease)
-    cancelled, // the job was cancelled: stop, the job is over
-    lost,      // another instance claimed the job (or it ended otherwise): stop and touch nothing
 };
 
 class job_repository {

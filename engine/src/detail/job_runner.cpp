@@ -16,20 +16,22 @@ namespace pgexport::engine::detail {
 
 namespace {
 
-// Keeps the lease while the job runs: a renewal at least once a second (a third of the lease when that
-// is shorter), so that a cancel sent to any instance stops the job within about a second even while a
-// chunk is slow, and a takeover is noticed as soon.
+// Keeps the lease while the job runs (renewal_interval: a cancel sent to any instance stops the job
+// within about a second even while a chunk is slow, and a takeover is noticed as soon). Says in the log
+// when the lease turns unsure (the job store has not confirmed it for its length) and when it is
+// confirmed again.
 asio::awaitable<void> keep_lease(engine_state& state, std::shared_ptr<running_job> job,
                                  std::shared_ptr<event> finished) {
-    const auto interval = std::max(std::chrono::milliseconds(20),
-                                   std::min(std::chrono::milliseconds(1000), state.config.lease / 3));
+    using clock = lease_tracker::clock;
     job->renewal = std::make_unique<asio::steady_timer>(state.executor);
+    bool unsure = false;
     while (!finished->is_set()) {
-        job->renewal->expires_after(interval);
+        job->renewal->expires_after(job->lease.renewal_interval());
         boost::system::error_code ec;
         co_await job->renewal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (finished->is_set())
             break;
+        const auto sent = clock::now();
         try {
             auto renew = [id = job->id(), owner = state.config.instance_id, token = job->token()](job_repository& r) {
                 return r.renew(id, owner, token);
@@ -37,21 +39,22 @@ asio::awaitable<void> keep_lease(engine_state& state, std::shared_ptr<running_jo
             const lease_state s = co_await state.on_jobs(std::move(renew));
             if (finished->is_set())
                 break;
-            if (s == lease_state::cancelled)
-                job->cancel_requested = true;
-            else if (s == lease_state::lost)
-                job->lease_lost = true;
-            if (s != lease_state::held) {
+            if (!job->lease_answered(s, sent)) {
                 log_event("info", s == lease_state::lost ? "lease_lost" : "job_cancel_noticed",
                           {{"job", job->id()}, {"token", job->token()}});
                 job->interrupt();
                 break;
             }
         } catch (const std::exception& e) {
-            // The database is away: the job's own statements wait for it too. Nobody can claim the job
-            // while it is away; once it is back the next renewal tells whether the lease survived.
+            // The database is away from here: the job's own statements wait for it too. Once it answers,
+            // the next renewal tells whether the lease survived.
             log_event("info", "lease_renewal_failed", {{"job", job->id()}, {"error", e.what()}});
         }
+        const bool now_unsure = job->lease.at(clock::now()) == lease_verdict::unsure;
+        if (now_unsure != unsure)
+            log_event(now_unsure ? "warning" : "info", now_unsure ? "lease_unsure" : "lease_confirmed",
+                      {{"job", job->id()}, {"token", job->token()}});
+        unsure = now_unsure;
     }
     job->renewal.reset();
 }
@@ -63,18 +66,17 @@ asio::awaitable<void> finish(engine_state& state, running_job& job, const fs::pa
                      rows = job.rows, bytes, attempts = job.attempts](job_repository& r) {
         return r.complete(id, owner, token, path, rows, bytes, attempts);
     };
+    const auto sent = lease_tracker::clock::now();
     const lease_state s = co_await state.on_jobs(std::move(complete));
+    job.lease_answered(s, sent);
     if (s == lease_state::cancelled) {
         // Cancelled at the last moment (the record says so, and never completed): the file goes.
         std::error_code ec;
         fs::remove(final, ec);
-        job.cancel_requested = true;
         throw stop_job{};
     }
-    if (s == lease_state::lost) {
-        job.lease_lost = true; // the file is whole; the instance that holds the job records it
-        throw stop_job{};
-    }
+    if (s == lease_state::lost)
+        throw stop_job{}; // the file is whole; the instance that holds the job records it
     job.job.info.status = job_status::completed;
     log_event("info", "job_completed", {{"job", job.id()}, {"rows", job.rows}, {"bytes", bytes}});
 }

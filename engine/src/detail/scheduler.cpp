@@ -30,9 +30,10 @@ void scheduler::wake() {
     timer_.cancel();
 }
 
-void scheduler::launch(stored_job claimed) {
+void scheduler::launch(stored_job claimed, lease_tracker::clock::time_point claimed_at) {
     auto job = std::make_shared<running_job>();
     job->job = std::move(claimed);
+    job->lease = lease_tracker(state_.config.lease, claimed_at);
     const job_info& info = job->job.info;
     job->last_id = info.last_processed_id;
     job->rows = info.rows_exported;
@@ -67,6 +68,7 @@ asio::awaitable<void> scheduler::claim_loop() {
                 auto claim = [owner = state_.config.instance_id, tables = state_.tables()](job_repository& r) {
                     return r.claim(owner, tables);
                 };
+                const auto sent = lease_tracker::clock::now();
                 auto job = co_await state_.on_jobs(std::move(claim));
                 if (job && state_.stopping) {
                     auto release = [id = job->info.id, owner = state_.config.instance_id,
@@ -74,7 +76,7 @@ asio::awaitable<void> scheduler::claim_loop() {
                     co_await state_.on_jobs(std::move(release));
                 } else if (job) {
                     log_event("info", "job_claimed", {{"job", job->info.id}, {"token", job->lease_token}});
-                    launch(std::move(*job));
+                    launch(std::move(*job), sent);
                     claimed = true;
                 }
             } catch (const unavailable_error&) {

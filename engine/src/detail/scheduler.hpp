@@ -26,7 +26,8 @@ public:
 private:
     boost::asio::awaitable<void> claim_loop();
     boost::asio::awaitable<void> listen_loop();
-    void launch(stored_job job);
+    // `claimed_at`: when the claim was sent (the lease is counted from then).
+    void launch(stored_job job, lease_tracker::clock::time_point claimed_at);
 
     engine_state& state_;
     boost::asio::steady_timer timer_;

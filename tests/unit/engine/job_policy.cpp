@@ -135,3 +135,60 @@ BOOST_AUTO_TEST_CASE(jitter_takes_at_most_a_quarter_off) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lease)
+
+using clock = lease_tracker::clock;
+
+BOOST_AUTO_TEST_CASE(a_lease_is_held_for_its_length_from_when_the_claim_was_sent) {
+    const auto t0 = clock::time_point{} + 1h;
+    lease_tracker lease(15s, t0);
+    BOOST_TEST((lease.at(t0) == lease_verdict::held));
+    BOOST_TEST((lease.at(t0 + 14999ms) == lease_verdict::held));
+    BOOST_TEST((lease.at(t0 + 15s) == lease_verdict::unsure));
+}
+
+BOOST_AUTO_TEST_CASE(renewals_count_from_when_they_were_sent_never_from_their_answer) {
+    const auto t0 = clock::time_point{} + 1h;
+    lease_tracker lease(15s, t0);
+    // Sent at 10 s, answered (slowly) at 20 s: proves the lease until 25 s, not 35 s.
+    BOOST_TEST((lease.answered(lease_state::held, t0 + 10s) == lease_verdict::held));
+    BOOST_TEST((lease.at(t0 + 20s) == lease_verdict::held));
+    BOOST_TEST((lease.at(t0 + 25s) == lease_verdict::unsure));
+    // An older renewal answered late does not shorten what a newer one proved.
+    lease.answered(lease_state::held, t0 + 5s);
+    BOOST_TEST((lease.confirmed_until() == t0 + 25s));
+    // Unsure is not final: an answer confirms the lease again.
+    BOOST_TEST((lease.answered(lease_state::held, t0 + 30s) == lease_verdict::held));
+    BOOST_TEST((lease.at(t0 + 31s) == lease_verdict::held));
+}
+
+BOOST_AUTO_TEST_CASE(cancelled_and_lost_are_final) {
+    const auto t0 = clock::time_point{} + 1h;
+    struct item {
+        lease_state found;
+        lease_verdict verdict;
+    };
+    for (const item& c : {item{lease_state::cancelled, lease_verdict::cancelled},
+                          item{lease_state::lost, lease_verdict::lost}}) {
+        lease_tracker lease(15s, t0);
+        BOOST_TEST((lease.answered(c.found, t0 + 1s) == c.verdict));
+        BOOST_TEST((lease.at(t0 + 2s) == c.verdict)); // within the lease's time, still over
+        // A renewal that was in flight and answers `held` afterwards changes nothing.
+        BOOST_TEST((lease.answered(lease_state::held, t0 + 3s) == c.verdict));
+        BOOST_TEST((lease.at(t0 + 100s) == c.verdict));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(renewal_interval_is_a_third_of_the_lease_between_20_ms_and_a_second) {
+    const auto t0 = clock::time_point{};
+    struct item {
+        std::chrono::milliseconds lease, interval;
+    };
+    for (const item& c : {item{15s, 1000ms}, item{3s, 1000ms}, item{2s, 666ms}, item{300ms, 100ms},
+                          item{30ms, 20ms}, item{std::chrono::hours(24 * 7), 1000ms}}) {
+        BOOST_TEST(lease_tracker(c.lease, t0).renewal_interval().count() == c.interval.count());
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -73,8 +73,21 @@ BOOST_AUTO_TEST_CASE(sustained_load_backs_off_to_the_floor_and_no_further) {
     BOOST_TEST(ran / (ran + paused) >= 0.3 - 0.01);
 }
 
+BOOST_AUTO_TEST_CASE(by_default_the_export_keeps_a_tenth_of_the_time_under_sustained_load) {
+    load_throttle t{gentle_config{}};
+    double ran = 0, paused = 0;
+    for (int i = 0; i < 3; ++i)
+        for (int s : pgbench_4_clients) {
+            ran += 60;
+            paused += ms(t.after_chunk(60ms, 10000, sample(s)).pause);
+        }
+    BOOST_TEST(t.share() == 0.1);
+    BOOST_TEST(ran / (ran + paused) == 0.1, boost::test_tools::tolerance(0.05));
+}
+
 BOOST_AUTO_TEST_CASE(the_pause_is_longer_after_a_longer_chunk_and_capped) {
     gentle_config c;
+    c.min_share = 0.3;
     c.max_pause = 1s;
     load_throttle t{c};
     for (int i = 0; i < 5; ++i)
@@ -85,7 +98,9 @@ BOOST_AUTO_TEST_CASE(the_pause_is_longer_after_a_longer_chunk_and_capped) {
 }
 
 BOOST_AUTO_TEST_CASE(a_pause_ends_once_the_load_falls_and_the_share_comes_back) {
-    load_throttle t{gentle_config{}};
+    gentle_config c;
+    c.min_share = 0.3;
+    load_throttle t{c};
     for (int s : pgbench_4_clients)
         t.after_chunk(60ms, 10000, sample(s));
     const auto d = t.after_chunk(60ms, 10000, sample(4));
@@ -136,7 +151,9 @@ BOOST_AUTO_TEST_CASE(the_threshold_is_a_setting) {
 }
 
 BOOST_AUTO_TEST_CASE(a_chunk_much_slower_than_the_fastest_pauses_even_without_sessions) {
-    load_throttle t{gentle_config{}};
+    gentle_config c;
+    c.min_share = 0.3;
+    load_throttle t{c};
     BOOST_TEST(ms(t.after_chunk(50ms, 10000, sample(0)).pause) == 0.0);
     BOOST_TEST(ms(t.after_chunk(40ms, 10000, sample(0)).pause) == 0.0);  // the fastest: 4 us a row
     BOOST_TEST(ms(t.after_chunk(100ms, 10000, sample(0)).pause) == 0.0); // 2.5x: under the default 3
