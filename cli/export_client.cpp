@@ -383,6 +383,28 @@ private:
     std::optional<std::string> key_;
 };
 
+} // namespace
+
+std::string default_output_name(const std::string& job_id, const std::string& status_json) {
+    std::string name = "export-" + job_id;
+    boost::system::error_code ec;
+    const json::value status = json::parse(status_json, ec);
+    const json::object* request = nullptr;
+    if (!ec && status.is_object())
+        if (const json::value* r = status.as_object().if_contains("request"); r && r->is_object())
+            request = &r->as_object();
+    auto field_is = [&](std::string_view field, std::string_view value) {
+        const json::value* v = request ? request->if_contains(field) : nullptr;
+        return v && v->is_string() && v->as_string() == value;
+    };
+    name += field_is("format", "jsonl") ? ".jsonl" : ".csv";
+    if (field_is("compression", "gzip"))
+        name += ".gz";
+    return name;
+}
+
+namespace {
+
 std::string json_request(const export_client_params& p) {
     json::object body;
     if (p.filters_json) {
@@ -412,6 +434,19 @@ std::string json_request(const export_client_params& p) {
             rest = rest.substr(comma + 1);
         }
         body["columns"] = std::move(columns);
+    }
+    if (p.format)
+        body["format"] = *p.format; // the server checks the values, and says what is allowed
+    if (p.compression)
+        body["compression"] = *p.compression;
+    if (p.csv_json) {
+        boost::system::error_code ec;
+        json::value csv = json::parse(*p.csv_json, ec);
+        if (ec)
+            throw client_error("--csv is not valid JSON (" + ec.message() + "): " + *p.csv_json, 2);
+        if (!csv.is_object())
+            throw client_error("--csv must be a JSON object, e.g. '{\"delimiter\": \";\", \"bom\": true}'", 2);
+        body["csv"] = std::move(csv);
     }
     return json::serialize(body);
 }
@@ -607,7 +642,7 @@ int run_export_client(const export_client_params& p) {
 
         // Download to a temporary name, resuming after a broken connection, then rename. A part left
         // by an earlier run is resumed only when its record names this job (download_resume.hpp).
-        const fs::path output = p.output ? fs::path(*p.output) : fs::path("export-" + job_id + ".csv");
+        const fs::path output = p.output ? fs::path(*p.output) : fs::path(default_output_name(job_id, json::serialize(job)));
         const partial_download target{output.string() + ".part", output.string() + ".part.json", job_id};
         const std::uint64_t expected = job.at("bytesWritten").to_number<std::uint64_t>();
         int failures = 0;

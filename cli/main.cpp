@@ -112,7 +112,10 @@ const std::vector<option_spec> export_specs = {
     {"server", "URL", "the pgexport server", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
     {"filters", "JSON", "the filters object of POST /api/export", "", ""},
     {"columns", "a,b,c", "columns in order [all]", "", ""},
-    {"output", "FILE", "where to save the CSV [export-<jobId>.csv]", "", ""},
+    {"format", "csv|jsonl", "the file's format [csv]", "", ""},
+    {"compression", "none|gzip", "compress the file [none]", "", ""},
+    {"csv", "JSON", "CSV options: {\"delimiter\", \"header\", \"null\", \"forceQuote\", \"bom\"}", "", ""},
+    {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz]", "", ""},
     {"api-key", "KEY", "API key for the server", "", "PGEXPORT_API_KEY"},
     {"quiet", "", "print nothing but errors", "", ""},
     {"job", "ID", "attach to an existing job instead of creating one", "", ""},
@@ -310,6 +313,9 @@ int run_export(const options& o) {
     p.server = required(o, "server");
     p.filters_json = o.get("filters");
     p.columns = o.get("columns");
+    p.format = o.get("format");
+    p.compression = o.get("compression");
+    p.csv_json = o.get("csv");
     p.output = o.get("output");
     p.api_key = o.get("api-key");
     p.job_id = o.get("job");

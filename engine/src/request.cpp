@@ -22,6 +22,9 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
     {"in", filter_op::in},
 }};
 
+constexpr std::string_view known_fields =
+    "\"filters\", \"columns\", \"table\", \"format\", \"csv\" and \"compression\"";
+
 problem invalid(std::string message) {
     return {errc::invalid_request, std::move(message)};
 }
@@ -107,7 +110,96 @@ result<filter> make_filter(const std::string& column, filter_op op, const json::
     return f;
 }
 
+// The "csv" object: COPY's options, checked as COPY checks them (PostgreSQL 15's ProcessCopyOptions) plus
+// what the engine's reading of each row's key needs, so that a job never fails on them later.
+result<csv_options> parse_csv_options(const json::value& value) {
+    if (!value.is_object())
+        return invalid("\"csv\" must be an object of delimiter, header, null, forceQuote and bom");
+    csv_options csv;
+    auto flag = [](const json::value& v, std::string_view name, bool& out) -> std::optional<problem> {
+        if (!v.is_bool())
+            return invalid("\"csv\": \"" + std::string(name) + "\" must be true or false");
+        out = v.get_bool();
+        return std::nullopt;
+    };
+    for (const auto& [key, v] : value.get_object()) {
+        if (key == "delimiter") {
+            if (!v.is_string())
+                return invalid("\"csv\": \"delimiter\" must be a string of one character, such as \",\" or \";\"");
+            const json::string& d = v.get_string();
+            if (d.size() != 1 || static_cast<unsigned char>(d[0]) >= 0x80)
+                return invalid("\"csv\": \"delimiter\" must be a single one-byte (ASCII) character, such as \",\","
+                               " \";\" or \"\\t\"");
+            const char c = d[0];
+            if (c == '\0')
+                return invalid("\"csv\": \"delimiter\" cannot be the NUL character");
+            if (c == '\n' || c == '\r')
+                return invalid("\"csv\": \"delimiter\" cannot be a newline or carriage return");
+            if (c == '"')
+                return invalid("\"csv\": \"delimiter\" cannot be the quote character \"\\\"\"");
+            if ((c >= '0' && c <= '9') || c == '-')
+                return invalid("\"csv\": \"delimiter\" cannot be a digit or \"-\": they occur in the key's numbers");
+            csv.delimiter = c;
+        } else if (key == "header") {
+            if (auto p = flag(v, "header", csv.header))
+                return *p;
+        } else if (key == "forceQuote") {
+            if (auto p = flag(v, "forceQuote", csv.force_quote))
+                return *p;
+        } else if (key == "bom") {
+            if (auto p = flag(v, "bom", csv.bom))
+                return *p;
+        } else if (key == "null") {
+            if (!v.is_string())
+                return invalid("\"csv\": \"null\" must be a string, the text written for SQL NULL (\"\" by default)");
+            if (auto p = check_text(v.get_string(), "\"csv\": \"null\""))
+                return *p;
+            csv.null = std::string(v.get_string());
+        } else {
+            if (check_text(key, "field"))
+                return invalid("unknown field in \"csv\"; expected delimiter, header, null, forceQuote and bom");
+            return invalid("unknown field \"" + std::string(key) +
+                           "\" in \"csv\"; expected delimiter, header, null, forceQuote and bom");
+        }
+    }
+    if (csv.null.size() > 256)
+        return invalid("\"csv\": \"null\" is longer than 256 bytes");
+    if (csv.null.find_first_of("\r\n") != std::string::npos)
+        return invalid("\"csv\": \"null\" cannot contain a newline or carriage return");
+    if (csv.null.find(csv.delimiter) != std::string::npos)
+        return invalid("\"csv\": \"null\" cannot contain the delimiter \"" + std::string(1, csv.delimiter) +
+                       "\" (NULL could not be told from several values)");
+    if (csv.null.find('"') != std::string::npos)
+        return invalid("\"csv\": \"null\" cannot contain the quote character \"\\\"\"");
+    if (csv.null == "\\.")
+        return invalid("\"csv\": \"null\" cannot be \"\\\\.\", COPY's end-of-data marker");
+    return csv;
+}
+
 } // namespace
+
+std::string_view to_string(output_format format) {
+    return format == output_format::jsonl ? "jsonl" : "csv";
+}
+
+std::string_view to_string(output_compression compression) {
+    return compression == output_compression::gzip ? "gzip" : "none";
+}
+
+std::string download_file_name(std::string_view job_id, const export_request& request) {
+    std::string name = "export-";
+    name += job_id;
+    name += request.format == output_format::jsonl ? ".jsonl" : ".csv";
+    if (request.compression == output_compression::gzip)
+        name += ".gz";
+    return name;
+}
+
+std::string_view download_content_type(const export_request& request) {
+    if (request.compression == output_compression::gzip)
+        return "application/gzip";
+    return request.format == output_format::jsonl ? "application/x-ndjson" : "text/csv; charset=utf-8";
+}
 
 std::string_view to_string(filter_op op) {
     for (const auto& [name, value] : operators)
@@ -120,6 +212,7 @@ result<export_request> parse_export_request(const json::value& body, const reque
     if (!body.is_object())
         return invalid("the request body must be a JSON object");
     export_request request;
+    bool csv_given = false;
     std::size_t filter_values = 0;
     // Counted as filters are added, so that a body of many lists is refused before it is all converted.
     auto add = [&](filter f) -> std::optional<problem> {
@@ -198,13 +291,40 @@ result<export_request> parse_export_request(const json::value& body, const reque
             if (auto p = check_text(value.get_string(), "the table's name"))
                 return *p;
             request.table = std::string(value.get_string());
+        } else if (key == "format") {
+            if (value.is_null())
+                continue;
+            if (value.is_string() && value.get_string() == "csv")
+                request.format = output_format::csv;
+            else if (value.is_string() && value.get_string() == "jsonl")
+                request.format = output_format::jsonl;
+            else
+                return invalid("\"format\" must be \"csv\" or \"jsonl\"");
+        } else if (key == "compression") {
+            if (value.is_null())
+                continue;
+            if (value.is_string() && value.get_string() == "none")
+                request.compression = output_compression::none;
+            else if (value.is_string() && value.get_string() == "gzip")
+                request.compression = output_compression::gzip;
+            else
+                return invalid("\"compression\" must be \"none\" or \"gzip\"");
+        } else if (key == "csv") {
+            if (value.is_null())
+                continue;
+            auto csv = parse_csv_options(value);
+            if (!csv)
+                return csv.error();
+            request.csv = std::move(*csv);
+            csv_given = true;
         } else {
             if (check_text(key, "field"))
-                return invalid("unknown field in the request; expected \"filters\", \"columns\" and \"table\"");
-            return invalid("unknown field \"" + std::string(key) +
-                           "\"; expected \"filters\", \"columns\" and \"table\"");
+                return invalid("unknown field in the request; expected " + std::string(known_fields));
+            return invalid("unknown field \"" + std::string(key) + "\"; expected " + std::string(known_fields));
         }
     }
+    if (csv_given && request.format != output_format::csv)
+        return invalid("\"csv\" options apply only to \"format\": \"csv\"; leave them out for jsonl");
     return request;
 }
 
@@ -235,6 +355,20 @@ json::value to_json(const export_request& request) {
         out["columns"] = std::move(columns);
     if (request.table)
         out["table"] = *request.table;
+    // Written only when not the default, so that requests stored before formats existed read the same.
+    if (request.format != output_format::csv)
+        out["format"] = to_string(request.format);
+    if (request.csv != csv_options{}) {
+        json::object csv;
+        csv["delimiter"] = std::string(1, request.csv.delimiter);
+        csv["header"] = request.csv.header;
+        csv["null"] = request.csv.null;
+        csv["forceQuote"] = request.csv.force_quote;
+        csv["bom"] = request.csv.bom;
+        out["csv"] = std::move(csv);
+    }
+    if (request.compression != output_compression::none)
+        out["compression"] = to_string(request.compression);
     return out;
 }
 

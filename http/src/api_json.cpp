@@ -93,9 +93,9 @@ std::string expired_message(const engine::job_info& job) {
 
 json::object export_options_json() {
     // The one place that says which request options this server takes beyond filters and columns.
-    return json::object{{"formats", json::array{"csv"}},
-                        {"compression", json::array{"none"}},
-                        {"csvOptions", json::array{}},
+    return json::object{{"formats", json::array{"csv", "jsonl"}},
+                        {"compression", json::array{"none", "gzip"}},
+                        {"csvOptions", json::array{"delimiter", "header", "null", "forceQuote", "bom"}},
                         {"maxParallelism", 1}};
 }
 

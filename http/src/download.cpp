@@ -35,7 +35,8 @@ range_decision plan_download(std::optional<std::string_view> range, std::optiona
     return parse_range(range, size);
 }
 
-reply download_reply(const request_t& req, std::string_view job_id, unique_fd fd, std::uint64_t size) {
+reply download_reply(const request_t& req, std::string_view job_id, unique_fd fd, std::uint64_t size,
+                     std::string_view file_name, std::string_view content_type) {
     const unsigned v = req.version();
     const std::string etag = export_etag(job_id, size);
     const range_decision d = plan_download(header_value(req, bhttp::field::range), header_value(req, bhttp::field::if_range), etag, size);
@@ -50,9 +51,11 @@ reply download_reply(const request_t& req, std::string_view job_id, unique_fd fd
     }
     const bool partial = d.kind == range_kind::partial;
     r.response = string_response(partial ? bhttp::status::partial_content : bhttp::status::ok, v);
-    r.response.set(bhttp::field::content_type, "text/csv; charset=utf-8");
-    r.response.set(bhttp::field::content_disposition,
-                   "attachment; filename=\"export-" + std::string(job_id) + ".csv\"");
+    r.response.set(bhttp::field::content_type, content_type);
+    std::string disposition = "attachment; filename=\"";
+    disposition += file_name;
+    disposition += '"';
+    r.response.set(bhttp::field::content_disposition, disposition);
     r.response.set(bhttp::field::accept_ranges, "bytes");
     r.response.set(bhttp::field::etag, etag);
     r.response.set(bhttp::field::cache_control, "private, no-cache");

@@ -25,9 +25,10 @@ std::string export_etag(std::string_view job_id, std::uint64_t size);
 range_decision plan_download(std::optional<std::string_view> range, std::optional<std::string_view> if_range,
                              std::string_view etag, std::uint64_t size);
 
-// The headers and the file of a download of `path` (already checked to be the job's finished file).
-// A 416 when the range is outside the file.
-reply download_reply(const request_t& req, std::string_view job_id, unique_fd fd, std::uint64_t size);
+// The headers and the file of a download of `path` (already checked to be the job's finished file), sent
+// as `file_name` (Content-Disposition) of `content_type`. A 416 when the range is outside the file.
+reply download_reply(const request_t& req, std::string_view job_id, unique_fd fd, std::uint64_t size,
+                     std::string_view file_name, std::string_view content_type);
 
 // How slow a download reader may be before its connection is closed, so a reader that never reads cannot
 // hold a connection (and a file) forever.

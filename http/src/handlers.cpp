@@ -237,7 +237,8 @@ awaitable<reply> download_export(server_context& ctx, const request_context& rc)
         co_return of(error_response(v, http_errc::file_missing,
                                     "the file of job " + job->id + " is no longer on the server"));
     }
-    co_return download_reply(rc.req, job->id, std::move(fd), static_cast<std::uint64_t>(st.st_size));
+    co_return download_reply(rc.req, job->id, std::move(fd), static_cast<std::uint64_t>(st.st_size),
+                             engine::download_file_name(job->id, job->request), engine::download_content_type(job->request));
 }
 
 } // namespace pgexport::http::handlers

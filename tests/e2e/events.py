@@ -442,7 +442,8 @@ def schema_describes_each_table(srv, url):
           and len(cols["category"].get("values", [])) == 10, f"few values listed: {cols['status']} {cols['category']}")
     check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
           f"values only for few-valued text: {s['columns']}")
-    check(s["options"] == {"formats": ["csv"], "compression": ["none"], "csvOptions": [], "maxParallelism": 1},
+    check(s["options"] == {"formats": ["csv", "jsonl"], "compression": ["none", "gzip"],
+                           "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"], "maxParallelism": 1},
           f"options: {s['options']}")
     check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
 

@@ -903,7 +903,7 @@ def test_bad_requests_are_400(a):
         ("body is a string", b'"x"'),
         ("body is null", b"null"),
         ("unknown field", {"filter": {"category": "books"}}),
-        ("unknown field next to good ones", {"filters": {}, "columns": ["id"], "format": "csv"}),
+        ("unknown field next to good ones", {"filters": {}, "columns": ["id"], "formats": "csv"}),
         ("unknown filter column", {"filters": {"nope": 1}}),
         ("unknown column in columns", {"columns": ["id", "nope"]}),
         ("column injection", {"columns": ["id; DROP TABLE records"]}),

@@ -61,7 +61,7 @@ inline void check_built_sql(const engine::export_request& request, std::optional
             return built_sql{estimate_sql(schema, r, upper), {1, upper}};
         },
         [&](const export_request& r) {
-            return built_sql{header_copy_sql(schema, r), {0}, false};
+            return built_sql{header_copy_sql(schema, r).value_or(""), {0}, false};
         },
     };
     for (const auto& build : statements) {

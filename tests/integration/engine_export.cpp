@@ -887,7 +887,7 @@ BOOST_AUTO_TEST_CASE(retry_after_connection_killed) {
     std::optional<job_info> done;
     pgexport::test::run(io, [&]() -> asio::awaitable<void> {
         co_await engine.async_start();
-        auto id = co_await engine.async_create(export_request{});
+        auto id = co_await engine.async_create(make_request("{}"));
         if (!id)
             throw std::runtime_error(id.error().message);
         std::int64_t last_rows = 0;
@@ -994,7 +994,7 @@ BOOST_AUTO_TEST_CASE(jobs_belong_to_their_table) {
         export_engine y(io.get_executor(), only_u);
         pgexport::test::run(io, [&]() -> asio::awaitable<void> {
             co_await y.async_start();
-            u_job = (co_await y.async_create(export_request{})).value();
+            u_job = (co_await y.async_create(make_request("{}"))).value();
             co_await y.async_shutdown(); // at once: the job is left unfinished
         });
     }
@@ -1005,7 +1005,7 @@ BOOST_AUTO_TEST_CASE(jobs_belong_to_their_table) {
         export_engine x(io.get_executor(), only_t);
         pgexport::test::run(io, [&]() -> asio::awaitable<void> {
             co_await x.async_start();
-            t_job = (co_await x.async_create(export_request{})).value();
+            t_job = (co_await x.async_create(make_request("{}"))).value();
             t_done = co_await wait_until_done(x, t_job);
             // The u job is not this instance's: it cannot see it, let alone run it.
             auto status = co_await x.async_status(u_job);
@@ -1084,8 +1084,8 @@ BOOST_AUTO_TEST_CASE(cancellation) {
     std::optional<std::string> second_cancel, completed_cancel, unknown_cancel;
     pgexport::test::run(io, [&]() -> asio::awaitable<void> {
         co_await engine.async_start();
-        auto a = co_await engine.async_create(export_request{});
-        auto b = co_await engine.async_create(export_request{});
+        auto a = co_await engine.async_create(make_request("{}"));
+        auto b = co_await engine.async_create(make_request("{}"));
         if (!a || !b)
             throw std::runtime_error("async_create failed");
         running_id = *a;
@@ -1270,7 +1270,7 @@ BOOST_AUTO_TEST_CASE(quota_per_key) {
             const std::string key = "key:round-" + std::to_string(r);
             int pending = creates;
             for (int i = 0; i < creates; ++i)
-                asio::co_spawn(io, engines[static_cast<std::size_t>(i % 3)]->async_create(export_request{}, key, key),
+                asio::co_spawn(io, engines[static_cast<std::size_t>(i % 3)]->async_create(make_request("{}"), key, key),
                                [&, r](std::exception_ptr e, result<std::string> id) {
                                    --pending;
                                    auto& out = results[static_cast<std::size_t>(r)];
@@ -1288,13 +1288,13 @@ BOOST_AUTO_TEST_CASE(quota_per_key) {
         auto describe = [](const result<std::string>& id) {
             return id ? std::string("<accepted>") : std::string(to_string(id.error().code));
         };
-        other_key = describe(co_await engines[0]->async_create(export_request{}, "key:other", "key:other"));
-        no_key = describe(co_await engines[1]->async_create(export_request{}));
+        other_key = describe(co_await engines[0]->async_create(make_request("{}"), "key:other", "key:other"));
+        no_key = describe(co_await engines[1]->async_create(make_request("{}")));
         const std::string full = "key:round-0";
-        still_full = describe(co_await engines[2]->async_create(export_request{}, full, full));
+        still_full = describe(co_await engines[2]->async_create(make_request("{}"), full, full));
         if (!results[0].accepted.empty())
             co_await engines[0]->async_cancel(results[0].accepted.front());
-        after_cancel = describe(co_await engines[2]->async_create(export_request{}, full, full));
+        after_cancel = describe(co_await engines[2]->async_create(make_request("{}"), full, full));
         for (auto& e : engines)
             co_await e->async_shutdown();
     });

@@ -207,10 +207,10 @@ private:
 
 // The words and symbols of the builder's own text (engine/src/detail/sql.cpp), outside names and values.
 const std::set<std::string, std::less<>> builder_words = {
-    "AND",   "BY",    "COPY", "EXPLAIN",     "FORMAT", "FROM",   "HEADER", "IN", "IS",
+    "AND",   "BY",    "COPY", "DELIMITER",   "EXPLAIN", "FORCE_QUOTE", "FORMAT", "FROM", "HEADER", "IN", "IS", "QUOTE",
     "JSON",  "LIMIT", "NOT",  "NULL",        "ORDER",  "SELECT", "STDOUT", "TO", "TRUE",
     "WHERE", "csv",   "r",    "row_to_json", "t",      "text",   "true"};
-const std::set<std::string, std::less<>> builder_symbols = {"(",  ")", ",",  ".", "::", "=",
+const std::set<std::string, std::less<>> builder_symbols = {"(",  ")", ",",  ".", "::", "=", "*",
                                                             "<>", "<", "<=", ">", ">="};
 
 std::string describe(const sql_token& t) {
@@ -280,6 +280,22 @@ std::optional<std::string> find_unquoted_request_text(const built_sql& statement
         const sql_token& t = tokens[i];
         switch (t.kind) {
         case sql_token_kind::literal: {
+            // COPY's options: the request's csv delimiter and NULL string, or the jsonl bytes.
+            if (i > 0 && tokens[i - 1].kind == sql_token_kind::word &&
+                (tokens[i - 1].text == "DELIMITER" || tokens[i - 1].text == "QUOTE" ||
+                 (tokens[i - 1].text == "NULL" && i + 1 < tokens.size() && tokens[i + 1].text != "::"))) {
+                const bool jsonl = request.format == engine::output_format::jsonl;
+                std::string expected;
+                if (tokens[i - 1].text == "DELIMITER")
+                    expected = jsonl ? "\x02" : std::string(1, request.csv.delimiter);
+                else if (tokens[i - 1].text == "QUOTE")
+                    expected = jsonl ? "\x01" : "\"";
+                else
+                    expected = request.csv.null;
+                if (t.text != expected)
+                    return describe(t) + " is not the request's " + tokens[i - 1].text + " option";
+                break;
+            }
             if (next_value == values.size())
                 return describe(t) + " is none of the request's values";
             const auto& [value, type] = values[next_value++];

@@ -28,10 +28,34 @@ struct filter {
     friend bool operator==(const filter&, const filter&) = default;
 };
 
+// The file's format: "csv" (PostgreSQL's COPY ... FORMAT csv) or "jsonl" (one row_to_json per line).
+enum class output_format { csv, jsonl };
+
+// The file's compression: none, or gzip (one gzip member per chunk).
+enum class output_compression { none, gzip };
+
+std::string_view to_string(output_format format);
+std::string_view to_string(output_compression compression);
+
+// The "csv" field: COPY's own options. The file is what COPY ... TO STDOUT WITH (FORMAT csv, DELIMITER
+// delimiter, HEADER header, NULL null [, FORCE_QUOTE *]) writes, after the UTF-8 BOM when `bom`.
+struct csv_options {
+    char delimiter = ',';
+    bool header = true;
+    std::string null;
+    bool force_quote = false;
+    bool bom = false;
+
+    friend bool operator==(const csv_options&, const csv_options&) = default;
+};
+
 struct export_request {
     std::vector<filter> filters;      // ANDed, in the order given
     std::vector<std::string> columns; // empty: every column in table order
     std::optional<std::string> table; // one of the server's tables; nullopt: the first
+    output_format format = output_format::csv;
+    csv_options csv{};                // only with format csv
+    output_compression compression = output_compression::none;
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
@@ -44,7 +68,10 @@ struct request_limits {
     std::size_t max_columns = 1'000;         // names in "columns"
 };
 
-// Reads a request body: {"filters": {...}, "columns": [...], "table": "..."}, all optional, nothing else.
+// Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl",
+// "csv": {...}, "compression": "none|gzip"}, all optional, nothing else. The csv options are checked as
+// COPY checks them (and a NULL string of \. is refused: it would read back as COPY's end marker), so a
+// job never fails on them later.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be
 // strings, numbers or booleans (taken as their text) or null. Checks shape, encoding (valid UTF-8, no
 // NUL) and size (`limits`: invalid_request naming the cap); columns and value types are checked against
@@ -53,6 +80,12 @@ result<export_request> parse_export_request(const boost::json::value& body, cons
 
 // The request as JSON that parse_export_request reads back to an equal request.
 boost::json::value to_json(const export_request& request);
+
+// The download's file name: export-<id>.csv, .jsonl, .csv.gz or .jsonl.gz.
+std::string download_file_name(std::string_view job_id, const export_request& request);
+
+// The download's Content-Type: text/csv; charset=utf-8, application/x-ndjson or application/gzip.
+std::string_view download_content_type(const export_request& request);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view text);

@@ -19,28 +19,41 @@ namespace {
 // Appends the rows of a chunk: reads the key off each row and writes the rest. Over --max-rate it asks
 // for a drain, which waits: meanwhile the socket is not read.
 struct chunk_sink final : copy_sink {
-    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads)
-        : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads) {}
+    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads, const export_request& r)
+        : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads),
+          jsonl(r.format == output_format::jsonl), delimiter(jsonl ? jsonl_delimiter : r.csv.delimiter) {}
     bool consume(std::string_view row) override {
         ++count;
         ++job.live_rows;
-        std::string_view out;
-        if (key_leads) {
+        std::size_t written = 0;
+        bool full = false;
+        if (key_leads && !jsonl) {
             // The row is the output row already; its first column is the key.
-            auto key = leading_key(row);
+            auto key = leading_key(row, delimiter);
             if (!key)
                 throw std::runtime_error("COPY sent a row that does not start with the key");
             last_key = *key;
-            out = row;
+            full = writer.append(row);
+            written = row.size();
         } else {
-            auto split = split_keyed_row(row);
+            auto split = split_keyed_row(row, delimiter);
             if (!split)
                 throw std::runtime_error("COPY sent a row that does not start with the key");
             last_key = split->key;
-            out = single_column ? single_column_row(split->rest) : split->rest;
+            if (jsonl) {
+                auto text = jsonl_text(split->rest);
+                if (!text)
+                    throw std::runtime_error("COPY sent a jsonl row that is not one JSON text and a newline");
+                writer.append(*text);
+                full = writer.append("\n");
+                written = text->size() + 1;
+            } else {
+                const std::string_view out = single_column ? single_column_row(split->rest) : split->rest;
+                full = writer.append(out);
+                written = out.size();
+            }
         }
-        const bool full = writer.append(out);
-        const bool over_rate = throttle.take(out.size());
+        const bool over_rate = throttle.take(written);
         return full || over_rate;
     }
     asio::awaitable<void> async_drain() override {
@@ -56,6 +69,8 @@ struct chunk_sink final : copy_sink {
     job_throttle& throttle;
     bool single_column;
     bool key_leads;
+    bool jsonl;
+    char delimiter;
     std::int64_t last_key = 0;
     std::int64_t count = 0;
 };
@@ -189,8 +204,13 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
     std::exception_ptr failure;
     try {
         if (job.bytes == 0) {
-            raw_sink header(writer);
-            co_await connection.async_copy_out(header_copy_sql(schema, request), header);
+            // The start of the file, written again after any failure before the first checkpoint.
+            if (request.format == output_format::csv && request.csv.bom)
+                writer.append("\xEF\xBB\xBF");
+            if (auto sql = header_copy_sql(schema, request)) {
+                raw_sink header(writer);
+                co_await connection.async_copy_out(*sql, header);
+            }
         }
         std::optional<std::int64_t> cursor = job.last_id;
         std::int64_t cursor_rows = job.rows;
@@ -199,7 +219,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
             if (job.should_stop())
                 throw stop_job{};
             co_await wait_for_free_space(state, job);
-            chunk_sink sink(writer, job, throttle, single, leads);
+            chunk_sink sink(writer, job, throttle, single, leads, request);
             const std::string sql =
                 chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, state.config.chunk_rows);
             const auto chunk_start = std::chrono::steady_clock::now();

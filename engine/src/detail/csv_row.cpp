@@ -37,20 +37,44 @@ std::optional<parsed_key> parse_key(std::string_view row) {
     return parsed_key{value, i};
 }
 
+// The key at the start of `row`, bare or in double quotes; `end` is past the closing quote.
+std::optional<parsed_key> parse_field_key(std::string_view row) {
+    if (row.empty() || row[0] != '"')
+        return parse_key(row);
+    auto key = parse_key(row.substr(1));
+    if (!key || key->end + 1 >= row.size() || row[key->end + 1] != '"')
+        return std::nullopt;
+    return parsed_key{key->value, key->end + 2};
+}
+
 } // namespace
 
-std::optional<keyed_row> split_keyed_row(std::string_view row) {
-    auto key = parse_key(row);
-    if (!key || key->end >= row.size() || row[key->end] != ',')
+std::optional<keyed_row> split_keyed_row(std::string_view row, char delimiter) {
+    auto key = parse_field_key(row);
+    if (!key || key->end >= row.size() || row[key->end] != delimiter)
         return std::nullopt;
     return keyed_row{key->value, row.substr(key->end + 1)};
 }
 
-std::optional<std::int64_t> leading_key(std::string_view row) {
-    auto key = parse_key(row);
-    if (!key || key->end >= row.size() || (row[key->end] != ',' && row[key->end] != '\n'))
+std::optional<std::int64_t> leading_key(std::string_view row, char delimiter) {
+    auto key = parse_field_key(row);
+    if (!key || key->end >= row.size() || (row[key->end] != delimiter && row[key->end] != '\n'))
         return std::nullopt;
     return key->value;
+}
+
+std::optional<std::string_view> jsonl_text(std::string_view rest) {
+    if (rest.empty() || rest.back() != '\n')
+        return std::nullopt;
+    rest.remove_suffix(1);
+    if (!rest.empty() && rest.front() == jsonl_quote) {
+        if (rest.size() < 2 || rest.back() != jsonl_quote)
+            return std::nullopt;
+        rest = rest.substr(1, rest.size() - 2);
+    }
+    if (rest.empty())
+        return std::nullopt;
+    return rest;
 }
 
 std::string_view single_column_row(std::string_view rest) {

@@ -1,5 +1,6 @@
 #include "detail/file_writer.hpp"
 
+#include "detail/gzip_member.hpp"
 #include "detail/offload.hpp"
 
 #include <boost/asio/post.hpp>
@@ -62,17 +63,33 @@ struct file_writer::shared {
     asio::steady_timer wake; // cancelled when the write in flight ends
     bool writing = false;
     std::exception_ptr error;
+    // gzip only, touched by the write in flight alone (writes run one at a time): the compressor, the
+    // compressed buffer it fills, and the file's length.
+    std::unique_ptr<gzip_member_writer> gzip;
+    std::string compressed;
+    std::int64_t end = 0;
+    std::int64_t written_end = 0; // `end` as of the last finished write, read on the executor
 };
 
 file_writer::file_writer(asio::any_io_executor executor, asio::thread_pool& pool, std::filesystem::path path,
-                         std::int64_t length, std::size_t capacity)
+                         std::int64_t length, std::size_t capacity, bool gzip)
     : pool_(pool), shared_(std::make_shared<shared>(std::move(executor), std::move(path))), offset_(length),
-      capacity_(capacity) {
+      capacity_(capacity), gzip_(gzip) {
     const auto& p = shared_->path;
     shared_->fd = open_private(p, O_WRONLY);
     if (::ftruncate(shared_->fd, length) != 0)
         throw_errno("cannot truncate", p);
+    if (gzip_) {
+        shared_->gzip = std::make_unique<gzip_member_writer>();
+        shared_->end = shared_->written_end = length;
+    }
     buffer_.reserve(capacity_);
+}
+
+std::int64_t file_writer::size() const noexcept {
+    if (gzip_)
+        return shared_->written_end;
+    return offset_ + static_cast<std::int64_t>(buffer_.size());
 }
 
 file_writer::~file_writer() = default;
@@ -85,6 +102,8 @@ std::int64_t file_writer::length_of(const std::filesystem::path& path) {
 }
 
 bool file_writer::append(std::string_view data) {
+    if (!data.empty())
+        member_open_ = true;
     buffer_.append(data);
     return buffer_.size() >= capacity_;
 }
@@ -104,8 +123,21 @@ asio::awaitable<void> file_writer::async_wait_idle() {
 }
 
 asio::awaitable<void> file_writer::async_write_behind() {
+    co_await async_write_out(false);
+}
+
+asio::awaitable<void> file_writer::async_write_out(bool end_member) {
     co_await async_wait_idle();
-    if (buffer_.empty())
+    if (gzip_) {
+        // A member ends where something was appended since the last one ended, and an empty file gets an
+        // empty member, so that even an export of nothing is a valid gzip file.
+        end_member = end_member && (member_open_ || shared_->written_end == 0);
+        if (end_member)
+            member_open_ = false;
+    } else {
+        end_member = false;
+    }
+    if (buffer_.empty() && !end_member)
         co_return;
     // Reuse the previous write's buffer when that write has let go of it.
     if (!in_flight_ || in_flight_.use_count() > 1)
@@ -115,12 +147,26 @@ asio::awaitable<void> file_writer::async_write_behind() {
     const off_t at = static_cast<off_t>(offset_);
     offset_ += static_cast<std::int64_t>(in_flight_->size());
     shared_->writing = true;
-    asio::post(pool_, [state = shared_, data = in_flight_, at] {
+    asio::post(pool_, [state = shared_, data = in_flight_, at, end_member] {
         std::exception_ptr error;
+        std::string_view out = *data;
+        off_t to = at;
+        try {
+            if (state->gzip) {
+                state->compressed.clear();
+                state->gzip->write(*data, state->compressed);
+                if (end_member)
+                    state->gzip->finish(state->compressed);
+                out = state->compressed;
+                to = static_cast<off_t>(state->end);
+            }
+        } catch (...) {
+            error = std::current_exception();
+            out = {};
+        }
         std::size_t done = 0;
-        while (done < data->size()) {
-            ssize_t n =
-                ::pwrite(state->fd, data->data() + done, data->size() - done, at + static_cast<off_t>(done));
+        while (done < out.size()) {
+            ssize_t n = ::pwrite(state->fd, out.data() + done, out.size() - done, to + static_cast<off_t>(done));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {
@@ -133,8 +179,14 @@ asio::awaitable<void> file_writer::async_write_behind() {
             }
             done += static_cast<std::size_t>(n);
         }
-        asio::post(state->wake.get_executor(), [state, error] {
+        state->end += static_cast<std::int64_t>(done);
+        const std::int64_t end = state->end;
+        // A large buffer is not kept between writes: memory stays at about one buffer's worth.
+        if (state->compressed.capacity() > (8u << 20))
+            std::string().swap(state->compressed);
+        asio::post(state->wake.get_executor(), [state, error, end] {
             state->writing = false;
+            state->written_end = end;
             if (error && !state->error)
                 state->error = error;
             state->wake.cancel();
@@ -143,7 +195,7 @@ asio::awaitable<void> file_writer::async_write_behind() {
 }
 
 asio::awaitable<void> file_writer::async_flush() {
-    co_await async_write_behind();
+    co_await async_write_out(true);
     co_await async_wait_idle();
 }
 

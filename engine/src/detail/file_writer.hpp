@@ -18,12 +18,17 @@ namespace pgexport::engine::detail {
 // Writes are double-buffered: while one full buffer is written on the pool, the next one fills, so the
 // database socket keeps being read. At most two buffers exist; a third append waits for the write in
 // flight (that wait is the backpressure).
+//
+// With gzip, each buffer is compressed on the pool too, just before its write (the event loop never
+// compresses), and every flush ends a gzip member: the file is then a whole gzip stream of the bytes
+// appended, and its length (size()) a member boundary that a checkpoint may record and a resume truncate
+// to. Memory stays bounded: zlib's state and one compressed buffer besides the two.
 class file_writer {
 public:
     // Opens `path` for writing (creating it) and cuts it to `length` bytes, where appends then start.
     // Completions come back on `executor`. Throws std::system_error naming the file.
     file_writer(boost::asio::any_io_executor executor, boost::asio::thread_pool& pool,
-                std::filesystem::path path, std::int64_t length, std::size_t capacity);
+                std::filesystem::path path, std::int64_t length, std::size_t capacity, bool gzip = false);
     // Safe while a write is in flight: the write keeps the descriptor and its buffer alive.
     ~file_writer();
     file_writer(const file_writer&) = delete;
@@ -39,7 +44,8 @@ public:
     // for this one. Rethrows the failure of an earlier write (std::system_error: ENOSPC, EFBIG, EIO...).
     boost::asio::awaitable<void> async_write_behind();
 
-    // Writes out everything appended and waits: afterwards the file holds size() bytes.
+    // Writes out everything appended and waits: afterwards the file holds size() bytes. With gzip it ends
+    // the member in progress (and writes an empty member into a file that would be empty otherwise).
     boost::asio::awaitable<void> async_flush();
 
     // Flushes, then fdatasync: afterwards every appended byte is on disk.
@@ -52,12 +58,14 @@ public:
     // Waits until no write is in flight, ignoring its outcome (for failure paths).
     boost::asio::awaitable<void> async_settle();
 
-    // Bytes appended so far, written or not: the file's length once flushed.
-    std::int64_t size() const noexcept { return offset_ + static_cast<std::int64_t>(buffer_.size()); }
+    // Bytes appended so far, written or not: the file's length once flushed. With gzip, the compressed
+    // bytes written so far (exact once flushed).
+    std::int64_t size() const noexcept;
 
 private:
     struct shared; // the descriptor and the state of the write in flight, shared with that write
     boost::asio::awaitable<void> async_wait_idle();
+    boost::asio::awaitable<void> async_write_out(bool end_member);
 
     boost::asio::thread_pool& pool_;
     std::shared_ptr<shared> shared_;
@@ -65,6 +73,8 @@ private:
     std::size_t capacity_;
     std::string buffer_;
     std::shared_ptr<std::string> in_flight_;
+    bool gzip_ = false;
+    bool member_open_ = false; // gzip: bytes appended since the last member ended
 };
 
 // Opens `path` with `flags` (O_WRONLY, O_TRUNC...), creating it with mode 0600, never through a symbolic

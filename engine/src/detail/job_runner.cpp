@@ -125,7 +125,8 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
     job.live_rows = job.rows;
     job.live_bytes = job.bytes;
 
-    file_writer writer(state.executor, state.file_pool, own, job.bytes, state.config.write_buffer_bytes);
+    const bool gzip = job.job.info.request.compression == output_compression::gzip;
+    file_writer writer(state.executor, state.file_pool, own, job.bytes, state.config.write_buffer_bytes, gzip);
     async_connection connection(state.executor);
     job.connection = &connection;
     struct unlink_connection {

@@ -1,5 +1,7 @@
 #include "detail/sql.hpp"
 
+#include "detail/csv_row.hpp"
+
 #include <cstdio>
 
 namespace pgexport::engine::detail {
@@ -121,23 +123,66 @@ bool key_leads(const table_schema& schema, const export_request& request) {
     return !columns.empty() && columns.front() == schema.key;
 }
 
+std::string copy_options(const export_request& request, bool header) {
+    if (request.format == output_format::jsonl) {
+        // Bytes that JSON text never holds (control characters are escaped in it): PostgreSQL has no reason
+        // to quote or double anything, so each row is the key, the delimiter and row_to_json's text as is.
+        std::string options = "FORMAT csv, DELIMITER ";
+        options += quote_literal(std::string_view(&jsonl_delimiter, 1));
+        options += ", QUOTE ";
+        options += quote_literal(std::string_view(&jsonl_quote, 1));
+        return options;
+    }
+    const csv_options& csv = request.csv;
+    std::string options = "FORMAT csv";
+    if (header)
+        options += ", HEADER true";
+    // Each only when it differs from COPY's default, so that the default export's statement stays as it was.
+    if (csv.delimiter != ',') {
+        options += ", DELIMITER ";
+        options += quote_literal(std::string_view(&csv.delimiter, 1));
+    }
+    if (!csv.null.empty()) {
+        options += ", NULL ";
+        options += quote_literal(csv.null);
+    }
+    if (csv.force_quote)
+        options += ", FORCE_QUOTE *";
+    return options;
+}
+
 std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
                            std::optional<std::int64_t> after, std::int64_t upper, int limit) {
     const std::string key = quote_identifier(schema.key);
-    const std::string columns =
-        key_leads(schema, request) ? select_list(schema, request) : key + ", " + select_list(schema, request);
-    std::string sql = "COPY (SELECT " + columns + " FROM " + schema.table + " WHERE (" +
-                      where_clause(schema, request) + ")";
+    std::string columns;
+    if (request.format == output_format::jsonl) {
+        // The key, then the row's JSON: row_to_json of a row of the output columns, in order, under their
+        // names (as records_page_sql).
+        std::string fields;
+        for (const auto& c : output_columns(schema, request)) {
+            fields += fields.empty() ? "t." : ", t.";
+            fields += quote_identifier(c);
+        }
+        columns = "t." + key + ", (SELECT row_to_json(r) FROM (SELECT " + fields + ") r)::text";
+    } else {
+        columns = key_leads(schema, request) ? select_list(schema, request) : key + ", " + select_list(schema, request);
+    }
+    std::string sql = "COPY (SELECT " + columns + " FROM " + schema.table;
+    if (request.format == output_format::jsonl)
+        sql += " t";
+    sql += " WHERE (" + where_clause(schema, request) + ")";
     if (after)
         sql += " AND " + key + " > " + std::to_string(*after);
     sql += " AND " + key + " <= " + std::to_string(upper) + " ORDER BY " + key + " LIMIT " +
-           std::to_string(limit) + ") TO STDOUT (FORMAT csv)";
+           std::to_string(limit) + ") TO STDOUT (" + copy_options(request, false) + ")";
     return sql;
 }
 
-std::string header_copy_sql(const table_schema& schema, const export_request& request) {
-    return "COPY (SELECT " + select_list(schema, request) + " FROM " + schema.table +
-           " LIMIT 0) TO STDOUT (FORMAT csv, HEADER true)";
+std::optional<std::string> header_copy_sql(const table_schema& schema, const export_request& request) {
+    if (request.format != output_format::csv || !request.csv.header)
+        return std::nullopt;
+    return "COPY (SELECT " + select_list(schema, request) + " FROM " + schema.table + " LIMIT 0) TO STDOUT (" +
+           copy_options(request, true) + ")";
 }
 
 std::string records_page_sql(const table_schema& schema, const export_request& request,

@@ -40,12 +40,17 @@ bool key_leads(const table_schema& schema, const export_request& request);
 
 // One chunk: rows with after < key <= upper in key order, at most `limit`; no lower bound when `after` is
 // nullopt. The key comes first: as the first output column when key_leads, else as an extra column that
-// the engine reads and strips.
+// the engine reads and strips. For jsonl each row is the key and the row_to_json text of the output columns.
 std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
                            std::optional<std::int64_t> after, std::int64_t upper, int limit);
 
-// A COPY that returns only the CSV header line of the output columns, exactly as PostgreSQL writes it.
-std::string header_copy_sql(const table_schema& schema, const export_request& request);
+// A COPY that returns only the CSV header line of the output columns, exactly as PostgreSQL writes it with
+// the request's csv options; nullopt when the file has no header (jsonl, or "header": false).
+std::optional<std::string> header_copy_sql(const table_schema& schema, const export_request& request);
+
+// The options of the request's COPY statements: FORMAT csv with its DELIMITER, NULL, FORCE_QUOTE and (when
+// `header`) HEADER true; for jsonl, a delimiter and quote that JSON text never holds. Values are literals.
+std::string copy_options(const export_request& request, bool header);
 
 // A page for the listing API: one JSON object per row (the output columns), key order, key > after.
 std::string records_page_sql(const table_schema& schema, const export_request& request,

@@ -156,11 +156,106 @@ BOOST_AUTO_TEST_CASE(caps_on_values_and_columns) {
 
 BOOST_AUTO_TEST_CASE(round_trips_through_json) {
     for (std::string_view json : {R"({})", R"({"filters": {"a": {"gte": "1", "lt": "5"}, "b": ["x", "y"]}})",
-                                  R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})"}) {
+                                  R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})",
+                                  R"({"format": "jsonl", "compression": "gzip"})",
+                                  R"({"csv": {"delimiter": "\t", "header": false, "null": "\\N", "forceQuote": true,
+                                      "bom": true}, "compression": "none"})"}) {
         BOOST_TEST_CONTEXT("body " << json) {
             auto first = parse(json).value();
             auto again = parse_export_request(to_json(first)).value();
             BOOST_TEST((first == again));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(reads_formats_and_csv_options) {
+    auto d = parse("{}").value();
+    BOOST_TEST((d.format == output_format::csv));
+    BOOST_TEST((d.compression == output_compression::none));
+    BOOST_TEST((d.csv == csv_options{}));
+    BOOST_TEST(d.csv.delimiter == ',');
+    BOOST_TEST(d.csv.header);
+    // Defaults are not written back, so that requests stored before formats existed read the same.
+    BOOST_TEST(boost::json::serialize(to_json(d)) == R"({"filters":{}})");
+
+    auto r = parse(R"({"format": "csv", "csv": {"delimiter": ";", "header": false, "null": "NULL",
+                       "forceQuote": true, "bom": true}, "compression": "gzip"})").value();
+    BOOST_TEST(r.csv.delimiter == ';');
+    BOOST_TEST(!r.csv.header);
+    BOOST_TEST(r.csv.null == "NULL");
+    BOOST_TEST(r.csv.force_quote);
+    BOOST_TEST(r.csv.bom);
+    BOOST_TEST((r.compression == output_compression::gzip));
+    BOOST_TEST((parse(R"({"format": "jsonl"})").value().format == output_format::jsonl));
+    BOOST_TEST(parse(R"({"csv": {"delimiter": " "}})").value().csv.delimiter == ' ');
+    BOOST_TEST(parse(R"({"csv": {"null": "\\N"}})").value().csv.null == "\\N");
+    BOOST_TEST(parse(R"({"format": null, "csv": null, "compression": null})").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {
+    struct item {
+        const char* body;
+        const char* says;
+    };
+    const item cases[] = {
+        {R"({"format": "xml"})", "\"format\" must be \"csv\" or \"jsonl\""},
+        {R"({"format": 1})", "\"format\" must be"},
+        {R"({"compression": "zstd"})", "\"compression\" must be \"none\" or \"gzip\""},
+        {R"({"csv": ","})", "\"csv\" must be an object"},
+        {R"({"csv": {"delimiter": ";;"}})", "single one-byte"},
+        {R"({"csv": {"delimiter": ""}})", "single one-byte"},
+        {R"({"csv": {"delimiter": "\u00e9"}})", "single one-byte"},
+        {R"({"csv": {"delimiter": 1}})", "must be a string"},
+        {R"({"csv": {"delimiter": "\""}})", "quote character"},
+        {R"({"csv": {"delimiter": "\n"}})", "newline or carriage return"},
+        {R"({"csv": {"delimiter": "\r"}})", "newline or carriage return"},
+        {R"({"csv": {"delimiter": "\u0000"}})", "NUL"},
+        {R"({"csv": {"delimiter": "7"}})", "digit"},
+        {R"({"csv": {"delimiter": "-"}})", "digit"},
+        {R"({"csv": {"header": "yes"}})", "\"header\" must be true or false"},
+        {R"({"csv": {"forceQuote": 1}})", "\"forceQuote\" must be true or false"},
+        {R"({"csv": {"bom": null}})", "\"bom\" must be true or false"},
+        {R"({"csv": {"null": 0}})", "\"null\" must be a string"},
+        {R"({"csv": {"null": "a,b"}})", "cannot contain the delimiter"},
+        {R"({"csv": {"delimiter": ";", "null": "a;b"}})", "cannot contain the delimiter \";\""},
+        {R"({"csv": {"null": "\"N\""}})", "quote character"},
+        {R"({"csv": {"null": "a\nb"}})", "newline"},
+        {R"({"csv": {"null": "\r"}})", "newline"},
+        {R"({"csv": {"null": "\\."}})", "end-of-data marker"},
+        {R"({"csv": {"null": "a\u0000"}})", "NUL"},
+        {R"({"csv": {"quote": "'"}})", "unknown field \"quote\" in \"csv\""},
+        {R"({"format": "jsonl", "csv": {}})", "only to \"format\": \"csv\""},
+        {R"({"csv": {}, "format": "jsonl"})", "only to \"format\": \"csv\""},
+        {R"({"formats": "csv"})", "unknown field \"formats\""},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("body " << c.body) {
+            auto r = parse(c.body);
+            BOOST_REQUIRE(!r);
+            BOOST_TEST((r.error().code == errc::invalid_request));
+            BOOST_TEST(r.error().message.find(c.says) != std::string::npos, r.error().message);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(names_and_types_the_download) {
+    struct item {
+        const char* body;
+        const char* name;
+        const char* type;
+    };
+    const item cases[] = {
+        {"{}", "export-j.csv", "text/csv; charset=utf-8"},
+        {R"({"csv": {"delimiter": ";"}})", "export-j.csv", "text/csv; charset=utf-8"},
+        {R"({"format": "jsonl"})", "export-j.jsonl", "application/x-ndjson"},
+        {R"({"compression": "gzip"})", "export-j.csv.gz", "application/gzip"},
+        {R"({"format": "jsonl", "compression": "gzip"})", "export-j.jsonl.gz", "application/gzip"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("body " << c.body) {
+            const auto r = parse(c.body).value();
+            BOOST_TEST(download_file_name("j", r) == c.name);
+            BOOST_TEST(download_content_type(r) == c.type);
         }
     }
 }

@@ -98,10 +98,35 @@ BOOST_AUTO_TEST_CASE(chunk_sql_selects_a_leading_key_once) {
         " ORDER BY \"id\" LIMIT 2) TO STDOUT (FORMAT csv)");
 }
 
+BOOST_AUTO_TEST_CASE(csv_options_become_copy_options) {
+    const auto schema = sample_schema();
+    const auto r = parse(R"({"columns": ["name"], "csv": {"delimiter": "\t", "null": "it's \\N",
+                             "forceQuote": true}})");
+    BOOST_TEST(copy_options(r, false) == "FORMAT csv, DELIMITER '\t', NULL  E'it''s \\\\N', FORCE_QUOTE *");
+    BOOST_TEST(chunk_copy_sql(schema, r, std::nullopt, 9, 2) ==
+               "COPY (SELECT \"id\", \"name\" FROM public.\"My Table\" WHERE (TRUE) AND \"id\" <= 9 ORDER BY \"id\""
+               " LIMIT 2) TO STDOUT (FORMAT csv, DELIMITER '\t', NULL  E'it''s \\\\N', FORCE_QUOTE *)");
+    BOOST_TEST(header_copy_sql(schema, r).value() ==
+               "COPY (SELECT \"name\" FROM public.\"My Table\" LIMIT 0) TO STDOUT (FORMAT csv, HEADER true, "
+               "DELIMITER '\t', NULL  E'it''s \\\\N', FORCE_QUOTE *)");
+    BOOST_TEST(!header_copy_sql(schema, parse(R"({"csv": {"header": false}})")));
+    BOOST_TEST(!header_copy_sql(schema, parse(R"({"format": "jsonl"})")));
+    BOOST_TEST(copy_options(parse("{}"), true) == "FORMAT csv, HEADER true");
+}
+
+BOOST_AUTO_TEST_CASE(jsonl_chunks_select_the_key_and_row_to_json) {
+    const auto schema = sample_schema();
+    const auto r = parse(R"({"format": "jsonl", "columns": ["amount", "we\"ird"], "filters": {"name": "x"}})");
+    BOOST_TEST(chunk_copy_sql(schema, r, 4, 9, 2) ==
+               "COPY (SELECT t.\"id\", (SELECT row_to_json(r) FROM (SELECT t.\"amount\", t.\"we\"\"ird\") r)::text "
+               "FROM public.\"My Table\" t WHERE (\"name\" = 'x'::text) AND \"id\" > 4 AND \"id\" <= 9 ORDER BY "
+               "\"id\" LIMIT 2) TO STDOUT (FORMAT csv, DELIMITER '\x02', QUOTE '\x01')");
+}
+
 BOOST_AUTO_TEST_CASE(header_sql_and_default_columns) {
     const auto schema = sample_schema();
     BOOST_TEST(
-        header_copy_sql(schema, parse("{}")) ==
+        header_copy_sql(schema, parse("{}")).value() ==
         "COPY (SELECT \"id\", \"name\", \"amount\", \"created_at\", \"we\"\"ird\" FROM public.\"My Table\" "
         "LIMIT 0) TO STDOUT (FORMAT csv, HEADER true)");
     BOOST_TEST(output_columns(schema, parse(R"({"columns": ["amount"]})")) ==

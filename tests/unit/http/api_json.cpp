@@ -36,7 +36,9 @@ BOOST_AUTO_TEST_CASE(options_say_what_a_request_may_ask) {
     BOOST_TEST(std::find(formats.begin(), formats.end(), json::value("csv")) != formats.end());
     const json::array& compression = o.at("compression").as_array();
     BOOST_TEST(std::find(compression.begin(), compression.end(), json::value("none")) != compression.end());
-    BOOST_TEST(o.at("csvOptions").is_array());
+    BOOST_TEST(std::find(formats.begin(), formats.end(), json::value("jsonl")) != formats.end());
+    BOOST_TEST(std::find(compression.begin(), compression.end(), json::value("gzip")) != compression.end());
+    BOOST_TEST(o.at("csvOptions").as_array().size() == 5u);
     BOOST_TEST(o.at("maxParallelism").to_number<int>() >= 1);
     // /api/schema carries them as they are.
     const json::object s = http::schema_json(engine::table_schema{"t", "id", {}}, {"t"});
