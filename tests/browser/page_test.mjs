@@ -281,8 +281,11 @@ try {
     `got ${got.length} bytes, expected ${want.length}`);
 
   await page.screenshot({ path: path.join(outDir, screenshot), fullPage: true, animations: 'disabled' });
-  check('no option controls when the server offers no choice',
-    (await page.locator('#options').evaluate((e) => e.children.length)) === 0);
+  // The server offers two formats and two compressions, one degree of parallelism: a control for each
+  // choice it offers, none where it offers none.
+  check('option controls follow the server: format and compression, no parallelism',
+    (await page.locator('#f-format').count()) === 1 && (await page.locator('#f-compression').count()) === 1 &&
+    (await page.locator('#f-parallelism').count()) === 0);
   check('no script errors on the page', pageErrors.length === 0, pageErrors.join(' | '));
 
   if (scenario === 'records' && !apiKey) {
