@@ -460,7 +460,10 @@ def descriptors(url, work):
                           lambda: (lambda t: t if t["attempts"] >= 1 or t["status"] not in ("queued", "running") else None)(c.status(job)))
             check(st["status"] == "running", f"running out of descriptors ended the job: {st}")
             retries = [e for e in log_events(s, "job_retry") if e.get("job") == job]
-            check(retries and retries[0].get("class") == "transient" and "Too many open files" in retries[0].get("error", ""),
+            # EMFILE meets the job where it first needs a descriptor: its file (transient) or its connection's
+            # socket (unavailable, as libpq reports every failed connect). Both are retried, neither fails the job.
+            check(retries and retries[0].get("class") in ("transient", "unavailable")
+                  and "Too many open files" in retries[0].get("error", ""),
                   f"job_retry events: {retries}")
             print(f"    {retries[0]['error']} -> retry in {retries[0]['delay_ms']} ms, class {retries[0]['class']}")
         finally:
