@@ -99,6 +99,11 @@ const std::vector<option_spec> serve_specs = {
     {"replica", "URL", "read the rows from this streaming standby of --database (jobs, checkpoints and leases "
      "stay on --database); a job waits until the standby has replayed past the moment it was created", "",
      "PGEXPORT_REPLICA_URL"},
+    {"storage", "URL", "where finished files go: the data directory, or s3://BUCKET/PREFIX (object storage; "
+     "credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION)", "<data-dir>", "PGEXPORT_STORAGE"},
+    {"s3-endpoint", "URL", "an S3-compatible server (http://host:port), addressed path-style [AWS]", "",
+     "PGEXPORT_S3_ENDPOINT"},
+    {"s3-part-size", "SIZE", "multipart upload part size, 5MiB to 5GiB", "16MiB", "PGEXPORT_S3_PART_SIZE"},
 };
 
 const std::vector<option_spec> migrate_specs = {database_option};
@@ -137,6 +142,29 @@ std::pair<std::string, unsigned short> split_listen(const std::string& listen) {
     return {host, static_cast<unsigned short>(p)};
 }
 
+// --storage s3://... with its endpoint, part size and the AWS_* credentials. Throws std::invalid_argument.
+pgexport::engine::s3_storage_config s3_storage_from(const options& o, const std::string& url) {
+    auto location = pgexport::cli::parse_s3_url(url);
+    if (!location)
+        throw std::invalid_argument("--storage must be the data directory or s3://BUCKET/PREFIX (a bucket of 3 to 63 "
+                                    "lowercase letters, digits, '.' and '-'), not \"" + url + "\"");
+    pgexport::engine::s3_storage_config s3;
+    s3.bucket = location->bucket;
+    s3.prefix = location->prefix;
+    s3.endpoint = o.get("s3-endpoint").value_or("");
+    while (!s3.endpoint.empty() && s3.endpoint.back() == '/')
+        s3.endpoint.pop_back();
+    if (!s3.endpoint.empty() && !s3.endpoint.starts_with("http://") && !s3.endpoint.starts_with("https://"))
+        throw std::invalid_argument("--s3-endpoint must be an http:// or https:// URL, not \"" + s3.endpoint + "\"");
+    s3.part_size = o.get_size("s3-part-size", std::uint64_t{5} << 20, std::uint64_t{5} << 30);
+    s3.access_key = from_env("AWS_ACCESS_KEY_ID").value_or("");
+    s3.secret_key = from_env("AWS_SECRET_ACCESS_KEY").value_or("");
+    if (s3.access_key.empty() || s3.secret_key.empty())
+        throw std::invalid_argument("--storage s3:// needs the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    s3.region = from_env("AWS_REGION").value_or(from_env("AWS_DEFAULT_REGION").value_or("us-east-1"));
+    return s3;
+}
+
 int run_serve(const options& o) {
     pgexport::engine::engine_config ec;
     ec.database_url = required(o, "database");
@@ -152,6 +180,8 @@ int run_serve(const options& o) {
     ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     if (auto replica = o.get("replica"); replica && !replica->empty())
         ec.replica_url = *replica;
+    if (auto storage = o.get("storage"); storage && *storage != "<data-dir>" && *storage != ec.data_dir.string())
+        ec.s3 = s3_storage_from(o, *storage);
     if (o.get("max-rate"))
         ec.max_rate = o.get_size("max-rate", 1024, std::uint64_t(1) << 50);
     if (o.flag("gentle")) {

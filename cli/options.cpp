@@ -193,4 +193,25 @@ std::string usage(const std::string& command, const std::string& summary,
     return text;
 }
 
+std::optional<s3_location> parse_s3_url(std::string_view text) {
+    constexpr std::string_view scheme = "s3://";
+    if (!text.starts_with(scheme))
+        return std::nullopt;
+    text.remove_prefix(scheme.size());
+    const auto slash = text.find('/');
+    const std::string_view bucket = text.substr(0, slash);
+    // S3's bucket names: 3 to 63 of lowercase letters, digits, '.' and '-'.
+    if (bucket.size() < 3 || bucket.size() > 63)
+        return std::nullopt;
+    for (char c : bucket)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            return std::nullopt;
+    std::string_view prefix = slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
+    while (!prefix.empty() && prefix.back() == '/')
+        prefix.remove_suffix(1);
+    if (prefix.starts_with('/') || prefix.find("//") != std::string_view::npos)
+        return std::nullopt;
+    return s3_location{std::string(bucket), std::string(prefix)};
+}
+
 } // namespace pgexport::cli

@@ -56,6 +56,14 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "4096B"); nullopt for anything else (decimal units like "1GB" too, and sizes past 2^64 - 1).
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
+// --storage s3://BUCKET[/PREFIX]: the bucket and the prefix (no leading or trailing '/'); nullopt when
+// `text` is not such a URL (an empty bucket, a bucket with characters S3 refuses).
+struct s3_location {
+    std::string bucket;
+    std::string prefix;
+};
+std::optional<s3_location> parse_s3_url(std::string_view text);
+
 // The --help text of a command.
 std::string usage(const std::string& command, const std::string& summary,
                   const std::vector<option_spec>& specs);

@@ -135,6 +135,12 @@ const engine_config& export_engine::config() const {
 fs::path export_engine::file_for(const std::string& id) const {
     return impl_->state.final_path(id);
 }
+std::optional<std::string> export_engine::download_redirect(const job_info& job, std::chrono::seconds ttl) const {
+    return impl_->state.storage->redirect_for(job, ttl);
+}
+asio::awaitable<std::optional<std::string>> export_engine::async_storage_problem() {
+    co_return co_await impl_->state.storage->async_problem();
+}
 const table_schema* export_engine::find_schema(const std::string& name) const {
     return impl_->state.find_schema(name);
 }
@@ -322,6 +328,15 @@ asio::awaitable<result<delete_result>> export_engine::async_delete(std::string i
         fs::remove(st.final_path(job_id), ec);
     };
     co_await detail::async_offload(st.file_pool, std::move(clean));
+    if (*before == job_status::completed) {
+        std::vector<std::string> gone{job_id};
+        try {
+            co_await st.storage->async_remove(std::move(gone));
+        } catch (const std::exception& e) {
+            // The record is gone: the object is left to the bucket's lifecycle rule (docs/scaling.md).
+            log_event("warning", "s3_remove_failed", {{"job", job_id}, {"error", e.what()}});
+        }
+    }
     log_event("info", "job_deleted", {{"job", job_id}, {"status", to_string(*before)}});
     current->status = *before;
     co_return delete_result{delete_action::deleted, self.lookup.with_expiry(*current)};

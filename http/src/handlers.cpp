@@ -71,10 +71,19 @@ awaitable<reply> healthz(server_context& ctx, const request_context& rc) {
     // Ready means the database answers and the engine has started (migrated, jobs resumed).
     const bool reachable = co_await ctx.engine.async_ping();
     const bool ready = reachable && ctx.engine.started();
+    // Object storage out of reach degrades the service (downloads and publishing wait), it does not stop it.
+    const std::optional<std::string> storage = co_await ctx.engine.async_storage_problem();
+    const char* status = !ready ? (reachable ? "starting" : "unavailable") : storage ? "degraded" : "ok";
+    json::object body{{"status", status},
+                      {"database", reachable ? "reachable" : "unreachable"},
+                      {"version", pgexport::version()}};
+    if (ctx.engine.config().s3) {
+        body["storage"] = storage ? "unreachable" : "reachable";
+        if (storage)
+            body["storageError"] = *storage;
+    }
     co_return of(json_response(rc.req.version(), ready ? bhttp::status::ok : bhttp::status::service_unavailable,
-                               json::object{{"status", ready ? "ok" : reachable ? "starting" : "unavailable"},
-                                            {"database", reachable ? "reachable" : "unreachable"},
-                                            {"version", pgexport::version()}}));
+                               body));
 }
 
 awaitable<reply> metrics(server_context& ctx, const request_context& rc) {
@@ -228,6 +237,14 @@ awaitable<reply> download_export(server_context& ctx, const request_context& rc)
         co_return of(error_response(v, http_errc::not_ready,
                                     "job " + job->id + " is " + std::string(engine::to_string(job->status)) +
                                         "; the file can be downloaded once it is completed"));
+    // In object storage: a presigned URL of the object, for as long as a signed link lives.
+    if (auto location = ctx.engine.download_redirect(*job, ctx.config.link_ttl)) {
+        string_response res(bhttp::status::found, v);
+        res.set(bhttp::field::location, *location);
+        res.set(bhttp::field::cache_control, "no-store");
+        res.prepare_payload();
+        co_return of(std::move(res));
+    }
     // The path comes from the validated id, never from the request's text.
     const auto path = ctx.engine.file_for(job->id);
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));

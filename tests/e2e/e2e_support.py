@@ -338,3 +338,63 @@ class streaming_standby:
 
     def __exit__(self, *exc):
         self.destroy()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A local S3-compatible server (s3rver, from the npm registry: tools/test installs it in tests/s3rver) and
+# Debian's awscli as the independent client that checks what pgexport stored.
+
+S3RVER = os.path.join(ROOT, "tests", "s3rver", "node_modules", ".bin", "s3rver")
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "us-east-1"}
+
+
+class s3_server:
+    """s3rver on a free loopback port with a directory of its own and one bucket. stop() and start() keep
+    the port and the directory (the objects and unfinished uploads survive); removed on exit."""
+
+    def __init__(self, bucket="exports"):
+        self.bucket = bucket
+        self.dir = tempfile.mkdtemp(prefix="pgexport-s3-")
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, **S3_CREDENTIALS)
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen([S3RVER, "--silent", "--address", "127.0.0.1", "--port", str(self.port),
+                                         "--directory", self.dir, "--configure-bucket", self.bucket],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_until("s3rver listening", listening, 30, poll=0.05)
+
+    def stop(self):
+        """Kills it (a stopped process included: SIGKILL needs no SIGCONT)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def aws(self, *args):
+        """`aws s3api ARGS` against this server; its JSON answer (None when it prints nothing). Raises
+        subprocess.CalledProcessError with the error text when aws fails."""
+        aws = "/usr/bin/aws" if os.path.exists("/usr/bin/aws") else "aws"
+        out = subprocess.run([aws, "s3api", *args, "--endpoint-url", self.endpoint, "--output", "json"],
+                             env=self.env, capture_output=True, check=True, timeout=60).stdout
+        return json.loads(out) if out.strip() else None
+
+    def get_object(self, key):
+        """The object's bytes, read by awscli."""
+        with tempfile.NamedTemporaryFile() as f:
+            self.aws("get-object", "--bucket", self.bucket, "--key", key, f.name)
+            with open(f.name, "rb") as stored:
+                return stored.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

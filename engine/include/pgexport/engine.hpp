@@ -29,6 +29,19 @@
 
 namespace pgexport::engine {
 
+// --storage s3://BUCKET/PREFIX: finished exports go to S3-compatible object storage, uploaded by multipart
+// upload when the export's last chunk is written, resumable part by part after a crash.
+struct s3_storage_config {
+    std::string bucket{};
+    std::string prefix{};   // no leading or trailing '/'; a job's object is PREFIX/<job id>
+    std::string endpoint{}; // scheme://host[:port] of an S3-compatible server, addressed path-style
+                            // (ENDPOINT/BUCKET/KEY); empty: AWS (https://BUCKET.s3.REGION.amazonaws.com)
+    std::string region = "us-east-1";
+    std::string access_key{};
+    std::string secret_key{};
+    std::uint64_t part_size = std::uint64_t{16} << 20; // at least 5 MiB (S3's minimum but for the last part)
+};
+
 struct engine_config {
     std::string database_url;                       // libpq connection string or URL
     std::filesystem::path data_dir = "var/exports"; // <job>.csv.part while running, <job>.csv when done
@@ -80,6 +93,8 @@ struct engine_config {
     // unreachable the job waits. async_start refuses a server that is not in recovery. nullopt: the rows
     // come from database_url.
     std::optional<std::string> replica_url{};
+    // Where finished exports go: nullopt, the data directory (which holds the partial files either way).
+    std::optional<s3_storage_config> s3{};
 };
 
 // What this process has done since it started, for metrics. Read on the engine's executor.
@@ -212,6 +227,12 @@ public:
 
     // The finished file of a completed job (inside the data directory).
     std::filesystem::path file_for(const std::string& id) const;
+    // Where a download of the completed `job` is sent instead, valid for `ttl`: a presigned URL of its
+    // object when its file is in object storage (--storage s3://); nullopt when the file is local.
+    std::optional<std::string> download_redirect(const job_info& job, std::chrono::seconds ttl) const;
+    // Why the object storage cannot be used right now (unreachable, the bucket refused), for /healthz;
+    // nullopt when it answers, or when files are stored in the data directory.
+    boost::asio::awaitable<std::optional<std::string>> async_storage_problem();
 
 private:
     struct impl;

@@ -4,7 +4,9 @@
 // metrics. Touched only on the engine's executor, except where a member says otherwise.
 
 #include "detail/event.hpp"
+#include "detail/export_storage.hpp"
 #include "detail/job_repository.hpp"
+#include "detail/multipart_plan.hpp"
 #include "detail/offload.hpp"
 #include "detail/pg.hpp"
 #include "detail/progress_hub.hpp"
@@ -52,6 +54,7 @@ struct running_job {
     bool cancel_requested = false; // the job was cancelled: remove its files
     bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
     bool lease_lost = false;       // another instance holds the job now: touch nothing
+    std::optional<multipart_state> upload; // --storage s3://: the upload as last recorded, once publishing began
     async_connection* connection = nullptr;
     std::unique_ptr<boost::asio::steady_timer> backoff;
     std::unique_ptr<boost::asio::steady_timer> renewal;
@@ -150,6 +153,8 @@ struct engine_state {
     bool stopping = false;
     bool started = false;
     bool warned_hidden_sessions = false; // --gentle could not see other roles' sessions (logged once)
+    // Where finished exports go (the data directory, or S3). Last: its threads stop first.
+    std::unique_ptr<export_storage> storage;
 };
 
 } // namespace pgexport::engine::detail

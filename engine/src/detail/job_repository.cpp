@@ -204,6 +204,19 @@ lease_state job_repository::checkpoint(const std::string& id, const std::string&
                    std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
 }
 
+lease_state job_repository::record_upload(const std::string& id, const std::string& owner, std::int64_t token,
+                                          const std::string& upload_json) {
+    return fenced("upload = $5::jsonb", "running",
+                  {id, owner, std::to_string(token), std::to_string(lease_.count()), upload_json});
+}
+
+std::optional<std::string> job_repository::upload_of(const std::string& id) {
+    result_ptr r = session_.run("SELECT upload::text FROM export_jobs WHERE id = $1", {id});
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return get_text(r.get(), 0, 0);
+}
+
 lease_state job_repository::complete(const std::string& id, const std::string& owner, std::int64_t token,
                                      const std::string& file_path, std::int64_t rows, std::int64_t bytes,
                                      int attempts) {

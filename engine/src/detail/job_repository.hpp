@@ -79,6 +79,11 @@ public:
     lease_state checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
                            std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
                            int attempts);
+    // --storage s3://: the multipart upload as it stands (JSON, multipart_state), under the lease.
+    lease_state record_upload(const std::string& id, const std::string& owner, std::int64_t token,
+                              const std::string& upload_json);
+    // The upload the job's checkpoint recorded, or nullopt.
+    std::optional<std::string> upload_of(const std::string& id);
     lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
                          const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
     lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,

@@ -61,10 +61,9 @@ asio::awaitable<void> keep_lease(engine_state& state, std::shared_ptr<running_jo
     job->renewal.reset();
 }
 
-// The completion, recorded under the lease. The finished file is published already.
-asio::awaitable<void> finish(engine_state& state, running_job& job, const fs::path& final) {
-    const std::int64_t bytes = file_writer::length_of(final);
-    auto complete = [id = job.id(), owner = state.config.instance_id, token = job.token(), path = final.string(),
+// The completion, recorded under the lease. The finished file is published already (`published`: where).
+asio::awaitable<void> finish(engine_state& state, running_job& job, const std::string& published, std::int64_t bytes) {
+    auto complete = [id = job.id(), owner = state.config.instance_id, token = job.token(), path = published,
                      rows = job.rows, bytes, attempts = job.attempts](job_repository& r) {
         return r.complete(id, owner, token, path, rows, bytes, attempts);
     };
@@ -74,7 +73,14 @@ asio::awaitable<void> finish(engine_state& state, running_job& job, const fs::pa
     if (s == lease_state::cancelled) {
         // Cancelled at the last moment (the record says so, and never completed): the file goes.
         std::error_code ec;
-        fs::remove(final, ec);
+        fs::remove(state.final_path(job.id()), ec);
+        std::vector<std::string> gone{job.id()};
+        try {
+            co_await state.storage->async_remove(std::move(gone));
+        } catch (const std::exception& e) {
+            // The sweeper's orphan pass does not list the bucket: say so, for whoever empties it.
+            log_event("warning", "s3_remove_failed", {{"job", job.id()}, {"error", e.what()}});
+        }
         throw stop_job{};
     }
     if (s == lease_state::lost)
@@ -96,7 +102,7 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
         // A crash between publishing the file and recording the completion: the file is complete.
         auto clean_up = [&state, id] { state.remove_part_files(id); };
         co_await async_offload(state.file_pool, std::move(clean_up));
-        co_await finish(state, job, final);
+        co_await finish(state, job, final.string(), file_writer::length_of(final));
         co_return;
     }
     case resume_action::restart:
@@ -170,9 +176,11 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
     // partial file outlives the finished one.
     auto clean_up = [&state, id, keep = std::vector<fs::path>{own}] { state.remove_part_files(id, keep); };
     co_await async_offload(state.file_pool, std::move(clean_up));
-    auto publish = [own, final] { durable_publish(own, final); };
-    co_await async_offload(state.file_pool, std::move(publish));
-    co_await finish(state, job, final);
+    const std::string published = co_await state.storage->async_publish(job, own, final, job.bytes);
+    co_await finish(state, job, published, job.bytes);
+    // In object storage the partial file was kept until the completion was recorded: it goes now.
+    auto drop_part = [&state, id] { state.remove_part_files(id); };
+    co_await async_offload(state.file_pool, std::move(drop_part));
 }
 
 // The failure, recorded under the lease. The database may be away: keep trying while it is, so the job
@@ -182,6 +190,7 @@ asio::awaitable<void> fail_job(engine_state& state, running_job& job, const std:
     const std::string reason = to_valid_utf8(raw_reason);
     std::error_code ec;
     fs::remove(state.part_path(job.id(), job.token()), ec);
+    co_await state.storage->async_discard(job);
     log_event("error", "job_failed", {{"job", job.id()}, {"error", reason}});
     for (int attempt = 0; !job.should_stop(); ++attempt) {
         try {
@@ -298,6 +307,7 @@ asio::awaitable<void> run_job(engine_state& state, std::shared_ptr<running_job> 
     if (job->cancel_requested) {
         auto clean = [&state, id = job->id()] { state.remove_part_files(id); };
         co_await async_offload(state.file_pool, std::move(clean));
+        co_await state.storage->async_discard(*job);
         job->job.info.status = job_status::cancelled;
         log_event("info", "job_cancelled", {{"job", job->id()}});
     } else if (job->lease_lost) {

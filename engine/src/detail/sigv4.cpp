@@ -1,5 +1,6 @@
 #include "detail/sigv4.hpp"
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 #include <openssl/evp.h>
@@ -126,12 +127,22 @@ std::string presign_url(const sigv4_credentials& credentials, const presign_para
     credential.append("/").append(timestamp.substr(0, 8)).append("/").append(credentials.region);
     credential.append("/s3/aws4_request");
 
-    // The query's parameters in byte order of their names, as the canonical request needs them.
-    std::string query = "X-Amz-Algorithm=AWS4-HMAC-SHA256";
-    query.append("&X-Amz-Credential=").append(sigv4_encode(credential, false));
-    query.append("&X-Amz-Date=").append(timestamp);
-    query.append("&X-Amz-Expires=").append(std::to_string(params.expires.count()));
-    query.append("&X-Amz-SignedHeaders=host");
+    // The query's parameters in byte order of their (encoded) names, as the canonical request needs them.
+    std::vector<std::pair<std::string, std::string>> parameters = {
+        {"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
+        {"X-Amz-Credential", sigv4_encode(credential, false)},
+        {"X-Amz-Date", timestamp},
+        {"X-Amz-Expires", std::to_string(params.expires.count())},
+        {"X-Amz-SignedHeaders", "host"}};
+    for (const auto& [name, value] : params.query)
+        parameters.emplace_back(sigv4_encode(name, false), sigv4_encode(value, false));
+    std::sort(parameters.begin(), parameters.end());
+    std::string query;
+    for (const auto& [name, value] : parameters) {
+        if (!query.empty())
+            query.append("&");
+        query.append(name).append("=").append(value);
+    }
 
     const std::string path = sigv4_encode(params.path, true);
     std::string canonical = params.method;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pgexport::engine::detail {
 
@@ -21,6 +23,8 @@ struct presign_params {
     std::string path{};   // the object's path, unencoded, starting with '/': "/bucket/key" (path style)
     std::chrono::system_clock::time_point now{};
     std::chrono::seconds expires{3600}; // at most 7 days for S3
+    // More query parameters to sign (response-content-disposition...), unencoded.
+    std::vector<std::pair<std::string, std::string>> query{};
 };
 
 // A request signed in its Authorization header, as libcurl sends it: the headers to add.

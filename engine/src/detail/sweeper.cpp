@@ -124,7 +124,12 @@ asio::awaitable<void> sweeper::async_expire(sweep_report& report) {
         state_.stats.jobs_expired += static_cast<std::int64_t>(ids.size());
         // The record says expired first: a crash before the files go leaves orphans, which step 3 removes.
         auto remove = [files = std::move(files)] { return remove_files(files); };
-        const std::int64_t removed = co_await async_offload(state_.file_pool, std::move(remove));
+        std::int64_t removed = co_await async_offload(state_.file_pool, std::move(remove));
+        // In object storage, the objects too. Should the store be away, the pass stops here: the ids are
+        // expired already, and the bucket's lifecycle rule is the backstop (docs/scaling.md).
+        std::vector<std::string> objects = ids;
+        const std::int64_t objects_removed = co_await state_.storage->async_remove(std::move(objects));
+        removed += objects_removed;
         report.files_removed += removed;
         state_.stats.files_removed += removed;
         if (ids.size() < static_cast<std::size_t>(batch_size) || stopping_)

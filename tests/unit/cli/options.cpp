@@ -138,3 +138,17 @@ BOOST_AUTO_TEST_CASE(size_options_name_the_option_and_the_range) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(storage_urls) {
+    const auto both = parse_s3_url("s3://my-bucket.1/exports/daily/");
+    BOOST_TEST_REQUIRE(both.has_value());
+    BOOST_TEST(both->bucket == "my-bucket.1");
+    BOOST_TEST(both->prefix == "exports/daily");
+    const auto bare = parse_s3_url("s3://bucket");
+    BOOST_TEST_REQUIRE(bare.has_value());
+    BOOST_TEST(bare->prefix == "");
+    for (const char* bad : {"", "bucket/x", "s3://", "s3://ab", "s3://Bucket/x", "s3://bu_cket", "s3://bucket//x",
+                            "http://bucket/x"}) {
+        BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!parse_s3_url(bad)); }
+    }
+}
