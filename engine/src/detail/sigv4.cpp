@@ -68,20 +68,28 @@ signed_headers sign_request(const sigv4_credentials& credentials, const request_
     signed_headers out;
     out.amz_date = amz_timestamp(request.now);
     out.content_sha256 = request.payload_sha256;
+    std::vector<std::pair<std::string, std::string>> headers = request.headers;
+    headers.emplace_back("host", authority_of(request.origin));
+    headers.emplace_back("x-amz-content-sha256", out.content_sha256);
+    headers.emplace_back("x-amz-date", out.amz_date);
+    std::sort(headers.begin(), headers.end());
     std::string canonical = request.method;
     canonical.append("\n").append(sigv4_encode(request.path, true));
-    canonical.append("\n").append(request.query);
-    canonical.append("\nhost:").append(authority_of(request.origin));
-    canonical.append("\nx-amz-content-sha256:").append(out.content_sha256);
-    canonical.append("\nx-amz-date:").append(out.amz_date).append("\n");
-    const std::string headers = "host;x-amz-content-sha256;x-amz-date";
-    canonical.append("\n").append(headers);
+    canonical.append("\n").append(request.query).append("\n");
+    std::string names;
+    for (const auto& [name, value] : headers) {
+        canonical.append(name).append(":").append(value).append("\n");
+        if (!names.empty())
+            names.append(";");
+        names.append(name);
+    }
+    canonical.append("\n").append(names);
     canonical.append("\n").append(out.content_sha256);
     std::string scope;
     const std::string signature = signature_of(credentials, out.amz_date, canonical, scope);
     out.authorization = "AWS4-HMAC-SHA256 Credential=";
     out.authorization.append(credentials.access_key).append("/").append(scope);
-    out.authorization.append(", SignedHeaders=").append(headers);
+    out.authorization.append(", SignedHeaders=").append(names);
     out.authorization.append(", Signature=").append(signature);
     return out;
 }

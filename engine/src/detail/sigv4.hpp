@@ -40,8 +40,10 @@ struct request_to_sign {
     std::string query{};          // canonical already: encoded, names in byte order, "a=&b=1" ("" for none)
     std::string payload_sha256{}; // sha256_hex of the body
     std::chrono::system_clock::time_point now{};
+    // More headers to sign (sent by the caller as given): lowercase names, values trimmed.
+    std::vector<std::pair<std::string, std::string>> headers{};
 };
-// Signs host, x-amz-content-sha256 and x-amz-date.
+// Signs host, x-amz-content-sha256, x-amz-date and `headers`.
 signed_headers sign_request(const sigv4_credentials& credentials, const request_to_sign& request);
 
 // The URL, signed for `params.expires` from `params.now`, with only the host header signed and the payload

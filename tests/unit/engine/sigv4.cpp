@@ -1,5 +1,6 @@
-// The SigV4 presigned-URL signer against the S3 reference's published example ("Authenticating Requests:
-// Using Query Parameters": examplebucket/test.txt, 20130524T000000Z, 86400 s), and its encoding rules.
+// The SigV4 signer against the S3 reference's published examples (the presigned URL of "Authenticating
+// Requests: Using Query Parameters": examplebucket/test.txt, 20130524T000000Z, 86400 s; and two requests
+// signed in their Authorization header), and its encoding rules.
 
 #include "detail/sigv4.hpp"
 
@@ -27,6 +28,25 @@ BOOST_AUTO_TEST_CASE(the_published_example) {
                       "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
                       "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
                       "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+}
+
+// The header-signed examples of the same reference ("Signature Calculations for the Authorization Header"):
+// GET Object with a Range, and GET Bucket (ListObjects) with a query.
+BOOST_AUTO_TEST_CASE(the_published_header_examples) {
+    const std::string empty = sha256_hex("");
+    const signed_headers object = sign_request(
+        aws_example, {"GET", "https://examplebucket.s3.amazonaws.com", "/test.txt", "", empty, may_24_2013(),
+                      {{"range", "bytes=0-9"}}});
+    BOOST_TEST(object.authorization ==
+               "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+               "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+               "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    BOOST_TEST(object.amz_date == "20130524T000000Z");
+    const signed_headers list = sign_request(
+        aws_example, {"GET", "https://examplebucket.s3.amazonaws.com", "/", "max-keys=2&prefix=J", empty, may_24_2013()});
+    BOOST_TEST(list.authorization.ends_with(
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+        "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"));
 }
 
 BOOST_AUTO_TEST_CASE(every_input_changes_the_signature) {
