@@ -462,6 +462,24 @@ def call(base, path, method="GET", body=None):
     return r.status, r.json()
 
 
+def compare_download(port, job, ref_path, timeout=60):
+    """Streams GET /api/export/{job}/download from 127.0.0.1:port and compares it with the reference file
+    while it arrives: (200, None), or (status, the start of the body) of any other answer. Raises
+    AssertionError when a 200's Content-Length or bytes are not the reference's."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", f"/api/export/{job}/download")
+        r = conn.getresponse()
+        if r.status != 200:
+            return r.status, r.read()[:300]
+        length, size = int(r.getheader("Content-Length", "-1")), os.path.getsize(ref_path)
+        check(length == size, f"download of {job}: Content-Length {length}, the reference has {size} bytes")
+        compare_stream(r.read, ref_path, f"download of {job}")
+        return 200, None
+    finally:
+        conn.close()
+
+
 def log_events_in(text, name=None):
     """The JSON log lines of `text` (whose event is `name`, when given), as objects."""
     out = []
