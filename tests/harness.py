@@ -120,13 +120,14 @@ def server_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("PGEXPORT_") and k != "DATABASE_URL"}
 
 
-def terminate(process, timeout=15):
-    """SIGTERM, then SIGKILL after `timeout` s; returns the exit code (None when it had to be killed)."""
+def terminate(process, timeout=15, sig=signal.SIGTERM):
+    """`sig` (SIGTERM; pgbench, say, reports on SIGINT), then SIGKILL after `timeout` s; returns the exit code
+    (None when it had to be killed)."""
     if process is None:
         return None
     if process.poll() is None:
-        process.send_signal(signal.SIGCONT)  # a stopped process would not see the SIGTERM
-        process.terminate()
+        process.send_signal(signal.SIGCONT)  # a stopped process would not see the signal
+        process.send_signal(sig)
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -199,6 +200,28 @@ def scratch_database(prefix, admin=None):
         yield url
     finally:
         psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+def shared_database(binary_path, prefix, rows, prepare=None):
+    """A TestCase base for the classes of a suite that share one scratch database of `prefix` (`rows` demo
+    rows, then prepare(url) when given) and one work directory: made in the setUpClass of the first class
+    that runs, removed once the module's cases ran; `url` and `work` in every case. A subclass's own
+    setUpClass calls super().setUpClass() first."""
+
+    class shared(unittest.TestCase):
+        url = work = None
+
+        @classmethod
+        def setUpClass(cls):
+            if shared.url is None:
+                url = unittest.enterModuleContext(scratch_database(prefix))
+                seed(binary_path, url, rows)
+                if prepare:
+                    prepare(url)
+                shared.work = unittest.enterModuleContext(tempfile.TemporaryDirectory(prefix=f"pgexport-{prefix}-"))
+                shared.url = url
+
+    return shared
 
 
 def seed(binary_path, url, rows, timeout=900):

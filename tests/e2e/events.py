@@ -25,13 +25,11 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import binary, check, held_gate, install_gate, main, psql, scratch_database, seed, server
+from harness import binary, check, held_gate, install_gate, main, psql, server, shared_database
 
 BINARY = binary()
 ROWS = 3000
@@ -208,24 +206,25 @@ SAMPLES = {  # a value of each type the second table has
 TABLES = ["--table", "records", "--table", "records_gated", "--table", "gadgets:gid"]
 
 
-def setUpModule():
-    global URL, WORK
-    URL = unittest.enterModuleContext(scratch_database("events"))
-    WORK = unittest.enterModuleContext(tempfile.TemporaryDirectory())
-    seed(BINARY, URL, ROWS)
-    install_gate(URL, view="records_gated", open_below=OPEN_BELOW)
-    psql(URL, """
+def prepare(url):
+    """The gate, and a second table of other types."""
+    install_gate(url, view="records_gated", open_below=OPEN_BELOW)
+    psql(url, """
 CREATE TABLE gadgets (gid integer PRIMARY KEY, label varchar(20), price numeric(8,2), active boolean NOT NULL,
                       meta json, tags text[], seen timestamptz, spot point);
 INSERT INTO gadgets SELECT g, 'g' || g, g * 1.5, g % 2 = 0, '{"a": 1}', '{a,b}', '2024-01-01Z', point(g, g)
 FROM generate_series(1, 50) g;""")
 
 
-class one_server(unittest.TestCase):
+# The suite's database (ROWS rows, the gate, gadgets) and work directory, made once for all its cases.
+events_case = shared_database(BINARY, "events", ROWS, prepare)
+
+
+class one_server(events_case):
     @classmethod
     def setUpClass(cls):
-        cls.url, cls.work = URL, WORK
-        cls.srv = cls.enterClassContext(server(BINARY, URL, "--chunk-rows", "100", *TABLES))
+        super().setUpClass()
+        cls.srv = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100", *TABLES))
 
     def test_events_arrive_in_order_and_end_with_the_final_status(self):
         srv, url = self.srv, self.url
@@ -382,11 +381,11 @@ class one_server(unittest.TestCase):
         check(st == 200 and raw == b"" and int(headers["content-length"]) > 100, f"HEAD: {st} {headers}")
 
 
-class one_slot(unittest.TestCase):
+class one_slot(events_case):
     @classmethod
     def setUpClass(cls):
-        cls.url = URL
-        cls.srv_one_slot = cls.enterClassContext(server(BINARY, URL, "--chunk-rows", "100", "--max-concurrent", "1",
+        super().setUpClass()
+        cls.srv_one_slot = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100", "--max-concurrent", "1",
                                                         *TABLES))
 
     def test_dropped_clients_do_not_leak(self):
@@ -425,11 +424,12 @@ class one_slot(unittest.TestCase):
             check(st == 200, "cancel the running job")
 
 
-class with_keys(unittest.TestCase):
+class with_keys(events_case):
     @classmethod
     def setUpClass(cls):
-        cls.url = URL
-        cls.srv_keys = cls.enterClassContext(server(BINARY, URL, "--api-key", "key-a", "--api-key", "key-b", *TABLES))
+        super().setUpClass()
+        cls.srv_keys = cls.enterClassContext(server(BINARY, cls.url, "--api-key", "key-a", "--api-key", "key-b",
+                                                    *TABLES))
 
     def test_another_keys_job_is_not_found(self):
         srv_keys = self.srv_keys
@@ -455,11 +455,7 @@ class with_keys(unittest.TestCase):
         check(st == 200 and json.loads(raw)["table"] == "records", f"schema with a key: {st} {raw[:200]!r}")
 
 
-class servers_of_their_own(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.url, cls.work = URL, WORK
-
+class servers_of_their_own(events_case):
     def test_shutdown_ends_the_streams(self):
         url = self.url
         with server(BINARY, url, "--chunk-rows", "100", "--table", "records_gated") as srv, held_gate(url) as gate:

@@ -17,13 +17,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import (binary, check, copy_csv, gate_waiters, held_gate, install_gate, main, scratch_database, seed,
-                     server, wait_until)
+from harness import (binary, check, copy_csv, gate_waiters, held_gate, install_gate, main, server,
+                     shared_database, wait_until)
 
 BINARY = binary()
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
@@ -152,18 +150,15 @@ class gated_client:
         self.gate.release()
 
 
-def setUpModule():
-    global URL, WORK
-    URL = unittest.enterModuleContext(scratch_database("client"))
-    WORK = unittest.enterModuleContext(tempfile.TemporaryDirectory())
-    seed(BINARY, URL, 20000)
+# The suite's database (20,000 rows) and work directory, made once for all its cases.
+client_case = shared_database(BINARY, "client", 20000)
 
 
-class one_server(unittest.TestCase):
+class one_server(client_case):
     @classmethod
     def setUpClass(cls):
-        cls.url, cls.work = URL, WORK
-        cls.s = cls.enterClassContext(server(BINARY, URL, "--chunk-rows", "100"))
+        super().setUpClass()
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100"))
 
     def test_round_trip_equals_copy(self):
         s, url, work = self.s, self.url, self.work
@@ -316,15 +311,15 @@ class one_server(unittest.TestCase):
         check(open(out, "rb").read() == b"id\n", "the file is the header only")
 
 
-class interrupts(unittest.TestCase):
+class interrupts(client_case):
     """Ctrl-C on a job that is still running: the job is held at a gate, so it is, whatever the machine's
     speed."""
 
     @classmethod
     def setUpClass(cls):
-        cls.url, cls.work = URL, WORK
-        install_gate(URL, view="records_gated")
-        cls.s = cls.enterClassContext(server(BINARY, URL, "--chunk-rows", "1000", "--table", "records_gated"))
+        super().setUpClass()
+        install_gate(cls.url, view="records_gated")
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "1000", "--table", "records_gated"))
 
     def test_interrupt_leaves_the_job_running(self):
         s, url, work = self.s, self.url, self.work
@@ -372,11 +367,11 @@ class interrupts(unittest.TestCase):
             check(s.status(c.job)["status"] == "completed", "the job did not stay completed")
 
 
-class with_a_key(unittest.TestCase):
+class with_a_key(client_case):
     @classmethod
     def setUpClass(cls):
-        cls.url, cls.work = URL, WORK
-        cls.s = cls.enterClassContext(server(BINARY, URL, "--api-key", "k1"))
+        super().setUpClass()
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--api-key", "k1"))
 
     def test_api_key_is_sent(self):
         s, url, work = self.s, self.url, self.work

@@ -123,18 +123,22 @@ def check_jsonl(got, expected, what):
 
 
 def setUpModule():
-    global URL
-    URL = unittest.enterModuleContext(scratch_database("pgexport_formats"))
-    psql(URL, HARD_TABLE)
+    formats_case.url = unittest.enterModuleContext(scratch_database("pgexport_formats"))
+    psql(formats_case.url, HARD_TABLE)
 
 
-class one_server(unittest.TestCase):
+class formats_case(unittest.TestCase):
+    """The suite's database, a table of hard rows, made once for all its cases."""
+
+    url = work = None  # setUpModule's
+
+
+class one_server(formats_case):
     """The cases that share one server on the table of hard rows."""
 
     @classmethod
     def setUpClass(cls):
-        cls.url = URL
-        cls.s = cls.enterClassContext(server(BINARY, URL, "--table", "hard", "--chunk-rows", CHUNK,
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--table", "hard", "--chunk-rows", CHUNK,
                                              "--max-jobs-per-key", "1000", "--max-concurrent", "4"))
 
     def test_csv_options_match_copy(self):
@@ -219,11 +223,7 @@ class one_server(unittest.TestCase):
         check(len(s.jobs()) == jobs_before, "a refused request made a job")
 
 
-class servers_of_their_own(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.url = URL
-
+class servers_of_their_own(formats_case):
     def test_jsonl_keeps_a_json_columns_line_breaks(self):
         """row_to_json keeps a json value's own whitespace, line breaks too; COPY quotes such a value and the
         engine takes the quotes off, so the file is still exactly row_to_json's text."""

@@ -49,21 +49,24 @@ def psql_rows(url, sql):
     return psql(url, sql).decode().split()
 
 
-def serve(test_case, prefix, *args):
-    """A scratch database of `prefix` with 3,000 rows and the gate, and a server on it; for the class."""
-    url = test_case.enterClassContext(scratch_database(prefix))
-    seed(BINARY, url, 3000)
-    install_gate(url, open_below=0)
-    return test_case.enterClassContext(server(BINARY, url, "--table", "records", "--table", "records_gated",
-                                              "--chunk-rows", "500", *args))
+class lifecycle_case(unittest.TestCase):
+    """A scratch database of `prefix` with 3,000 rows and the gate, and a server with `args` on it; each
+    class its own, as the short retention's sweeper must not expire the DELETE test's jobs."""
 
+    prefix, args = None, ()
 
-# Two databases: the short retention's sweeper must not expire the DELETE test's jobs.
-class retention(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.s = serve(cls, "lifecycle", "--retention", "2s")
+        url = cls.enterClassContext(scratch_database(cls.prefix))
+        seed(BINARY, url, 3000)
+        install_gate(url, open_below=0)
+        cls.s = cls.enterClassContext(server(BINARY, url, "--table", "records", "--table", "records_gated",
+                                             "--chunk-rows", "500", *cls.args))
         cls.data_dir = cls.s.data_dir
+
+
+class retention(lifecycle_case):
+    prefix, args = "lifecycle", ("--retention", "2s")
 
     def test_completed_job_expires(self):
         s, data_dir = self.s, self.data_dir
@@ -121,11 +124,8 @@ class retention(unittest.TestCase):
         print(f"    the running job's {part} stayed through two sweeps that removed orphans; it completed", flush=True)
 
 
-class delete(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.s = serve(cls, "lifecycle_delete", "--max-concurrent", "1")
-        cls.data_dir = cls.s.data_dir
+class delete(lifecycle_case):
+    prefix, args = "lifecycle_delete", ("--max-concurrent", "1")
 
     def test_delete_cancels_or_deletes(self):
         s, data_dir = self.s, self.data_dir

@@ -16,12 +16,10 @@ import re
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import binary, check, copy_csv, main, psql, scratch_database, seed, server
+from harness import binary, check, copy_csv, main, psql, server, shared_database
 
 BINARY = binary()
 KEY_A, KEY_B = "key-a-4f1c", "key-b-9e27"
@@ -53,23 +51,20 @@ def check_refused(r, what, message_part):
     check(message_part in err["message"], f"{what}: message {err['message']!r} lacks {message_part!r}")
 
 
-def setUpModule():
-    global URL, WORK
-    URL = unittest.enterModuleContext(scratch_database("links"))
-    WORK = unittest.enterModuleContext(tempfile.TemporaryDirectory())
-    seed(BINARY, URL, 3000)
+# The suite's database (3,000 rows) and work directory, made once for all its cases.
+links_case = shared_database(BINARY, "links", 3000)
 
 
-class one_server_with_keys(unittest.TestCase):
+class one_server_with_keys(links_case):
     """A server with key A and key B (from a key file), and two completed jobs of key A."""
 
     @classmethod
     def setUpClass(cls):
-        cls.url = URL
-        key_file = os.path.join(WORK, "keys")
+        super().setUpClass()
+        key_file = os.path.join(cls.work, "keys")
         with open(key_file, "w") as f:
             f.write(f"# the team's keys\n\n  {KEY_B}  \n")
-        cls.s = cls.enterClassContext(server(BINARY, URL, "--api-key", KEY_A, "--api-key-file", key_file))
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--api-key", KEY_A, "--api-key-file", key_file))
         cls.jobs = {"a": create_and_wait(cls.s, KEY_A, ["id", "email"]),
                     "a2": create_and_wait(cls.s, KEY_A, ["id"])}
 
@@ -160,11 +155,7 @@ class one_server_with_keys(unittest.TestCase):
         check(not any(KEY_A in o or KEY_B in o for o in owners), "a key is stored")
 
 
-class servers_of_their_own(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.url, cls.work = URL, WORK
-
+class servers_of_their_own(links_case):
     def test_expired_link_is_refused(self):
         url = self.url
         with server(BINARY, url, "--api-key", KEY_A, "--link-ttl", "1s") as s:

@@ -16,7 +16,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import binary, call, check, copy_csv, main, psql, scratch_database, seed, server, wait_until
+from harness import (binary, call, check, copy_csv, main, psql, scratch_database, seed, server, terminate,
+                     wait_until)
 
 BINARY = binary()
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
@@ -63,13 +64,7 @@ class pgbench:
                              " AND application_name = 'pgbench' AND state <> 'idle'").decode().strip() or 0)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, sig=signal.SIGINT)
 
 
 class throttle(unittest.TestCase):
