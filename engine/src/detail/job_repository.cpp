@@ -146,6 +146,11 @@ int job_repository::adopt_unnamed(const std::string& table, const std::string& k
     return std::atoi(PQcmdTuples(r.get()));
 }
 
+int job_repository::rename_owner(const std::string& from, const std::string& to) {
+    result_ptr r = session_.run("UPDATE export_jobs SET owner = $2 WHERE owner = $1", {from, to});
+    return std::atoi(PQcmdTuples(r.get()));
+}
+
 std::optional<stored_job> job_repository::claim(const std::string& owner, const std::vector<std::string>& tables) {
     // SKIP LOCKED: instances claiming at the same moment take different jobs instead of queueing on one.
     // A repeat after a lost reply may claim a second job: the first one's lease then runs out unrenewed

@@ -58,6 +58,8 @@ public:
 
     // Jobs written before jobs named their table: they are `table`'s (one table per server then).
     int adopt_unnamed(const std::string& table, const std::string& key);
+    // Jobs owned by `from` become `to`'s; returns how many.
+    int rename_owner(const std::string& from, const std::string& to);
 
     // The oldest job of `tables` that is queued, or running under a lease that has expired, claimed for
     // `owner` under a new lease (its token one higher); nullopt when there is none.
