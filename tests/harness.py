@@ -536,7 +536,7 @@ class server:
         self.name = name
         self.own_work = work is None
         self.work = work or tempfile.mkdtemp(prefix="pgexport-e2e-")
-        self.data_dir = data_dir or os.path.join(self.work, f"{name}-data")
+        self.data_dir = data_dir or os.path.join(self.work, "exports" if name == "serve" else f"{name}-exports")
         self.log_path = os.path.join(self.work, f"{name}.log")
         self.key = key
         self.wrap = list(wrap)
