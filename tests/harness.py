@@ -1,8 +1,9 @@
-"""The one test harness of pgexport's end-to-end suites (tests/e2e/), bench/run and tools/soak.
+"""The one test harness of pgexport's Python suites (tests/e2e/, tests/package/), bench/run and tools/soak.
 
 - PostgreSQL: `psql`, COPY as the reference (`copy_csv`, `copy_to_file`), a `scratch_database` next to the
-  admin URL that tools/test hands over, a `private_cluster` (tools/pg: its own directory and port, stopped
-  and started at will), a `streaming_standby` of one, and gates that hold an export still at a known point.
+  admin URL that tools/test hands over (`shared_database`: one for a suite's classes), a `private_cluster`
+  (tools/pg: its own directory and port, stopped and started at will), a `streaming_standby` of one, and
+  gates that hold an export still at a known point.
 - The server: `server`, one `pgexport serve` process on a free port (start, wait for /healthz and a ready
   API, SIGTERM, kill -9, SIGSTOP, restart on the same data directory, its log and log events), with the API
   client on it (create, status, wait for a state, download, metrics).

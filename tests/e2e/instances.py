@@ -87,40 +87,41 @@ class instances(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix=f"pgexport-instances-{self._testMethodName}-")
         self.data_dir = os.path.join(self.work, "exports")
+        # Cleanups run last first: the case's instances stop, then its jobs and files go.
+        self.addCleanup(shutil.rmtree, self.work, ignore_errors=True)
+        self.addCleanup(psql, self.url, "DELETE FROM export_jobs")
 
-    def tearDown(self):
-        psql(self.url, "DELETE FROM export_jobs")
-        shutil.rmtree(self.work, ignore_errors=True)
+    def instance(self, name, *extra):
+        """An instance of the case's service, started; stopped when the case ends, also on failure."""
+        inst = instance(name, self.url, self.data_dir, self.work, *extra).start()
+        self.addCleanup(inst.stop, 20)
+        return inst
 
     def test_takeover(self):
         """An instance with a free slot takes a dead instance's job over within the lease plus 2 s."""
-        url, work, data_dir = self.url, self.work, self.data_dir
-        a = instance("takeover-a", url, data_dir, work, "--chunk-rows", "100").start()
-        b = instance("takeover-b", url, data_dir, work, "--chunk-rows", "100").start()
+        url, data_dir = self.url, self.data_dir
+        a = self.instance("takeover-a", "--chunk-rows", "100")
+        b = self.instance("takeover-b", "--chunk-rows", "100")
         times = []
-        try:
-            for n in range(3):
-                victim, heir = (a, b) if n % 2 == 0 else (b, a)
-                job = victim.create({"columns": ["id", "email"], "filters": {"id": {"gt": n}}})
-                wait_until(f"{victim.name} runs the job with a checkpoint",
-                         lambda: (r := job_row(url, job))["status"] == "running" and r["rows"] > 0 and r["owner"], 60)
-                owner = job_row(url, job)["owner"]
-                dead, alive = (a, b) if owner == a.name else (b, a)
-                token = job_row(url, job)["token"]
-                dead.kill()
-                t0 = time.monotonic()
-                wait_until("the job is taken over", lambda: job_row(url, job)["token"] > token, LEASE_S + 30)
-                times.append(time.monotonic() - t0)
-                check(job_row(url, job)["owner"] == alive.name, "taken over by another instance than the live one")
-                st = wait_until("the job completes", lambda: (r := job_row(url, job))["status"] != "running" and r, 120)
-                check(st["status"] == "completed", f"the job ended {st['status']}")
-                with open(os.path.join(data_dir, f"{job}.csv"), "rb") as f:
-                    check(f.read() == copy_csv(url, f"SELECT id, email FROM records WHERE id > {n} ORDER BY id"),
-                          "the file differs from COPY")
-                dead.start()
-        finally:
-            a.stop(20)
-            b.stop(20)
+        for n in range(3):
+            victim, heir = (a, b) if n % 2 == 0 else (b, a)
+            job = victim.create({"columns": ["id", "email"], "filters": {"id": {"gt": n}}})
+            wait_until(f"{victim.name} runs the job with a checkpoint",
+                     lambda: (r := job_row(url, job))["status"] == "running" and r["rows"] > 0 and r["owner"], 60)
+            owner = job_row(url, job)["owner"]
+            dead, alive = (a, b) if owner == a.name else (b, a)
+            token = job_row(url, job)["token"]
+            dead.kill()
+            t0 = time.monotonic()
+            wait_until("the job is taken over", lambda: job_row(url, job)["token"] > token, LEASE_S + 30)
+            times.append(time.monotonic() - t0)
+            check(job_row(url, job)["owner"] == alive.name, "taken over by another instance than the live one")
+            st = wait_until("the job completes", lambda: (r := job_row(url, job))["status"] != "running" and r, 120)
+            check(st["status"] == "completed", f"the job ended {st['status']}")
+            with open(os.path.join(data_dir, f"{job}.csv"), "rb") as f:
+                check(f.read() == copy_csv(url, f"SELECT id, email FROM records WHERE id > {n} ORDER BY id"),
+                      "the file differs from COPY")
+            dead.start()
         check(max(times) <= LEASE_S + 2, f"takeovers took {', '.join(f'{t:.2f}' for t in times)} s (lease {LEASE_S} s + 2 s)")
         print(f"    takeover after kill -9: {', '.join(f'{t:.2f} s' for t in times)} (lease {LEASE_S} s)", flush=True)
 
@@ -191,78 +192,63 @@ class instances(unittest.TestCase):
               f"(lease {LEASE_S} s, slots busy)", flush=True)
 
     def test_stale(self):
-        url, work, data_dir = self.url, self.work, self.data_dir
-        a = instance("stale-a", url, data_dir, work, "--chunk-rows", "200").start()
-        b = None
-        try:
-            job = a.create({"columns": ["id", "description"]})
-            wait_until("the job runs on stale-a with a checkpoint",
-                     lambda: (r := job_row(url, job))["owner"] == "stale-a" and r["rows"] > 0 and r["status"] == "running", 60)
-            a.process.send_signal(signal.SIGSTOP)
-            b = instance("stale-b", url, data_dir, work, "--chunk-rows", "200").start()
-            done = wait_until("stale-b takes the job over and completes it",
-                            lambda: (r := job_row(url, job))["status"] == "completed" and r, 120)
-            check(done["owner"] == "stale-b", f"completed by {done['owner']}")
-            final = os.path.join(data_dir, f"{job}.csv")
-            before = (os.stat(final).st_ino, os.stat(final).st_mtime_ns, hashlib.sha256(open(final, "rb").read()).hexdigest())
-            a.process.send_signal(signal.SIGCONT)
-            wait_until("stale-a notices that it lost the lease", lambda: a.log_events("job_left"), 30)
-            after = (os.stat(final).st_ino, os.stat(final).st_mtime_ns, hashlib.sha256(open(final, "rb").read()).hexdigest())
-            check(after == before, "the stale instance touched the finished file")
-            check(job_row(url, job) == done, f"the stale instance changed the record: {done} -> {job_row(url, job)}")
-            check(open(final, "rb").read() == copy_csv(url, "SELECT id, description FROM records ORDER BY id"),
-                  "the file differs from COPY")
-            parts = [n for n in os.listdir(data_dir) if n.startswith(job) and n.endswith(".part")]
-            check(not parts, f"partial files after the stale instance woke: {parts}")
-            print(f"    stale-a woke after stale-b completed the job; file and record unchanged", flush=True)
-        finally:
-            for inst in (a, b):
-                if inst:
-                    inst.stop(20)
+        url, data_dir = self.url, self.data_dir
+        a = self.instance("stale-a", "--chunk-rows", "200")
+        job = a.create({"columns": ["id", "description"]})
+        wait_until("the job runs on stale-a with a checkpoint",
+                 lambda: (r := job_row(url, job))["owner"] == "stale-a" and r["rows"] > 0 and r["status"] == "running", 60)
+        a.process.send_signal(signal.SIGSTOP)
+        self.instance("stale-b", "--chunk-rows", "200")
+        done = wait_until("stale-b takes the job over and completes it",
+                        lambda: (r := job_row(url, job))["status"] == "completed" and r, 120)
+        check(done["owner"] == "stale-b", f"completed by {done['owner']}")
+        final = os.path.join(data_dir, f"{job}.csv")
+        before = (os.stat(final).st_ino, os.stat(final).st_mtime_ns, hashlib.sha256(open(final, "rb").read()).hexdigest())
+        a.process.send_signal(signal.SIGCONT)
+        wait_until("stale-a notices that it lost the lease", lambda: a.log_events("job_left"), 30)
+        after = (os.stat(final).st_ino, os.stat(final).st_mtime_ns, hashlib.sha256(open(final, "rb").read()).hexdigest())
+        check(after == before, "the stale instance touched the finished file")
+        check(job_row(url, job) == done, f"the stale instance changed the record: {done} -> {job_row(url, job)}")
+        check(open(final, "rb").read() == copy_csv(url, "SELECT id, description FROM records ORDER BY id"),
+              "the file differs from COPY")
+        parts = [n for n in os.listdir(data_dir) if n.startswith(job) and n.endswith(".part")]
+        check(not parts, f"partial files after the stale instance woke: {parts}")
+        print(f"    stale-a woke after stale-b completed the job; file and record unchanged", flush=True)
 
     def test_cancel(self):
-        url, work, data_dir = self.url, self.work, self.data_dir
+        url, data_dir = self.url, self.data_dir
         install_gate(url, open_below=1000)
-        a = instance("cancel-a", url, data_dir, work, "--table", "records_gated", "--chunk-rows", "500").start()
-        b = None
-        try:
-            with held_gate(url) as gate:
-                job = a.create({})
-                gate.wait_for_waiters(1)
-                b = instance("cancel-b", url, data_dir, work, "--table", "records_gated").start()
-                check(job_row(url, job)["owner"] == "cancel-a", "the job does not run on cancel-a")
-                t0 = time.monotonic()
-                r = b.request("DELETE", f"/api/export/{job}")
-                check(r.status == 200 and r.json()["status"] == "cancelled", f"DELETE through cancel-b: {r!r}")
-                wait_until("cancel-a stops the job", lambda: a.log_events("job_cancelled") and gate_waiters(url) == 0, 10)
-                took = time.monotonic() - t0
-            check(took <= 2, f"the job stopped {took:.2f} s after the cancel (at most 2 s)")
-            check(job_row(url, job)["status"] == "cancelled", "the job is not cancelled")
-            parts = [n for n in os.listdir(data_dir) if n.startswith(job)]
-            check(not parts, f"files of the cancelled job: {parts}")
-            print(f"    a cancel through cancel-b stopped the job on cancel-a in {took:.2f} s", flush=True)
-        finally:
-            for inst in (a, b):
-                if inst:
-                    inst.stop(20)
+        a = self.instance("cancel-a", "--table", "records_gated", "--chunk-rows", "500")
+        with held_gate(url) as gate:
+            job = a.create({})
+            gate.wait_for_waiters(1)
+            b = self.instance("cancel-b", "--table", "records_gated")
+            check(job_row(url, job)["owner"] == "cancel-a", "the job does not run on cancel-a")
+            t0 = time.monotonic()
+            r = b.request("DELETE", f"/api/export/{job}")
+            check(r.status == 200 and r.json()["status"] == "cancelled", f"DELETE through cancel-b: {r!r}")
+            wait_until("cancel-a stops the job", lambda: a.log_events("job_cancelled") and gate_waiters(url) == 0, 10)
+            took = time.monotonic() - t0
+        check(took <= 2, f"the job stopped {took:.2f} s after the cancel (at most 2 s)")
+        check(job_row(url, job)["status"] == "cancelled", "the job is not cancelled")
+        parts = [n for n in os.listdir(data_dir) if n.startswith(job)]
+        check(not parts, f"files of the cancelled job: {parts}")
+        print(f"    a cancel through cancel-b stopped the job on cancel-a in {took:.2f} s", flush=True)
 
     def test_orphan(self):
         """kill -9 of an instance whose COPY waits (on the gate's lock): its backend notices the dead client and
         ends within a few seconds instead of waiting for ever, while the gate is still held."""
-        url, work, data_dir = self.url, self.work, self.data_dir
+        url = self.url
         install_gate(url, open_below=1000)
-        a = instance("orphan-a", url, data_dir, work, "--table", "records_gated", "--chunk-rows", "500").start()
-        try:
-            with held_gate(url) as gate:
-                a.create({})
-                gate.wait_for_waiters(1)
-                a.kill()
-                t0 = time.monotonic()
-                wait_until("the dead instance's backend ends", lambda: gate_waiters(url) == 0, 30)
-                took = time.monotonic() - t0
-            print(f"    the orphaned COPY ended {took:.2f} s after kill -9 (gate still held)", flush=True)
-        finally:
-            a.stop(20)
+        a = self.instance("orphan-a", "--table", "records_gated", "--chunk-rows", "500")
+        with held_gate(url) as gate:
+            a.create({})
+            gate.wait_for_waiters(1)
+            a.kill()
+            t0 = time.monotonic()
+            wait_until("the dead instance's backend ends", lambda: gate_waiters(url) == 0, 30)
+            took = time.monotonic() - t0
+        print(f"    the orphaned COPY ended {took:.2f} s after kill -9 (gate still held)", flush=True)
 
 
 if __name__ == "__main__":
