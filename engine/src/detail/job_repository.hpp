@@ -4,6 +4,7 @@
 // lease: they name the lease's owner and token and change nothing once another instance has claimed the
 // job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
 
+#include "detail/fifo_cache.hpp"
 #include "detail/job_policy.hpp"
 #include "detail/pg.hpp"
 
@@ -115,6 +116,9 @@ private:
 
     blocking_session session_;
     std::chrono::milliseconds lease_;
+    // Large requests, parsed once: a list that holds a job of 100,000 filter values would parse its
+    // 800 KB again at every round. By the stored text's bytes.
+    fifo_cache<export_request> parsed_{std::size_t{8} << 20, 4096};
 };
 
 } // namespace pgexport::engine::detail
