@@ -12,7 +12,8 @@
 - s3rver killed mid-upload: the job waits (running, /healthz degraded), then completes when it is back;
 - cancel mid-upload: the abort is sent (s3rver implements neither AbortMultipartUpload nor
   ListMultipartUploads) and the object never appears;
-- retention and DELETE remove the object.
+- retention and DELETE remove the object;
+- an upload completed but not recorded (a crash in between) is found, not uploaded again.
 "Mid-upload" is a known point, not a guess: s3rver is frozen (SIGSTOP) once part 2 of the job's upload
 has begun, when part 1 is acknowledged and recorded (the runner records a part before it sends the next)."""
 import gzip
@@ -177,6 +178,20 @@ class storage_test(unittest.TestCase):
         stored = self.s3.get_object(f"e2e/{job}")
         self.assertEqual(stored, self.expected)
         self.check_parts(job, len(stored))
+
+    def test_completed_upload_not_recorded_is_found(self):
+        # The state a crash leaves between CompleteMultipartUpload and the recorded completion: the object is
+        # whole, the job still running with every part in its checkpoint (made here by putting the record
+        # back). The next attempt finds the object and does not upload again.
+        s = self.serve()
+        job = s.create()
+        s.wait_completed(job, WAIT)
+        psql(self.url, "UPDATE export_jobs SET status = 'running', finished_at = NULL,"
+                       f" lease_expires_at = now() - interval '1 second' WHERE id = '{job}'")
+        wait_until("the job completed again", lambda: len(s.log_events("job_completed")) == 2, WAIT, poll=0.05)
+        self.assertTrue(s.log_events("s3_upload_found_complete"), s.log_tail())
+        self.assertEqual(len(s.log_events("s3_upload_started")), 1, "no second upload")
+        self.assertEqual(self.s3.get_object(f"e2e/{job}"), self.expected)
 
     def test_store_down_mid_upload_job_waits_then_completes(self):
         s = self.serve()

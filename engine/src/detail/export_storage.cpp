@@ -77,6 +77,17 @@ public:
         const std::string key = client_.object_key(job.id());
         co_await async_resume_upload(job, key, bytes);
         multipart_plan plan(static_cast<std::int64_t>(client_.config().part_size), job.upload->parts);
+        if (!plan.next(bytes, true)) {
+            // Every part was recorded by an earlier attempt, which may have completed the upload just before
+            // it stopped: an object of the export's length under the job's key is this export (it is
+            // deterministic), as durable_publish judges a finished file.
+            auto size = [this, key] { return client_.object_size(key); };
+            const std::optional<std::int64_t> found = co_await run(std::move(size));
+            if (found == bytes) {
+                log_event("info", "s3_upload_found_complete", {{"job", job.id()}, {"key", key}, {"bytes", bytes}});
+                co_return client_.object_url(key);
+            }
+        }
         while (auto next = plan.next(bytes, true)) {
             if (job.should_stop())
                 throw stop_job{};
@@ -91,18 +102,22 @@ public:
         }
         if (job.should_stop())
             throw stop_job{};
+        bool vanished = false;
         try {
             auto complete = [this, key, id = job.upload->upload_id, parts = plan.parts()] {
                 client_.complete_upload(key, id, parts);
             };
             co_await run(std::move(complete));
         } catch (const s3_error& e) {
-            // Completed before a crash (the completion then not recorded), or the upload lost: an object of
-            // the export's length is this export, anything else means starting the upload over.
+            // Lost (a lifecycle rule aborted it, say): the upload starts over, from its checkpoint too.
             if (e.code() != "NoSuchUpload")
                 throw;
+            vanished = true;
+        }
+        if (vanished) {
             log_event("warning", "s3_upload_vanished", {{"job", job.id()}, {"upload", job.upload->upload_id}});
             job.upload.reset();
+            co_await async_record(job);
             throw unavailable_error("object storage: the multipart upload of job " + job.id() +
                                     " is gone; it starts over");
         }
@@ -214,10 +229,12 @@ private:
         log_event("info", "s3_upload_started", {{"job", job.id()}, {"key", key}, {"upload", job.upload->upload_id}});
     }
 
-    // The upload as it stands into the job's checkpoint, under the lease.
+    // The upload as it stands (or none) into the job's checkpoint, under the lease.
     asio::awaitable<void> async_record(running_job& job) {
+        // No upload: JSON null, which a resume reads as none.
+        std::string text = job.upload ? to_json(*job.upload) : "null";
         auto record = [id = job.id(), owner = state_.config.instance_id, token = job.token(),
-                       text = to_json(*job.upload)](job_repository& r) { return r.record_upload(id, owner, token, text); };
+                       text = std::move(text)](job_repository& r) { return r.record_upload(id, owner, token, text); };
         const auto sent = lease_tracker::clock::now();
         const lease_state s = co_await state_.on_jobs(std::move(record));
         if (!job.lease_answered(s, sent))

@@ -161,6 +161,9 @@ s3_client::answer s3_client::perform(const std::string& method, const std::strin
         throw s3_error(what, 0, "", true);
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK)
+        a.length = static_cast<std::int64_t>(length);
     return a;
 }
 
@@ -242,6 +245,15 @@ void s3_client::delete_object(const std::string& key) {
     if (a.status == 204 || a.status == 200 || a.status == 404)
         return;
     fail("DeleteObject", a);
+}
+
+std::optional<std::int64_t> s3_client::object_size(const std::string& key) {
+    const answer a = perform("HEAD", key, "", "", true);
+    if (a.status == 404)
+        return std::nullopt;
+    if (a.status != 200 || a.length < 0)
+        fail("HEAD of the object", a);
+    return a.length;
 }
 
 void s3_client::check_bucket() {

@@ -54,6 +54,8 @@ public:
     void abort_upload(const std::string& key, const std::string& upload_id);
     // Deletes the object; a missing one is no error.
     void delete_object(const std::string& key);
+    // The object's length, or nullopt when there is no such object (HEAD).
+    std::optional<std::int64_t> object_size(const std::string& key);
     // HEAD on the bucket: throws s3_error unless it answers 200.
     void check_bucket();
 
@@ -66,6 +68,7 @@ private:
         long status = 0;
         std::string body{};
         std::string etag{};
+        std::int64_t length = -1; // Content-Length, when the answer had one
     };
     // One signed request; `query` canonical already. Throws s3_error when there is no answer; returns
     // any HTTP answer (the caller judges the status).
