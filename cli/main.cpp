@@ -213,6 +213,7 @@ int run_serve(const options& o) {
             secret_file = ec.data_dir / "secret";
         sc.secret = pgexport::cli::load_or_create_secret(secret_file);
         pgexport::log_event("info", "secret_loaded", {{"path", secret_file.string()}});
+        ec.owner_renames = pgexport::http::owner_renames(sc);
     }
     // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
     // and size the connection cap from it, so that a flood of connections cannot starve the jobs.

@@ -191,6 +191,11 @@ asio::awaitable<void> export_engine::async_start() {
     };
     if (const int adopted = co_await st.on_jobs(std::move(adopt)))
         log_event("info", "jobs_adopted", {{"count", adopted}, {"table", st.schema.table}});
+    for (const auto& [from, to] : st.config.owner_renames) {
+        auto rename = [from, to](job_repository& r) { return r.rename_owner(from, to); };
+        if (const int renamed = co_await st.on_jobs(std::move(rename)))
+            log_event("info", "jobs_owner_renamed", {{"count", renamed}});
+    }
     // A process of this host that died holding leases (killed, crashed) will not renew them: its jobs are
     // taken over now rather than when the leases run out. Only default names (host:pid) say which process.
     const std::string host = st.config.instance_id.substr(0, st.config.instance_id.rfind(':'));

@@ -58,20 +58,10 @@ json::object job_json(const engine::job_info& job, const std::optional<std::stri
 }
 
 std::shared_ptr<const std::string> request_texts::get(const engine::job_info& job) {
-    if (auto it = texts_.find(job.id); it != texts_.end())
-        return it->second;
-    auto text = std::make_shared<const std::string>(json::serialize(engine::to_json(job.request)));
-    if (text->size() < min_bytes_ || text->size() > max_bytes_)
+    if (auto text = texts_.find(job.id))
         return text;
-    texts_.emplace(job.id, text);
-    order_.push_back(job.id);
-    bytes_ += text->size();
-    while (bytes_ > max_bytes_) {
-        auto oldest = texts_.find(order_.front());
-        bytes_ -= oldest->second->size();
-        texts_.erase(oldest);
-        order_.pop_front();
-    }
+    auto text = std::make_shared<const std::string>(json::serialize(engine::to_json(job.request)));
+    texts_.insert(job.id, text, text->size());
     return text;
 }
 

@@ -6,10 +6,10 @@
 #include <pgexport/job.hpp>
 #include <pgexport/table_schema.hpp>
 
+#include "detail/fifo_cache.hpp"
+
 #include <boost/json/value.hpp>
 
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,15 +29,13 @@ boost::json::object job_json(const engine::job_info& job,
 class request_texts {
 public:
     explicit request_texts(std::size_t max_bytes = std::size_t{32} << 20, std::size_t min_bytes = 4096)
-        : max_bytes_(max_bytes), min_bytes_(min_bytes) {}
+        : texts_(max_bytes, min_bytes) {}
     std::shared_ptr<const std::string> get(const engine::job_info& job);
-    std::size_t bytes() const { return bytes_; }
+    std::size_t bytes() const { return texts_.bytes(); }
     std::size_t size() const { return texts_.size(); }
 
 private:
-    std::size_t max_bytes_, min_bytes_, bytes_ = 0;
-    std::map<std::string, std::shared_ptr<const std::string>> texts_; // by job id
-    std::deque<std::string> order_;                                   // job ids, oldest first
+    engine::detail::fifo_cache<std::string> texts_; // by job id
 };
 
 // job_json's text, the request taken from `requests`.

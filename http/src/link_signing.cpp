@@ -2,6 +2,9 @@
 
 #include "query.hpp"
 
+#include <boost/uuid/name_generator_sha1.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
 #include <array>
 #include <charconv>
 #include <openssl/crypto.h>
@@ -117,6 +120,14 @@ std::string owner_for_key(std::string_view secret, std::string_view api_key) {
     std::string message = "owner\n";
     message += api_key;
     return "key:" + to_hex(hmac_sha256(secret, message));
+}
+
+std::string legacy_owner_for_key(std::string_view api_key) {
+    const boost::uuids::name_generator_sha1 names(boost::uuids::uuid{
+        {0x6b, 0x1e, 0x5a, 0x42, 0x8c, 0x3d, 0x4f, 0x10, 0x9a, 0x77, 0x21, 0x0e, 0x5c, 0x63, 0x88, 0x01}});
+    std::string owner = "key:";
+    owner += boost::uuids::to_string(names(api_key.data(), api_key.size()));
+    return owner;
 }
 
 std::optional<download_link> find_download_link(std::string_view query) {

@@ -37,6 +37,10 @@ std::string signed_download_url(std::string_view secret, std::string_view job_id
 // never stored and its owner name cannot be computed without the secret.
 std::string owner_for_key(std::string_view secret, std::string_view api_key);
 
+// The owner that versions before the HMAC owners recorded for `api_key`: "key:" and a SHA-1 name UUID of
+// the key, which anyone holding the key (or guessing it) can compute. Used only to rename those jobs.
+std::string legacy_owner_for_key(std::string_view api_key);
+
 // The link parameters of a query string (already split off the path, without '?'), as sent.
 struct download_link {
     std::string expires;

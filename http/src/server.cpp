@@ -3,6 +3,7 @@
 // sendfile), metrics.cpp, auth.cpp, http_error.cpp (codes and statuses).
 
 #include "context.hpp"
+#include "link_signing.hpp"
 #include "session.hpp"
 
 #include <pgexport/http/server.hpp>
@@ -27,6 +28,15 @@ struct server::impl {
     std::shared_ptr<server_context> ctx; // shared with the sessions, which may outlive the server object
     tcp::acceptor acceptor;
 };
+
+std::vector<std::pair<std::string, std::string>> owner_renames(const server_config& config) {
+    std::vector<std::pair<std::string, std::string>> renames;
+    if (config.secret.empty())
+        return renames;
+    for (const auto& key : config.api_keys)
+        renames.emplace_back(legacy_owner_for_key(key), owner_for_key(config.secret, key));
+    return renames;
+}
 
 server::server(asio::io_context& io, engine::export_engine& engine, server_config config)
     : impl_(std::make_shared<impl>(io, engine, std::move(config))) {}

@@ -1037,6 +1037,44 @@ BOOST_AUTO_TEST_CASE(jobs_belong_to_their_table) {
     BOOST_TEST(env.db.query("SELECT table_name FROM export_jobs WHERE id = '" + named_u_job + "'").at(0) == "u");
 }
 
+// An owner name scheme that changed (API keys' owners became HMACs): the start-up rename gives a key its
+// earlier jobs back, and touches no other owner's.
+BOOST_AUTO_TEST_CASE(owners_renamed_at_start) {
+    test_env env(standard_table + standard_rows(50));
+    std::string old_job, other_job;
+    {
+        asio::io_context io;
+        export_engine before(io.get_executor(), env.config(50));
+        pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+            co_await before.async_start();
+            old_job = (co_await before.async_create(make_request("{}"), std::string("key:old"))).value();
+            other_job = (co_await before.async_create(make_request("{}"), std::string("carol"))).value();
+            co_await before.async_shutdown();
+        });
+    }
+    auto config = env.config(50);
+    config.owner_renames = {{"key:old", "key:new"}, {"key:absent", "key:other"}};
+    std::string as_new, as_old, carol;
+    std::size_t listed_new = 0;
+    asio::io_context io;
+    export_engine after(io.get_executor(), config);
+    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await after.async_start();
+        auto seen = co_await after.async_status(old_job, std::string("key:new"));
+        as_new = seen ? seen->owner.value_or("") : to_string(seen.error().code);
+        auto hidden = co_await after.async_status(old_job, std::string("key:old"));
+        as_old = hidden ? std::string("<found>") : std::string(to_string(hidden.error().code));
+        auto other = co_await after.async_status(other_job, std::string("carol"));
+        carol = other ? other->owner.value_or("") : to_string(other.error().code);
+        listed_new = (co_await after.async_list(std::string("key:new")))->size();
+        co_await after.async_shutdown();
+    });
+    BOOST_TEST(as_new == "key:new");
+    BOOST_TEST(as_old == "not_found");
+    BOOST_TEST(carol == "carol");
+    BOOST_TEST(listed_new == 1u);
+}
+
 // The key must be unique, or keyset chunks skip rows at their ends: serve refuses a table whose key no
 // unique index covers, and takes a view (nothing to check) with a warning.
 BOOST_AUTO_TEST_CASE(key_must_be_unique) {

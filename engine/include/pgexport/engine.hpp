@@ -45,6 +45,9 @@ struct engine_config {
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
                                // 0: no limit. Exact across instances.
+    // Owners to rename at start, (old name, new name): the jobs created under a key's owner name of an
+    // earlier version stay visible to that key. Idempotent, so every instance may run it.
+    std::vector<std::pair<std::string, std::string>> owner_renames{};
     // While the data directory's file system has less free space than this, async_create answers
     // insufficient_storage and running jobs wait before their next chunk (they neither fail nor use up
     // their attempts); 0: no guard.

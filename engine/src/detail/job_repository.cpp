@@ -26,17 +26,29 @@ std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     return timestamp(std::chrono::duration_cast<timestamp::duration>(std::chrono::microseconds(*v)));
 }
 
-stored_job read_job(const PGresult* r, int row) {
+// A stored request, parsed; a large one once (`parsed`), as a request never changes.
+export_request read_request(const std::string& id, std::string_view text, fifo_cache<export_request>& parsed) {
+    // The text's length is part of the name, in case an id ever came back with another request.
+    std::string name = id;
+    name += '/';
+    name += std::to_string(text.size());
+    if (auto known = parsed.find(name))
+        return *known;
+    // Accepted under the limits of its day: read back whatever they are now.
+    constexpr request_limits unlimited{SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    auto request = parse_export_request(json::parse(text), unlimited);
+    if (!request)
+        throw std::runtime_error("job " + id + " has an unreadable request: " + request.error().message);
+    parsed.insert(name, std::make_shared<const export_request>(*request), text.size());
+    return std::move(*request);
+}
+
+stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& parsed) {
     stored_job j;
     job_info& info = j.info;
     info.id = *get_text(r, row, 0);
     info.status = parse_job_status(*get_text(r, row, 1)).value_or(job_status::failed);
-    // Accepted under the limits of its day: read back whatever they are now.
-    constexpr request_limits unlimited{SIZE_MAX, SIZE_MAX, SIZE_MAX};
-    auto request = parse_export_request(json::parse(*get_text(r, row, 2)), unlimited);
-    if (!request)
-        throw std::runtime_error("job " + info.id + " has an unreadable request: " + request.error().message);
-    info.request = std::move(*request);
+    info.request = read_request(info.id, *get_text(r, row, 2), parsed);
     info.owner = get_text(r, row, 3);
     j.key_upper_bound = get_int64(r, row, 4);
     info.last_processed_id = get_int64(r, row, 5);
@@ -72,10 +84,10 @@ std::vector<std::string> first_column(const PGresult* r) {
     return values;
 }
 
-std::vector<stored_job> read_jobs(const PGresult* r) {
+std::vector<stored_job> read_jobs(const PGresult* r, fifo_cache<export_request>& parsed) {
     std::vector<stored_job> jobs;
     for (int i = 0; i < PQntuples(r); ++i)
-        jobs.push_back(read_job(r, i));
+        jobs.push_back(read_job(r, i, parsed));
     return jobs;
 }
 
@@ -135,7 +147,7 @@ std::optional<stored_job> job_repository::get(const std::string& id, const std::
                                 {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
-    return read_job(r.get(), 0);
+    return read_job(r.get(), 0, parsed_);
 }
 
 std::vector<stored_job> job_repository::list(const owner_filter& owner, const std::vector<std::string>& tables,
@@ -144,12 +156,17 @@ std::vector<stored_job> job_repository::list(const owner_filter& owner, const st
                                     " FROM export_jobs WHERE ($1::text IS NULL OR owner = $1)"
                                     " AND table_name = ANY($3::text[]) ORDER BY created_at DESC, id LIMIT $2",
                                 {owner, std::to_string(limit), text_array(tables)});
-    return read_jobs(r.get());
+    return read_jobs(r.get(), parsed_);
 }
 
 int job_repository::adopt_unnamed(const std::string& table, const std::string& key) {
     result_ptr r = session_.run(
         "UPDATE export_jobs SET table_name = $1, key_column = $2 WHERE table_name IS NULL", {table, key});
+    return std::atoi(PQcmdTuples(r.get()));
+}
+
+int job_repository::rename_owner(const std::string& from, const std::string& to) {
+    result_ptr r = session_.run("UPDATE export_jobs SET owner = $2 WHERE owner = $1", {from, to});
     return std::atoi(PQcmdTuples(r.get()));
 }
 
@@ -170,7 +187,7 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
         {owner, text_array(tables), std::to_string(lease_.count())});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
-    return read_job(r.get(), 0);
+    return read_job(r.get(), 0, parsed_);
 }
 
 lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {

@@ -4,6 +4,7 @@
 // lease: they name the lease's owner and token and change nothing once another instance has claimed the
 // job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
 
+#include "detail/fifo_cache.hpp"
 #include "detail/job_policy.hpp"
 #include "detail/pg.hpp"
 #include "detail/slice_plan.hpp"
@@ -61,6 +62,8 @@ public:
 
     // Jobs written before jobs named their table: they are `table`'s (one table per server then).
     int adopt_unnamed(const std::string& table, const std::string& key);
+    // Jobs owned by `from` become `to`'s; returns how many.
+    int rename_owner(const std::string& from, const std::string& to);
 
     // The oldest job of `tables` that is queued, or running under a lease that has expired, claimed for
     // `owner` under a new lease (its token one higher); nullopt when there is none.
@@ -120,6 +123,9 @@ private:
 
     blocking_session session_;
     std::chrono::milliseconds lease_;
+    // Large requests, parsed once: a list that holds a job of 100,000 filter values would parse its
+    // 800 KB again at every round. By the stored text's bytes.
+    fifo_cache<export_request> parsed_{std::size_t{8} << 20, 4096};
 };
 
 } // namespace pgexport::engine::detail

@@ -142,6 +142,12 @@ BOOST_AUTO_TEST_CASE(owners_depend_on_key_and_secret) {
     BOOST_TEST((owner.starts_with("key:") && owner.size() == 4 + 64));
 }
 
+BOOST_AUTO_TEST_CASE(legacy_owners_are_the_earlier_versions_names) {
+    // RFC 4122 version 5 in the earlier versions' namespace, as Python's uuid.uuid5 computes it.
+    BOOST_TEST(legacy_owner_for_key("k1") == "key:75d7e580-9d2f-5782-817e-870ed4793304");
+    BOOST_TEST(legacy_owner_for_key("k1") != owner_for_key(secret, "k1"));
+}
+
 BOOST_AUTO_TEST_CASE(link_parameters_in_the_query) {
     BOOST_TEST(!find_download_link(""));
     BOOST_TEST(!find_download_link("a=1&b=2"));

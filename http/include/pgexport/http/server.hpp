@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pgexport::http {
@@ -28,6 +29,10 @@ struct server_config {
     std::size_t max_connections_per_address = 256; // the same, per client IP address
     std::uint64_t min_download_rate = 4096;   // bytes/s a download reader must keep up after read_timeout
 };
+
+// The owner names that earlier versions recorded for `config.api_keys`, each with today's
+// (engine_config::owner_renames), so that jobs created before an upgrade stay visible to their keys.
+std::vector<std::pair<std::string, std::string>> owner_renames(const server_config& config);
 
 class server {
 public:
