@@ -11,6 +11,7 @@ file is byte-identical to the same export with parallelism 1 and to psql's COPY.
 - kill -9 at random instants of a parallel export, 10 times, each resumed by a new server on the same data
   directory: byte-identical every time (no slice lost or written twice);
 - cancel while every slice is held at a gate removes every slice file;
+- --max-rate is the job's, shared by its slices;
 - the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range.
 Chunks are 7 rows, so every slice spans several chunks. Every wait polls for a state with a deadline."""
 import gzip
@@ -19,6 +20,7 @@ import os
 import random
 import signal
 import sys
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -216,6 +218,20 @@ class parallel_export(unittest.TestCase):
             job, _, data = export(capped, {"table": "big", "parallelism": 16})
             self.assertEqual(slice_count(self.url, job), 2)
             self.assertEqual(data, copy_csv(self.url, "SELECT * FROM big ORDER BY id"))
+
+    def test_max_rate_is_shared_by_the_slices(self):
+        """--max-rate is per job: 4 slices together keep to it (each has a quarter), not 4 times it."""
+        expected = copy_csv(self.url, "SELECT * FROM big ORDER BY id")
+        rate = 128 * 1024
+        with server(BINARY, self.url, "--chunk-rows", "100", "--table", "big", "--max-rate", "128KiB") as s:
+            start = time.monotonic()
+            job, st, data = export(s, {"table": "big", "parallelism": 4})
+            took = time.monotonic() - start
+        self.assertEqual(data, expected)
+        self.assertEqual(slice_count(self.url, job), 4)
+        # A lower bound only: a busy machine makes it slower, never faster. Each slice may burst a tenth of a
+        # second of its share at the start.
+        self.assertGreater(took, 0.8 * len(data) / rate, f"{len(data)} bytes in {took:.2f} s at {rate} B/s")
 
     def test_kill_at_random_instants(self):
         """SIGKILL at a random instant of a parallel export, then a new server on the same data directory
