@@ -12,39 +12,25 @@ past 2^32, numeric, boolean, date, timestamptz, an enum-like text column, never 
 must follow the table picked and its export must equal psql's COPY of the same selection.
 The screenshots are kept in var/screenshots/ (page.png, page-orders.png; api-key/page.png); the README
 shows copies of the first two from docs/."""
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
+import unittest
 
-from e2e_support import ROOT, copy_csv, psql, scratch_database, server
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import ROOT, binary, check, copy_csv, main, psql, scratch_database, seed, server, wait_until
 
+BINARY = binary()
 API_KEY = "browser-key-7f3a"
 # The page's export, as the status echoes it (filters in their normalized operator form).
 ECHOED_REQUEST = {"filters": {"category": {"eq": "books"}}, "columns": ["id", "category", "amount"]}
 
 
-def get_json(url, key=None):
-    """(status, parsed JSON body) of a GET."""
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def wait_quiescent(url, timeout=60):
     """Waits until no job is queued or running: a server started next would take such jobs up."""
-    deadline = time.monotonic() + timeout
-    while psql(url, "SELECT count(*) FROM export_jobs WHERE status IN ('queued', 'running')").strip() != b"0":
-        if time.monotonic() > deadline:
-            raise AssertionError(f"jobs still queued or running after {timeout} s")
-        time.sleep(0.1)
+    wait_until("no job queued or running", lambda: psql(
+        url, "SELECT count(*) FROM export_jobs WHERE status IN ('queued', 'running')").strip() == b"0", timeout, 0.1)
 
 
 ORDERS = """
@@ -75,56 +61,56 @@ def run_page(base, screenshots, expected, key, scenario="records"):
                            expected], cwd=os.path.join(ROOT, "tests", "browser"), env=env, timeout=300).returncode
 
 
-def check_key_server(base):
+def check_key_server(s):
     """After the page's run with a key: the API refuses the keyless, and the key sees exactly one job, the
     page's export, completed (the exports the page sent without the key or with a wrong one made none)."""
-    problems = []
-    status, body = get_json(base + "/api/export")
-    error = body.get("error") if isinstance(body, dict) else None
-    if status != 401 or not isinstance(error, dict) or error.get("code") != "unauthorized":
-        problems.append(f"GET /api/export without the key: {status} {body}")
-    status, jobs = get_json(base + "/api/export", key=API_KEY)
-    if status != 200 or not isinstance(jobs, list) or len(jobs) != 1:
-        problems.append(f"the key's jobs are not exactly the page's one export: {status} {jobs}")
-    elif jobs[0].get("status") != "completed" or jobs[0].get("request") != ECHOED_REQUEST:
-        problems.append(f"the key's job is not the page's completed export: {jobs[0]}")
-    for p in problems:
-        print(f"not ok - {p}")
-    return not problems
+    r = s.request("GET", "/api/export")
+    error = r.json().get("error") if isinstance(r.json(), dict) else None
+    check(r.status == 401 and isinstance(error, dict) and error.get("code") == "unauthorized",
+          f"GET /api/export without the key: {r!r}")
+    r = s.request("GET", "/api/export", key=API_KEY)
+    jobs = r.json()
+    check(r.status == 200 and isinstance(jobs, list) and len(jobs) == 1,
+          f"the key's jobs are not exactly the page's one export: {r!r}")
+    check(jobs[0].get("status") == "completed" and jobs[0].get("request") == ECHOED_REQUEST,
+          f"the key's job is not the page's completed export: {jobs[0]}")
 
 
-def main():
-    binary = os.path.abspath(sys.argv[1])
-    screenshots = os.path.join(ROOT, "var", "screenshots")
-    failed = 0
-    with scratch_database("browser") as url, tempfile.TemporaryDirectory() as work:
-        subprocess.run([binary, "seed", "--rows", "20000", "--database", url], check=True, capture_output=True)
-        expected = os.path.join(work, "expected.csv")
-        with open(expected, "wb") as f:
-            f.write(copy_csv(url, "SELECT id, category, amount FROM records WHERE category = 'books' ORDER BY id"))
-        for key in (None, API_KEY):
-            if key:
-                wait_quiescent(url)  # the first server's job is over (the job table exists from its start)
-            args = ["--chunk-rows", "1000"] + (["--api-key", key] if key else [])
-            with server(binary, url, *args) as s:
-                ok = run_page(s.base, os.path.join(screenshots, "api-key") if key else screenshots, expected, key) == 0
-                if ok and key:
-                    ok = check_key_server(s.base)
-                if not ok:
-                    failed += 1
-                    print(s.log_tail())
-        wait_quiescent(url)
-        psql(url, ORDERS)
-        orders_expected = os.path.join(work, "orders.csv")
+SCREENSHOTS = os.path.join(ROOT, "var", "screenshots")
+
+
+class page(unittest.TestCase):
+    """One database for the three runs; each server starts once no job of the one before is left."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.url = cls.enterClassContext(scratch_database("browser"))
+        cls.work = cls.enterClassContext(tempfile.TemporaryDirectory())
+        seed(BINARY, cls.url, 20000)
+        cls.expected = os.path.join(cls.work, "expected.csv")
+        with open(cls.expected, "wb") as f:
+            f.write(copy_csv(cls.url, "SELECT id, category, amount FROM records WHERE category = 'books' ORDER BY id"))
+
+    def test_without_keys(self):
+        with server(BINARY, self.url, "--chunk-rows", "1000") as s:
+            check(run_page(s.base, SCREENSHOTS, self.expected, None) == 0, "page_test.mjs failed (above)")
+
+    def test_with_a_key(self):
+        wait_quiescent(self.url)  # the first server's job is over (the job table exists from its start)
+        with server(BINARY, self.url, "--chunk-rows", "1000", "--api-key", API_KEY) as s:
+            check(run_page(s.base, os.path.join(SCREENSHOTS, "api-key"), self.expected, API_KEY) == 0,
+                  "page_test.mjs failed (above)")
+            check_key_server(s)
+
+    def test_a_second_table(self):
+        wait_quiescent(self.url)
+        psql(self.url, ORDERS)
+        orders_expected = os.path.join(self.work, "orders.csv")
         with open(orders_expected, "wb") as f:
-            f.write(copy_csv(url, ORDERS_SELECT))
-        with server(binary, url, "--chunk-rows", "100", "--table", "records", "--table", "orders:order_id") as s:
-            if run_page(s.base, screenshots, orders_expected, None, "orders") != 0:
-                failed += 1
-                print(s.log_tail())
-    print(f"{3 - failed} passed, {failed} failed")
-    return 1 if failed else 0
+            f.write(copy_csv(self.url, ORDERS_SELECT))
+        with server(BINARY, self.url, "--chunk-rows", "100", "--table", "records", "--table", "orders:order_id") as s:
+            check(run_page(s.base, SCREENSHOTS, orders_expected, None, "orders") == 0, "page_test.mjs failed (above)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

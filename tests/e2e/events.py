@@ -16,8 +16,7 @@
   stream breaks it falls back to polling and still saves the file.
 - /api/schema describes the demo table and a second table with other types; its operators are exactly
   those the export accepts (every operator of every column is tried); an unknown table is 404.
-Ends with `N passed, M failed`."""
-import http.client
+One line per case, then `N passed, M failed`; `-k NAME` runs only the cases whose name has NAME in it."""
 import http.server
 import json
 import os
@@ -26,55 +25,22 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from e2e_support import held_gate, install_gate, psql, scratch_database, server, test_runner
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import binary, check, held_gate, install_gate, main, psql, server, shared_database
 
-BINARY = os.path.abspath(sys.argv[1])
-ONLY = sys.argv[2] if len(sys.argv) > 2 else ""  # run only the tests whose name has this in it
-tests = test_runner()
+BINARY = binary()
 ROWS = 3000
 OPEN_BELOW = 1000  # rows up to this key pass the gate; the job then waits at it while it is held
 
 
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
-
-
 def call(srv, method, path, body=None, headers=None, timeout=30):
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    try:
-        h = dict(headers or {})
-        if body is not None:
-            h["Content-Type"] = "application/json"
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
-
-
-def create(srv, body, headers=None):
-    st, _, raw = call(srv, "POST", "/api/export", json.dumps(body), headers)
-    check(st == 202, f"create {body}: {st} {raw[:300]!r}")
-    return json.loads(raw)["jobId"]
-
-
-def status(srv, job, headers=None):
-    st, _, raw = call(srv, "GET", f"/api/export/{job}/status", headers=headers)
-    check(st == 200, f"status: {st} {raw[:300]!r}")
-    return json.loads(raw)
-
-
-def wait_status(srv, job, wanted, timeout=60):
-    deadline = time.monotonic() + timeout
-    while (s := status(srv, job))["status"] != wanted:
-        check(time.monotonic() < deadline, f"job {job} is {s['status']}, not {wanted}, after {timeout} s")
-        time.sleep(0.02)
-    return s
+    """(status, headers, raw body) of one request; a body is sent as JSON."""
+    h = dict(headers or {}, **({"Content-Type": "application/json"} if body is not None else {}))
+    r = srv.request(method, path, body, h, timeout=timeout)
+    return r.status, r.headers, r.body
 
 
 class event_stream:
@@ -165,108 +131,6 @@ def connections(srv):
 
 # --- the events -----------------------------------------------------------------------------------------
 
-def events_arrive_in_order_and_end_with_the_final_status(srv, url):
-    with held_gate(url) as gate:
-        job = create(srv, {"table": "records_gated"})
-        stream = event_stream(srv, job)
-        check(stream.status == 200, f"events answered {stream.status}")
-        check(stream.headers.get("content-type") == "text/event-stream", stream.headers)
-        check(stream.headers.get("cache-control") == "no-store", stream.headers)
-        check(stream.headers.get("x-accel-buffering") == "no", stream.headers)
-        check(stream.headers.get("transfer-encoding") == "chunked", stream.headers)
-        check("content-length" not in stream.headers, stream.headers)
-        events = [stream.next()]
-        check(events[0] is not None and events[0][0] == "progress", f"the first event: {events[0]}")
-        check(events[0][1]["jobId"] == job and events[0][1]["status"] in ("queued", "running"), events[0])
-        gate.wait_for_waiters(1)
-        # Held at the gate the job runs but cannot move: progress still comes, about once a second.
-        held_from = len(events)
-        while len(events) < held_from + 4:
-            e = stream.next(within=5)
-            check(e is not None and e[0] == "progress", f"while held: {e}")
-            events.append(e)
-        gaps = [b[2] - a[2] for a, b in zip(events[held_from:], events[held_from + 1:])]
-        check(max(gaps) < 2.5, f"progress while running came {max(gaps):.2f} s apart")
-        check(events[-1][1]["status"] == "running" and events[-1][1]["rowsExported"] == OPEN_BELOW,
-              f"held at the gate: {events[-1][1]}")
-    # The gate is open: the rest of the rows, then the final event, then the end of the stream.
-    while (e := stream.next()) is not None:
-        events.append(e)
-    check(stream.ended_cleanly(), "the stream ends with the body's last chunk")
-    stream.close()
-    names = [e[0] for e in events]
-    check(names[-1] == "completed" and names.count("completed") == 1, f"events: {names}")
-    check(all(n == "progress" for n in names[:-1]), f"events: {names}")
-    final = events[-1][1]
-    check(final["status"] == "completed" and final["rowsExported"] == ROWS, f"final: {final}")
-    check(final == status(srv, job), "the final event's data is the job's status")
-    rows = [e[1]["rowsExported"] for e in events]
-    check(rows == sorted(rows), f"rowsExported went back: {rows}")
-    order = {"queued": 0, "running": 1, "completed": 2}
-    states = [order[e[1]["status"]] for e in events]
-    check(states == sorted(states), f"statuses out of order: {[e[1]['status'] for e in events]}")
-
-
-def an_ended_job_gets_its_final_event_alone(srv, url):
-    job = create(srv, {"columns": ["id"]})
-    wait_status(srv, job, "completed")
-    stream = event_stream(srv, job)
-    first, rest = stream.next(), stream.next()
-    stream.close()
-    check(first is not None and first[0] == "completed" and first[1]["status"] == "completed", f"got {first}")
-    check(rest is None, f"more after the final event: {rest}")
-    # A cancelled one says so.
-    with held_gate(url) as gate:
-        held = create(srv, {"table": "records_gated"})
-        gate.wait_for_waiters(1)
-        stream = event_stream(srv, held)
-        check(stream.next()[0] == "progress", "a running job's stream starts with progress")
-        st, _, raw = call(srv, "DELETE", f"/api/export/{held}")
-        check(st == 200, f"cancel: {st} {raw!r}")
-        while (e := stream.next()) is not None and e[0] == "progress":
-            pass
-        check(e is not None and e[0] == "cancelled" and e[1]["status"] == "cancelled", f"after the cancel: {e}")
-        check(stream.next() is None, "the stream ends after the final event")
-        stream.close()
-
-
-def unknown_and_malformed_ids_and_head(srv, url):
-    st, headers, raw = call(srv, "GET", "/api/export/00000000-0000-0000-0000-000000000000/events")
-    check(st == 404 and json.loads(raw)["error"]["code"] == "not_found", f"unknown job: {st} {raw!r}")
-    st, _, raw = call(srv, "GET", "/api/export/not-a-uuid/events")
-    check(st == 400 and json.loads(raw)["error"]["code"] == "invalid_request", f"malformed id: {st} {raw!r}")
-    st, _, raw = call(srv, "POST", "/api/export/00000000-0000-0000-0000-000000000000/events", "{}")
-    check(st == 405, f"POST: {st} {raw!r}")
-    with held_gate(url) as gate:
-        job = create(srv, {"table": "records_gated"})
-        gate.wait_for_waiters(1)
-        st, headers, raw = call(srv, "HEAD", f"/api/export/{job}/events", timeout=10)
-        check(st == 200 and raw == b"", f"HEAD: {st} {raw!r}")
-        check(headers.get("content-type") == "text/event-stream", f"HEAD: {headers}")
-
-
-def another_keys_job_is_not_found(srv_keys, url):
-    a = {"Authorization": "Bearer key-a"}
-    b = {"Authorization": "Bearer key-b"}
-    job = create(srv_keys, {"columns": ["id"]}, a)
-    stream = event_stream(srv_keys, job, b)
-    check(stream.status == 404, f"another key's job: {stream.status}")
-    stream.close()
-    stream = event_stream(srv_keys, job)
-    check(stream.status == 401, f"no key: {stream.status}")
-    stream.close()
-    stream = event_stream(srv_keys, job, a)
-    check(stream.status == 200, f"its own key: {stream.status}")
-    while (e := stream.next()) is not None and e[0] == "progress":
-        pass
-    check(e is not None and e[0] == "completed", f"its own key: {e}")
-    check("signature=" in (e[1]["downloadUrl"] or ""), f"the final event's downloadUrl is a signed link, as status's: {e[1]}")
-    stream.close()
-    st, _, _ = call(srv_keys, "GET", "/api/schema")
-    check(st == 401, f"schema without a key: {st}")
-    st, _, raw = call(srv_keys, "GET", "/api/schema", headers=b)
-    check(st == 200 and json.loads(raw)["table"] == "records", f"schema with a key: {st} {raw[:200]!r}")
-
 
 def drop(sock, reset):
     if reset:  # RST instead of FIN
@@ -274,76 +138,7 @@ def drop(sock, reset):
     sock.close()
 
 
-def dropped_clients_do_not_leak(srv_one_slot, url):
-    """50 streams on a queued job (nothing is written to them for 15 s) and 50 on a running one, dropped
-    half by close and half by reset: every connection is gone within a few seconds."""
-    srv = srv_one_slot
-    with held_gate(url) as gate:
-        running = create(srv, {"table": "records_gated"})
-        gate.wait_for_waiters(1)
-        queued = create(srv, {"columns": ["id"]})  # --max-concurrent 1: it waits for the held one
-        check(status(srv, queued)["status"] == "queued", "the second job is queued")
-        baseline = connections(srv)
-        socks = []
-        for i in range(100):
-            job = queued if i % 2 else running
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
-            s.sendall(f"GET /api/export/{job}/events HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
-            got = b""
-            while b"event: progress" not in got:  # the header and the first event: the stream is open
-                chunk = s.recv(4096)
-                check(chunk, f"stream {i} closed early: {got!r}")
-                got += chunk
-            socks.append(s)
-        check(connections(srv) >= baseline + 100, f"100 streams open: {connections(srv)} (baseline {baseline})")
-        for i, s in enumerate(socks):
-            drop(s, reset=i % 4 < 2)
-        deadline = time.monotonic() + 5  # far below the 15 s in which a queued job's stream writes nothing
-        while (n := connections(srv)) > baseline:
-            check(time.monotonic() < deadline, f"{n - baseline} dropped streams still open after 5 s")
-            time.sleep(0.05)
-        check(status(srv, queued)["status"] == "queued", "the queued job is still queued")
-        st, _, _ = call(srv, "DELETE", f"/api/export/{queued}")
-        check(st == 200, "cancel the queued job")
-        st, _, _ = call(srv, "DELETE", f"/api/export/{running}")
-        check(st == 200, "cancel the running job")
-
-
-def shutdown_ends_the_streams(url):
-    with server(BINARY, url, "--chunk-rows", "100", "--table", "records_gated") as srv, held_gate(url) as gate:
-        job = create(srv, {})
-        gate.wait_for_waiters(1)
-        stream = event_stream(srv, job)
-        check(stream.next()[0] == "progress", "the stream is open")
-        t0 = time.monotonic()
-        srv.process.send_signal(signal.SIGTERM)
-        while (e := stream.next()) is not None:
-            check(e[0] == "progress", f"no final event at shutdown (the job is not over): {e}")
-        check(stream.ended_cleanly(), "the server ended the stream (its last chunk came) before it exited")
-        check(time.monotonic() - t0 < 10, "the stream ended within 10 s of SIGTERM")
-        stream.close()
-        check(srv.process.wait(30) == 0, "the server exits 0")
-
-
 # --- the export client ----------------------------------------------------------------------------------
-
-def client_follows_the_events(srv, url, work):
-    out = os.path.join(work, "events.csv")
-    p = subprocess.run([BINARY, "export", "--server", srv.base, "--output", out, "--columns", "id,name"],
-                       capture_output=True, timeout=120)
-    check(p.returncode == 0, p.stderr.decode())
-    targets = []
-    for line in srv.log_tail(1000000).splitlines():
-        try:
-            targets.append(json.loads(line).get("target", ""))
-        except ValueError:
-            pass
-    events = [t for t in targets if t.endswith("/events")]
-    check(events, "the client asked for the events")
-    job = events[-1].split("/")[3]
-    check(f"/api/export/{job}/status" not in targets, "the client polled the status although events came")
-    with open(out, "rb") as f:
-        check(f.read().count(b"\n") == ROWS + 1, "the file has every row")
 
 
 class fake_server(http.server.ThreadingHTTPServer):
@@ -400,22 +195,6 @@ class fake_handler(http.server.BaseHTTPRequestHandler):
             self.reply(404, b"{}")
 
 
-def client_falls_back_to_polling(work):
-    for events in ("missing", "broken"):
-        fake = fake_server(b"id\n1\n2\n", events)
-        try:
-            out = os.path.join(work, f"fallback-{events}.csv")
-            p = subprocess.run([BINARY, "export", "--server", f"http://127.0.0.1:{fake.server_port}",
-                                "--output", out], capture_output=True, timeout=60)
-            check(p.returncode == 0, f"{events}: {p.stderr.decode()}")
-            check(fake.status_calls >= 1, f"{events}: the client did not poll")
-            with open(out, "rb") as f:
-                check(f.read() == b"id\n1\n2\n", f"{events}: the file")
-        finally:
-            fake.shutdown()
-            fake.server_close()
-
-
 # --- the schema -----------------------------------------------------------------------------------------
 
 SAMPLES = {  # a value of each type the second table has
@@ -424,90 +203,291 @@ SAMPLES = {  # a value of each type the second table has
 }
 
 
-def schema_describes_each_table(srv, url):
-    st, headers, raw = call(srv, "GET", "/api/schema")
-    check(st == 200 and headers.get("content-type", "").startswith("application/json"), f"schema: {st}")
-    s = json.loads(raw)
-    check(s["table"] == "records" and s["key"] == "id", f"the first table: {s['table']} {s['key']}")
-    check(s["tables"] == ["records", "records_gated", "gadgets"], f"tables: {s['tables']}")
-    cols = {c["name"]: c for c in s["columns"]}
-    check([c["name"] for c in s["columns"]] == ["id", "category", "created_at", "name", "email", "amount", "status",
-                                                "description"], f"columns: {list(cols)}")
-    check(cols["id"]["type"] == "bigint" and cols["id"]["nullable"] is False, cols["id"])
-    check(cols["description"]["nullable"] is True and cols["amount"]["type"] == "numeric", s["columns"])
-    every = ["eq", "ne", "gt", "gte", "lt", "lte", "in"]
-    check(all(c["operators"] == every for c in s["columns"]), f"records' operators: {s['columns']}")
-    # The seeder analyzes records: the values of its few-valued columns come from the statistics.
-    check(cols["status"].get("values") == sorted(["pending", "paid", "shipped", "delivered", "cancelled", "refunded"])
-          and len(cols["category"].get("values", [])) == 10, f"few values listed: {cols['status']} {cols['category']}")
-    check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
-          f"values only for few-valued text: {s['columns']}")
-    check(s["options"] == {"formats": ["csv", "jsonl"], "compression": ["none", "gzip"],
-                           "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"], "maxParallelism": 4},
-          f"options: {s['options']}")
-    check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
-
-    st, _, raw = call(srv, "GET", "/api/schema?table=gadgets")
-    check(st == 200, f"gadgets: {st} {raw!r}")
-    g = json.loads(raw)
-    check(g["table"] == "gadgets" and g["key"] == "gid", f"gadgets: {g['table']} {g['key']}")
-    types = {c["name"]: (c["type"], c["nullable"]) for c in g["columns"]}
-    check(types == {"gid": ("integer", False), "label": ("character varying", True), "price": ("numeric", True),
-                    "active": ("boolean", False), "meta": ("json", True), "tags": ("text[]", True),
-                    "seen": ("timestamp with time zone", True), "spot": ("point", True)}, f"gadgets: {types}")
-    ops = {c["name"]: c["operators"] for c in g["columns"]}
-    check(all("values" not in c for c in g["columns"]), f"gadgets: 50 labels are too many to list: {g['columns']}")
-    check(ops["meta"] == [], f"json has no operator: {ops['meta']}")
-    check(ops["active"] == every and ops["tags"] == every, f"boolean, text[]: {ops}")
-    # What the schema promises is what an export accepts, operator by operator.
-    for c in g["columns"]:
-        for op in every:
-            value = [SAMPLES[c["type"]]] if op == "in" else SAMPLES[c["type"]]
-            st, _, raw = call(srv, "POST", "/api/export",
-                              json.dumps({"table": "gadgets", "filters": {c["name"]: {op: value}}}))
-            check((st == 202) == (op in c["operators"]),
-                  f"{c['name']} ({c['type']}) {op}: the schema says {c['operators']}, the export answered {st} {raw!r}")
-            if st == 202:  # gone again at once: 56 of them would pass --max-jobs-per-key
-                call(srv, "DELETE", f"/api/export/{json.loads(raw)['jobId']}")
-
-    st, _, raw = call(srv, "GET", "/api/schema?table=nope")
-    err = json.loads(raw)["error"]
-    check(st == 404 and err["code"] == "not_found" and "gadgets" in err["message"], f"unknown table: {st} {raw!r}")
-    st, _, raw = call(srv, "GET", "/api/schema?tabel=gadgets")
-    check(st == 400 and json.loads(raw)["error"]["code"] == "invalid_request", f"unknown parameter: {st} {raw!r}")
-    st, headers, raw = call(srv, "HEAD", "/api/schema")
-    check(st == 200 and raw == b"" and int(headers["content-length"]) > 100, f"HEAD: {st} {headers}")
+TABLES = ["--table", "records", "--table", "records_gated", "--table", "gadgets:gid"]
 
 
-def run(fn, *args):
-    if ONLY in fn.__name__:
-        tests.run(fn, *args)
-
-
-def main():
-    with scratch_database("events") as url, tempfile.TemporaryDirectory() as work:
-        subprocess.run([BINARY, "seed", "--rows", str(ROWS), "--database", url], check=True, capture_output=True)
-        install_gate(url, view="records_gated", open_below=OPEN_BELOW)
-        psql(url, """
+def prepare(url):
+    """The gate, and a second table of other types."""
+    install_gate(url, view="records_gated", open_below=OPEN_BELOW)
+    psql(url, """
 CREATE TABLE gadgets (gid integer PRIMARY KEY, label varchar(20), price numeric(8,2), active boolean NOT NULL,
                       meta json, tags text[], seen timestamptz, spot point);
 INSERT INTO gadgets SELECT g, 'g' || g, g * 1.5, g % 2 = 0, '{"a": 1}', '{a,b}', '2024-01-01Z', point(g, g)
 FROM generate_series(1, 50) g;""")
-        tables = ["--table", "records", "--table", "records_gated", "--table", "gadgets:gid"]
-        with server(BINARY, url, "--chunk-rows", "100", *tables) as srv:
-            run(events_arrive_in_order_and_end_with_the_final_status, srv, url)
-            run(an_ended_job_gets_its_final_event_alone, srv, url)
-            run(unknown_and_malformed_ids_and_head, srv, url)
-            run(client_follows_the_events, srv, url, work)
-            run(schema_describes_each_table, srv, url)
-        with server(BINARY, url, "--chunk-rows", "100", "--max-concurrent", "1", *tables) as srv:
-            run(dropped_clients_do_not_leak, srv, url)
-        with server(BINARY, url, "--api-key", "key-a", "--api-key", "key-b", *tables) as srv:
-            run(another_keys_job_is_not_found, srv, url)
-        run(shutdown_ends_the_streams, url)
-        run(client_falls_back_to_polling, work)
-    return tests.summary()
+
+
+# The suite's database (ROWS rows, the gate, gadgets) and work directory, made once for all its cases.
+events_case = shared_database(BINARY, "events", ROWS, prepare)
+
+
+class one_server(events_case):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100", *TABLES))
+
+    def test_events_arrive_in_order_and_end_with_the_final_status(self):
+        srv, url = self.srv, self.url
+        with held_gate(url) as gate:
+            job = srv.create({"table": "records_gated"})
+            stream = event_stream(srv, job)
+            check(stream.status == 200, f"events answered {stream.status}")
+            check(stream.headers.get("content-type") == "text/event-stream", stream.headers)
+            check(stream.headers.get("cache-control") == "no-store", stream.headers)
+            check(stream.headers.get("x-accel-buffering") == "no", stream.headers)
+            check(stream.headers.get("transfer-encoding") == "chunked", stream.headers)
+            check("content-length" not in stream.headers, stream.headers)
+            events = [stream.next()]
+            check(events[0] is not None and events[0][0] == "progress", f"the first event: {events[0]}")
+            check(events[0][1]["jobId"] == job and events[0][1]["status"] in ("queued", "running"), events[0])
+            gate.wait_for_waiters(1)
+            # Held at the gate the job runs but cannot move: progress still comes, about once a second.
+            held_from = len(events)
+            while len(events) < held_from + 4:
+                e = stream.next(within=5)
+                check(e is not None and e[0] == "progress", f"while held: {e}")
+                events.append(e)
+            gaps = [b[2] - a[2] for a, b in zip(events[held_from:], events[held_from + 1:])]
+            check(max(gaps) < 2.5, f"progress while running came {max(gaps):.2f} s apart")
+            check(events[-1][1]["status"] == "running" and events[-1][1]["rowsExported"] == OPEN_BELOW,
+                  f"held at the gate: {events[-1][1]}")
+        # The gate is open: the rest of the rows, then the final event, then the end of the stream.
+        while (e := stream.next()) is not None:
+            events.append(e)
+        check(stream.ended_cleanly(), "the stream ends with the body's last chunk")
+        stream.close()
+        names = [e[0] for e in events]
+        check(names[-1] == "completed" and names.count("completed") == 1, f"events: {names}")
+        check(all(n == "progress" for n in names[:-1]), f"events: {names}")
+        final = events[-1][1]
+        check(final["status"] == "completed" and final["rowsExported"] == ROWS, f"final: {final}")
+        check(final == srv.status(job), "the final event's data is the job's status")
+        rows = [e[1]["rowsExported"] for e in events]
+        check(rows == sorted(rows), f"rowsExported went back: {rows}")
+        order = {"queued": 0, "running": 1, "completed": 2}
+        states = [order[e[1]["status"]] for e in events]
+        check(states == sorted(states), f"statuses out of order: {[e[1]['status'] for e in events]}")
+
+    def test_an_ended_job_gets_its_final_event_alone(self):
+        srv, url = self.srv, self.url
+        job = srv.create({"columns": ["id"]})
+        srv.wait_status(job, lambda st: st["status"] == "completed", "completed")
+        stream = event_stream(srv, job)
+        first, rest = stream.next(), stream.next()
+        stream.close()
+        check(first is not None and first[0] == "completed" and first[1]["status"] == "completed", f"got {first}")
+        check(rest is None, f"more after the final event: {rest}")
+        # A cancelled one says so.
+        with held_gate(url) as gate:
+            held = srv.create({"table": "records_gated"})
+            gate.wait_for_waiters(1)
+            stream = event_stream(srv, held)
+            check(stream.next()[0] == "progress", "a running job's stream starts with progress")
+            st, _, raw = call(srv, "DELETE", f"/api/export/{held}")
+            check(st == 200, f"cancel: {st} {raw!r}")
+            while (e := stream.next()) is not None and e[0] == "progress":
+                pass
+            check(e is not None and e[0] == "cancelled" and e[1]["status"] == "cancelled", f"after the cancel: {e}")
+            check(stream.next() is None, "the stream ends after the final event")
+            stream.close()
+
+    def test_unknown_and_malformed_ids_and_head(self):
+        srv, url = self.srv, self.url
+        st, headers, raw = call(srv, "GET", "/api/export/00000000-0000-0000-0000-000000000000/events")
+        check(st == 404 and json.loads(raw)["error"]["code"] == "not_found", f"unknown job: {st} {raw!r}")
+        st, _, raw = call(srv, "GET", "/api/export/not-a-uuid/events")
+        check(st == 400 and json.loads(raw)["error"]["code"] == "invalid_request", f"malformed id: {st} {raw!r}")
+        st, _, raw = call(srv, "POST", "/api/export/00000000-0000-0000-0000-000000000000/events", "{}")
+        check(st == 405, f"POST: {st} {raw!r}")
+        with held_gate(url) as gate:
+            job = srv.create({"table": "records_gated"})
+            gate.wait_for_waiters(1)
+            st, headers, raw = call(srv, "HEAD", f"/api/export/{job}/events", timeout=10)
+            check(st == 200 and raw == b"", f"HEAD: {st} {raw!r}")
+            check(headers.get("content-type") == "text/event-stream", f"HEAD: {headers}")
+
+    def test_client_follows_the_events(self):
+        srv, work = self.srv, self.work
+        out = os.path.join(work, "events.csv")
+        p = subprocess.run([BINARY, "export", "--server", srv.base, "--output", out, "--columns", "id,name"],
+                           capture_output=True, timeout=120)
+        check(p.returncode == 0, p.stderr.decode())
+        targets = []
+        for line in srv.log_text().splitlines():
+            try:
+                targets.append(json.loads(line).get("target", ""))
+            except ValueError:
+                pass
+        events = [t for t in targets if t.endswith("/events")]
+        check(events, "the client asked for the events")
+        job = events[-1].split("/")[3]
+        check(f"/api/export/{job}/status" not in targets, "the client polled the status although events came")
+        with open(out, "rb") as f:
+            check(f.read().count(b"\n") == ROWS + 1, "the file has every row")
+
+    def test_schema_describes_each_table(self):
+        srv = self.srv
+        st, headers, raw = call(srv, "GET", "/api/schema")
+        check(st == 200 and headers.get("content-type", "").startswith("application/json"), f"schema: {st}")
+        s = json.loads(raw)
+        check(s["table"] == "records" and s["key"] == "id", f"the first table: {s['table']} {s['key']}")
+        check(s["tables"] == ["records", "records_gated", "gadgets"], f"tables: {s['tables']}")
+        cols = {c["name"]: c for c in s["columns"]}
+        check([c["name"] for c in s["columns"]] == ["id", "category", "created_at", "name", "email", "amount", "status",
+                                                    "description"], f"columns: {list(cols)}")
+        check(cols["id"]["type"] == "bigint" and cols["id"]["nullable"] is False, cols["id"])
+        check(cols["description"]["nullable"] is True and cols["amount"]["type"] == "numeric", s["columns"])
+        every = ["eq", "ne", "gt", "gte", "lt", "lte", "in"]
+        check(all(c["operators"] == every for c in s["columns"]), f"records' operators: {s['columns']}")
+        # The seeder analyzes records: the values of its few-valued columns come from the statistics.
+        check(cols["status"].get("values") == sorted(["pending", "paid", "shipped", "delivered", "cancelled", "refunded"])
+              and len(cols["category"].get("values", [])) == 10, f"few values listed: {cols['status']} {cols['category']}")
+        check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
+              f"values only for few-valued text: {s['columns']}")
+        check(s["options"] == {"formats": ["csv", "jsonl"], "compression": ["none", "gzip"],
+                               "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"], "maxParallelism": 4},
+              f"options: {s['options']}")
+        check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
+
+        st, _, raw = call(srv, "GET", "/api/schema?table=gadgets")
+        check(st == 200, f"gadgets: {st} {raw!r}")
+        g = json.loads(raw)
+        check(g["table"] == "gadgets" and g["key"] == "gid", f"gadgets: {g['table']} {g['key']}")
+        types = {c["name"]: (c["type"], c["nullable"]) for c in g["columns"]}
+        check(types == {"gid": ("integer", False), "label": ("character varying", True), "price": ("numeric", True),
+                        "active": ("boolean", False), "meta": ("json", True), "tags": ("text[]", True),
+                        "seen": ("timestamp with time zone", True), "spot": ("point", True)}, f"gadgets: {types}")
+        ops = {c["name"]: c["operators"] for c in g["columns"]}
+        check(all("values" not in c for c in g["columns"]), f"gadgets: 50 labels are too many to list: {g['columns']}")
+        check(ops["meta"] == [], f"json has no operator: {ops['meta']}")
+        check(ops["active"] == every and ops["tags"] == every, f"boolean, text[]: {ops}")
+        # What the schema promises is what an export accepts, operator by operator.
+        for c in g["columns"]:
+            for op in every:
+                value = [SAMPLES[c["type"]]] if op == "in" else SAMPLES[c["type"]]
+                st, _, raw = call(srv, "POST", "/api/export",
+                                  json.dumps({"table": "gadgets", "filters": {c["name"]: {op: value}}}))
+                check((st == 202) == (op in c["operators"]),
+                      f"{c['name']} ({c['type']}) {op}: the schema says {c['operators']}, the export answered {st} {raw!r}")
+                if st == 202:  # gone again at once: 56 of them would pass --max-jobs-per-key
+                    call(srv, "DELETE", f"/api/export/{json.loads(raw)['jobId']}")
+
+        st, _, raw = call(srv, "GET", "/api/schema?table=nope")
+        err = json.loads(raw)["error"]
+        check(st == 404 and err["code"] == "not_found" and "gadgets" in err["message"], f"unknown table: {st} {raw!r}")
+        st, _, raw = call(srv, "GET", "/api/schema?tabel=gadgets")
+        check(st == 400 and json.loads(raw)["error"]["code"] == "invalid_request", f"unknown parameter: {st} {raw!r}")
+        st, headers, raw = call(srv, "HEAD", "/api/schema")
+        check(st == 200 and raw == b"" and int(headers["content-length"]) > 100, f"HEAD: {st} {headers}")
+
+
+class one_slot(events_case):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv_one_slot = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100", "--max-concurrent", "1",
+                                                        *TABLES))
+
+    def test_dropped_clients_do_not_leak(self):
+        """50 streams on a queued job (nothing is written to them for 15 s) and 50 on a running one, dropped
+        half by close and half by reset: every connection is gone within a few seconds."""
+        srv_one_slot, url = self.srv_one_slot, self.url
+        srv = srv_one_slot
+        with held_gate(url) as gate:
+            running = srv.create({"table": "records_gated"})
+            gate.wait_for_waiters(1)
+            queued = srv.create({"columns": ["id"]})  # --max-concurrent 1: it waits for the held one
+            check(srv.status(queued)["status"] == "queued", "the second job is queued")
+            baseline = connections(srv)
+            socks = []
+            for i in range(100):
+                job = queued if i % 2 else running
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+                s.sendall(f"GET /api/export/{job}/events HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
+                got = b""
+                while b"event: progress" not in got:  # the header and the first event: the stream is open
+                    chunk = s.recv(4096)
+                    check(chunk, f"stream {i} closed early: {got!r}")
+                    got += chunk
+                socks.append(s)
+            check(connections(srv) >= baseline + 100, f"100 streams open: {connections(srv)} (baseline {baseline})")
+            for i, s in enumerate(socks):
+                drop(s, reset=i % 4 < 2)
+            deadline = time.monotonic() + 5  # far below the 15 s in which a queued job's stream writes nothing
+            while (n := connections(srv)) > baseline:
+                check(time.monotonic() < deadline, f"{n - baseline} dropped streams still open after 5 s")
+                time.sleep(0.05)
+            check(srv.status(queued)["status"] == "queued", "the queued job is still queued")
+            st, _, _ = call(srv, "DELETE", f"/api/export/{queued}")
+            check(st == 200, "cancel the queued job")
+            st, _, _ = call(srv, "DELETE", f"/api/export/{running}")
+            check(st == 200, "cancel the running job")
+
+
+class with_keys(events_case):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv_keys = cls.enterClassContext(server(BINARY, cls.url, "--api-key", "key-a", "--api-key", "key-b",
+                                                    *TABLES))
+
+    def test_another_keys_job_is_not_found(self):
+        srv_keys = self.srv_keys
+        a = {"Authorization": "Bearer key-a"}
+        b = {"Authorization": "Bearer key-b"}
+        job = srv_keys.create({"columns": ["id"]}, key="key-a")
+        stream = event_stream(srv_keys, job, b)
+        check(stream.status == 404, f"another key's job: {stream.status}")
+        stream.close()
+        stream = event_stream(srv_keys, job)
+        check(stream.status == 401, f"no key: {stream.status}")
+        stream.close()
+        stream = event_stream(srv_keys, job, a)
+        check(stream.status == 200, f"its own key: {stream.status}")
+        while (e := stream.next()) is not None and e[0] == "progress":
+            pass
+        check(e is not None and e[0] == "completed", f"its own key: {e}")
+        check("signature=" in (e[1]["downloadUrl"] or ""), f"the final event's downloadUrl is a signed link, as status's: {e[1]}")
+        stream.close()
+        st, _, _ = call(srv_keys, "GET", "/api/schema")
+        check(st == 401, f"schema without a key: {st}")
+        st, _, raw = call(srv_keys, "GET", "/api/schema", headers=b)
+        check(st == 200 and json.loads(raw)["table"] == "records", f"schema with a key: {st} {raw[:200]!r}")
+
+
+class servers_of_their_own(events_case):
+    def test_shutdown_ends_the_streams(self):
+        url = self.url
+        with server(BINARY, url, "--chunk-rows", "100", "--table", "records_gated") as srv, held_gate(url) as gate:
+            job = srv.create({})
+            gate.wait_for_waiters(1)
+            stream = event_stream(srv, job)
+            check(stream.next()[0] == "progress", "the stream is open")
+            t0 = time.monotonic()
+            srv.process.send_signal(signal.SIGTERM)
+            while (e := stream.next()) is not None:
+                check(e[0] == "progress", f"no final event at shutdown (the job is not over): {e}")
+            check(stream.ended_cleanly(), "the server ended the stream (its last chunk came) before it exited")
+            check(time.monotonic() - t0 < 10, "the stream ended within 10 s of SIGTERM")
+            stream.close()
+            check(srv.process.wait(30) == 0, "the server exits 0")
+
+    def test_client_falls_back_to_polling(self):
+        work = self.work
+        for events in ("missing", "broken"):
+            fake = fake_server(b"id\n1\n2\n", events)
+            try:
+                out = os.path.join(work, f"fallback-{events}.csv")
+                p = subprocess.run([BINARY, "export", "--server", f"http://127.0.0.1:{fake.server_port}",
+                                    "--output", out], capture_output=True, timeout=60)
+                check(p.returncode == 0, f"{events}: {p.stderr.decode()}")
+                check(fake.status_calls >= 1, f"{events}: the client did not poll")
+                with open(out, "rb") as f:
+                    check(f.read() == b"id\n1\n2\n", f"{events}: the file")
+            finally:
+                fake.shutdown()
+                fake.server_close()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -10,110 +10,30 @@ or one with no record of its job, is started over (the file is still COPY's, byt
 scripted server: a 206 whose Content-Range does not start where the part ends is never appended, a
 known ETag goes in If-Range, and a 200 to a ranged request starts over; --job attaches; Ctrl-C leaves the job running,
 --cancel-on-interrupt cancels it, and says so when the job had already ended (each made certain with a
-gate that holds the job still); API keys. Ends with `N passed, M failed`."""
+gate that holds the job still); API keys. One line per case, then `N passed, M failed`."""
 import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
-import urllib.request
 
-from e2e_support import copy_csv, gate_waiters, held_gate, install_gate, scratch_database, server, test_runner
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import (binary, check, copy_csv, gate_waiters, held_gate, install_gate, main, server,
+                     shared_database, wait_until)
 
-BINARY = os.path.abspath(sys.argv[1])
+BINARY = binary()
 ALL_COLUMNS = "id, category, created_at, name, email, amount, status, description"
-RUNNER = test_runner()
-run = RUNNER.run
 
 
 def run_client(*args, timeout=120, **kw):
     return subprocess.run([BINARY, "export", *args], capture_output=True, timeout=timeout, **kw)
 
 
-def api(base, path, method="GET", body=None, key=None):
-    req = urllib.request.Request(base + path, method=method, data=body.encode() if body else None)
-    if body:
-        req.add_header("Content-Type", "application/json")
-    if key:
-        req.add_header("Authorization", "Bearer " + key)
-    with urllib.request.urlopen(req, timeout=20) as r:
-        return json.loads(r.read())
-
-
-def check(ok, what):
-    if not ok:
-        raise AssertionError(what)
-
-
-def round_trip_equals_copy(s, url, work):
-    out = os.path.join(work, "books.csv")
-    p = run_client("--server", s.base, "--filters", '{"category": "books", "amount": {"gt": 10}}',
-                   "--columns", "id,name,description", "--output", out)
-    check(p.returncode == 0, f"exit {p.returncode}: {p.stderr.decode()}")
-    check(p.stdout.decode().strip() == out, f"stdout names the file: {p.stdout!r}")
-    expected = copy_csv(url, "SELECT id, name, description FROM records WHERE category = 'books'"
-                             " AND amount > 10 ORDER BY id")
-    check(open(out, "rb").read() == expected, "the file equals COPY")
-    check(not os.path.exists(out + ".part"), "no .part left")
-    check(b"saved" in p.stderr and b"rows" in p.stderr, "plain progress lines on a non-terminal")
-
-
-def quiet_prints_nothing_and_default_name(s, url, work):
-    p = run_client("--server", s.base, "--quiet", "--columns", "id", cwd=work)
-    check(p.returncode == 0, p.stderr.decode())
-    check(p.stderr == b"", f"--quiet printed {p.stderr!r}")
-    name = p.stdout.decode().strip()
-    check(name.startswith("export-") and name.endswith(".csv"), name)
-    check(open(os.path.join(work, name), "rb").read() == copy_csv(url, "SELECT id FROM records ORDER BY id"),
-          "default-named file equals COPY")
-
-
-def refused_request_exits_with_the_server_message(s, url, work):
-    p = run_client("--server", s.base, "--filters", '{"amount": "not a number"}')
-    check(p.returncode == 1, f"exit {p.returncode}")
-    check(b"invalid input syntax for type numeric" in p.stderr, p.stderr.decode())
-    p = run_client("--server", s.base, "--columns", "nope")
-    check(p.returncode == 1 and b"unknown column" in p.stderr, p.stderr.decode())
-    p = run_client("--server", s.base, "--filters", "[1]")
-    check(p.returncode == 2 and b"--filters" in p.stderr, p.stderr.decode())
-    p = run_client("--server", "http://127.0.0.1:9", "--quiet")
-    check(p.returncode == 1 and b"cannot connect" in p.stderr, p.stderr.decode())
-
-
-def mistakes_are_caught_before_the_export_runs(s, url, work):
-    before = len(api(s.base, "/api/export?limit=1000"))
-    p = run_client("--server", s.base, "--output", os.path.join(work, "no", "such", "dir", "t.csv"))
-    check(p.returncode == 2 and b"cannot write to the directory" in p.stderr and b"No such file" in p.stderr,
-          p.stderr.decode())
-    p = run_client("--server", s.base, "--filters", '{"category": "books"')
-    check(p.returncode == 2 and b"not valid JSON" in p.stderr, p.stderr.decode())
-    check(len(api(s.base, "/api/export?limit=1000")) == before, "a job was created for a command that cannot succeed")
-    # Spaces around column names are the shell's, not the names'.
-    out = os.path.join(work, "spaced.csv")
-    p = run_client("--server", s.base, "--columns", " id , email", "--output", out)
-    check(p.returncode == 0, p.stderr.decode())
-    check(open(out, "rb").read() == copy_csv(url, "SELECT id, email FROM records ORDER BY id"), "equals COPY")
-
-
-def an_empty_export_says_completed(s, url, work):
-    out = os.path.join(work, "empty.csv")
-    p = run_client("--server", s.base, "--filters", '{"id": {"lt": -1}}', "--columns", "id", "--output", out)
-    check(p.returncode == 0, p.stderr.decode())
-    lines = p.stderr.decode().splitlines()
-    check(any(l.startswith("completed 0 rows") for l in lines), f"no 'completed 0 rows' line: {lines}")
-    check(open(out, "rb").read() == b"id\n", "the file is the header only")
-
-
 def completed_job(s, columns):
-    job = api(s.base, "/api/export", "POST", json.dumps({"columns": columns}))["jobId"]
-    deadline = time.time() + 60
-    while api(s.base, f"/api/export/{job}/status")["status"] != "completed":
-        check(time.time() < deadline, "the job did not complete in 60 s")
-        time.sleep(0.05)
+    job = s.create({"columns": columns})
+    s.wait_completed(job, 60)
     return job
 
 
@@ -129,48 +49,10 @@ def leave_part(out, data, job=None):
 def download_statuses(s, job):
     """The statuses the server answered downloads of `job` with, in order (from its request log)."""
     statuses = []
-    for line in s.log_tail(10_000_000).splitlines():
+    for line in s.log_text().splitlines():
         if f'"target":"/api/export/{job}/download"' in line:
             statuses.append(int(line.split('"status":')[1].split(",")[0].rstrip("}")))
     return statuses
-
-
-def partial_download_resumes_with_range(s, url, work):
-    job = completed_job(s, ["id", "email"])
-    expected = copy_csv(url, "SELECT id, email FROM records ORDER BY id")
-    out = os.path.join(work, "resumed.csv")
-    leave_part(out, expected[: len(expected) // 3], job)
-    p = run_client("--server", s.base, "--job", job, "--output", out)
-    check(p.returncode == 0, p.stderr.decode())
-    check(open(out, "rb").read() == expected, "the resumed file equals COPY")
-    check(f"resuming {out}.part at byte {len(expected) // 3:,}".encode() in p.stderr, p.stderr.decode())
-    check(download_statuses(s, job) == [206], f"the server's answers: {download_statuses(s, job)}")
-    check(not os.path.exists(out + ".part") and not os.path.exists(out + ".part.json"), "the part or its record is left")
-
-
-def stale_part_of_another_job_is_not_resumed(s, url, work):
-    job = completed_job(s, ["id", "email"])
-    other = completed_job(s, ["id", "name"])
-    expected = copy_csv(url, "SELECT id, email FROM records ORDER BY id")
-    out = os.path.join(work, "stale.csv")
-    # Another job's bytes, exactly as many as a third of this job's file: appending this job's rest to
-    # them would give a file of the right size and the wrong bytes.
-    stale = copy_csv(url, "SELECT id, name FROM records ORDER BY id")[: len(expected) // 3]
-    check(stale != expected[: len(stale)], "the stale bytes must differ from this job's")
-    leave_part(out, stale, other)
-    p = run_client("--server", s.base, "--job", job, "--output", out)
-    check(p.returncode == 0, p.stderr.decode())
-    check(open(out, "rb").read() == expected, "the file equals COPY (the stale part was not resumed)")
-    check(f"not resuming {out}.part: it belongs to job {other}; starting over".encode() in p.stderr,
-          p.stderr.decode())
-    check(download_statuses(s, job) == [200], f"the server's answers: {download_statuses(s, job)}")
-    # A part without a record (an older client's, or one whose record was lost) is not trusted either.
-    leave_part(out, expected[: len(expected) // 2])
-    p = run_client("--server", s.base, "--job", job, "--output", out)
-    check(p.returncode == 0, p.stderr.decode())
-    check(open(out, "rb").read() == expected, "the file equals COPY (the unrecorded part was not resumed)")
-    check(b"nothing records which job it belongs to; starting over" in p.stderr, p.stderr.decode())
-    check(download_statuses(s, job) == [200, 200], f"the server's answers: {download_statuses(s, job)}")
 
 
 class scripted_server:
@@ -240,59 +122,6 @@ def ranged(start_at=None, etag=None):
     return answer
 
 
-def mismatched_content_range_is_not_appended(s, url, work):
-    body = scripted_server.BODY
-    out = os.path.join(work, "scripted.csv")
-    job = scripted_server.JOB
-    # The server answers the resume from byte 0 instead of where the part ends: those bytes must not be
-    # appended; the client empties the part and starts over.
-    with scripted_server([ranged(start_at=0), whole()]) as fake:
-        leave_part(out, body[:1000], job)
-        p = run_client("--server", fake.base, "--job", job, "--output", out)
-        check(p.returncode == 0, p.stderr.decode())
-        check(open(out, "rb").read() == body, "the file is the server's file, byte for byte")
-        check(b'Content-Range "bytes 0-' in p.stderr and b"does not start at byte 1000" in p.stderr, p.stderr.decode())
-        check([d.get("Range") for d in fake.downloads] == ["bytes=1000-", None], f"requests: {fake.downloads}")
-    # The ETag of the first download is kept and sent as If-Range when resuming.
-    with scripted_server([ranged(etag='"v1"')]) as fake:
-        leave_part(out, body[:700], job)
-        with open(out + ".part.json", "w") as f:
-            json.dump({"jobId": job, "etag": '"v1"'}, f)
-        p = run_client("--server", fake.base, "--job", job, "--output", out)
-        check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
-        check(fake.downloads[0].get("Range") == "bytes=700-" and fake.downloads[0].get("If-Range") == '"v1"',
-              f"request: {fake.downloads}")
-    # A 200 to a ranged request (the file changed, or the server does not resume) starts over from 0.
-    with scripted_server([whole(etag='"v2"')]) as fake:
-        leave_part(out, b"X" * 700, job)
-        with open(out + ".part.json", "w") as f:
-            json.dump({"jobId": job, "etag": '"v1"'}, f)
-        p = run_client("--server", fake.base, "--job", job, "--output", out)
-        check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
-        check(b"sent the whole file instead of the rest" in p.stderr, p.stderr.decode())
-    # A download that breaks off leaves the part with its record, ETag included; the next run resumes it.
-    def broken(h, body):
-        h.send_response(200)
-        h.send_header("ETag", '"v3"')
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body[:900])
-        h.wfile.flush()
-        h.close_connection = True
-    with scripted_server([broken] * 6) as fake:
-        os.remove(out)
-        p = run_client("--server", fake.base, "--job", job, "--output", out)
-        check(p.returncode != 0, "a download that always breaks off succeeded")
-        record = json.load(open(out + ".part.json"))
-        check(record == {"jobId": job, "etag": '"v3"'}, f"the record: {record}")
-        check(open(out + ".part", "rb").read() == body[:900], "the part holds the bytes received")
-    with scripted_server([ranged(etag='"v3"')]) as fake:
-        p = run_client("--server", fake.base, "--job", job, "--output", out)
-        check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
-        check(fake.downloads[0].get("Range") == "bytes=900-" and fake.downloads[0].get("If-Range") == '"v3"',
-              f"request: {fake.downloads}")
-
-
 class gated_client:
     """`pgexport export` on a job held at the gate: the job is running and cannot end until release()."""
 
@@ -302,7 +131,7 @@ class gated_client:
         self.process = subprocess.Popen([BINARY, "export", "--server", s.base, "--output", self.output, *extra],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.gate.wait_for_waiters(1)
-        jobs = api(s.base, "/api/export")
+        jobs = s.jobs()
         check(jobs and jobs[0]["status"] == "running", f"the newest job is not running: {jobs[:1]}")
         self.job = jobs[0]["jobId"]
 
@@ -321,85 +150,238 @@ class gated_client:
         self.gate.release()
 
 
-def interrupt_leaves_the_job_running(s, url, work):
-    with gated_client(s, url, work, "left.csv") as c:
-        code, err = c.interrupt()
-        check(code == 130, f"exit {code}: {err}")
-        state = api(s.base, f"/api/export/{c.job}/status")["status"]
-        check(state == "running", f"after Ctrl-C without --cancel-on-interrupt the job is {state}")
-        hint = f"pgexport export --job {c.job} --server {s.base} --output {c.output}"
-        check(hint in err, f"the hint to attach again is missing or incomplete: {err!r}")
-        c.gate.release()
-    # The hint works: attaching again waits for the job and saves the same bytes as COPY.
-    p = run_client("--job", c.job, "--server", s.base, "--output", c.output)
-    check(p.returncode == 0, f"attaching again: exit {p.returncode}: {p.stderr.decode()}")
-    check(open(c.output, "rb").read() == copy_csv(url, f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"),
-          "the file saved after attaching again equals COPY")
+# The suite's database (20,000 rows) and work directory, made once for all its cases.
+client_case = shared_database(BINARY, "client", 20000)
 
 
-def interrupt_with_cancel_cancels_the_running_job(s, url, work):
-    with gated_client(s, url, work, "cancelled.csv", "--cancel-on-interrupt") as c:
-        code, err = c.interrupt()
-        check(code == 130, f"exit {code}: {err}")
-        check(f"job {c.job} cancelled" in err, f"the client does not say it cancelled the job: {err!r}")
-        state = api(s.base, f"/api/export/{c.job}/status")["status"]
-        check(state == "cancelled", f"--cancel-on-interrupt left it {state}")
-        # The cancel reached the COPY itself: nothing waits at the gate any more, before it opens.
-        deadline = time.time() + 10
-        while gate_waiters(url):
-            check(time.time() < deadline, "the cancelled job's COPY still waits at the gate after 10 s")
-            time.sleep(0.02)
-    check(api(s.base, f"/api/export/{c.job}/status")["status"] == "cancelled", "a cancelled job came back")
-    check(not os.path.exists(c.output) and not os.path.exists(c.output + ".part"), "the client left a file")
+class one_server(client_case):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100"))
+
+    def test_round_trip_equals_copy(self):
+        s, url, work = self.s, self.url, self.work
+        out = os.path.join(work, "books.csv")
+        p = run_client("--server", s.base, "--filters", '{"category": "books", "amount": {"gt": 10}}',
+                       "--columns", "id,name,description", "--output", out)
+        check(p.returncode == 0, f"exit {p.returncode}: {p.stderr.decode()}")
+        check(p.stdout.decode().strip() == out, f"stdout names the file: {p.stdout!r}")
+        expected = copy_csv(url, "SELECT id, name, description FROM records WHERE category = 'books'"
+                                 " AND amount > 10 ORDER BY id")
+        check(open(out, "rb").read() == expected, "the file equals COPY")
+        check(not os.path.exists(out + ".part"), "no .part left")
+        check(b"saved" in p.stderr and b"rows" in p.stderr, "plain progress lines on a non-terminal")
+
+    def test_quiet_prints_nothing_and_default_name(self):
+        s, url, work = self.s, self.url, self.work
+        p = run_client("--server", s.base, "--quiet", "--columns", "id", cwd=work)
+        check(p.returncode == 0, p.stderr.decode())
+        check(p.stderr == b"", f"--quiet printed {p.stderr!r}")
+        name = p.stdout.decode().strip()
+        check(name.startswith("export-") and name.endswith(".csv"), name)
+        check(open(os.path.join(work, name), "rb").read() == copy_csv(url, "SELECT id FROM records ORDER BY id"),
+              "default-named file equals COPY")
+
+    def test_refused_request_exits_with_the_server_message(self):
+        s = self.s
+        p = run_client("--server", s.base, "--filters", '{"amount": "not a number"}')
+        check(p.returncode == 1, f"exit {p.returncode}")
+        check(b"invalid input syntax for type numeric" in p.stderr, p.stderr.decode())
+        p = run_client("--server", s.base, "--columns", "nope")
+        check(p.returncode == 1 and b"unknown column" in p.stderr, p.stderr.decode())
+        p = run_client("--server", s.base, "--filters", "[1]")
+        check(p.returncode == 2 and b"--filters" in p.stderr, p.stderr.decode())
+        p = run_client("--server", "http://127.0.0.1:9", "--quiet")
+        check(p.returncode == 1 and b"cannot connect" in p.stderr, p.stderr.decode())
+
+    def test_partial_download_resumes_with_range(self):
+        s, url, work = self.s, self.url, self.work
+        job = completed_job(s, ["id", "email"])
+        expected = copy_csv(url, "SELECT id, email FROM records ORDER BY id")
+        out = os.path.join(work, "resumed.csv")
+        leave_part(out, expected[: len(expected) // 3], job)
+        p = run_client("--server", s.base, "--job", job, "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        check(open(out, "rb").read() == expected, "the resumed file equals COPY")
+        check(f"resuming {out}.part at byte {len(expected) // 3:,}".encode() in p.stderr, p.stderr.decode())
+        check(download_statuses(s, job) == [206], f"the server's answers: {download_statuses(s, job)}")
+        check(not os.path.exists(out + ".part") and not os.path.exists(out + ".part.json"), "the part or its record is left")
+
+    def test_stale_part_of_another_job_is_not_resumed(self):
+        s, url, work = self.s, self.url, self.work
+        job = completed_job(s, ["id", "email"])
+        other = completed_job(s, ["id", "name"])
+        expected = copy_csv(url, "SELECT id, email FROM records ORDER BY id")
+        out = os.path.join(work, "stale.csv")
+        # Another job's bytes, exactly as many as a third of this job's file: appending this job's rest to
+        # them would give a file of the right size and the wrong bytes.
+        stale = copy_csv(url, "SELECT id, name FROM records ORDER BY id")[: len(expected) // 3]
+        check(stale != expected[: len(stale)], "the stale bytes must differ from this job's")
+        leave_part(out, stale, other)
+        p = run_client("--server", s.base, "--job", job, "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        check(open(out, "rb").read() == expected, "the file equals COPY (the stale part was not resumed)")
+        check(f"not resuming {out}.part: it belongs to job {other}; starting over".encode() in p.stderr,
+              p.stderr.decode())
+        check(download_statuses(s, job) == [200], f"the server's answers: {download_statuses(s, job)}")
+        # A part without a record (an older client's, or one whose record was lost) is not trusted either.
+        leave_part(out, expected[: len(expected) // 2])
+        p = run_client("--server", s.base, "--job", job, "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        check(open(out, "rb").read() == expected, "the file equals COPY (the unrecorded part was not resumed)")
+        check(b"nothing records which job it belongs to; starting over" in p.stderr, p.stderr.decode())
+        check(download_statuses(s, job) == [200, 200], f"the server's answers: {download_statuses(s, job)}")
+
+    def test_mismatched_content_range_is_not_appended(self):
+        work = self.work
+        body = scripted_server.BODY
+        out = os.path.join(work, "scripted.csv")
+        job = scripted_server.JOB
+        # The server answers the resume from byte 0 instead of where the part ends: those bytes must not be
+        # appended; the client empties the part and starts over.
+        with scripted_server([ranged(start_at=0), whole()]) as fake:
+            leave_part(out, body[:1000], job)
+            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            check(p.returncode == 0, p.stderr.decode())
+            check(open(out, "rb").read() == body, "the file is the server's file, byte for byte")
+            check(b'Content-Range "bytes 0-' in p.stderr and b"does not start at byte 1000" in p.stderr, p.stderr.decode())
+            check([d.get("Range") for d in fake.downloads] == ["bytes=1000-", None], f"requests: {fake.downloads}")
+        # The ETag of the first download is kept and sent as If-Range when resuming.
+        with scripted_server([ranged(etag='"v1"')]) as fake:
+            leave_part(out, body[:700], job)
+            with open(out + ".part.json", "w") as f:
+                json.dump({"jobId": job, "etag": '"v1"'}, f)
+            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
+            check(fake.downloads[0].get("Range") == "bytes=700-" and fake.downloads[0].get("If-Range") == '"v1"',
+                  f"request: {fake.downloads}")
+        # A 200 to a ranged request (the file changed, or the server does not resume) starts over from 0.
+        with scripted_server([whole(etag='"v2"')]) as fake:
+            leave_part(out, b"X" * 700, job)
+            with open(out + ".part.json", "w") as f:
+                json.dump({"jobId": job, "etag": '"v1"'}, f)
+            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
+            check(b"sent the whole file instead of the rest" in p.stderr, p.stderr.decode())
+        # A download that breaks off leaves the part with its record, ETag included; the next run resumes it.
+        def broken(h, body):
+            h.send_response(200)
+            h.send_header("ETag", '"v3"')
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body[:900])
+            h.wfile.flush()
+            h.close_connection = True
+        with scripted_server([broken] * 6) as fake:
+            os.remove(out)
+            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            check(p.returncode != 0, "a download that always breaks off succeeded")
+            record = json.load(open(out + ".part.json"))
+            check(record == {"jobId": job, "etag": '"v3"'}, f"the record: {record}")
+            check(open(out + ".part", "rb").read() == body[:900], "the part holds the bytes received")
+        with scripted_server([ranged(etag='"v3"')]) as fake:
+            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
+            check(fake.downloads[0].get("Range") == "bytes=900-" and fake.downloads[0].get("If-Range") == '"v3"',
+                  f"request: {fake.downloads}")
+
+    def test_mistakes_are_caught_before_the_export_runs(self):
+        s, url, work = self.s, self.url, self.work
+        before = len(s.jobs())
+        p = run_client("--server", s.base, "--output", os.path.join(work, "no", "such", "dir", "t.csv"))
+        check(p.returncode == 2 and b"cannot write to the directory" in p.stderr and b"No such file" in p.stderr,
+              p.stderr.decode())
+        p = run_client("--server", s.base, "--filters", '{"category": "books"')
+        check(p.returncode == 2 and b"not valid JSON" in p.stderr, p.stderr.decode())
+        check(len(s.jobs()) == before, "a job was created for a command that cannot succeed")
+        # Spaces around column names are the shell's, not the names'.
+        out = os.path.join(work, "spaced.csv")
+        p = run_client("--server", s.base, "--columns", " id , email", "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        check(open(out, "rb").read() == copy_csv(url, "SELECT id, email FROM records ORDER BY id"), "equals COPY")
+
+    def test_an_empty_export_says_completed(self):
+        s, work = self.s, self.work
+        out = os.path.join(work, "empty.csv")
+        p = run_client("--server", s.base, "--filters", '{"id": {"lt": -1}}', "--columns", "id", "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        lines = p.stderr.decode().splitlines()
+        check(any(l.startswith("completed 0 rows") for l in lines), f"no 'completed 0 rows' line: {lines}")
+        check(open(out, "rb").read() == b"id\n", "the file is the header only")
 
 
-def interrupt_after_the_job_ended_says_so(s, url, work):
-    with gated_client(s, url, work, "ended.csv", "--cancel-on-interrupt") as c:
-        # The client is frozen while the job finishes; the signal reaches it only after the job ended.
-        c.process.send_signal(signal.SIGSTOP)
-        c.gate.release()
-        deadline = time.time() + 60
-        while api(s.base, f"/api/export/{c.job}/status")["status"] != "completed":
-            check(time.time() < deadline, "the job did not complete within 60 s of opening the gate")
-            time.sleep(0.05)
-        c.process.send_signal(signal.SIGINT)
-        c.process.send_signal(signal.SIGCONT)
-        _, err = c.process.communicate(timeout=30)
-        code, err = c.process.returncode, err.decode()
-        check(code == 130, f"exit {code}: {err}")
-        check(f"job {c.job} had already completed, nothing was cancelled" in err, f"what it said: {err!r}")
-        check(f"download it with: pgexport export --job {c.job}" in err, f"no hint to download: {err!r}")
-        check(api(s.base, f"/api/export/{c.job}/status")["status"] == "completed", "the job did not stay completed")
+class interrupts(client_case):
+    """Ctrl-C on a job that is still running: the job is held at a gate, so it is, whatever the machine's
+    speed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        install_gate(cls.url, view="records_gated")
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "1000", "--table", "records_gated"))
+
+    def test_interrupt_leaves_the_job_running(self):
+        s, url, work = self.s, self.url, self.work
+        with gated_client(s, url, work, "left.csv") as c:
+            code, err = c.interrupt()
+            check(code == 130, f"exit {code}: {err}")
+            state = s.status(c.job)["status"]
+            check(state == "running", f"after Ctrl-C without --cancel-on-interrupt the job is {state}")
+            hint = f"pgexport export --job {c.job} --server {s.base} --output {c.output}"
+            check(hint in err, f"the hint to attach again is missing or incomplete: {err!r}")
+            c.gate.release()
+        # The hint works: attaching again waits for the job and saves the same bytes as COPY.
+        p = run_client("--job", c.job, "--server", s.base, "--output", c.output)
+        check(p.returncode == 0, f"attaching again: exit {p.returncode}: {p.stderr.decode()}")
+        check(open(c.output, "rb").read() == copy_csv(url, f"SELECT {ALL_COLUMNS} FROM records ORDER BY id"),
+              "the file saved after attaching again equals COPY")
+
+    def test_interrupt_with_cancel_cancels_the_running_job(self):
+        s, url, work = self.s, self.url, self.work
+        with gated_client(s, url, work, "cancelled.csv", "--cancel-on-interrupt") as c:
+            code, err = c.interrupt()
+            check(code == 130, f"exit {code}: {err}")
+            check(f"job {c.job} cancelled" in err, f"the client does not say it cancelled the job: {err!r}")
+            state = s.status(c.job)["status"]
+            check(state == "cancelled", f"--cancel-on-interrupt left it {state}")
+            # The cancel reached the COPY itself: nothing waits at the gate any more, before it opens.
+            wait_until("the cancelled job's COPY leaves the gate", lambda: gate_waiters(url) == 0, 10)
+        check(s.status(c.job)["status"] == "cancelled", "a cancelled job came back")
+        check(not os.path.exists(c.output) and not os.path.exists(c.output + ".part"), "the client left a file")
+
+    def test_interrupt_after_the_job_ended_says_so(self):
+        s, url, work = self.s, self.url, self.work
+        with gated_client(s, url, work, "ended.csv", "--cancel-on-interrupt") as c:
+            # The client is frozen while the job finishes; the signal reaches it only after the job ended.
+            c.process.send_signal(signal.SIGSTOP)
+            c.gate.release()
+            s.wait_completed(c.job, 60)
+            c.process.send_signal(signal.SIGINT)
+            c.process.send_signal(signal.SIGCONT)
+            _, err = c.process.communicate(timeout=30)
+            code, err = c.process.returncode, err.decode()
+            check(code == 130, f"exit {code}: {err}")
+            check(f"job {c.job} had already completed, nothing was cancelled" in err, f"what it said: {err!r}")
+            check(f"download it with: pgexport export --job {c.job}" in err, f"no hint to download: {err!r}")
+            check(s.status(c.job)["status"] == "completed", "the job did not stay completed")
 
 
-def api_key_is_sent(s, url, work):
-    out = os.path.join(work, "keyed.csv")
-    p = run_client("--server", s.base, "--api-key", "k1", "--columns", "id,amount", "--output", out)
-    check(p.returncode == 0, p.stderr.decode())
-    check(open(out, "rb").read() == copy_csv(url, "SELECT id, amount FROM records ORDER BY id"), "equals COPY")
-    p = run_client("--server", s.base, "--api-key", "wrong", "--quiet")
-    check(p.returncode == 1 and b"HTTP 401" in p.stderr, p.stderr.decode())
+class with_a_key(client_case):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--api-key", "k1"))
 
-
-def main():
-    with scratch_database("client") as url, tempfile.TemporaryDirectory() as work:
-        subprocess.run([BINARY, "seed", "--rows", "20000", "--database", url], check=True, capture_output=True)
-        with server(BINARY, url, "--chunk-rows", "100") as s:
-            for fn in (round_trip_equals_copy, quiet_prints_nothing_and_default_name,
-                       refused_request_exits_with_the_server_message, partial_download_resumes_with_range,
-                       stale_part_of_another_job_is_not_resumed, mismatched_content_range_is_not_appended,
-                       mistakes_are_caught_before_the_export_runs, an_empty_export_says_completed):
-                run(fn, s, url, work)
-        # Ctrl-C on a job that is still running: the job is held at a gate, so it is, whatever the machine's speed.
-        install_gate(url, view="records_gated")
-        with server(BINARY, url, "--chunk-rows", "1000", "--table", "records_gated") as s:
-            for fn in (interrupt_leaves_the_job_running, interrupt_with_cancel_cancels_the_running_job,
-                       interrupt_after_the_job_ended_says_so):
-                run(fn, s, url, work)
-        with server(BINARY, url, "--api-key", "k1") as s:
-            run(api_key_is_sent, s, url, work)
-    return RUNNER.summary()
+    def test_api_key_is_sent(self):
+        s, url, work = self.s, self.url, self.work
+        out = os.path.join(work, "keyed.csv")
+        p = run_client("--server", s.base, "--api-key", "k1", "--columns", "id,amount", "--output", out)
+        check(p.returncode == 0, p.stderr.decode())
+        check(open(out, "rb").read() == copy_csv(url, "SELECT id, amount FROM records ORDER BY id"), "equals COPY")
+        p = run_client("--server", s.base, "--api-key", "wrong", "--quiet")
+        check(p.returncode == 1 and b"HTTP 401" in p.stderr, p.stderr.decode())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

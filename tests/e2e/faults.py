@@ -34,6 +34,7 @@ It seeds the demo table `records` and checks, every file byte for byte against P
 
 Nothing here waits a fixed time for a result: every wait is for an observable state, with a deadline; the
 random delays only choose when a fault comes. A case that cannot set up its situation fails and says why.
+Each case is a unittest case (-k NAME picks some); the harness prints one line per case.
 
 --long multiplies sizes and counts. --seed N makes the random instants reproducible (the seed is printed at
 the start and with every failure). Only the standard library is used. The last line is `N passed, M failed`;
@@ -41,24 +42,21 @@ the exit status is 1 when any test failed.
 """
 
 import argparse
-import atexit
-import http.client
 import json
 import os
 import random
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
+import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-PG_TOOL = os.path.join(ROOT, "tools", "pg")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness
+from harness import check, compare_file, main, private_cluster, request
 
 # ---------------------------------------------------------------------------------------------------------
 # Arguments
@@ -72,11 +70,10 @@ _parser = argparse.ArgumentParser(description="pgexport fault-injection tests")
 _parser.add_argument("binary", help="the pgexport executable")
 _parser.add_argument("--long", action="store_true", help="the long versions (more rows, more faults)")
 _parser.add_argument("--seed", type=int, default=None, help="seed of the random instants [from the time]")
-ARGS = _parser.parse_args(_argv)
+ARGS, _rest = _parser.parse_known_args(_argv)
+sys.argv[1:] = [ARGS.binary, *_rest]  # the rest is unittest's (-k NAME)
 
-BINARY = os.path.abspath(ARGS.binary)
-if not os.access(BINARY, os.X_OK):
-    sys.exit(f"faults.py: {BINARY} is not an executable")
+BINARY = harness.binary()
 LONG = ARGS.long
 SEED = ARGS.seed if ARGS.seed is not None else int(time.time() * 1000) % 1_000_000_007
 RNG = random.Random(SEED)
@@ -91,11 +88,6 @@ WEEK = ("2024-03-04T00:00:00Z", "2024-03-11T00:00:00Z")
 
 HTTP_TIMEOUT = 20
 
-PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
-                PGCLIENTENCODING="UTF8")
-for _v in ("PGDATABASE", "PGSERVICE", "PGHOST", "PGPORT", "PGUSER"):
-    PSQL_ENV.pop(_v, None)
-
 WORK = tempfile.mkdtemp(prefix="pgexport-faults-")
 os.chmod(WORK, 0o755)
 
@@ -104,77 +96,14 @@ def say(*parts):
     print(*parts, flush=True)
 
 
-class TestFailure(AssertionError):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The private cluster
 
-class Cluster:
-    """A PostgreSQL cluster of our own through tools/pg, so that it can be stopped and started at will."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="pgexport-faults-pg-", dir="/tmp")
-        os.chmod(self.dir, 0o755)
-        self.port = free_port()
-        self.env = dict(os.environ, PGEXPORT_PG_DIR=self.dir, PGEXPORT_PG_PORT=str(self.port),
-                        PGEXPORT_PG_DB="faults")
-        self.url = None
-        self.destroyed = False
-        self.stops = 0
-
-    def _tool(self, command, timeout=180):
-        p = subprocess.run([PG_TOOL, command], env=self.env, capture_output=True, text=True, timeout=timeout)
-        if p.returncode != 0:
-            raise RuntimeError(f"tools/pg {command} failed ({p.returncode}): {p.stderr.strip()}")
-        return p.stdout.strip()
-
-    def start(self):
-        out = self._tool("start")
-        self.url = out.splitlines()[-1].strip()
-        return self.url
-
-    def stop(self):
-        self.stops += 1
-        self._tool("stop")
-
-    def running(self):
-        return subprocess.run([PG_TOOL, "status"], env=self.env, capture_output=True, timeout=60).returncode == 0
-
-    def destroy(self):
-        if self.destroyed:
-            return
-        self.destroyed = True
-        try:
-            subprocess.run([PG_TOOL, "destroy"], env=self.env, capture_output=True, timeout=120)
-        except Exception as e:  # noqa: BLE001 - best effort at exit
-            say(f"warning: tools/pg destroy: {e}")
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-CLUSTER = Cluster()
+CLUSTER = None  # the suite's own cluster (setUpModule)
 
 
 def psql(sql, timeout=180, check_rc=True):
-    p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", CLUSTER.url, "-c", sql],
-                       env=PSQL_ENV, capture_output=True, timeout=timeout)
-    if check_rc and p.returncode != 0:
-        raise RuntimeError(f"psql failed ({p.returncode}) for {sql[:200]!r}: {p.stderr.decode(errors='replace')}")
-    return p.stdout
+    return harness.psql(CLUSTER.url, sql, timeout, check_rc)
 
 
 def sql_value(sql):
@@ -190,13 +119,7 @@ def reference(columns="*", where=None):
     if key not in _references:
         path = os.path.join(WORK, f"reference-{len(_references)}.csv")
         select = f"SELECT {columns} FROM records" + (f" WHERE {where}" if where else "") + " ORDER BY id"
-        with open(path, "wb") as out:
-            p = subprocess.run(["psql", "-X", "-qAt", CLUSTER.url, "-c",
-                                f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)"],
-                               env=PSQL_ENV, stdout=out, stderr=subprocess.PIPE, timeout=600)
-        if p.returncode != 0:
-            raise RuntimeError(f"reference COPY failed: {p.stderr.decode(errors='replace')}")
-        _references[key] = path
+        _references[key] = harness.copy_to_file(CLUSTER.url, select, path)
     return _references[key]
 
 
@@ -250,7 +173,7 @@ def wait_connections_gone(what, timeout=30):
         if not left:
             return
         if time.monotonic() > deadline:
-            raise TestFailure(f"{what}: the killed server's database sessions are still there after {timeout} s: "
+            raise AssertionError(f"{what}: the killed server's database sessions are still there after {timeout} s: "
                               f"{left}")
         time.sleep(0.01)
 
@@ -319,78 +242,19 @@ class Gate:
         deadline = time.monotonic() + timeout
         while self.held():
             if time.monotonic() > deadline:
-                raise TestFailure(f"held statements still there {timeout} s after pg_terminate_backend: {self.held()}")
+                raise AssertionError(f"held statements still there {timeout} s after pg_terminate_backend: {self.held()}")
             time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Byte comparison without holding whole files in memory
-
-def _difference(i, got, expected):
-    lo = max(0, i - 60)
-    return f"got {got[lo:i + 60]!r}, expected {expected[lo:i + 60]!r}"
-
-
-def compare_stream(read, ref_path, what, limit=None):
-    """Compares the bytes read(n) yields with the reference file (only its first `limit` bytes when given)."""
-    size = os.path.getsize(ref_path) if limit is None else limit
-    offset = 0
-    with open(ref_path, "rb") as ref:
-        while limit is None or offset < size:
-            block = read(1 << 20 if limit is None else min(1 << 20, size - offset))
-            if not block:
-                break
-            want = ref.read(len(block))
-            if block != want:
-                n = min(len(block), len(want))
-                i = next((k for k in range(n) if block[k] != want[k]), n)
-                if i == len(want):
-                    raise TestFailure(f"{what}: longer than the reference ({size} bytes)")
-                raise TestFailure(f"{what}: first difference at byte {offset + i}: {_difference(i, block, want)}")
-            offset += len(block)
-    check(offset == size, f"{what}: {offset} bytes, the reference has {size}")
-
-
-def compare_file(path, ref_path, what, limit=None):
-    with open(path, "rb") as f:
-        compare_stream(f.read, ref_path, what, limit)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # HTTP
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"HTTP {self.status} {self.body[:300]!r}"
-
-
-def api(port, method, path, body=None, timeout=HTTP_TIMEOUT):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        r = conn.getresponse()
-        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
-    finally:
-        conn.close()
-
 
 def check_error_body(r, status, what):
     check(r.status == status, f"{what}: expected {status}, got {r!r}")
     try:
         err = r.json()["error"]
     except Exception:  # noqa: BLE001
-        raise TestFailure(f"{what}: the body is not the JSON error object: {r!r}")
+        raise AssertionError(f"{what}: the body is not the JSON error object: {r!r}")
     check(isinstance(err.get("code"), str) and err["code"] and isinstance(err.get("message"), str) and err["message"],
           f"{what}: the error object needs a code and a message: {r!r}")
     return err
@@ -423,144 +287,43 @@ class Stall:
         if key != self.last:
             self.last, self.since = key, now
         elif now - self.since > self.seconds:
-            raise TestFailure(f"{what}: no progress for {self.seconds} s, the job looks stuck: {st}")
+            raise AssertionError(f"{what}: no progress for {self.seconds} s, the job looks stuck: {st}")
 
 
-class Server:
-    """`pgexport serve` on a data directory; restarted on the same directory, a fresh port each time."""
+class Server(harness.server):
+    """`pgexport serve` on a data directory of its own (or `data_dir`), on the suite's cluster, not started
+    yet; restarted on the same directory, a fresh port each time. fsize: prlimit --fsize; as_user (uid,
+    gid): the process runs with these ids (setpriv), without privileges."""
 
     def __init__(self, name, data_dir=None, chunk_rows=2000, fsize=None, as_user=None):
-        self.name = name
-        self.data_dir = data_dir or os.path.join(WORK, f"data-{name}")
-        self.chunk_rows = chunk_rows
-        self.fsize = fsize
-        self.as_user = as_user  # (uid, gid): the process runs with these ids (setpriv), without privileges
-        self.log_path = os.path.join(WORK, f"{name}.log")
-        self.proc = None
-        self.port = None
-        self.starts = 0
+        wrap = []
+        if as_user:
+            wrap += ["setpriv", f"--reuid={as_user[0]}", f"--regid={as_user[1]}", "--clear-groups", "--"]
+        if fsize:
+            wrap += ["prlimit", f"--fsize={fsize}", "--"]
+        super().__init__(BINARY, CLUSTER.url, "--chunk-rows", str(chunk_rows), name=name, work=WORK,
+                         data_dir=data_dir or os.path.join(WORK, f"data-{name}"), wrap=wrap, start=False)
         SERVERS.append(self)
 
-    def spawn(self):
-        self.port = free_port()
-        args = [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", CLUSTER.url,
-                "--data-dir", self.data_dir, "--chunk-rows", str(self.chunk_rows)]
-        if self.fsize:
-            args = ["prlimit", f"--fsize={self.fsize}", "--"] + args
-        if self.as_user:
-            uid, gid = self.as_user
-            args = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"] + args
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(f"===== start #{self.starts}: {' '.join(args)}\n".encode())
-            log.flush()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PGEXPORT_") and k != "DATABASE_URL"}
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=WORK, env=env)
-        return self
-
     def start(self, timeout=60):
-        """Spawns and waits for /healthz 200."""
-        self.spawn()
-        self.wait_healthy(timeout)
-        return self
+        return super().start(timeout=timeout)
 
     def wait_healthy(self, timeout=60):
-        """Waits for /healthz 200, then for the API to be ready (/api/records not 503): builds where
-        /healthz meant only "the database is reachable" answered 503 ("the server is starting") for a
-        moment after it, until the engine had started."""
-        deadline = time.monotonic() + timeout
-        healthy = False
-        while time.monotonic() < deadline:
-            self.check_alive("while starting")
-            try:
-                if not healthy:
-                    healthy = api(self.port, "GET", "/healthz", timeout=3).status == 200
-                if healthy and api(self.port, "GET", "/api/records?limit=1", timeout=5).status != 503:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.03)
-        what = "an API that is ready" if healthy else "/healthz 200"
-        raise TestFailure(f"server {self.name} did not answer with {what} within {timeout} s")
-
-    def wait_answering(self, timeout=30):
-        """Waits for any HTTP answer from /healthz and returns it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive("while starting")
-            try:
-                return api(self.port, "GET", "/healthz", timeout=3)
-            except OSError:
-                time.sleep(0.03)
-        raise TestFailure(f"server {self.name} did not answer HTTP within {timeout} s")
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def check_alive(self, when):
-        if self.proc is not None and self.proc.poll() is not None:
-            rc = self.proc.returncode
-            how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 else f"exited with {rc}"
-            raise TestFailure(f"server {self.name} {how} {when}")
-
-    def kill(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(30)
-
-    def freeze(self, timeout=10):
-        """SIGSTOP, and waits until every thread of the process is stopped (nothing it does moves on)."""
-        self.check_alive("before SIGSTOP")
-        pid = self.proc.pid
-        self.proc.send_signal(signal.SIGSTOP)
-        deadline = time.monotonic() + timeout
-        while True:
-            states = []
-            for task in os.listdir(f"/proc/{pid}/task"):
-                try:
-                    with open(f"/proc/{pid}/task/{task}/stat") as f:
-                        stat = f.read()
-                    states.append(stat[stat.rindex(")") + 2])
-                except (OSError, ValueError):
-                    pass  # a thread that has just ended
-            if states and all(state in "tT" for state in states):
-                return
-            if time.monotonic() > deadline:
-                raise TestFailure(f"server {self.name}: threads not stopped {timeout} s after SIGSTOP: {states}")
-            time.sleep(0.001)
-
-    def events_since_start(self, name):
-        """The log events of the current process (the log is shared by every start of this server)."""
-        text = self.log_text()
-        at = text.rfind("===== start #")
-        return events_in(text[at if at >= 0 else 0:], name)
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines=30):
-        """The last lines of the log, without the access log (one line per request drowns the rest)."""
-        text = self.log_text().splitlines()
-        return "\n".join([line for line in text if '"event":"http_request"' not in line][-lines:])
+        self.wait_ready(timeout)
 
     def events(self, name):
-        return events_in(self.log_text(), name)
+        return self.log_events(name)
 
     # --- the API
     def create(self, body):
-        r = api(self.port, "POST", "/api/export", body)
+        r = request(self.port, "POST", "/api/export", body)
         check(r.status == 202, f"POST /api/export {body}: expected 202, got {r!r}")
         return r.json()["jobId"]
 
     def status(self, job_id):
         """The job's status, or None while the server or the database cannot answer."""
         try:
-            r = api(self.port, "GET", f"/api/export/{job_id}/status", timeout=10)
+            r = request(self.port, "GET", f"/api/export/{job_id}/status", timeout=10)
         except OSError:
             return None
         if r.status == 503:
@@ -580,31 +343,21 @@ class Server:
                 return st
             stalled.see(st, f"job {job_id} while waiting for {what}")
             time.sleep(interval)
-        raise TestFailure(f"job {job_id}: no {what} within {timeout} s (last status: {self.status(job_id)})")
+        raise AssertionError(f"job {job_id}: no {what} within {timeout} s (last status: {self.status(job_id)})")
 
     def wait_done(self, job_id, timeout):
         return self.wait_status(job_id, lambda s: s["status"] in ("completed", "failed", "cancelled"), timeout,
                                 "end (completed, failed or cancelled)", interval=0.1)
 
     def jobs(self):
-        r = api(self.port, "GET", "/api/export?limit=1000")
+        r = request(self.port, "GET", "/api/export?limit=1000")
         check(r.status == 200, f"GET /api/export: {r!r}")
         return r.json()
 
     def verify_download(self, job_id, ref_path):
         """Downloads the job's file and compares it with the reference while it streams."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("GET", f"/api/export/{job_id}/download")
-            r = conn.getresponse()
-            if r.status != 200:
-                raise TestFailure(f"download of {job_id}: HTTP {r.status} {r.read()[:300]!r}")
-            length = int(r.getheader("Content-Length", "-1"))
-            check(length == os.path.getsize(ref_path),
-                  f"download of {job_id}: Content-Length {length}, the reference has {os.path.getsize(ref_path)} bytes")
-            compare_stream(r.read, ref_path, f"download of {job_id}")
-        finally:
-            conn.close()
+        status, body = harness.compare_download(self.port, job_id, ref_path)
+        check(status == 200, f"download of {job_id}: HTTP {status} {body!r}")
         compare_file(os.path.join(self.data_dir, f"{job_id}.csv"), ref_path, f"file {job_id}.csv on disk")
 
 
@@ -722,38 +475,6 @@ def landing(what, row, part_size, final_exists, final, part, ref, ref_size, ends
     return PAST_CHECKPOINT if part_size > cp else AT_CHECKPOINT
 
 
-def test_kills():
-    """SIGKILL at random and at aimed instants; restarts on the same data directory; completes byte-identically."""
-    chunk = 2000
-    n_second = len(NEAR_END_KINDS) if LONG else 0  # the long version: a second job, the key not the first column
-    plan = [EARLY_KINDS[i % len(EARLY_KINDS)] for i in range(KILLS - len(NEAR_END_KINDS) - n_second)]
-    RNG.shuffle(plan)
-    series = [({}, "*", None, plan + NEAR_END_KINDS)]
-    if n_second:
-        series.append(({"filters": {"category": "books"}, "columns": ["name", "id", "amount"]}, "name, id, amount",
-                       "category = 'books'", list(NEAR_END_KINDS)))
-    totals = {"kills": 0, "unfinished": 0}
-    where_counts = {}
-    with Gate() as gate:
-        srv = Server("kills", chunk_rows=chunk).start()
-        for body, columns, where_sql, kinds in series:
-            kill_series(srv, gate, chunk, body, columns, where_sql, kinds, totals, where_counts)
-        no_unfinished(srv)
-    restarted = srv.events("job_restarted")
-    check(not restarted, f"the engine started the file over after a SIGKILL (a checkpoint ahead of the disk?): "
-                         f"{restarted}")
-    check(totals["unfinished"] >= (KILLS + 1) // 2,
-          f"only {totals['unfinished']} of {totals['kills']} kills hit the job before it completed: the export is "
-          "too fast for the kill plan")
-    missing = [w for w in REQUIRED if w not in where_counts]
-    check(not missing, f"no kill landed {missing} (landed: {where_counts})")
-    FIGURES["kills survived"] = totals["kills"]
-    say(f"  {totals['kills']} kills survived ({totals['unfinished']} before completion), {srv.starts} server starts;"
-        " where the kills landed:")
-    for where, n in sorted(where_counts.items()):
-        say(f"    {n:2d} x {where}")
-
-
 def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_counts):
     """One job, killed once per entry of plan, restarted each time; then it must complete byte-identically."""
     ref = reference(columns, where_sql)
@@ -802,7 +523,7 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
                   f"job {job} ended {row['status']} while the gate should have held it before {what}")
             stalled.see(srv.status(job), f"job {job} before {what}")
             time.sleep(0.005)
-        raise TestFailure(f"job {job}: no {what} within the deadline (held: {gate.held()}, row {job_row(job)})")
+        raise AssertionError(f"job {job}: no {what} within the deadline (held: {gate.held()}, row {job_row(job)})")
 
     def size_of(path):
         try:
@@ -938,12 +659,12 @@ def check_unavailable(r, what):
 
 
 def check_healthz_down(port, what):
-    h = api(port, "GET", "/healthz")
+    h = request(port, "GET", "/healthz")
     check(h.status == 503, f"/healthz {what}: {h!r}")
     try:
         body = h.json()
     except ValueError:
-        raise TestFailure(f"/healthz {what}: not JSON: {h!r}")
+        raise AssertionError(f"/healthz {what}: not JSON: {h!r}")
     # Other fields (the version) may come along; these two say the database is away.
     check({k: body.get(k) for k in ("status", "database")} == {"status": "unavailable", "database": "unreachable"},
           f"/healthz {what}: {h!r}")
@@ -954,7 +675,7 @@ def outage_answers(srv, running_job, before, ended_job, ended_ref, ended_rows):
     """While the database is down: what this process knows it answers from memory (its running job, a job
     whose end it has read), anything that needs the database is a 503 with the contract's error."""
     check_healthz_down(srv.port, "with the database down")
-    r = api(srv.port, "GET", f"/api/export/{running_job}/status")
+    r = request(srv.port, "GET", f"/api/export/{running_job}/status")
     check(r.status == 200, f"status of the running job {running_job} with the database down (the process "
                            f"knows it: from memory): {r!r}")
     st = r.json()
@@ -963,233 +684,24 @@ def outage_answers(srv, running_job, before, ended_job, ended_ref, ended_rows):
     check(st["jobId"] == running_job and st["status"] == "running" and (st["lastProcessedId"] or 0) >= cp
           and st["rowsExported"] >= cp,
           f"status of the running job with the database down: {st} (before the outage: {before})")
-    check_error_body(api(srv.port, "GET", f"/api/export/{running_job}/download"), 409,
+    check_error_body(request(srv.port, "GET", f"/api/export/{running_job}/download"), 409,
                      "download of the running job with the database down")
-    r = api(srv.port, "GET", f"/api/export/{ended_job}/status")
+    r = request(srv.port, "GET", f"/api/export/{ended_job}/status")
     check(r.status == 200, f"status of the completed job {ended_job} with the database down (read after its end: "
                            f"from memory): {r!r}")
     st = r.json()
     check(st["status"] == "completed" and st["rowsExported"] == ended_rows,
           f"status of the completed job with the database down: {st}")
-    d = api(srv.port, "GET", f"/api/export/{ended_job}/download")
+    d = request(srv.port, "GET", f"/api/export/{ended_job}/download")
     check(d.status == 200, f"download of the completed job with the database down: {d!r}")
     with open(ended_ref, "rb") as f:
         check(d.body == f.read(), "download of the completed job with the database down: not the reference")
     unknown = "00000000-0000-4000-8000-000000000000"
-    check_unavailable(api(srv.port, "GET", f"/api/export/{unknown}/status"),
+    check_unavailable(request(srv.port, "GET", f"/api/export/{unknown}/status"),
                       "status of a job this process does not know, with the database down")
-    check_unavailable(api(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
-    check_unavailable(api(srv.port, "POST", "/api/export", {}), "POST /api/export with the database down")
-    check_unavailable(api(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
-
-
-def test_db_restart():
-    """tools/pg stop + start during an export: the job retries with backoff and completes byte-identically."""
-    ref = reference()
-    ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
-                                "AND created_at < '2024-03-11T00:00:00Z'")
-    srv = Server("db_restart", chunk_rows=FAULT_CHUNK_ROWS).start()
-    # A small job that has ended, its end read once through the API: the process remembers it.
-    small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
-    small_st = finish_checks(srv, small, ref_small, 120)
-    outages = []
-    made = []
-    with Gate() as gate:
-        for k in range(DB_RESTARTS):
-            # A fresh job for every restart (the previous one may still be running: then both are hit).
-            job = srv.create({})
-            made.append(job)
-            mark = ROWS // 8
-            st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
-                                 300, f"{mark} rows exported")
-            check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
-            # The job's completion is held in the database from here on: once the gate is there and the
-            # record is short of the end, the job cannot end before the database goes down.
-            gate_id = gate.close(job=job, status="completed")
-            row = job_row(job)
-            check(row["status"] == "running" and row["rows_exported"] < ROWS,
-                  f"job {job} reached its end before the database could be stopped (the export is too fast for "
-                  f"this test): {row}")
-            before = srv.status(job)
-            check(before is not None and before["status"] == "running", f"status of {job} before the stop: {before}")
-            down = RNG.uniform(0.1, 1.5)
-            t0 = time.monotonic()
-            CLUSTER.stop()
-            outage_answers(srv, job, before, small, ref_small, small_st["rowsExported"])
-            time.sleep(max(0.0, down - (time.monotonic() - t0)))  # a random length of outage
-            CLUSTER.start()
-            outages.append(time.monotonic() - t0)
-            gate.open(gate_id)
-            say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
-                f"{outages[-1]:.2f} s; meanwhile /healthz 503, status of the running and of a completed job 200 "
-                "from memory, the rest 503 'unavailable'")
-    for job in made:
-        finish_checks(srv, job, ref, 600 if LONG else 300)
-    retries = srv.events("job_retry")
-    missed = [j for j in made if not any(r.get("job") == j for r in retries)]
-    check(not missed, f"no job_retry in the log for {missed}: the database restart did not reach the job")
-    check(api(srv.port, "GET", "/healthz").status == 200, "/healthz is not 200 after the restarts")
-    no_unfinished(srv)
-    FIGURES["database restarts"] = DB_RESTARTS
-    say(f"  {DB_RESTARTS} database restart(s) (outages {', '.join(f'{o:.2f} s' for o in outages)}), "
-        f"{len(retries)} retries (errors: {sorted({r.get('error', '')[:70] for r in retries})}); "
-        f"{len(made)} job(s) of {ROWS} rows completed byte-identically")
-
-
-def test_terminate():
-    """pg_terminate_backend on the job's COPY connection, several times; completes byte-identically."""
-    ref = reference()
-    srv = Server("terminate", chunk_rows=FAULT_CHUNK_ROWS).start()
-    made = [srv.create({})]
-    done = 0
-    last_cp = None
-    deadline = time.monotonic() + (600 if LONG else 240)
-    at = []
-    stalled = Stall(STALL_SECONDS)
-    while done < TERMINATIONS and time.monotonic() < deadline:
-        srv.check_alive("between terminations")
-        job = made[-1]
-        st = srv.status(job)
-        stalled.see(st, f"job {job} between terminations")
-        if st is None:
-            time.sleep(0.02)
-            continue
-        if st["status"] not in ("running", "queued"):
-            # Finished before all the terminations: go on with a fresh job.
-            check(len(made) < 20, f"{len(made)} jobs and only {done} terminations")
-            made.append(srv.create({}))
-            last_cp = None
-            stalled = Stall(STALL_SECONDS)
-            continue
-        # Wait for a checkpoint after the previous termination, so that the retries do not pile up.
-        cp = st["lastProcessedId"]
-        if st["status"] == "running" and cp is not None and (last_cp is None or cp > last_cp):
-            time.sleep(RNG.uniform(0.0, 0.1))
-            out = psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgexport' "
-                       "AND query LIKE 'COPY%'").decode().split()
-            if "t" in out:
-                done += 1
-                last_cp = cp
-                at.append(f"{job[:8]}@{cp}")
-                continue
-        time.sleep(0.01)
-    check(done == TERMINATIONS, f"only {done} of {TERMINATIONS} terminations before the deadline")
-    for job in made:
-        finish_checks(srv, job, ref, 600 if LONG else 300)
-    retries = srv.events("job_retry")
-    check(len(retries) >= done, f"{done} terminations but {len(retries)} job_retry events in the log")
-    no_unfinished(srv)
-    FIGURES["connections terminated"] = done
-    say(f"  {done} COPY connections terminated (job@checkpoint: {', '.join(at)}), {len(retries)} retries; "
-        f"{len(made)} job(s) of {ROWS} rows completed byte-identically")
-
-
-def test_unreachable_at_start():
-    """The database down when serve starts: 503s, then the unfinished job resumes once it is back."""
-    ref = reference()
-    srv = Server("unreachable", chunk_rows=FAULT_CHUNK_ROWS).start()
-    job = srv.create({})
-    srv.wait_status(job, lambda s: (s["lastProcessedId"] or 0) >= ROWS // 5 or s["status"] == "completed", 300,
-                    f"a checkpoint past {ROWS // 5}", interval=0.01)
-    srv.kill()
-    wait_connections_gone("after the kill")
-    row = job_row(job)
-    check(row["status"] == "running" and row["rows_exported"] > 0,
-          f"after the kill the job is {row}" + (": it completed before it could be killed, the export is too fast "
-                                                "for this test" if row["status"] == "completed" else ""))
-    say(f"  job {job} killed with its checkpoint at {row['rows_exported']} rows")
-    CLUSTER.stop()
-    srv.spawn()
-    r = srv.wait_answering(30)
-    check(r.status == 503, f"/healthz with the database down: {r!r}")
-    h = check_healthz_down(srv.port, "with the database down at start")
-    # Nothing is known to this process yet (the engine has not started): every API answer needs the
-    # database, so each is the contract's 503 error; only a malformed id is refused without it.
-    p = api(srv.port, "POST", "/api/export", {})
-    check_unavailable(p, "POST /api/export with the database down")
-    s = api(srv.port, "GET", f"/api/export/{job}/status")
-    check_unavailable(s, "status of the unfinished job with the database down at start (not known to the process)")
-    check_unavailable(api(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
-    check_unavailable(api(srv.port, "GET", f"/api/export/{job}/download"), "download with the database down")
-    check_unavailable(api(srv.port, "DELETE", f"/api/export/{job}"), "DELETE with the database down")
-    check_unavailable(api(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
-    bad = api(srv.port, "GET", "/api/export/not-a-uuid/status")
-    check(check_error_body(bad, 400, "status of a malformed id with the database down")["code"] == "invalid_request",
-          f"status of a malformed id with the database down: {bad!r}")
-    say(f"  database down: /healthz {h.status} {h.body.decode().strip()}; POST, status, list, download, DELETE, "
-        f"records 503 {s.body.decode(errors='replace').strip()[:120]}; a malformed id 400")
-    # It stays up and keeps saying 503 while the engine tries again and again.
-    deadline = time.monotonic() + 60
-    while len(srv.events_since_start("database_unreachable")) < 3:
-        srv.check_alive("with the database down")
-        check(time.monotonic() < deadline, "the server did not log three failed attempts at the database in 60 s")
-        check_healthz_down(srv.port, "with the database down")
-        time.sleep(0.05)
-    check_unavailable(api(srv.port, "GET", f"/api/export/{job}/status"),
-                      "status of the unfinished job after the engine's retries")
-    check(srv.events_since_start("engine_started") == [], "the engine says it started with the database down")
-    t0 = time.monotonic()
-    CLUSTER.start()
-    t_db = time.monotonic() - t0
-    deadline = t0 + 30
-    while time.monotonic() < deadline:
-        srv.check_alive("after the database came back")
-        if api(srv.port, "GET", "/healthz").status == 200:
-            break
-        time.sleep(0.05)
-    t_healthy = time.monotonic() - t0
-    check(t_healthy < 30, f"/healthz still not 200 {t_healthy:.0f} s after the database was started")
-    srv.wait_healthy(30)
-    t_ready = time.monotonic() - t0
-    st = finish_checks(srv, job, ref, 600 if LONG else 300)
-    started = srv.events("job_started")
-    resumed_at = [e.get("resumed_at_row") for e in started]
-    check(row["rows_exported"] in resumed_at,
-          f"the job was not resumed at its checkpoint ({row['rows_exported']} rows): job_started {resumed_at}")
-    check(not srv.events("job_restarted"), "the job's file was started over")
-    no_unfinished(srv)
-    FIGURES["database down at start"] = 1
-    say(f"  database started in {t_db:.1f} s; /healthz 200 {t_healthy:.1f} s and the API ready {t_ready:.1f} s "
-        f"after the start command; job resumed at row {row['rows_exported']} and completed {st['rowsExported']} "
-        "rows byte-identically")
-
-
-def test_file_size_limit():
-    """prlimit --fsize: the export hits EFBIG; it fails cleanly, the server keeps serving."""
-    ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
-                                "AND created_at < '2024-03-11T00:00:00Z'")
-    check(os.path.getsize(ref_small) < FSIZE_LIMIT // 4, "the small export is not small")
-    srv = Server("fsize", chunk_rows=2000, fsize=FSIZE_LIMIT).start()
-    job = srv.create({})
-    try:
-        st = srv.wait_done(job, 300)
-    except TestFailure:
-        if srv.proc.poll() == -signal.SIGXFSZ:
-            raise TestFailure("PRODUCT BUG: serve was killed by SIGXFSZ when the export went over the file-size "
-                              "limit; serve should ignore SIGXFSZ so that write() fails with EFBIG and the job fails")
-        raise
-    srv.check_alive("after the export hit the file-size limit")
-    check(st["status"] == "failed", f"the job over the file-size limit ended {st['status']}, expected failed: {st}")
-    error = st.get("error") or ""
-    say(f"  job {job} failed at {FSIZE_LIMIT} bytes: {error!r}")
-    low = error.lower()
-    check("too large" in low or "efbig" in low or "size" in low or "space" in low,
-          f"the error does not say what went wrong with the file: {error!r}")
-    check(job in error or srv.data_dir in error, f"the error does not name the file: {error!r}")
-    files = sorted(os.listdir(srv.data_dir))
-    check(f"{job}.csv" not in files, f"{job}.csv exists for a failed job")
-    check(not part_files(files, job), f"the partial file of the failed job was left behind: {files}")
-    d = api(srv.port, "GET", f"/api/export/{job}/download")
-    check_error_body(d, 409, "download of the failed job")
-    h = api(srv.port, "GET", "/healthz")
-    check(h.status == 200, f"/healthz after the failure: {h!r}")
-    small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
-    st2 = finish_checks(srv, small, ref_small, 120)
-    srv.check_alive("at the end")
-    no_unfinished(srv)
-    FIGURES["file-size limit hit"] = 1
-    say(f"  server still serving (/healthz 200, download 409); small export {small} completed "
-        f"{st2['rowsExported']} rows, {st2['bytesWritten']} bytes, byte-identical")
+    check_unavailable(request(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
+    check_unavailable(request(srv.port, "POST", "/api/export", {}), "POST /api/export with the database down")
+    check_unavailable(request(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
 
 
 def unprivileged_ids():
@@ -1201,69 +713,10 @@ def unprivileged_ids():
     try:
         pw = pwd.getpwnam("nobody")
     except KeyError:
-        raise TestFailure("running as root, and there is no user 'nobody' to run the read-only cases as")
+        raise AssertionError("running as root, and there is no user 'nobody' to run the read-only cases as")
     check(shutil.which("setpriv") is not None, "running as root, and setpriv (util-linux) is missing: the read-only "
                                                 "cases need it to run the server as nobody")
     return pw.pw_uid, pw.pw_gid
-
-
-def test_unwritable_data_dir():
-    """A data directory that cannot be created or written: serve exits non-zero at once, naming it."""
-    blocker = os.path.join(WORK, "a-regular-file")
-    with open(blocker, "w") as f:
-        f.write("not a directory\n")
-    ro = os.path.join(WORK, "read-only")
-    os.mkdir(ro)
-    os.chmod(ro, 0o555)
-    ids = unprivileged_ids()
-    who = "nobody" if ids else "this user"
-    # The same user first with a directory it may write: it must serve, or the failures below would
-    # prove nothing about the directories (say the binary or the database out of its reach).
-    ok_dir = os.path.join(WORK, "writable-by-the-user")
-    os.mkdir(ok_dir)
-    if ids:
-        os.chown(ok_dir, *ids)
-    srv = Server("dir-control", data_dir=os.path.join(ok_dir, "exports"), as_user=ids)
-    srv.spawn()
-    try:
-        srv.wait_healthy(30)
-    except TestFailure as e:
-        raise TestFailure(f"serve as {who} with a writable data directory did not come up, so the read-only cases "
-                          f"cannot be run: {e}\n{srv.log_tail(10)}")
-    check(os.path.isdir(os.path.join(ok_dir, "exports")), "serve did not create its data directory")
-    srv.kill()
-    cases = [(os.path.join(blocker, "exports"), None, "not a directory"),
-             (blocker, None, "not a directory"),
-             (os.path.join(ro, "exports"), ids, "permission denied"),
-             (ro, ids, "permission denied")]
-    for n, (path, as_user, reason) in enumerate(cases):
-        srv = Server(f"baddir{n}", data_dir=path, as_user=as_user)
-        t0 = time.monotonic()
-        srv.spawn()
-        try:
-            rc = srv.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            raise TestFailure(f"serve --data-dir {path} is still running after 20 s; expected a quick exit")
-        took = time.monotonic() - t0
-        log = srv.log_text()
-        check(rc != 0, f"serve --data-dir {path} exited 0")
-        lines = [line for line in log.splitlines() if path in line and not line.startswith("=====")]
-        check(lines, f"serve --data-dir {path} exited {rc} without naming the directory on stderr:\n{log}")
-        check(any(reason in line.lower() for line in lines),
-              f"serve --data-dir {path} does not say '{reason}':\n{log}")
-        say(f"  --data-dir {path} (as {'nobody' if as_user else 'the test user'}): exit {rc} after {took:.2f} s: "
-            f"{lines[-1][:220]}")
-    FIGURES["unusable data directories"] = len(cases)
-
-
-TESTS = [
-    ("kills", test_kills),
-    ("db_restart", test_db_restart),
-    ("terminate", test_terminate),
-    ("unreachable_at_start", test_unreachable_at_start),
-    ("disk_file_size_limit", test_file_size_limit),
-    ("disk_unwritable_data_dir", test_unwritable_data_dir),
-]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1275,12 +728,6 @@ def stop_servers():
             s.kill()
         except Exception:  # noqa: BLE001
             pass
-
-
-def cleanup():
-    stop_servers()
-    CLUSTER.destroy()
-    shutil.rmtree(WORK, ignore_errors=True)
 
 
 def settle_between_tests():
@@ -1295,62 +742,315 @@ def settle_between_tests():
         say(f"  (cancelled {n} unfinished job(s) left by the test)")
 
 
-def main():
-    atexit.register(cleanup)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    t_all = time.monotonic()
+def setUpModule():
+    global CLUSTER
+    unittest.addModuleCleanup(shutil.rmtree, WORK, ignore_errors=True)
     say(f"faults.py: seed {SEED} ({'long' if LONG else 'short'} version: {ROWS} rows, {KILLS} kills, "
         f"{DB_RESTARTS} database restart(s), {TERMINATIONS} terminations); binary {BINARY}")
-    passed = failed = 0
-    try:
+    t0 = time.monotonic()
+    CLUSTER = unittest.enterModuleContext(private_cluster("faults"))
+    harness.seed(BINARY, CLUSTER.url, ROWS)
+    lo, hi, count = sql_value("SELECT min(id), max(id), count(*) FROM records").split("|")
+    check((int(lo), int(hi), int(count)) == (1, ROWS, ROWS), f"records ids are not 1..{ROWS}: {lo}..{hi}, {count} rows")
+    p = subprocess.run([BINARY, "migrate", "--database", CLUSTER.url], capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, f"migrate failed: {p.stderr}")
+    say(f"set-up: cluster on port {CLUSTER.port}, {ROWS} rows seeded, reference "
+        f"{os.path.getsize(reference())} bytes in {time.monotonic() - t0:.1f} s")
+
+
+def tearDownModule():
+    figures = ", ".join(f"{k}: {v}" for k, v in FIGURES.items())
+    say(f"faults injected: {figures or 'none'}; seed {SEED}")
+
+
+class faults(unittest.TestCase):
+    def tearDown(self):
+        settle_between_tests()
+
+    def test_kills(self):
+        """SIGKILL at random and at aimed instants; restarts on the same data directory; completes byte-identically."""
+        chunk = 2000
+        n_second = len(NEAR_END_KINDS) if LONG else 0  # the long version: a second job, the key not the first column
+        plan = [EARLY_KINDS[i % len(EARLY_KINDS)] for i in range(KILLS - len(NEAR_END_KINDS) - n_second)]
+        RNG.shuffle(plan)
+        series = [({}, "*", None, plan + NEAR_END_KINDS)]
+        if n_second:
+            series.append(({"filters": {"category": "books"}, "columns": ["name", "id", "amount"]}, "name, id, amount",
+                           "category = 'books'", list(NEAR_END_KINDS)))
+        totals = {"kills": 0, "unfinished": 0}
+        where_counts = {}
+        with Gate() as gate:
+            srv = Server("kills", chunk_rows=chunk).start()
+            for body, columns, where_sql, kinds in series:
+                kill_series(srv, gate, chunk, body, columns, where_sql, kinds, totals, where_counts)
+            no_unfinished(srv)
+        restarted = srv.events("job_restarted")
+        check(not restarted, f"the engine started the file over after a SIGKILL (a checkpoint ahead of the disk?): "
+                             f"{restarted}")
+        check(totals["unfinished"] >= (KILLS + 1) // 2,
+              f"only {totals['unfinished']} of {totals['kills']} kills hit the job before it completed: the export is "
+              "too fast for the kill plan")
+        missing = [w for w in REQUIRED if w not in where_counts]
+        check(not missing, f"no kill landed {missing} (landed: {where_counts})")
+        FIGURES["kills survived"] = totals["kills"]
+        say(f"  {totals['kills']} kills survived ({totals['unfinished']} before completion), {srv.starts} server starts;"
+            " where the kills landed:")
+        for where, n in sorted(where_counts.items()):
+            say(f"    {n:2d} x {where}")
+
+    def test_db_restart(self):
+        """tools/pg stop + start during an export: the job retries with backoff and completes byte-identically."""
+        ref = reference()
+        ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
+                                    "AND created_at < '2024-03-11T00:00:00Z'")
+        srv = Server("db_restart", chunk_rows=FAULT_CHUNK_ROWS).start()
+        # A small job that has ended, its end read once through the API: the process remembers it.
+        small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
+        small_st = finish_checks(srv, small, ref_small, 120)
+        outages = []
+        made = []
+        with Gate() as gate:
+            for k in range(DB_RESTARTS):
+                # A fresh job for every restart (the previous one may still be running: then both are hit).
+                job = srv.create({})
+                made.append(job)
+                mark = ROWS // 8
+                st = srv.wait_status(job, lambda s: s["rowsExported"] >= mark or s["status"] not in ("queued", "running"),
+                                     300, f"{mark} rows exported")
+                check(st["status"] == "running", f"job {job} is {st['status']} before database restart #{k + 1}")
+                # The job's completion is held in the database from here on: once the gate is there and the
+                # record is short of the end, the job cannot end before the database goes down.
+                gate_id = gate.close(job=job, status="completed")
+                row = job_row(job)
+                check(row["status"] == "running" and row["rows_exported"] < ROWS,
+                      f"job {job} reached its end before the database could be stopped (the export is too fast for "
+                      f"this test): {row}")
+                before = srv.status(job)
+                check(before is not None and before["status"] == "running", f"status of {job} before the stop: {before}")
+                down = RNG.uniform(0.1, 1.5)
+                t0 = time.monotonic()
+                CLUSTER.stop()
+                outage_answers(srv, job, before, small, ref_small, small_st["rowsExported"])
+                time.sleep(max(0.0, down - (time.monotonic() - t0)))  # a random length of outage
+                CLUSTER.start()
+                outages.append(time.monotonic() - t0)
+                gate.open(gate_id)
+                say(f"  restart #{k + 1}: database stopped with job {job[:8]} at {st['rowsExported']} rows, back after "
+                    f"{outages[-1]:.2f} s; meanwhile /healthz 503, status of the running and of a completed job 200 "
+                    "from memory, the rest 503 'unavailable'")
+        for job in made:
+            finish_checks(srv, job, ref, 600 if LONG else 300)
+        retries = srv.events("job_retry")
+        missed = [j for j in made if not any(r.get("job") == j for r in retries)]
+        check(not missed, f"no job_retry in the log for {missed}: the database restart did not reach the job")
+        check(request(srv.port, "GET", "/healthz").status == 200, "/healthz is not 200 after the restarts")
+        no_unfinished(srv)
+        FIGURES["database restarts"] = DB_RESTARTS
+        say(f"  {DB_RESTARTS} database restart(s) (outages {', '.join(f'{o:.2f} s' for o in outages)}), "
+            f"{len(retries)} retries (errors: {sorted({r.get('error', '')[:70] for r in retries})}); "
+            f"{len(made)} job(s) of {ROWS} rows completed byte-identically")
+
+    def test_terminate(self):
+        """pg_terminate_backend on the job's COPY connection, several times; completes byte-identically."""
+        ref = reference()
+        srv = Server("terminate", chunk_rows=FAULT_CHUNK_ROWS).start()
+        made = [srv.create({})]
+        done = 0
+        last_cp = None
+        deadline = time.monotonic() + (600 if LONG else 240)
+        at = []
+        stalled = Stall(STALL_SECONDS)
+        while done < TERMINATIONS and time.monotonic() < deadline:
+            srv.check_alive("between terminations")
+            job = made[-1]
+            st = srv.status(job)
+            stalled.see(st, f"job {job} between terminations")
+            if st is None:
+                time.sleep(0.02)
+                continue
+            if st["status"] not in ("running", "queued"):
+                # Finished before all the terminations: go on with a fresh job.
+                check(len(made) < 20, f"{len(made)} jobs and only {done} terminations")
+                made.append(srv.create({}))
+                last_cp = None
+                stalled = Stall(STALL_SECONDS)
+                continue
+            # Wait for a checkpoint after the previous termination, so that the retries do not pile up.
+            cp = st["lastProcessedId"]
+            if st["status"] == "running" and cp is not None and (last_cp is None or cp > last_cp):
+                time.sleep(RNG.uniform(0.0, 0.1))
+                out = psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgexport' "
+                           "AND query LIKE 'COPY%'").decode().split()
+                if "t" in out:
+                    done += 1
+                    last_cp = cp
+                    at.append(f"{job[:8]}@{cp}")
+                    continue
+            time.sleep(0.01)
+        check(done == TERMINATIONS, f"only {done} of {TERMINATIONS} terminations before the deadline")
+        for job in made:
+            finish_checks(srv, job, ref, 600 if LONG else 300)
+        retries = srv.events("job_retry")
+        check(len(retries) >= done, f"{done} terminations but {len(retries)} job_retry events in the log")
+        no_unfinished(srv)
+        FIGURES["connections terminated"] = done
+        say(f"  {done} COPY connections terminated (job@checkpoint: {', '.join(at)}), {len(retries)} retries; "
+            f"{len(made)} job(s) of {ROWS} rows completed byte-identically")
+
+    def test_unreachable_at_start(self):
+        """The database down when serve starts: 503s, then the unfinished job resumes once it is back."""
+        ref = reference()
+        srv = Server("unreachable", chunk_rows=FAULT_CHUNK_ROWS).start()
+        job = srv.create({})
+        srv.wait_status(job, lambda s: (s["lastProcessedId"] or 0) >= ROWS // 5 or s["status"] == "completed", 300,
+                        f"a checkpoint past {ROWS // 5}", interval=0.01)
+        srv.kill()
+        wait_connections_gone("after the kill")
+        row = job_row(job)
+        check(row["status"] == "running" and row["rows_exported"] > 0,
+              f"after the kill the job is {row}" + (": it completed before it could be killed, the export is too fast "
+                                                    "for this test" if row["status"] == "completed" else ""))
+        say(f"  job {job} killed with its checkpoint at {row['rows_exported']} rows")
+        CLUSTER.stop()
+        srv.spawn()
+        r = srv.wait_answering(30)
+        check(r.status == 503, f"/healthz with the database down: {r!r}")
+        h = check_healthz_down(srv.port, "with the database down at start")
+        # Nothing is known to this process yet (the engine has not started): every API answer needs the
+        # database, so each is the contract's 503 error; only a malformed id is refused without it.
+        p = request(srv.port, "POST", "/api/export", {})
+        check_unavailable(p, "POST /api/export with the database down")
+        s = request(srv.port, "GET", f"/api/export/{job}/status")
+        check_unavailable(s, "status of the unfinished job with the database down at start (not known to the process)")
+        check_unavailable(request(srv.port, "GET", "/api/export"), "GET /api/export with the database down")
+        check_unavailable(request(srv.port, "GET", f"/api/export/{job}/download"), "download with the database down")
+        check_unavailable(request(srv.port, "DELETE", f"/api/export/{job}"), "DELETE with the database down")
+        check_unavailable(request(srv.port, "GET", "/api/records?limit=1"), "GET /api/records with the database down")
+        bad = request(srv.port, "GET", "/api/export/not-a-uuid/status")
+        check(check_error_body(bad, 400, "status of a malformed id with the database down")["code"] == "invalid_request",
+              f"status of a malformed id with the database down: {bad!r}")
+        say(f"  database down: /healthz {h.status} {h.body.decode().strip()}; POST, status, list, download, DELETE, "
+            f"records 503 {s.body.decode(errors='replace').strip()[:120]}; a malformed id 400")
+        # It stays up and keeps saying 503 while the engine tries again and again.
+        deadline = time.monotonic() + 60
+        while len(srv.events_since_start("database_unreachable")) < 3:
+            srv.check_alive("with the database down")
+            check(time.monotonic() < deadline, "the server did not log three failed attempts at the database in 60 s")
+            check_healthz_down(srv.port, "with the database down")
+            time.sleep(0.05)
+        check_unavailable(request(srv.port, "GET", f"/api/export/{job}/status"),
+                          "status of the unfinished job after the engine's retries")
+        check(srv.events_since_start("engine_started") == [], "the engine says it started with the database down")
         t0 = time.monotonic()
         CLUSTER.start()
-        p = subprocess.run([BINARY, "seed", "--rows", str(ROWS), "--database", CLUSTER.url], capture_output=True,
-                           text=True, timeout=900)
-        if p.returncode != 0:
-            raise RuntimeError(f"seed failed: {p.stderr}")
-        lo, hi, count = sql_value("SELECT min(id), max(id), count(*) FROM records").split("|")
-        if (int(lo), int(hi), int(count)) != (1, ROWS, ROWS):
-            raise RuntimeError(f"records ids are not 1..{ROWS}: {lo}..{hi}, {count} rows")
-        p = subprocess.run([BINARY, "migrate", "--database", CLUSTER.url], capture_output=True, text=True,
-                           timeout=120)
-        if p.returncode != 0:
-            raise RuntimeError(f"migrate failed: {p.stderr}")
-        reference()
-        say(f"set-up: cluster on port {CLUSTER.port}, {ROWS} rows seeded, reference "
-            f"{os.path.getsize(reference())} bytes in {time.monotonic() - t0:.1f} s")
-        for name, fn in TESTS:
+        t_db = time.monotonic() - t0
+        deadline = t0 + 30
+        while time.monotonic() < deadline:
+            srv.check_alive("after the database came back")
+            if request(srv.port, "GET", "/healthz").status == 200:
+                break
+            time.sleep(0.05)
+        t_healthy = time.monotonic() - t0
+        check(t_healthy < 30, f"/healthz still not 200 {t_healthy:.0f} s after the database was started")
+        srv.wait_healthy(30)
+        t_ready = time.monotonic() - t0
+        st = finish_checks(srv, job, ref, 600 if LONG else 300)
+        started = srv.events("job_started")
+        resumed_at = [e.get("resumed_at_row") for e in started]
+        check(row["rows_exported"] in resumed_at,
+              f"the job was not resumed at its checkpoint ({row['rows_exported']} rows): job_started {resumed_at}")
+        check(not srv.events("job_restarted"), "the job's file was started over")
+        no_unfinished(srv)
+        FIGURES["database down at start"] = 1
+        say(f"  database started in {t_db:.1f} s; /healthz 200 {t_healthy:.1f} s and the API ready {t_ready:.1f} s "
+            f"after the start command; job resumed at row {row['rows_exported']} and completed {st['rowsExported']} "
+            "rows byte-identically")
+
+    def test_file_size_limit(self):
+        """prlimit --fsize: the export hits EFBIG; it fails cleanly, the server keeps serving."""
+        ref_small = reference(where="category = 'books' AND created_at >= '2024-03-04T00:00:00Z' "
+                                    "AND created_at < '2024-03-11T00:00:00Z'")
+        check(os.path.getsize(ref_small) < FSIZE_LIMIT // 4, "the small export is not small")
+        srv = Server("fsize", chunk_rows=2000, fsize=FSIZE_LIMIT).start()
+        job = srv.create({})
+        try:
+            st = srv.wait_done(job, 300)
+        except AssertionError:
+            if srv.process.poll() == -signal.SIGXFSZ:
+                raise AssertionError("PRODUCT BUG: serve was killed by SIGXFSZ when the export went over the file-size "
+                                  "limit; serve should ignore SIGXFSZ so that write() fails with EFBIG and the job fails")
+            raise
+        srv.check_alive("after the export hit the file-size limit")
+        check(st["status"] == "failed", f"the job over the file-size limit ended {st['status']}, expected failed: {st}")
+        error = st.get("error") or ""
+        say(f"  job {job} failed at {FSIZE_LIMIT} bytes: {error!r}")
+        low = error.lower()
+        check("too large" in low or "efbig" in low or "size" in low or "space" in low,
+              f"the error does not say what went wrong with the file: {error!r}")
+        check(job in error or srv.data_dir in error, f"the error does not name the file: {error!r}")
+        files = sorted(os.listdir(srv.data_dir))
+        check(f"{job}.csv" not in files, f"{job}.csv exists for a failed job")
+        check(not part_files(files, job), f"the partial file of the failed job was left behind: {files}")
+        d = request(srv.port, "GET", f"/api/export/{job}/download")
+        check_error_body(d, 409, "download of the failed job")
+        h = request(srv.port, "GET", "/healthz")
+        check(h.status == 200, f"/healthz after the failure: {h!r}")
+        small = srv.create({"filters": {"category": "books", "created_at": {"gte": WEEK[0], "lt": WEEK[1]}}})
+        st2 = finish_checks(srv, small, ref_small, 120)
+        srv.check_alive("at the end")
+        no_unfinished(srv)
+        FIGURES["file-size limit hit"] = 1
+        say(f"  server still serving (/healthz 200, download 409); small export {small} completed "
+            f"{st2['rowsExported']} rows, {st2['bytesWritten']} bytes, byte-identical")
+
+    def test_unwritable_data_dir(self):
+        """A data directory that cannot be created or written: serve exits non-zero at once, naming it."""
+        blocker = os.path.join(WORK, "a-regular-file")
+        with open(blocker, "w") as f:
+            f.write("not a directory\n")
+        ro = os.path.join(WORK, "read-only")
+        os.mkdir(ro)
+        os.chmod(ro, 0o555)
+        ids = unprivileged_ids()
+        who = "nobody" if ids else "this user"
+        # The same user first with a directory it may write: it must serve, or the failures below would
+        # prove nothing about the directories (say the binary or the database out of its reach).
+        ok_dir = os.path.join(WORK, "writable-by-the-user")
+        os.mkdir(ok_dir)
+        if ids:
+            os.chown(ok_dir, *ids)
+        srv = Server("dir-control", data_dir=os.path.join(ok_dir, "exports"), as_user=ids)
+        srv.spawn()
+        try:
+            srv.wait_healthy(30)
+        except AssertionError as e:
+            raise AssertionError(f"serve as {who} with a writable data directory did not come up, so the read-only cases "
+                              f"cannot be run: {e}\n{srv.log_tail(10)}")
+        check(os.path.isdir(os.path.join(ok_dir, "exports")), "serve did not create its data directory")
+        srv.kill()
+        cases = [(os.path.join(blocker, "exports"), None, "not a directory"),
+                 (blocker, None, "not a directory"),
+                 (os.path.join(ro, "exports"), ids, "permission denied"),
+                 (ro, ids, "permission denied")]
+        for n, (path, as_user, reason) in enumerate(cases):
+            srv = Server(f"baddir{n}", data_dir=path, as_user=as_user)
             t0 = time.monotonic()
-            say(f"--- {name}: {fn.__doc__.strip().splitlines()[0]}")
+            srv.spawn()
             try:
-                fn()
-                passed += 1
-                say(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                say(f"FAIL {name} ({time.monotonic() - t0:.1f} s, seed {SEED}): {e}")
-                if not isinstance(e, TestFailure):
-                    traceback.print_exc(file=sys.stdout)
-                for s in SERVERS:
-                    say(f"  --- last lines of server {s.name}'s log ({s.log_path}):")
-                    for line in s.log_tail(25).splitlines():
-                        say(f"    {line[:400]}")
-            finally:
-                try:
-                    settle_between_tests()
-                except Exception as e:  # noqa: BLE001
-                    say(f"  warning: could not settle after {name}: {e}")
-    except Exception as e:  # noqa: BLE001
-        failed += 1
-        say(f"FAIL set-up (seed {SEED}): {e}")
-        traceback.print_exc(file=sys.stdout)
-    finally:
-        cleanup()
-    figures = ", ".join(f"{k}: {v}" for k, v in FIGURES.items())
-    say(f"faults injected: {figures or 'none'}; seed {SEED}; {time.monotonic() - t_all:.1f} s in all")
-    say(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+                rc = srv.process.wait(20)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"serve --data-dir {path} is still running after 20 s; expected a quick exit")
+            took = time.monotonic() - t0
+            log = srv.log_text()
+            check(rc != 0, f"serve --data-dir {path} exited 0")
+            lines = [line for line in log.splitlines() if path in line and not line.startswith("=====")]
+            check(lines, f"serve --data-dir {path} exited {rc} without naming the directory on stderr:\n{log}")
+            check(any(reason in line.lower() for line in lines),
+                  f"serve --data-dir {path} does not say '{reason}':\n{log}")
+            say(f"  --data-dir {path} (as {'nobody' if as_user else 'the test user'}): exit {rc} after {took:.2f} s: "
+                f"{lines[-1][:220]}")
+        FIGURES["unusable data directories"] = len(cases)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -18,16 +18,16 @@ import gzip
 import json
 import os
 import random
-import signal
 import sys
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-from e2e_support import copy_csv, held_gate, install_gate, psql, scratch_database, server, wait_until
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import binary, copy_csv, held_gate, install_gate, main, psql, scratch_database, server, wait_until
 
-BINARY = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else ""
+BINARY = binary()
 WAIT = 120  # seconds any state may take to come about on a loaded machine
 CHUNK = "7"
 
@@ -135,7 +135,7 @@ class parallel_export(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.__exit__(None, None, None)
+        cls.server.close()
         cls.db.__exit__(None, None, None)
 
     def identical(self, body, select, parallelisms=(2, 3, 7, 16)):
@@ -252,12 +252,11 @@ class parallel_export(unittest.TestCase):
                     st = wait_until("the export gets going", lambda: (lambda j: j if j and (
                         j["rowsExported"] >= target or j["status"] not in ("queued", "running")) else None)(status(first, job)),
                         WAIT, poll=0.005)
-                    first.process.send_signal(signal.SIGKILL)
-                    first.process.wait(30)
+                    first.kill()
                     if st["status"] == "running":
                         mid_export += 1
                 finally:
-                    first.__exit__(None, None, None)
+                    first.close()
                 with server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir) as second:
                     wait_completed(second, job)
                     code, data = get(second, f"/api/export/{job}/download")
@@ -285,4 +284,4 @@ class parallel_export(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(argv=sys.argv[:1] + sys.argv[2:], verbosity=2)
+    main()

@@ -6,7 +6,7 @@
 Each ```sh block right after a `<!-- tested -->` line is run with `bash -eu -o pipefail` in an empty
 directory, with only two substitutions: the README's address 127.0.0.1:8080 becomes the test server's,
 and `build/pgexport` the binary under test (the client's default server is set through PGEXPORT_SERVER).
-The server serves `records` as a gated view of the seeded rows (e2e_support's gate), so that the cancel
+The server serves `records` as a gated view of the seeded rows (the harness's gate), so that the cancel
 example finds its job still running, as the README says, however fast the machine. Each block's output
 and files are checked against PostgreSQL's own COPY. Also: `tools/run --help` answers without building
 or starting anything, and the README never points outside the repository."""
@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
-from e2e_support import ROOT, call, check, copy_csv, held_gate, install_gate, psql, scratch_database, server, \
-    test_runner
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import (ROOT, binary, call, check, copy_csv, held_gate, install_gate, main, psql, scratch_database, seed,
+                     server)
 
-BINARY = os.path.abspath(sys.argv[1])
+BINARY = binary()
 README = os.path.join(ROOT, "README.md")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -50,85 +52,83 @@ def run_block(block, srv, work):
     return out, err
 
 
-def walkthrough(block, srv, url, work):
-    out, _ = run_block(block, srv, work)
-    m = re.search(r"^job (" + UUID.pattern + r")$", out, re.M)
-    check(m, "the first command prints the job's id")
-    job = m.group(1)
-    check(f'"jobId":"{job}"' in out, "status answers the job")
-    check("event: completed" in out, "the events stream ends with the completed event")
-    want = copy_csv(url, WALKTHROUGH)
-    path = os.path.join(work, f"export-{job}.csv")
-    check(os.path.exists(path), f"curl -OJ saved export-{job}.csv")
-    got = open(path, "rb").read()
-    check(got == want, f"the downloaded file equals COPY ({len(got)} bytes, COPY {len(want)})")
-    check(len(want) > 100 and want[:100].decode() in out, "the range answers the first 100 bytes")
-    check('"columns":[' in out and '"rows":[' in out and '"nextCursor"' in out, "schema and listing answer")
-    status, body = call(srv.base, f"/api/export/{job}/status")
-    check(status == 404, f"after the DELETE the job is gone: {status} {body}")
+class readme_file(unittest.TestCase):
+    def test_stands_alone(self):
+        text = open(README, encoding="utf-8").read()
+        check("../" not in text, "the README points outside the repository")
+        prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)  # code blocks hold no links (C++ lambdas: `[](...)`)
+        for link in re.findall(r"\]\(([^)#]+)\)", prose):
+            if not link.startswith(("http://", "https://")):
+                check(os.path.exists(os.path.join(ROOT, link)), f"the README links to {link}, which does not exist")
+        for flag in ("--listen", "--table", "--database", "--data-dir", "--api-key-file", "tools/pg stop"):
+            check(flag in text, f"the README does not mention {flag}")
+
+    def test_run_help(self):
+        """tools/run --help prints the help at once: no build, no PostgreSQL."""
+        started = time.monotonic()
+        p = subprocess.run([os.path.join(ROOT, "tools", "run"), "--help"], capture_output=True, timeout=60,
+                           env=dict(os.environ, PGEXPORT_PG_DIR="/nonexistent/pgexport-readme-test"))
+        out = p.stdout.decode()
+        check(p.returncode == 0 and "tools/pg stop" in out, f"tools/run --help: {p.returncode} {out!r}")
+        check(time.monotonic() - started < 10, "tools/run --help takes more than 10 s: it builds or starts something")
 
 
-def cancel(block, srv, url, work):
-    # Rows above the gate's threshold wait while it is held: the export cannot end before the DELETE.
-    psql(url, "INSERT INTO records_base (category, created_at, name, email, amount, status)"
-              " SELECT category, created_at, name, email, amount, status FROM records_base ORDER BY id LIMIT 500")
-    with held_gate(url):
-        out, _ = run_block(block, srv, work)
-    check('"status":"cancelled"' in out, "the DELETE answers the cancelled job")
-    job = UUID.search(out)
-    check(job and call(srv.base, f"/api/export/{job.group(0)}/status")[1]["status"] == "cancelled",
-          "the job is cancelled")
+class tested_blocks_run(unittest.TestCase):
+    """The tested blocks, in the README's order, against one server on a gated view of seeded rows."""
 
-
-def client(block, srv, url, work):
-    out, err = run_block(block, srv, work)
-    got = open(os.path.join(work, "books.csv"), "rb").read()
-    want = copy_csv(url, CLIENT)
-    check(got == want, f"books.csv equals COPY ({len(got)} bytes, COPY {len(want)})")
-    check(out.strip() == "books.csv" and "completed" in err, "the client says completed and names the file")
-
-
-def run_help():
-    """tools/run --help prints the help at once: no build, no PostgreSQL."""
-    started = time.monotonic()
-    p = subprocess.run([os.path.join(ROOT, "tools", "run"), "--help"], capture_output=True, timeout=60,
-                       env=dict(os.environ, PGEXPORT_PG_DIR="/nonexistent/pgexport-readme-test"))
-    out = p.stdout.decode()
-    check(p.returncode == 0 and "tools/pg stop" in out, f"tools/run --help: {p.returncode} {out!r}")
-    check(time.monotonic() - started < 10, "tools/run --help takes more than 10 s: it builds or starts something")
-
-
-def stands_alone():
-    text = open(README, encoding="utf-8").read()
-    check("../" not in text, "the README points outside the repository")
-    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)  # code blocks hold no links (C++ lambdas: `[](...)`)
-    for link in re.findall(r"\]\(([^)#]+)\)", prose):
-        if not link.startswith(("http://", "https://")):
-            check(os.path.exists(os.path.join(ROOT, link)), f"the README links to {link}, which does not exist")
-    for flag in ("--listen", "--table", "--database", "--data-dir", "--api-key-file", "tools/pg stop"):
-        check(flag in text, f"the README does not mention {flag}")
-
-
-def main():
-    tests = test_runner()
-    tests.run(stands_alone)
-    tests.run(run_help)
-    blocks = tested_blocks()
-    steps = [walkthrough, cancel, client]
-    check(len(blocks) == len(steps), f"{len(blocks)} tested blocks in the README, the test knows {len(steps)}")
-    with scratch_database("readme") as url, tempfile.TemporaryDirectory() as work:
-        subprocess.run([BINARY, "seed", "--rows", "20000", "--database", url], check=True, capture_output=True)
+    @classmethod
+    def setUpClass(cls):
+        blocks = tested_blocks()
+        steps = ["walkthrough", "cancel", "client"]
+        check(len(blocks) == len(steps), f"{len(blocks)} tested blocks in the README, the test knows {len(steps)}")
+        cls.blocks = dict(zip(steps, blocks))
+        cls.url = cls.enterClassContext(scratch_database("readme"))
+        cls.work = cls.enterClassContext(tempfile.TemporaryDirectory())
+        seed(BINARY, cls.url, 20000)
         # records becomes a gated view of the seeded rows: every row there now passes without waiting.
-        psql(url, "ALTER TABLE records RENAME TO records_base")
-        top = int(psql(url, "SELECT max(id) FROM records_base").strip())
-        install_gate(url, view="records", table="records_base", open_below=top)
-        with server(BINARY, url) as srv:
-            for step, block in zip(steps, blocks):
-                tests.run(step, block, srv, url, work)
-            if tests.failed:
-                print(srv.log_tail())
-    return tests.summary()
+        psql(cls.url, "ALTER TABLE records RENAME TO records_base")
+        top = int(psql(cls.url, "SELECT max(id) FROM records_base").strip())
+        install_gate(cls.url, view="records", table="records_base", open_below=top)
+        cls.srv = cls.enterClassContext(server(BINARY, cls.url))
+
+    def test_walkthrough(self):
+        block, srv, url, work = self.blocks["walkthrough"], self.srv, self.url, self.work
+        out, _ = run_block(block, srv, work)
+        m = re.search(r"^job (" + UUID.pattern + r")$", out, re.M)
+        check(m, "the first command prints the job's id")
+        job = m.group(1)
+        check(f'"jobId":"{job}"' in out, "status answers the job")
+        check("event: completed" in out, "the events stream ends with the completed event")
+        want = copy_csv(url, WALKTHROUGH)
+        path = os.path.join(work, f"export-{job}.csv")
+        check(os.path.exists(path), f"curl -OJ saved export-{job}.csv")
+        got = open(path, "rb").read()
+        check(got == want, f"the downloaded file equals COPY ({len(got)} bytes, COPY {len(want)})")
+        check(len(want) > 100 and want[:100].decode() in out, "the range answers the first 100 bytes")
+        check('"columns":[' in out and '"rows":[' in out and '"nextCursor"' in out, "schema and listing answer")
+        status, body = call(srv.base, f"/api/export/{job}/status")
+        check(status == 404, f"after the DELETE the job is gone: {status} {body}")
+
+    def test_cancel(self):
+        block, srv, url, work = self.blocks["cancel"], self.srv, self.url, self.work
+        # Rows above the gate's threshold wait while it is held: the export cannot end before the DELETE.
+        psql(url, "INSERT INTO records_base (category, created_at, name, email, amount, status)"
+                  " SELECT category, created_at, name, email, amount, status FROM records_base ORDER BY id LIMIT 500")
+        with held_gate(url):
+            out, _ = run_block(block, srv, work)
+        check('"status":"cancelled"' in out, "the DELETE answers the cancelled job")
+        job = UUID.search(out)
+        check(job and call(srv.base, f"/api/export/{job.group(0)}/status")[1]["status"] == "cancelled",
+              "the job is cancelled")
+
+    def test_client(self):
+        block, srv, url, work = self.blocks["client"], self.srv, self.url, self.work
+        out, err = run_block(block, srv, work)
+        got = open(os.path.join(work, "books.csv"), "rb").read()
+        want = copy_csv(url, CLIENT)
+        check(got == want, f"books.csv equals COPY ({len(got)} bytes, COPY {len(want)})")
+        check(out.strip() == "books.csv" and "completed" in err, "the client says completed and names the file")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,9 +17,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unittest
 
-from package_support import run  # noqa: E402 (also puts e2e_support on the path)
-from e2e_support import ROOT, check, copy_csv, scratch_database, test_runner  # noqa: E402
+from package_support import run  # noqa: E402 (also puts the harness on the path)
+from harness import ROOT, check, copy_csv, main, scratch_database, seed  # noqa: E402
 
 REQUEST = '{"filters": {"category": ["books", "toys"]}, "columns": ["id", "category", "amount", "description"]}'
 REFERENCE = "SELECT id, category, amount, description FROM records WHERE category IN ('books', 'toys') ORDER BY id"
@@ -62,30 +63,6 @@ def export_with(binary, url, work):
     return events
 
 
-def test_the_installed_files(tree, build_dir):
-    v = version(build_dir)
-    p = tree.prefix
-    lib = tree.libdir
-    check(os.access(os.path.join(p, "bin", "pgexport"), os.X_OK), "bin/pgexport is installed")
-    major, minor, _ = v.split(".")
-    soname = f"libpgexport_engine.so.{major}.{minor}" if major == "0" else f"libpgexport_engine.so.{major}"
-    check(os.path.islink(os.path.join(lib, "libpgexport_engine.so")), "the development symlink .so")
-    check(os.path.exists(os.path.join(lib, f"libpgexport_engine.so.{v}")), f"libpgexport_engine.so.{v}")
-    dynamic = run(["objdump", "-p", os.path.join(lib, f"libpgexport_engine.so.{v}")]).stdout
-    check(f"SONAME               {soname}" in dynamic, f"soname {soname}: {dynamic[:600]}")
-    check("libpq.so.5" in dynamic, "the shared library needs libpq.so.5")
-    headers = sorted(os.path.relpath(h, os.path.join(p, "include"))
-                     for h in glob.glob(os.path.join(p, "include", "**", "*"), recursive=True) if os.path.isfile(h))
-    sources = sorted(os.path.relpath(h, os.path.join(ROOT, "engine", "include"))
-                     for h in glob.glob(os.path.join(ROOT, "engine", "include", "pgexport", "*.hpp")))
-    check(headers == sources, f"installed headers {headers} are exactly engine/include's {sources}")
-    check("pgexport/seed.hpp" not in headers, "the demo seeder is not part of the engine's API")
-    for f in ("pgexportConfig.cmake", "pgexportConfigVersion.cmake", "pgexportTargets.cmake"):
-        check(os.path.exists(os.path.join(lib, "cmake", "pgexport", f)), f"lib/cmake/pgexport/{f}")
-    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(lib, "pkgconfig"))
-    check(run(["pkg-config", "--modversion", "pgexport"], env=env).stdout.strip() == v, "pgexport.pc's version")
-
-
 def build_consumer(tree, work, static):
     build = os.path.join(work, "static" if static else "shared")
     run(["cmake", "-S", os.path.join(ROOT, "tests", "consumer"), "-B", build, "-DCMAKE_BUILD_TYPE=Release",
@@ -94,48 +71,68 @@ def build_consumer(tree, work, static):
     return os.path.join(build, "consumer")
 
 
-def test_find_package_shared(tree, url):
-    with tempfile.TemporaryDirectory(prefix="pgexport-consumer-") as work:
-        binary = build_consumer(tree, work, static=False)
-        needed = run(["ldd", binary]).stdout
-        check(os.path.join(tree.libdir, "libpgexport_engine.so") in needed,
-              f"the consumer loads the installed shared library:\n{needed}")
-        export_with(binary, url, work)
+class installed_package(unittest.TestCase):
+    """BUILD_DIR installed under a temporary prefix, and a scratch database with 3,000 rows."""
 
+    @classmethod
+    def setUpClass(cls):
+        cls.build_dir = os.path.abspath(sys.argv[1])
+        cls.tree = installed_tree(cls.build_dir)
+        cls.addClassCleanup(cls.tree.close)
+        cls.url = cls.enterClassContext(scratch_database("package_consumer"))
+        seed(os.path.join(cls.build_dir, "pgexport"), cls.url, 3000)
 
-def test_find_package_static(tree, url):
-    with tempfile.TemporaryDirectory(prefix="pgexport-consumer-") as work:
-        binary = build_consumer(tree, work, static=True)
-        needed = run(["ldd", binary]).stdout
-        check("libpgexport_engine" not in needed, f"the static build does not load the shared library:\n{needed}")
-        export_with(binary, url, work)
+    def test_the_installed_files(self):
+        tree, build_dir = self.tree, self.build_dir
+        v = version(build_dir)
+        p = tree.prefix
+        lib = tree.libdir
+        check(os.access(os.path.join(p, "bin", "pgexport"), os.X_OK), "bin/pgexport is installed")
+        major, minor, _ = v.split(".")
+        soname = f"libpgexport_engine.so.{major}.{minor}" if major == "0" else f"libpgexport_engine.so.{major}"
+        check(os.path.islink(os.path.join(lib, "libpgexport_engine.so")), "the development symlink .so")
+        check(os.path.exists(os.path.join(lib, f"libpgexport_engine.so.{v}")), f"libpgexport_engine.so.{v}")
+        dynamic = run(["objdump", "-p", os.path.join(lib, f"libpgexport_engine.so.{v}")]).stdout
+        check(f"SONAME               {soname}" in dynamic, f"soname {soname}: {dynamic[:600]}")
+        check("libpq.so.5" in dynamic, "the shared library needs libpq.so.5")
+        headers = sorted(os.path.relpath(h, os.path.join(p, "include"))
+                         for h in glob.glob(os.path.join(p, "include", "**", "*"), recursive=True) if os.path.isfile(h))
+        sources = sorted(os.path.relpath(h, os.path.join(ROOT, "engine", "include"))
+                         for h in glob.glob(os.path.join(ROOT, "engine", "include", "pgexport", "*.hpp")))
+        check(headers == sources, f"installed headers {headers} are exactly engine/include's {sources}")
+        check("pgexport/seed.hpp" not in headers, "the demo seeder is not part of the engine's API")
+        for f in ("pgexportConfig.cmake", "pgexportConfigVersion.cmake", "pgexportTargets.cmake"):
+            check(os.path.exists(os.path.join(lib, "cmake", "pgexport", f)), f"lib/cmake/pgexport/{f}")
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(lib, "pkgconfig"))
+        check(run(["pkg-config", "--modversion", "pgexport"], env=env).stdout.strip() == v, "pgexport.pc's version")
 
+    def test_find_package_shared(self):
+        tree, url = self.tree, self.url
+        with tempfile.TemporaryDirectory(prefix="pgexport-consumer-") as work:
+            binary = build_consumer(tree, work, static=False)
+            needed = run(["ldd", binary]).stdout
+            check(os.path.join(tree.libdir, "libpgexport_engine.so") in needed,
+                  f"the consumer loads the installed shared library:\n{needed}")
+            export_with(binary, url, work)
 
-def test_pkg_config(tree, url):
-    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(tree.libdir, "pkgconfig"))
-    flags = run(["pkg-config", "--cflags", "--libs", "pgexport"], env=env).stdout.split()
-    with tempfile.TemporaryDirectory(prefix="pgexport-pkgconfig-") as work:
-        binary = os.path.join(work, "consumer")
-        run(["g++", "-O1", os.path.join(ROOT, "tests", "consumer", "main.cpp"), "-o", binary, *flags,
-             f"-Wl,-rpath,{tree.libdir}"])
-        export_with(binary, url, work)
+    def test_find_package_static(self):
+        tree, url = self.tree, self.url
+        with tempfile.TemporaryDirectory(prefix="pgexport-consumer-") as work:
+            binary = build_consumer(tree, work, static=True)
+            needed = run(["ldd", binary]).stdout
+            check("libpgexport_engine" not in needed, f"the static build does not load the shared library:\n{needed}")
+            export_with(binary, url, work)
 
-
-def main():
-    build_dir = os.path.abspath(sys.argv[1])
-    runner = test_runner()
-    tree = installed_tree(build_dir)
-    try:
-        with scratch_database("package_consumer") as url:
-            run([os.path.join(build_dir, "pgexport"), "seed", "--database", url, "--rows", "3000"])
-            runner.run(test_the_installed_files, tree, build_dir)
-            runner.run(test_find_package_shared, tree, url)
-            runner.run(test_find_package_static, tree, url)
-            runner.run(test_pkg_config, tree, url)
-    finally:
-        tree.close()
-    return runner.summary()
+    def test_pkg_config(self):
+        tree, url = self.tree, self.url
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(tree.libdir, "pkgconfig"))
+        flags = run(["pkg-config", "--cflags", "--libs", "pgexport"], env=env).stdout.split()
+        with tempfile.TemporaryDirectory(prefix="pgexport-pkgconfig-") as work:
+            binary = os.path.join(work, "consumer")
+            run(["g++", "-O1", os.path.join(ROOT, "tests", "consumer", "main.cpp"), "-o", binary, *flags,
+                 f"-Wl,-rpath,{tree.libdir}"])
+            export_with(binary, url, work)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,10 +1,10 @@
-"""Shared by tests/package/*.py: e2e_support's helpers on the path, and running a command whose failure
-carries its output."""
+"""Shared by tests/package/*.py: the harness (tests/harness.py) on the path, and running a command whose
+failure carries its output."""
 import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 def run(cmd, timeout=900, **kw):

@@ -1,0 +1,798 @@
+"""The one test harness of pgexport's Python suites (tests/e2e/, tests/package/), bench/run and tools/soak.
+
+- PostgreSQL: `psql`, COPY as the reference (`copy_csv`, `copy_to_file`), a `scratch_database` next to the
+  admin URL that tools/test hands over (`shared_database`: one for a suite's classes), a `private_cluster`
+  (tools/pg: its own directory and port, stopped and started at will), a `streaming_standby` of one, and
+  gates that hold an export still at a known point.
+- The server: `server`, one `pgexport serve` process on a free port (start, wait for /healthz and a ready
+  API, SIGTERM, kill -9, SIGSTOP, restart on the same data directory, its log and log events), with the API
+  client on it (create, status, wait for a state, download, metrics).
+- Byte comparison (`check_same_bytes`, `compare_file` without holding a file in memory), and waits for a
+  state with a bound (`wait_until`): no test waits for time where it can wait for a state.
+- `main()`: runs a suite's unittest TestCase classes in the order they are written, one line per case,
+  and exits 1 when any case failed, erred or was skipped (a skip is not a pass).
+
+Standard library only."""
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+HTTP_TIMEOUT = 20  # seconds for one request: a hang is a failure, not a stuck run
+
+# The session settings of the contract's reference COPY; no libpq default that could point psql elsewhere.
+PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
+                PGCLIENTENCODING="UTF8")
+for _v in ("PGDATABASE", "PGSERVICE", "PGHOST", "PGPORT", "PGUSER"):
+    PSQL_ENV.pop(_v, None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Checks and waits
+
+def check(ok, what):
+    if not ok:
+        raise AssertionError(what)
+
+
+def wait_until(what, predicate, timeout=30, poll=0.02):
+    """Polls predicate() until it returns something true, and returns that; fails naming `what` after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        check(time.monotonic() < deadline, f"{what}: not within {timeout} s")
+        time.sleep(poll)
+
+
+def first_difference(a, b):
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
+def _around(i, got, expected):
+    lo = max(0, i - 60)
+    return f"got {got[lo:i + 60]!r}, expected {expected[lo:i + 60]!r}"
+
+
+def check_same_bytes(got, expected, what):
+    if got == expected:
+        return
+    i = first_difference(got, expected)
+    raise AssertionError(f"{what}: {len(got)} bytes differ from the reference's {len(expected)} bytes at offset "
+                         f"{i}: {_around(i, got, expected)}")
+
+
+def compare_stream(read, ref_path, what, limit=None):
+    """Compares the bytes read(n) yields with the reference file (only its first `limit` bytes when given),
+    a MiB at a time."""
+    size = os.path.getsize(ref_path) if limit is None else limit
+    offset = 0
+    with open(ref_path, "rb") as ref:
+        while limit is None or offset < size:
+            block = read(1 << 20 if limit is None else min(1 << 20, size - offset))
+            if not block:
+                break
+            want = ref.read(len(block))
+            if block != want:
+                i = first_difference(block, want)
+                check(i != len(want), f"{what}: longer than the reference ({size} bytes)")
+                raise AssertionError(f"{what}: first difference at byte {offset + i}: {_around(i, block, want)}")
+            offset += len(block)
+    check(offset == size, f"{what}: {offset} bytes, the reference has {size}")
+
+
+def compare_file(path, ref_path, what, limit=None):
+    with open(path, "rb") as f:
+        compare_stream(f.read, ref_path, what, limit)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Processes
+
+def free_port():
+    """A TCP port of 127.0.0.1 that no one listens on now (the kernel's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def binary():
+    """The pgexport executable a suite was given: its first argument (ctest passes it)."""
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        raise SystemExit(f"usage: {os.path.basename(sys.argv[0])} <pgexport binary> [unittest arguments]")
+    return os.path.abspath(sys.argv[1])
+
+
+def server_env():
+    """The environment of a process under test: none of our PGEXPORT_ settings, which it would read as options."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PGEXPORT_") and k != "DATABASE_URL"}
+
+
+def terminate(process, timeout=15, sig=signal.SIGTERM):
+    """`sig` (SIGTERM; pgbench, say, reports on SIGINT), then SIGKILL after `timeout` s; returns the exit code
+    (None when it had to be killed)."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)  # a stopped process would not see the signal
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PostgreSQL
+
+class psql_error(subprocess.CalledProcessError):
+    def __str__(self):
+        return f"psql failed ({self.returncode}) for {self.cmd[-1][:200]!r}: {self.stderr.decode(errors='replace')}"
+
+
+def psql(url, sql, timeout=120, check=True):
+    """Runs sql and returns stdout as bytes (unaligned, tuples only); raises psql_error (with psql's message)
+    when it fails, unless check=False."""
+    p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url, "-c", sql], env=PSQL_ENV,
+                       capture_output=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise psql_error(p.returncode, p.args, p.stdout, p.stderr)
+    return p.stdout
+
+
+def sql_value(url, sql):
+    return psql(url, sql).decode().strip()
+
+
+def copy_csv(url, select):
+    """What PostgreSQL writes for COPY (select) TO STDOUT WITH (FORMAT csv, HEADER true)."""
+    return psql(url, f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)")
+
+
+def copy_to_file(url, select, path, options="FORMAT csv, HEADER true", timeout=600):
+    """COPY (select) TO STDOUT WITH (options), written to `path` as psql receives it (no copy in memory)."""
+    with open(path, "wb") as out:
+        p = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url, "-c",
+                            f"COPY ({select}) TO STDOUT WITH ({options})"],
+                           env=PSQL_ENV, stdout=out, stderr=subprocess.PIPE, timeout=timeout)
+    if p.returncode != 0:
+        raise psql_error(p.returncode, p.args, b"", p.stderr)
+    return path
+
+
+def admin_url():
+    url = os.environ.get("PGEXPORT_TEST_DATABASE_URL")
+    if not url:
+        raise SystemExit("PGEXPORT_TEST_DATABASE_URL is not set: run through tools/test")
+    return url
+
+
+def database_url(url, name):
+    """`url` with its database replaced by `name`."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@contextlib.contextmanager
+def scratch_database(prefix, admin=None):
+    """A database of its own next to the admin URL's, dropped afterwards (with its connections), also on
+    failure."""
+    admin = admin or admin_url()
+    name = f"{prefix}_{os.getpid()}"
+    url = database_url(admin, name)
+    psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield url
+    finally:
+        psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+
+
+def shared_database(binary_path, prefix, rows, prepare=None):
+    """A TestCase base for the classes of a suite that share one scratch database of `prefix` (`rows` demo
+    rows, then prepare(url) when given) and one work directory: made in the setUpClass of the first class
+    that runs, removed once the module's cases ran; `url` and `work` in every case. A subclass's own
+    setUpClass calls super().setUpClass() first."""
+
+    class shared(unittest.TestCase):
+        url = work = None
+
+        @classmethod
+        def setUpClass(cls):
+            if shared.url is None:
+                url = unittest.enterModuleContext(scratch_database(prefix))
+                seed(binary_path, url, rows)
+                if prepare:
+                    prepare(url)
+                shared.work = unittest.enterModuleContext(tempfile.TemporaryDirectory(prefix=f"pgexport-{prefix}-"))
+                shared.url = url
+
+    return shared
+
+
+def seed(binary_path, url, rows, timeout=900):
+    """`pgexport seed`: the demo table `records` with `rows` deterministic rows."""
+    p = subprocess.run([binary_path, "seed", "--rows", str(rows), "--database", url], capture_output=True,
+                       text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"seed failed ({p.returncode}): {p.stdout[-2000:]} {p.stderr[-2000:]}")
+
+
+class private_cluster:
+    """A PostgreSQL cluster of its own through tools/pg (own directory under /tmp and port), so that a test
+    can stop and start it at will; destroyed on exit (or destroy()), also on failure."""
+
+    def __init__(self, name, port=None):
+        self.dir = tempfile.mkdtemp(prefix=f"pgexport-{name}-pg-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.port = port or free_port()
+        self.env = dict(os.environ, PGEXPORT_PG_DIR=self.dir, PGEXPORT_PG_PORT=str(self.port), PGEXPORT_PG_DB=name)
+        self.stops = 0
+        try:
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _tool(self, command, timeout=180):
+        p = subprocess.run([os.path.join(ROOT, "tools", "pg"), command], env=self.env, capture_output=True,
+                           text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError(f"tools/pg {command} failed ({p.returncode}): {p.stderr.strip()}")
+        return p.stdout.strip()
+
+    def start(self):
+        """Starts it (tools/pg waits until it accepts connections) and returns its URL."""
+        self.url = self._tool("start").splitlines()[-1].strip()
+        return self.url
+
+    def stop(self):
+        self.stops += 1
+        self._tool("stop")
+
+    def running(self):
+        return subprocess.run([os.path.join(ROOT, "tools", "pg"), "status"], env=self.env, capture_output=True,
+                              timeout=60).returncode == 0
+
+    def destroy(self):
+        if not os.path.isdir(self.dir):
+            return
+        subprocess.run([os.path.join(ROOT, "tools", "pg"), "destroy"], env=self.env, capture_output=True, timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+
+
+def pg_bindir():
+    """PostgreSQL's server programs (pg_basebackup, pg_ctl), outside PATH on Debian."""
+    for d in (subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(),
+              "/usr/lib/postgresql/15/bin"):
+        if d and os.path.exists(os.path.join(d, "pg_ctl")):
+            return d
+    raise RuntimeError("PostgreSQL's server programs not found (pg_config --bindir, /usr/lib/postgresql/15/bin)")
+
+
+def as_cluster_owner(command, timeout=300):
+    """Runs a server program as the clusters' owner (postgres refuses root); raises with its stderr."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    p = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"{os.path.basename(command[0])} failed ({p.returncode}): {p.stderr.strip()}")
+    return p.stdout
+
+
+class streaming_standby:
+    """A hot standby of the cluster at `primary_url`, made with `pg_basebackup -R` (streaming replication,
+    primary_conninfo written by pg_basebackup), in a directory and on a port of its own; `url` reaches the
+    same database on it. stop() and start() at will; destroyed on exit, also on failure. The primary must
+    accept replication connections from 127.0.0.1 (initdb's pg_hba does; wal_level replica is the
+    default)."""
+
+    def __init__(self, primary_url, name="standby", port=None):
+        self.dir = tempfile.mkdtemp(prefix=f"pgexport-{name}-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.port = port or free_port()
+        self.bindir = pg_bindir()
+        parts = urlsplit(primary_url)
+        netloc = parts.netloc.rsplit(":", 1)[0] + f":{self.port}"
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        try:
+            if os.getuid() == 0:
+                shutil.chown(self.dir, "postgres", "postgres")
+            self._as_owner(os.path.join(self.bindir, "pg_basebackup"), "-d", primary_url, "-D", self.data, "-R",
+                           "-X", "stream", "-c", "fast")
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _as_owner(self, *command):
+        try:
+            return as_cluster_owner(command)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}{self.log_tail()}") from None
+
+    def log_tail(self, chars=2000):
+        try:
+            return "\n" + open(os.path.join(self.dir, "server.log"), errors="replace").read()[-chars:]
+        except OSError:
+            return ""
+
+    def start(self):
+        """Starts it and returns once it accepts read-only connections."""
+        self._as_owner(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
+                       "-w", "-t", "120", "-o", f"-p {self.port} -c unix_socket_directories={self.dir}", "start")
+
+    def stop(self):
+        """Stops it (fast: sessions are ended, as a restart of the standby does)."""
+        self._as_owner(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def replay_lsn(self):
+        return psql(self.url, "SELECT pg_last_wal_replay_lsn()").decode().strip()
+
+    def wait_for_replay(self, primary_url, timeout=120):
+        """Waits until it has replayed everything the primary has written now."""
+        target = psql(primary_url, "SELECT pg_current_wal_insert_lsn()").decode().strip()
+        wait_until(f"the standby replays past {target}",
+                   lambda: psql(self.url, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn").strip() == b"t",
+                   timeout, poll=0.1)
+
+    def destroy(self):
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+            subprocess.run([*prefix, os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w",
+                            "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A gate: a view of a table whose export can be held still at a known point, so that a test that needs a
+# job "still running" makes it so instead of hoping the machine is slow enough.
+
+GATE_LOCK = 727272  # the advisory lock a held gate takes; readers of gated rows wait for it
+
+
+def install_gate(url, view="records_gated", table="records", key="id", open_below=0):
+    """Creates (or redefines) `view` as every row of `table`. Rows whose key is above `open_below` pass
+    pgexport_test_gate(), which waits while a `held_gate` is held, and only inside a COPY, so that creating
+    a job (max(key), the plan) never waits. Redefining the view moves the threshold for the next chunk."""
+    psql(url, f"""
+CREATE OR REPLACE FUNCTION pgexport_test_gate() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF current_query() ILIKE 'COPY%' THEN
+        PERFORM pg_advisory_lock_shared({GATE_LOCK});
+        PERFORM pg_advisory_unlock_shared({GATE_LOCK});
+    END IF;
+    RETURN true;
+END $$;
+CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE {key} <= {int(open_below)} OR pgexport_test_gate();
+""")
+
+
+def gate_waiters(url):
+    """How many sessions wait at the gate of url's database right now (tests beside this one may hold
+    gates of their own databases: the same lock number, another lock)."""
+    return int(psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                         f" AND objid = {GATE_LOCK}"
+                         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+               .decode().strip() or 0)
+
+
+class held_gate:
+    """Holds the gate closed from a psql session of its own until release() (or the end of the with)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.session = subprocess.Popen(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url], env=PSQL_ENV,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.session.stdin.write(f"SELECT pg_advisory_lock({GATE_LOCK});\n\\echo gate-held\n")
+        self.session.stdin.flush()
+        for line in self.session.stdout:
+            if line.strip() == "gate-held":
+                break
+        else:
+            raise RuntimeError("could not take the gate's advisory lock")
+
+    def wait_for_waiters(self, count=1, timeout=60):
+        """Waits until `count` sessions wait at the gate (a job is running and cannot move on)."""
+        wait_until(f"{count} session(s) at the gate", lambda: gate_waiters(self.url) >= count, timeout)
+
+    def release(self):
+        if self.session.poll() is None:
+            self.session.stdin.write("\\q\n")
+            self.session.stdin.close()
+            self.session.wait(30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# HTTP
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # http.client.HTTPMessage (case-insensitive)
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    def json(self):
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError as e:
+            raise AssertionError(f"response {self.status} is not JSON ({e}): {self.body[:300]!r}")
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+def request(port, method, path, body=None, headers=None, key=None, timeout=HTTP_TIMEOUT):
+    """One request to 127.0.0.1:port on a connection of its own. A dict or list body is sent as JSON, a str
+    as UTF-8; `key` is sent as a Bearer token."""
+    h = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        body = body.encode()
+    if key is not None:
+        h["Authorization"] = f"Bearer {key}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        return Response(r.status, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+def call(base, path, method="GET", body=None):
+    """(HTTP status, JSON body) of one request to the server at `base` (http://127.0.0.1:PORT); the body of
+    an error answer too."""
+    r = request(urlsplit(base).port, method, path, body=body if body else None,
+                headers={"Content-Type": "application/json"} if body else None)
+    return r.status, r.json()
+
+
+def compare_download(port, job, ref_path, timeout=60):
+    """Streams GET /api/export/{job}/download from 127.0.0.1:port and compares it with the reference file
+    while it arrives: (200, None), or (status, the start of the body) of any other answer. Raises
+    AssertionError when a 200's Content-Length or bytes are not the reference's."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", f"/api/export/{job}/download")
+        r = conn.getresponse()
+        if r.status != 200:
+            return r.status, r.read()[:300]
+        length, size = int(r.getheader("Content-Length", "-1")), os.path.getsize(ref_path)
+        check(length == size, f"download of {job}: Content-Length {length}, the reference has {size} bytes")
+        compare_stream(r.read, ref_path, f"download of {job}")
+        return 200, None
+    finally:
+        conn.close()
+
+
+def log_events_in(text, name=None):
+    """The JSON log lines of `text` (whose event is `name`, when given), as objects."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and (name is None or e.get("event") == name):
+            out.append(e)
+    return out
+
+
+ENDED = ("completed", "failed", "cancelled")
+
+_servers = []  # every server of this process, for the log tails of a failed case
+
+
+class server:
+    """`pgexport serve` on a free port with its own data directory (or `data_dir`), started at once unless
+    start=False, and restartable on the same directory (a fresh port each time unless one is given). Its
+    output goes to `<work>/<name>.log`, shared by every start (each opened by a `===== start #N` line).
+    `key` is the API key the API helpers send unless told otherwise. `wrap` goes before the command
+    (prlimit, setpriv). Stopped on exit, its work directory removed when the harness made it."""
+
+    def __init__(self, binary_path, url, *args, data_dir=None, name="serve", work=None, key=None, wrap=(),
+                 start=True, timeout=30):
+        self.binary, self.url, self.args = binary_path, url, list(args)
+        self.name = name
+        self.own_work = work is None
+        self.work = work or tempfile.mkdtemp(prefix="pgexport-e2e-")
+        self.data_dir = data_dir or os.path.join(self.work, "exports" if name == "serve" else f"{name}-exports")
+        self.log_path = os.path.join(self.work, f"{name}.log")
+        self.key = key
+        self.wrap = list(wrap)
+        self.process = None
+        self.port = None
+        self.starts = 0
+        self.not_ready_after_healthy = []  # (start #, response) when the API said 503 after /healthz said 200
+        _servers.append(self)
+        if start:
+            try:
+                self.start(timeout=timeout)
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self, port=None):
+        """Starts the process and returns at once."""
+        self.port = port or free_port()
+        command = [*self.wrap, self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", self.url,
+                   "--data-dir", self.data_dir, *self.args]
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"===== start #{self.starts}: {' '.join(command)}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.work,
+                                            env=server_env())
+        return self
+
+    def start(self, port=None, timeout=30):
+        """Spawns and waits until it is ready."""
+        self.spawn(port)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=30):
+        """Waits for /healthz 200, then for the API to answer other than 503 (noting in
+        not_ready_after_healthy when it did say 503 after /healthz's 200)."""
+        deadline = time.monotonic() + timeout
+        healthy = False
+        while True:
+            self.check_alive("while starting")
+            try:
+                if not healthy:
+                    healthy = self.request("GET", "/healthz", timeout=3).status == 200
+                if healthy:
+                    r = self.request("GET", "/api/records?limit=1", timeout=5)
+                    if r.status != 503:
+                        return
+                    if not self.not_ready_after_healthy or self.not_ready_after_healthy[-1][0] != self.starts:
+                        self.not_ready_after_healthy.append((self.starts, r))
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                what = "an API that is ready" if healthy else "/healthz 200"
+                raise AssertionError(f"server {self.name} did not answer with {what} within {timeout} s:\n"
+                                     f"{self.log_tail()}")
+            time.sleep(0.03)
+
+    def wait_answering(self, timeout=30):
+        """Waits for any HTTP answer from /healthz and returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive("while starting")
+            try:
+                return self.request("GET", "/healthz", timeout=3)
+            except OSError:
+                check(time.monotonic() < deadline, f"server {self.name} did not answer HTTP within {timeout} s")
+                time.sleep(0.03)
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self, when):
+        if self.process is not None and self.process.poll() is not None:
+            rc = self.process.returncode
+            how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 else f"exited with {rc}"
+            raise AssertionError(f"server {self.name} {how} {when}:\n{self.log_tail()}")
+
+    def stop(self, timeout=15):
+        """SIGTERM, then wait; returns the exit code (None when it had to be killed)."""
+        if self.process is None:
+            return None
+        return terminate(self.process, timeout)
+
+    def kill(self):
+        """kill -9, and waits until the process is gone."""
+        if self.alive():
+            self.process.send_signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(30)
+
+    def freeze(self, timeout=10):
+        """SIGSTOP, and waits until every thread of the process is stopped (nothing it does moves on)."""
+        self.check_alive("before SIGSTOP")
+        pid = self.process.pid
+        self.process.send_signal(signal.SIGSTOP)
+
+        def stopped():
+            states = []
+            for task in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{task}/stat") as f:
+                        stat = f.read()
+                    states.append(stat[stat.rindex(")") + 2])
+                except (OSError, ValueError):
+                    pass  # a thread that has just ended
+            return states and all(state in "tT" for state in states)
+        wait_until(f"every thread of server {self.name} stopped after SIGSTOP", stopped, timeout, poll=0.001)
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=40):
+        """The last lines of the log, without the access log (one line per request drowns the rest)."""
+        text = self.log_text().splitlines()
+        return "\n".join([line for line in text if '"event":"http_request"' not in line][-lines:])
+
+    def log_events(self, name=None):
+        """The JSON lines of the log (whose event is `name`, when given), as objects."""
+        return log_events_in(self.log_text(), name)
+
+    def events_since_start(self, name=None):
+        """The log events of the current process."""
+        text = self.log_text()
+        return log_events_in(text[max(text.rfind("===== start #"), 0):], name)
+
+    # --- the API
+    def request(self, method, path, body=None, headers=None, key=None, timeout=HTTP_TIMEOUT):
+        return request(self.port, method, path, body, headers, key if key is not None else self.key, timeout)
+
+    def create(self, body=None, key=None):
+        """POST /api/export; the job's id (202 or a failure)."""
+        r = self.request("POST", "/api/export", {} if body is None else body, key=key)
+        check(r.status == 202, f"POST /api/export {body}: expected 202, got {r!r}")
+        return r.json()["jobId"]
+
+    def status(self, job, key=None):
+        """The job's status (200 or a failure)."""
+        r = self.request("GET", f"/api/export/{job}/status", key=key)
+        check(r.status == 200, f"status of {job}: {r!r}")
+        return r.json()
+
+    def wait_status(self, job, predicate, what, timeout=60, key=None, poll=0.05):
+        """Polls the job's status until predicate(status); returns that status."""
+        return wait_until(f"job {job}: {what}", lambda: (lambda st: st if predicate(st) else None)(
+            self.status(job, key)), timeout, poll)
+
+    def wait_ended(self, job, timeout=60, key=None):
+        """Waits until the job is completed, failed or cancelled; returns its status."""
+        return self.wait_status(job, lambda st: st["status"] in ENDED, "ends", timeout, key)
+
+    def wait_completed(self, job, timeout=60, key=None):
+        """Waits until the job ends, and fails unless it completed; returns its status."""
+        st = self.wait_ended(job, timeout, key)
+        check(st["status"] == "completed", f"job {job} ended {st['status']}: {st}\n{self.log_tail()}")
+        return st
+
+    def jobs(self, key=None):
+        r = self.request("GET", "/api/export?limit=1000", key=key)
+        check(r.status == 200, f"GET /api/export: {r!r}")
+        return r.json()
+
+    def download(self, job, key=None, timeout=120):
+        """The job's file as GET .../download sends it (200 or a failure)."""
+        r = self.request("GET", f"/api/export/{job}/download", key=key, timeout=timeout)
+        check(r.status == 200, f"download of {job}: {r!r}")
+        return r.body
+
+    def metric(self, name, labels=""):
+        """The value of a sample of /metrics: `name` with `labels` as written there ('{status="queued"}')."""
+        r = self.request("GET", "/metrics")
+        check(r.status == 200, f"/metrics: {r!r}")
+        for line in r.body.decode().splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample == name + labels:
+                return float(value)
+        raise AssertionError(f"/metrics has no {name}{labels}")
+
+    def close(self):
+        if self.process is not None and self.process.poll() is None:
+            self.stop()
+        if self.own_work and not os.environ.get("PGEXPORT_E2E_KEEP"):
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running a suite
+
+class _in_written_order(unittest.TestLoader):
+    """Test classes and their cases in the order the suite writes them (unittest's own sorts by name): a
+    suite reads top to bottom, and cases on one server run in the order that suite chose."""
+
+    def getTestCaseNames(self, test_case_class):
+        names = super().getTestCaseNames(test_case_class)
+        order = {}
+        for klass in reversed(test_case_class.__mro__):
+            for n in vars(klass):
+                order.setdefault(n, len(order))
+        return sorted(names, key=lambda n: order.get(n, len(order)))
+
+    def loadTestsFromModule(self, module, *args, pattern=None, **kws):
+        return self.suiteClass([self.loadTestsFromTestCase(c) for c in vars(module).values()
+                                if isinstance(c, type) and issubclass(c, unittest.TestCase)
+                                and c.__module__ == module.__name__])
+
+
+class _result(unittest.TextTestResult):
+    """Prints, after a failed case, the log tails of the servers it started or found running."""
+
+    def startTest(self, test):
+        self._first_server = len(_servers)
+        super().startTest(test)
+        self.stream.writeln()  # what the case prints goes on lines of its own
+        self.stream.flush()
+
+    def _show_logs(self):
+        shown = [s for i, s in enumerate(_servers) if i >= self._first_server or s.alive()]
+        for s in shown:
+            self.stream.writeln(f"----- last lines of server {s.name}'s log ({s.log_path}):")
+            self.stream.writeln(s.log_tail(30))
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._show_logs()
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._show_logs()
+
+
+def main():
+    """Runs the calling suite's TestCase classes: `suite.py <pgexport binary> [unittest arguments]` (-k
+    PATTERN picks cases). One line per case; exit 1 when any failed, erred or was skipped."""
+    binary()  # usage, before anything starts
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ctest's timeout: still clean up
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=_result)
+    program = unittest.main(module="__main__", argv=[sys.argv[0], *sys.argv[2:]], testLoader=_in_written_order(),
+                            testRunner=runner, exit=False)
+    result = program.result
+    if result.skipped:
+        print(f"{len(result.skipped)} skipped: a skipped case is not a pass", flush=True)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses) + len(result.skipped)
+    print(f"{result.testsRun - failed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed or result.testsRun == 0 else 0)
