@@ -166,7 +166,8 @@ asio::awaitable<void> await_checkpoint(std::shared_ptr<pending_checkpoint>& p) {
 // min_free_disk, waits (backing off to 5 s, woken by a cancel or a shutdown) instead of writing on. The
 // wait is inside the attempt: it neither fails the job nor counts as a failed attempt. Logged once when
 // the wait starts and once when it ends; status shows it as "waiting".
-asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job) {
+asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job,
+                                          std::unique_ptr<asio::steady_timer>& timer) {
     const std::uint64_t min = state.config.min_free_disk;
     if (min == 0)
         co_return;
@@ -182,11 +183,11 @@ asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job)
             log_event("warning", "job_waiting_for_disk",
                       {{"job", job.id()}, {"free_bytes", *free}, {"min_free_bytes", min}, {"rows", job.rows}});
         }
-        job.backoff = std::make_unique<asio::steady_timer>(
+        timer = std::make_unique<asio::steady_timer>(
             state.executor, decide_retry(backoff, failure_class::no_space, waits).delay);
         boost::system::error_code ec;
-        co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        job.backoff.reset();
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        timer.reset();
         if (job.should_stop()) {
             job.waiting.reset();
             throw stop_job{};
@@ -237,13 +238,15 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
                 co_await connection.async_copy_out(*sql, header);
             }
         }
-        // A parallel job's slices share its --max-rate, each pausing on a timer of its own.
+        // A parallel job's slices share its --max-rate, each pausing on a timer of its own (its throttle's and
+        // its free-space waits: they never overlap).
         job_throttle throttle(state, job, slice ? job.slices.size() : 1,
                               slice ? job.slice_pauses.at(*slice) : job.pause);
+        std::unique_ptr<asio::steady_timer>& wait_timer = slice ? job.slice_pauses.at(*slice) : job.backoff;
         while (job.job.key_upper_bound && !progress.done) {
             if (job.should_stop() || job.slice_failed)
                 throw stop_job{};
-            co_await wait_for_free_space(state, job);
+            co_await wait_for_free_space(state, job, wait_timer);
             chunk_sink sink(writer, job, throttle, single, leads, request, slice);
             const std::string sql = chunk_copy_sql(schema, request, progress.cursor(), progress.bounds.upper,
                                                    state.config.chunk_rows);

@@ -92,6 +92,8 @@ asio::awaitable<std::int64_t> async_stream(engine_state& state, running_job& job
     file_writer writer(state.executor, state.file_pool, path, bytes, state.config.write_buffer_bytes, gzip);
     async_connection connection(state.executor);
     async_connection*& registered = slice ? job.slice_connections.at(*slice) : job.connection;
+    // Waits of a slice on a timer of its own: slices waiting at once must not replace each other's.
+    std::unique_ptr<asio::steady_timer>& timer = slice ? job.slice_pauses.at(*slice) : job.backoff;
     registered = &connection;
     struct unlink_connection {
         async_connection*& c;
@@ -108,7 +110,7 @@ asio::awaitable<std::int64_t> async_stream(engine_state& state, running_job& job
             job.waiting.reset();
         if (auto cost = planner_settings_sql(state.config.random_page_cost))
             co_await connection.async_exec(*cost);
-        co_await async_wait_for_replica(state, job, connection);
+        co_await async_wait_for_replica(state, job, connection, timer);
         co_await copy_chunks(state, job, writer, connection, slice);
     } catch (const pg_error& e) {
         // The job store's failures arrive as unavailable_error: a lost or refused connection here is the
