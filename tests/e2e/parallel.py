@@ -11,7 +11,8 @@ file is byte-identical to the same export with parallelism 1 and to psql's COPY.
 - kill -9 at random instants of a parallel export, 10 times, each resumed by a new server on the same data
   directory: byte-identical every time (no slice lost or written twice);
 - cancel while every slice is held at a gate removes every slice file;
-- --max-rate is the job's, shared by its slices;
+- --max-rate is the job's, shared by its slices; with --replica every slice waits for a paused standby and
+  the file is the primary's COPY; --gentle gives the same bytes;
 - the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range.
 Chunks are 7 rows, so every slice spans several chunks. Every wait polls for a state with a deadline."""
 import gzip
@@ -25,7 +26,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import binary, copy_csv, held_gate, install_gate, main, psql, scratch_database, server, wait_until
+from harness import (binary, copy_csv, held_gate, install_gate, main, private_cluster, psql, scratch_database, seed,
+                     server, streaming_standby, wait_until)
 
 BINARY = binary()
 WAIT = 120  # seconds any state may take to come about on a loaded machine
@@ -281,6 +283,46 @@ class parallel_export(unittest.TestCase):
             gate.release()
             wait_until("cancelled", lambda: (status(s, job) or {}).get("status") == "cancelled", WAIT)
             wait_until("every slice file removed", lambda: not files_of(s.data_dir, job), WAIT)
+
+
+class parallel_with_protection(unittest.TestCase):
+    """--replica and --gentle with slices: a primary of its own (seeded) and a streaming standby of it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.primary = cls.enterClassContext(private_cluster("pgexport_parallel"))
+        seed(BINARY, cls.primary.url, 3000)
+        cls.standby = cls.enterClassContext(streaming_standby(cls.primary.url))
+
+    def test_every_slice_waits_for_the_standby(self):
+        primary, standby = self.primary, self.standby
+        standby.wait_for_replay(primary.url)
+        psql(standby.url, "SELECT pg_wal_replay_pause()")
+        try:
+            wait_until("replay is paused", lambda: psql(standby.url, "SELECT pg_get_wal_replay_pause_state()")
+                       .strip() == b"paused", 30, poll=0.05)
+            seed(BINARY, primary.url, 500)  # not on the standby yet
+            with server(BINARY, primary.url, "--replica", standby.url, "--chunk-rows", "97") as s:
+                job = s.create({"parallelism": 3})
+                st = s.wait_status(job, lambda st: (st["waiting"] or "").startswith("replica behind by"),
+                                   "waits for the standby", 60)
+                self.assertEqual(st["rowsExported"], 0, "rows read from a standby that lacks some")
+                self.assertEqual(slice_count(primary.url, job), 3)
+                psql(standby.url, "SELECT pg_wal_replay_resume()")
+                s.wait_completed(job, 120)
+                got = s.download(job)
+            self.assertEqual(got, copy_csv(primary.url, "SELECT * FROM records ORDER BY id"))
+        finally:
+            psql(standby.url, "SELECT pg_wal_replay_resume()")
+
+    def test_gentle(self):
+        with server(BINARY, self.primary.url, "--gentle", "--chunk-rows", "97") as s:
+            job = s.create({"parallelism": 4, "filters": {"status": ["paid", "shipped"]}})
+            s.wait_completed(job, 120)
+            got = s.download(job)
+        self.assertEqual(slice_count(self.primary.url, job), 4)
+        self.assertEqual(got, copy_csv(self.primary.url,
+                                       "SELECT * FROM records WHERE status IN ('paid', 'shipped') ORDER BY id"))
 
 
 if __name__ == "__main__":
