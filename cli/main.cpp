@@ -50,6 +50,9 @@ const std::vector<option_spec> serve_specs = {
     {"data-dir", "DIR", "where export files are written", "./var/exports", "PGEXPORT_DATA_DIR"},
     {"max-concurrent", "N", "exports this instance runs at once; others wait in FIFO order", "2",
      "PGEXPORT_MAX_CONCURRENT"},
+    {"max-parallelism", "N", "connections one export may use at once (its request's \"parallelism\", 1 to 16, "
+     "is lowered to N); the instance holds at most max-concurrent x N export connections", "4",
+     "PGEXPORT_MAX_PARALLELISM"},
     {"instance-id", "NAME", "this instance's name in job leases", "host:pid", "PGEXPORT_INSTANCE_ID"},
     {"lease", "DURATION", "a job whose instance stops renewing is taken over after this", "15s",
      "PGEXPORT_LEASE"},
@@ -170,6 +173,7 @@ int run_serve(const options& o) {
     ec.database_url = required(o, "database");
     ec.data_dir = required(o, "data-dir");
     ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
+    ec.max_parallelism = static_cast<int>(o.get_int("max-parallelism", 1, pgexport::engine::max_request_parallelism));
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
     ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));
@@ -244,7 +248,7 @@ int run_serve(const options& o) {
     // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
     // and size the connection cap from it, so that a flood of connections cannot starve the jobs.
     const auto descriptors = pgexport::cli::raise_descriptor_limit();
-    sc.max_connections = pgexport::cli::connection_cap(descriptors.soft, ec.max_concurrent);
+    sc.max_connections = pgexport::cli::connection_cap(descriptors.soft, ec.max_concurrent * ec.max_parallelism);
     if (o.get("max-connections"))
         sc.max_connections = static_cast<std::size_t>(o.get_int("max-connections", 2, 1000000));
     sc.max_connections_per_address = std::min<std::size_t>(sc.max_connections_per_address, sc.max_connections);

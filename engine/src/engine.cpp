@@ -21,6 +21,7 @@
 #include <boost/uuid/uuid_generators.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <unistd.h>
@@ -240,6 +241,8 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return *p;
     if (auto p = co_await detail::async_check_free_space(st))
         co_return *p;
+    // Above the server's cap the request gets the cap: it asked for speed, not for a number of connections.
+    request.parallelism = std::clamp(request.parallelism, 1, std::max(1, st.config.max_parallelism));
     stored_job job;
     job.info.id = boost::uuids::to_string(self.uuid_generator());
     job.info.created_at =

@@ -23,7 +23,7 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
 }};
 
 constexpr std::string_view known_fields =
-    "\"filters\", \"columns\", \"table\", \"format\", \"csv\" and \"compression\"";
+    "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\" and \"parallelism\"";
 
 problem invalid(std::string message) {
     return {errc::invalid_request, std::move(message)};
@@ -309,6 +309,17 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 request.compression = output_compression::gzip;
             else
                 return invalid("\"compression\" must be \"none\" or \"gzip\"");
+        } else if (key == "parallelism") {
+            if (value.is_null())
+                continue;
+            const auto n = value.if_int64();
+            if (!n || *n < 1 || *n > max_request_parallelism) {
+                std::string message = "\"parallelism\" must be a whole number from 1 to ";
+                message += std::to_string(max_request_parallelism);
+                message += ": how many connections export slices of the rows at once";
+                return invalid(std::move(message));
+            }
+            request.parallelism = static_cast<int>(*n);
         } else if (key == "csv") {
             if (value.is_null())
                 continue;
@@ -369,6 +380,8 @@ json::value to_json(const export_request& request) {
     }
     if (request.compression != output_compression::none)
         out["compression"] = to_string(request.compression);
+    if (request.parallelism != 1)
+        out["parallelism"] = request.parallelism;
     return out;
 }
 

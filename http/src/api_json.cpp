@@ -81,15 +81,16 @@ std::string expired_message(const engine::job_info& job) {
            " (the server keeps files for a limited time) and was deleted; create a new export to get the data";
 }
 
-json::object export_options_json() {
+json::object export_options_json(int max_parallelism) {
     // The one place that says which request options this server takes beyond filters and columns.
     return json::object{{"formats", json::array{"csv", "jsonl"}},
                         {"compression", json::array{"none", "gzip"}},
                         {"csvOptions", json::array{"delimiter", "header", "null", "forceQuote", "bom"}},
-                        {"maxParallelism", 1}};
+                        {"maxParallelism", max_parallelism}};
 }
 
-json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables) {
+json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables,
+                         int max_parallelism) {
     json::array columns;
     for (const auto& c : schema.columns) {
         json::array operators;
@@ -110,7 +111,7 @@ json::object schema_json(const engine::table_schema& schema, const std::vector<s
                         {"key", schema.key},
                         {"columns", std::move(columns)},
                         {"tables", std::move(names)},
-                        {"options", export_options_json()}};
+                        {"options", export_options_json(max_parallelism)}};
 }
 
 } // namespace pgexport::http

@@ -47,11 +47,13 @@ std::string expired_message(const engine::job_info& job);
 
 // What a request may ask beyond filters and columns, as /api/schema's "options": {"formats",
 // "compression" (the values each field takes), "csvOptions" (the names of the "csv" object's fields this
-// server honours), "maxParallelism"}. A page shows a control for each only when it has a choice.
-boost::json::object export_options_json();
+// server honours), "maxParallelism" (the server's --max-parallelism)}. A page shows a control for each
+// only when it has a choice.
+boost::json::object export_options_json(int max_parallelism = 1);
 
 // {"table", "key", "columns": [{"name", "type", "nullable", "operators"[, "values"]}], "tables",
 // "options"} as GET /api/schema returns it; `tables` are the names of every table the server exports.
-boost::json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables);
+boost::json::object schema_json(const engine::table_schema& schema, const std::vector<std::string>& tables,
+                                int max_parallelism = 1);
 
 } // namespace pgexport::http

@@ -140,7 +140,7 @@ awaitable<reply> table_schema(server_context& ctx, const request_context& rc) {
         co_return of(problem_response(
             v, {engine::errc::not_found, "this server exports no table \"" + **name + "\"; its tables: " + list}));
     }
-    co_return of(json_response(v, bhttp::status::ok, schema_json(*schema, tables)));
+    co_return of(json_response(v, bhttp::status::ok, schema_json(*schema, tables, ctx.engine.config().max_parallelism)));
 }
 
 awaitable<reply> create_export(server_context& ctx, const request_context& rc) {

@@ -345,7 +345,7 @@ class one_server(events_case):
         check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
               f"values only for few-valued text: {s['columns']}")
         check(s["options"] == {"formats": ["csv", "jsonl"], "compression": ["none", "gzip"],
-                               "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"], "maxParallelism": 1},
+                               "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"], "maxParallelism": 4},
               f"options: {s['options']}")
         check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
 

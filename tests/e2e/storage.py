@@ -4,7 +4,7 @@
     storage.py <pgexport binary>     (tools/test runs it with PGEXPORT_TEST_DATABASE_URL set)
 
 - the object is byte for byte PostgreSQL's COPY, uploaded in more than three parts (5 MiB), each recorded
-  once and in order; gzip too; no local file is left;
+  once and in order; gzip and a parallel export (three slices) too; no local file is left;
 - GET and HEAD of the download answer 302 to a presigned URL that curl fetches; its signature is checked
   against an independent SigV4 implementation below (s3rver 3.7 checks no V4 signature), and altered
   links no longer carry a valid one;
@@ -152,6 +152,15 @@ class storage_test(unittest.TestCase):
         self.assertIn("filename%3D%22export-" + job + ".csv.gz%22", r.header("Location"))
         self.assertEqual(s.request("DELETE", f"/api/export/{job}").status, 204)
         self.assertFalse(self.s3.exists(f"e2e/{job}"))
+
+    def test_parallel_slices_make_one_object(self):
+        s = self.serve()
+        job = s.create({"parallelism": 3})
+        s.wait_completed(job, WAIT)
+        stored = self.s3.get_object(f"e2e/{job}")
+        self.assertEqual(stored, self.expected, "three slices, one object, PostgreSQL's COPY")
+        self.check_parts(job, len(stored))
+        self.assertFalse([n for n in os.listdir(s.data_dir) if n.startswith(job)], "no local file left")
 
     def test_retention_deletes_the_object(self):
         s = self.serve("--retention", "2s")

@@ -51,6 +51,10 @@ struct engine_config {
     // is `table` above). An instance claims, lists and serves only the jobs of its tables.
     std::vector<std::pair<std::string, std::string>> more_tables{};
     int max_concurrent = 2;                         // jobs running at once in this instance
+    // The most slices (each a database connection) one job runs at once: a request's "parallelism" is
+    // lowered to it when the job is created. An instance holds at most max_concurrent * max_parallelism
+    // export connections.
+    int max_parallelism = 4;
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
                                // 0: no limit. Exact across instances.

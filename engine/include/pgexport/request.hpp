@@ -56,9 +56,15 @@ struct export_request {
     output_format format = output_format::csv;
     csv_options csv{};                // only with format csv
     output_compression compression = output_compression::none;
+    // Connections that export key-range slices of the rows at once (1 to max_request_parallelism); the server
+    // lowers it to its own cap (engine_config::max_parallelism) when the job is created.
+    int parallelism = 1;
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
+
+// The most "parallelism" a request may ask for.
+inline constexpr int max_request_parallelism = 16;
 
 // How large a request may be, counted in values: each value becomes SQL text in every chunk's statement
 // and is checked by PostgreSQL at creation, so the bound is on them, not only on the body's bytes.
@@ -69,7 +75,8 @@ struct request_limits {
 };
 
 // Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl",
-// "csv": {...}, "compression": "none|gzip"}, all optional, nothing else. The csv options are checked as
+// "csv": {...}, "compression": "none|gzip",
+// "parallelism": 1..16}, all optional, nothing else. The csv options are checked as
 // COPY checks them (and a NULL string of \. is refused: it would read back as COPY's end marker), so a
 // job never fails on them later.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be

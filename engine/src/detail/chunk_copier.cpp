@@ -19,9 +19,10 @@ namespace {
 // Appends the rows of a chunk: reads the key off each row and writes the rest. Over --max-rate it asks
 // for a drain, which waits: meanwhile the socket is not read.
 struct chunk_sink final : copy_sink {
-    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads, const export_request& r)
+    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads, const export_request& r,
+               std::optional<std::size_t> s)
         : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads),
-          jsonl(r.format == output_format::jsonl), delimiter(jsonl ? jsonl_delimiter : r.csv.delimiter) {}
+          jsonl(r.format == output_format::jsonl), delimiter(jsonl ? jsonl_delimiter : r.csv.delimiter), slice(s) {}
     bool consume(std::string_view row) override {
         ++count;
         ++job.live_rows;
@@ -59,8 +60,8 @@ struct chunk_sink final : copy_sink {
     asio::awaitable<void> async_drain() override {
         // Written out before a rate wait too: the time is idle anyway, and status's bytes move smoothly.
         co_await writer.async_write_behind();
-        job.live_bytes = writer.size();
-        if (job.should_stop())
+        job.set_live_bytes(slice, writer.size());
+        if (job.should_stop() || job.slice_failed)
             throw stop_job{};
         co_await throttle.async_rate_wait();
     }
@@ -71,6 +72,7 @@ struct chunk_sink final : copy_sink {
     bool key_leads;
     bool jsonl;
     char delimiter;
+    std::optional<std::size_t> slice;
     std::int64_t last_key = 0;
     std::int64_t count = 0;
 };
@@ -93,33 +95,51 @@ struct pending_checkpoint {
 // The checkpoint: the chunk's bytes (already written) made durable, then the record that vouches for
 // them, under the lease. The job's committed state moves only when both succeeded.
 asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file_writer& writer,
-                                     std::shared_ptr<pending_checkpoint> p, std::int64_t last, std::int64_t rows,
-                                     std::int64_t bytes) {
+                                     std::shared_ptr<pending_checkpoint> p, std::optional<std::size_t> slice,
+                                     slice_state progress) {
     try {
         co_await writer.async_datasync();
-        auto checkpoint = [id = job.id(), owner = state.config.instance_id, token = job.token(), last, rows, bytes,
-                           attempts = job.attempts](job_repository& r) {
-            return r.checkpoint(id, owner, token, last, rows, bytes, attempts);
+        // A parallel job records every slice at once: this one as it stands now (durable since the
+        // fdatasync above), the others as last sent (each durable before it was sent).
+        std::vector<slice_state> sent_slices;
+        std::vector<std::uint64_t> versions;
+        if (slice) {
+            job.slices_sent.at(*slice) = progress;
+            ++job.slices_sent_version.at(*slice);
+            sent_slices = job.slices_sent;
+            versions = job.slices_sent_version;
+        }
+        auto checkpoint = [id = job.id(), owner = state.config.instance_id, token = job.token(), progress,
+                           sent_slices, attempts = job.attempts, parallel = slice.has_value()](job_repository& r) {
+            if (parallel)
+                return r.checkpoint_slices(id, owner, token, sent_slices, attempts);
+            return r.checkpoint(id, owner, token, progress.last, progress.rows, progress.bytes, attempts);
         };
         const auto sent = lease_tracker::clock::now();
         p->outcome = co_await state.on_jobs(std::move(checkpoint));
         job.lease_answered(p->outcome, sent);
         if (p->outcome == lease_state::held && job.job.part_token != job.token()) {
-            // The first checkpoint of this lease: the previous lease's file is vouched for no more.
-            auto clean = [&state, id = job.id(), keep = std::vector<std::filesystem::path>{
-                                                    state.part_path(job.id(), job.token())}] {
-                state.remove_part_files(id, keep);
-            };
+            // The first checkpoint of this lease: the previous lease's files are vouched for no more.
+            std::vector<std::filesystem::path> keep{state.part_path(job.id(), job.token())};
+            for (std::size_t k = 0; k < job.slices.size(); ++k)
+                keep.push_back(state.slice_path(job.id(), job.token(), k));
+            auto clean = [&state, id = job.id(), keep = std::move(keep)] { state.remove_part_files(id, keep); };
             co_await async_offload(state.file_pool, std::move(clean));
         }
         if (p->outcome == lease_state::held) {
             // What the metrics count: rows and bytes vouched for, so a chunk exported again after a failed
             // attempt is not counted twice.
-            state.stats.rows_exported += rows - job.rows;
-            state.stats.bytes_written += bytes - job.bytes;
-            job.last_id = last;
-            job.rows = rows;
-            job.bytes = bytes;
+            const std::int64_t rows_before = job.rows;
+            const std::int64_t bytes_before = job.bytes;
+            if (slice) {
+                job.slices_held(sent_slices, versions);
+            } else {
+                job.last_id = progress.last;
+                job.rows = progress.rows;
+                job.bytes = progress.bytes;
+            }
+            state.stats.rows_exported += job.rows - rows_before;
+            state.stats.bytes_written += job.bytes - bytes_before;
             job.job.part_token = job.token();
             job.consecutive_failures = 0;
             state.progress->notify(job.id());
@@ -146,7 +166,8 @@ asio::awaitable<void> await_checkpoint(std::shared_ptr<pending_checkpoint>& p) {
 // min_free_disk, waits (backing off to 5 s, woken by a cancel or a shutdown) instead of writing on. The
 // wait is inside the attempt: it neither fails the job nor counts as a failed attempt. Logged once when
 // the wait starts and once when it ends; status shows it as "waiting".
-asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job) {
+asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job,
+                                          std::unique_ptr<asio::steady_timer>& timer) {
     const std::uint64_t min = state.config.min_free_disk;
     if (min == 0)
         co_return;
@@ -162,11 +183,11 @@ asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job)
             log_event("warning", "job_waiting_for_disk",
                       {{"job", job.id()}, {"free_bytes", *free}, {"min_free_bytes", min}, {"rows", job.rows}});
         }
-        job.backoff = std::make_unique<asio::steady_timer>(
+        timer = std::make_unique<asio::steady_timer>(
             state.executor, decide_retry(backoff, failure_class::no_space, waits).delay);
         boost::system::error_code ec;
-        co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        job.backoff.reset();
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        timer.reset();
         if (job.should_stop()) {
             job.waiting.reset();
             throw stop_job{};
@@ -190,7 +211,7 @@ void record_chunk(engine_stats& stats, std::chrono::steady_clock::duration took)
 } // namespace
 
 asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_writer& writer,
-                                  async_connection& connection) {
+                                  async_connection& connection, std::optional<std::size_t> slice) {
     const export_request& request = job.job.info.request;
     const table_schema* found = state.find_schema(job.job.table);
     if (!found) // claims take only jobs of this instance's tables
@@ -203,8 +224,13 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
     std::shared_ptr<pending_checkpoint> pending;
     std::exception_ptr failure;
     try {
-        if (job.bytes == 0) {
-            // The start of the file, written again after any failure before the first checkpoint.
+        // One stream walks (.. fixed end] from the job's checkpoint; a slice its own range from its own.
+        slice_state progress = slice ? job.slices.at(*slice)
+                                     : slice_state{{std::nullopt, job.job.key_upper_bound.value_or(0)},
+                                                   job.last_id, job.rows, job.bytes, false};
+        if (progress.bytes == 0 && slice.value_or(0) == 0) {
+            // The start of the file, written again after any failure before the first checkpoint. A
+            // parallel job's file starts with its first slice's.
             if (request.format == output_format::csv && request.csv.bom)
                 writer.append("\xEF\xBB\xBF");
             if (auto sql = header_copy_sql(schema, request)) {
@@ -212,33 +238,39 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
                 co_await connection.async_copy_out(*sql, header);
             }
         }
-        std::optional<std::int64_t> cursor = job.last_id;
-        std::int64_t cursor_rows = job.rows;
-        job_throttle throttle(state, job);
-        while (job.job.key_upper_bound) {
-            if (job.should_stop())
+        // A parallel job's slices share its --max-rate, each pausing on a timer of its own (its throttle's and
+        // its free-space waits: they never overlap).
+        job_throttle throttle(state, job, slice ? job.slices.size() : 1,
+                              slice ? job.slice_pauses.at(*slice) : job.pause);
+        std::unique_ptr<asio::steady_timer>& wait_timer = slice ? job.slice_pauses.at(*slice) : job.backoff;
+        while (job.job.key_upper_bound && !progress.done) {
+            if (job.should_stop() || job.slice_failed)
                 throw stop_job{};
-            co_await wait_for_free_space(state, job);
-            chunk_sink sink(writer, job, throttle, single, leads, request);
-            const std::string sql =
-                chunk_copy_sql(schema, request, cursor, *job.job.key_upper_bound, state.config.chunk_rows);
+            co_await wait_for_free_space(state, job, wait_timer);
+            chunk_sink sink(writer, job, throttle, single, leads, request, slice);
+            const std::string sql = chunk_copy_sql(schema, request, progress.cursor(), progress.bounds.upper,
+                                                   state.config.chunk_rows);
             const auto chunk_start = std::chrono::steady_clock::now();
             const auto rate_waited_before = throttle.rate_waited();
             co_await connection.async_copy_out(sql, sink);
             const auto took = std::chrono::steady_clock::now() - chunk_start;
             record_chunk(state.stats, took);
-            if (sink.count == 0)
+            // A slice records that it is done, so that a resume skips it: also when its range had no rows
+            // left (its header, for the first slice, is vouched for then too).
+            if (sink.count == 0 && !slice)
                 break;
             co_await writer.async_flush();
-            job.live_bytes = writer.size();
+            job.set_live_bytes(slice, writer.size());
             co_await await_checkpoint(pending);
-            cursor = sink.last_key;
-            cursor_rows += sink.count;
+            if (sink.count > 0)
+                progress.last = sink.last_key;
+            progress.rows += sink.count;
+            progress.bytes = writer.size();
+            progress.done = sink.count < state.config.chunk_rows;
             pending = std::make_shared<pending_checkpoint>(state.executor);
-            asio::co_spawn(state.executor,
-                           run_checkpoint(state, job, writer, pending, *cursor, cursor_rows, writer.size()),
+            asio::co_spawn(state.executor, run_checkpoint(state, job, writer, pending, slice, progress),
                            [](std::exception_ptr) {}); // run_checkpoint keeps its failure in `pending`
-            if (sink.count < state.config.chunk_rows)
+            if (progress.done)
                 break;
             // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the
             // time --max-rate held it back.

@@ -9,10 +9,52 @@ namespace pgexport::engine::detail {
 void running_job::interrupt() {
     if (connection)
         connection->cancel();
+    for (auto* c : slice_connections)
+        if (c)
+            c->cancel();
+    for (auto& t : slice_pauses)
+        if (t)
+            t->cancel();
     if (backoff)
         backoff->cancel();
     if (pause)
         pause->cancel();
+}
+
+void running_job::load_slices() {
+    slices = job.slices;
+    slices_sent = slices;
+    slices_version.assign(slices.size(), 0);
+    slices_sent_version.assign(slices.size(), 0);
+    slices_live_bytes.assign(slices.size(), 0);
+    slice_connections.assign(slices.size(), nullptr);
+    slice_pauses.clear();
+    slice_pauses.resize(slices.size());
+}
+
+void running_job::slices_held(const std::vector<slice_state>& sent, const std::vector<std::uint64_t>& versions) {
+    for (std::size_t k = 0; k < slices.size() && k < sent.size(); ++k)
+        if (versions[k] > slices_version[k]) {
+            slices[k] = sent[k];
+            slices_version[k] = versions[k];
+        }
+    const slice_totals t = totals_of(slices);
+    rows = t.rows;
+    bytes = t.bytes;
+    last_id = watermark(slices);
+    job.slices = slices;
+}
+
+void running_job::set_live_bytes(std::optional<std::size_t> slice, std::int64_t written) {
+    if (!slice) {
+        live_bytes = written;
+        return;
+    }
+    slices_live_bytes.at(*slice) = written;
+    std::int64_t sum = 0;
+    for (const auto b : slices_live_bytes)
+        sum += b;
+    live_bytes = sum;
 }
 
 bool running_job::lease_answered(lease_state found, lease_tracker::clock::time_point sent_at) {
@@ -45,6 +87,10 @@ fs::path engine_state::part_path(const std::string& id, std::optional<std::int64
     if (!token)
         return config.data_dir / (id + ".csv.part");
     return config.data_dir / (id + "." + std::to_string(*token) + ".csv.part");
+}
+
+fs::path engine_state::slice_path(const std::string& id, std::int64_t token, std::size_t slice) const {
+    return config.data_dir / (id + "." + std::to_string(token) + ".s" + std::to_string(slice) + ".csv.part");
 }
 
 fs::path engine_state::final_path(const std::string& id) const {

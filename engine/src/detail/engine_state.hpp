@@ -10,6 +10,7 @@
 #include "detail/offload.hpp"
 #include "detail/pg.hpp"
 #include "detail/progress_hub.hpp"
+#include "detail/slice_plan.hpp"
 #include "detail/table_catalog.hpp"
 
 #include <pgexport/engine.hpp>
@@ -56,12 +57,30 @@ struct running_job {
     bool lease_lost = false;       // another instance holds the job now: touch nothing
     std::optional<multipart_state> upload; // --storage s3://: the upload as last recorded, once publishing began
     async_connection* connection = nullptr;
+    // A parallel job (job.slices not empty): each slice's state as the last held checkpoint recorded it,
+    // and as last sent (durable on disk, maybe not recorded yet); every checkpoint records all of `sent`.
+    // A slice's connection and throttle timer, while an attempt runs it, for interrupt().
+    std::vector<slice_state> slices;
+    std::vector<slice_state> slices_sent;
+    std::vector<std::uint64_t> slices_version;      // of `slices`: the send it came from
+    std::vector<std::uint64_t> slices_sent_version; // bumped at each send of the slice
+    std::vector<std::int64_t> slices_live_bytes;    // each slice's file, written so far
+    std::vector<async_connection*> slice_connections;
+    std::vector<std::unique_ptr<boost::asio::steady_timer>> slice_pauses;
+    bool slice_failed = false; // a slice of this attempt failed: the others stop
     std::unique_ptr<boost::asio::steady_timer> backoff;
     std::unique_ptr<boost::asio::steady_timer> renewal;
     std::unique_ptr<boost::asio::steady_timer> pause; // a throttle's wait (job_throttle)
     std::unique_ptr<event> done;
 
     bool should_stop() const { return cancel_requested || stop_requested || lease_lost; }
+    bool parallel() const { return !job.slices.empty(); }
+    // The slices as they stood at the claim (the stored checkpoint), for a parallel job.
+    void load_slices();
+    // A slice's state sent in a checkpoint that came back held, with the slices' version numbers then.
+    void slices_held(const std::vector<slice_state>& sent, const std::vector<std::uint64_t>& versions);
+    // Status's bytes so far: the file's, or the sum of the slices' files.
+    void set_live_bytes(std::optional<std::size_t> slice, std::int64_t bytes);
     // Feeds the answer to a fenced write sent at `sent_at` to the lease; a final answer (cancelled, lost)
     // marks the job to stop. Returns whether the lease is still held.
     bool lease_answered(lease_state found, lease_tracker::clock::time_point sent_at);
@@ -106,6 +125,8 @@ struct engine_state {
     // <job>.csv.part: a checkpoint without a part token points there.
     std::filesystem::path part_path(const std::string& id, std::optional<std::int64_t> token) const;
     std::filesystem::path final_path(const std::string& id) const;
+    // A parallel job's slice k under a lease: <job>.<lease token>.s<k>.csv.part.
+    std::filesystem::path slice_path(const std::string& id, std::int64_t token, std::size_t slice) const;
     // Removes every partial file of the job, whichever lease wrote it, but those in `keep`. Blocking.
     void remove_part_files(const std::string& id, const std::vector<std::filesystem::path>& keep = {}) const;
 

@@ -220,35 +220,40 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 }
 
 void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes) {
-    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (in < 0)
-        throw_errno("cannot open", from);
-    int out = -1;
-    try {
-        out = open_private(to, O_WRONLY | O_TRUNC);
-    } catch (...) {
-        ::close(in);
-        throw;
-    }
+    concatenate({{from, bytes}}, to);
+}
+
+void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t>>& parts,
+                 const std::filesystem::path& to) {
+    const int out = open_private(to, O_WRONLY | O_TRUNC);
     struct closer {
-        int a, b;
+        int fd;
         ~closer() {
-            ::close(a);
-            ::close(b);
+            if (fd >= 0)
+                ::close(fd);
         }
-    } close_both{in, out};
-    off64_t in_offset = 0, out_offset = 0;
-    while (in_offset < bytes) {
-        // In the kernel, without a round trip through user space (a reflink where the file system can).
-        const ssize_t n = ::copy_file_range(in, &in_offset, out, &out_offset,
-                                            static_cast<std::size_t>(bytes - in_offset), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            throw_errno("cannot copy " + from.string() + " to", to);
-        if (n == 0)
-            throw std::system_error(EIO, std::generic_category(), "cannot copy " + from.string() +
-                                                                      ": it ended before the checkpoint");
+    } close_out{out};
+    off64_t out_offset = 0;
+    for (const auto& [from, bytes] : parts) {
+        if (bytes == 0)
+            continue; // a part that has no bytes may have no file either
+        const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (in < 0)
+            throw_errno("cannot open", from);
+        closer close_in{in};
+        off64_t in_offset = 0;
+        while (in_offset < bytes) {
+            // In the kernel, without a round trip through user space (a reflink where the file system can).
+            const ssize_t n = ::copy_file_range(in, &in_offset, out, &out_offset,
+                                                static_cast<std::size_t>(bytes - in_offset), 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                throw_errno("cannot copy " + from.string() + " to", to);
+            if (n == 0)
+                throw std::system_error(EIO, std::generic_category(), "cannot copy " + from.string() +
+                                                                          ": it ended before the checkpoint");
+        }
     }
     if (::fdatasync(out) != 0)
         throw_errno("cannot fsync", to);

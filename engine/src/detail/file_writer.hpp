@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pgexport::engine::detail {
 
@@ -88,6 +90,12 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 // Writes the first `bytes` bytes of `from` to a new file `to` (replacing it) and fdatasyncs it. Throws
 // std::system_error, also when `from` is shorter.
 void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes);
+
+// Writes the first `bytes` bytes of each part, in order, to a new file `to` (replacing it), in the kernel
+// (copy_file_range), and fdatasyncs it: a parallel job's slices into the file it publishes. A part of 0
+// bytes needs no file. Throws std::system_error, also when a part is shorter than its bytes.
+void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t>>& parts,
+                 const std::filesystem::path& to);
 
 // Gives `from` the name `to` without ever replacing a finished file of the same length, then fsyncs the
 // directory. Blocking.

@@ -82,6 +82,13 @@ result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schem
     }
     if (!job.key_upper_bound)
         job.info.total_rows_estimate = 0;
+    // Fixed now, with the end: every attempt and every instance walks the same slices.
+    if (job.key_upper_bound && job.info.request.parallelism > 1) {
+        const auto bounds =
+            catalog.plan_slices(schema, job.info.request, *job.key_upper_bound, job.info.request.parallelism);
+        if (bounds.size() > 1)
+            job.slices = initial_states(bounds);
+    }
     return job;
 }
 

@@ -17,7 +17,7 @@ constexpr const char* job_columns = "id::text, status, request::text, owner, key
                                     " (extract(epoch FROM started_at) * 1000000)::bigint,"
                                     " (extract(epoch FROM finished_at) * 1000000)::bigint,"
                                     " table_name, key_column, lease_token, part_token,"
-                                    " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text";
+                                    " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text, slices::text";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -67,6 +67,12 @@ stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& pars
     j.part_token = get_int64(r, row, 18);
     info.instance = get_text(r, row, 19);
     j.wal_lsn = get_text(r, row, 20);
+    if (auto text = get_text(r, row, 21)) {
+        auto slices = slices_from_json(*text);
+        if (!slices)
+            throw std::runtime_error("job " + info.id + " has unreadable slices");
+        j.slices = std::move(*slices);
+    }
     return j;
 }
 
@@ -107,9 +113,9 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
         "WITH quota AS (SELECT count(*) AS n FROM export_jobs"
         " WHERE quota_key = $10 AND status IN ('queued', 'running')),"
         " ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
-        " created_at, table_name, key_column, quota_key, wal_lsn)"
+        " created_at, table_name, key_column, quota_key, wal_lsn, slices)"
         " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10,"
-        " $12::pg_lsn"
+        " $12::pg_lsn, $13::jsonb"
         " WHERE (SELECT count(*) FROM export_jobs WHERE status = 'queued') < $9::bigint"
         " AND ($11::bigint = 0 OR (SELECT n FROM quota) < $11::bigint)"
         " ON CONFLICT (id) DO NOTHING RETURNING id)"
@@ -118,7 +124,8 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
     const sql_params params{info.id, json::serialize(to_json(info.request)), info.owner,
                             opt_int(job.key_upper_bound), opt_int(info.total_rows_estimate),
                             std::to_string(created_us), job.table, job.key, std::to_string(max_queued),
-                            job.quota_key, std::to_string(quota ? max_per_key : 0), job.wal_lsn};
+                            job.quota_key, std::to_string(quota ? max_per_key : 0), job.wal_lsn,
+                            job.slices.empty() ? std::nullopt : std::optional<std::string>(slices_to_json(job.slices))};
     // The lock is taken by a statement of its own: a statement's snapshot is taken when it starts, so the
     // count in the next one sees every job that the previous holder of the lock committed.
     auto locked = [&] {
@@ -232,6 +239,17 @@ std::optional<std::string> job_repository::upload_of(const std::string& id) {
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return get_text(r.get(), 0, 0);
+}
+
+lease_state job_repository::checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
+                                              const std::vector<slice_state>& slices, int attempts) {
+    const slice_totals totals = totals_of(slices);
+    return fenced("slices = $5::jsonb, last_processed_id = $6, rows_exported = $7, bytes_written = $8,"
+                  " attempts = $9, part_token = $3::bigint",
+                  "running",
+                  {id, owner, std::to_string(token), std::to_string(lease_.count()), slices_to_json(slices),
+                   opt_int(watermark(slices)), std::to_string(totals.rows), std::to_string(totals.bytes),
+                   std::to_string(attempts)});
 }
 
 lease_state job_repository::complete(const std::string& id, const std::string& owner, std::int64_t token,

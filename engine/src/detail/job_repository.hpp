@@ -7,6 +7,7 @@
 #include "detail/fifo_cache.hpp"
 #include "detail/job_policy.hpp"
 #include "detail/pg.hpp"
+#include "detail/slice_plan.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/job.hpp>
@@ -31,6 +32,8 @@ struct stored_job {
     // The primary's WAL position (pg_lsn text) taken with key_upper_bound: a --replica standby must have
     // replayed past it before a chunk is read there. nullopt for jobs created before it was recorded.
     std::optional<std::string> wal_lsn;
+    // A parallel job's slices as its last checkpoint left them (fixed at creation); empty: one stream.
+    std::vector<slice_state> slices;
 };
 
 enum class insert_outcome {
@@ -87,6 +90,10 @@ public:
                               const std::string& upload_json);
     // The upload the job's checkpoint recorded, or nullopt.
     std::optional<std::string> upload_of(const std::string& id);
+    // A parallel job's checkpoint: every slice's state (each vouched for by its own fdatasync'd part file,
+    // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them.
+    lease_state checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
+                                  const std::vector<slice_state>& slices, int attempts);
     lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
                          const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
     lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,

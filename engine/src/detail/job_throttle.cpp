@@ -2,6 +2,7 @@
 
 #include <pgexport/log.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace asio = boost::asio;
@@ -36,11 +37,16 @@ std::string format_rate(double bytes_per_second) {
 
 } // namespace
 
-job_throttle::job_throttle(engine_state& state, running_job& job) : state_(state), job_(job) {
+job_throttle::job_throttle(engine_state& state, running_job& job, std::size_t share,
+                           std::unique_ptr<asio::steady_timer>& pause)
+    : state_(state), job_(job), pause_(pause) {
     if (state.config.max_rate && *state.config.max_rate > 0) {
-        const double rate = static_cast<double>(*state.config.max_rate);
+        const double rate = static_cast<double>(*state.config.max_rate) / static_cast<double>(std::max<std::size_t>(share, 1));
         bucket_.emplace(rate, default_burst(rate), clock::now());
-        rate_reason_ = "rate limit: " + format_rate(rate) + " (--max-rate)";
+        rate_reason_ = "rate limit: " + format_rate(rate) + " (--max-rate";
+        if (share > 1)
+            rate_reason_ += " shared by " + std::to_string(share) + " slices";
+        rate_reason_ += ")";
     }
     if (state.config.gentle)
         gentle_.emplace(*state.config.gentle);
@@ -70,11 +76,11 @@ asio::awaitable<void> job_throttle::async_sleep(clock::duration d) {
     // while no wait was pending.
     if (job_.should_stop())
         throw stop_job{};
-    if (!job_.pause)
-        job_.pause = std::make_unique<asio::steady_timer>(state_.executor);
-    job_.pause->expires_after(d);
+    if (!pause_)
+        pause_ = std::make_unique<asio::steady_timer>(state_.executor);
+    pause_->expires_after(d);
     boost::system::error_code ec;
-    co_await job_.pause->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await pause_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (job_.should_stop())
         throw stop_job{};
 }

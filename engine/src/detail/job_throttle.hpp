@@ -23,8 +23,11 @@ class job_throttle {
 public:
     using clock = std::chrono::steady_clock;
 
-    // For one attempt of `job`, with the engine's --max-rate and --gentle (either may be off).
-    job_throttle(engine_state& state, running_job& job);
+    // For one attempt of `job`, with the engine's --max-rate and --gentle (either may be off). A parallel
+    // job's slice has a throttle of its own with a `share` of the job's rate (1 / the slices) and its own
+    // `pause` timer (one of running_job's, so that interrupt() cancels it).
+    job_throttle(engine_state& state, running_job& job, std::size_t share,
+                 std::unique_ptr<boost::asio::steady_timer>& pause);
 
     // Counts `n` bytes written to the file against --max-rate. True when the job is over its rate: the
     // caller must await async_rate_wait() before it reads more rows.
@@ -59,6 +62,7 @@ private:
 
     engine_state& state_;
     running_job& job_;
+    std::unique_ptr<boost::asio::steady_timer>& pause_;
     std::optional<token_bucket> bucket_;
     std::optional<load_throttle> gentle_;
     std::string rate_reason_;

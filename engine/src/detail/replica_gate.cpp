@@ -28,7 +28,8 @@ replica_facts read_facts(const PGresult* r) {
 } // namespace
 
 asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& job,
-                                             async_connection& connection) {
+                                             async_connection& connection,
+                                             std::unique_ptr<asio::steady_timer>& timer) {
     if (!state.config.replica_url)
         co_return;
     if (!job.job.wal_lsn) {
@@ -59,11 +60,11 @@ asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& j
             throw stop_job{};
         }
         const auto before = clock::now();
-        job.backoff = std::make_unique<asio::steady_timer>(
+        timer = std::make_unique<asio::steady_timer>(
             state.executor, decide_retry(backoff, failure_class::unavailable, waits).delay);
         boost::system::error_code ec;
-        co_await job.backoff->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        job.backoff.reset();
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        timer.reset();
         const double seconds = std::chrono::duration<double>(clock::now() - before).count();
         job.throttled.replica += seconds;
         state.stats.replica_wait_seconds += seconds;

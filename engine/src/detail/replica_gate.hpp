@@ -16,9 +16,11 @@ namespace pgexport::engine::detail {
 // recorded no position (created before it was recorded) takes the primary's position now: later is safe.
 // Called after every connect: on one server replay only moves forward, so a connection that passed once
 // stays past; a new connection may reach another server (a rebuilt standby, a proxy) and is asked again.
-// Throws stop_job when the job must stop, pg_error when the standby fails.
+// Throws stop_job when the job must stop, pg_error when the standby fails. Waits on `timer` (the job's
+// backoff timer, or a parallel job's slice's own: one of running_job's, which interrupt() cancels).
 boost::asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& job,
-                                                    async_connection& connection);
+                                                    async_connection& connection,
+                                                    std::unique_ptr<boost::asio::steady_timer>& timer);
 
 // At start-up, with --replica (nothing without): the server must be a standby (in recovery) of
 // --database's cluster (the same system identifier, when the role may read it), and every served table

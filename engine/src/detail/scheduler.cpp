@@ -39,6 +39,8 @@ void scheduler::launch(stored_job claimed, lease_tracker::clock::time_point clai
     job->rows = info.rows_exported;
     job->bytes = info.bytes_written;
     job->attempts = info.attempts;
+    if (job->parallel())
+        job->load_slices();
     job->job.info.instance = state_.config.instance_id;
     job->done = std::make_unique<event>(state_.executor);
     state_.running[info.id] = job;

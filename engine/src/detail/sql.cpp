@@ -205,4 +205,31 @@ std::string estimate_sql(const table_schema& schema, const export_request& reque
            " <= " + std::to_string(upper);
 }
 
+std::string key_sample_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
+                           double percent) {
+    const std::string key = quote_identifier(schema.key);
+    char pct[32];
+    std::snprintf(pct, sizeof pct, "%.6f", percent);
+    std::string sql = "SELECT " + key + " FROM " + schema.table + " TABLESAMPLE SYSTEM (";
+    sql += pct;
+    sql += ") WHERE (" + where_clause(schema, request) + ") AND " + key + " <= " + std::to_string(upper);
+    sql += " ORDER BY " + key;
+    return sql;
+}
+
+std::string key_quantiles_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
+                              int n) {
+    const std::string key = quote_identifier(schema.key);
+    std::string fractions;
+    for (int i = 1; i < n; ++i) {
+        if (!fractions.empty())
+            fractions += ", ";
+        fractions += std::to_string(i) + "::float8 / " + std::to_string(n);
+    }
+    std::string sql = "SELECT unnest(percentile_disc(ARRAY[" + fractions + "]) WITHIN GROUP (ORDER BY " + key +
+                      ")) FROM " + schema.table;
+    sql += " WHERE (" + where_clause(schema, request) + ") AND " + key + " <= " + std::to_string(upper);
+    return sql;
+}
+
 } // namespace pgexport::engine::detail

@@ -59,4 +59,14 @@ std::string records_page_sql(const table_schema& schema, const export_request& r
 // The planner's estimate query for the rows of the export: EXPLAIN (FORMAT JSON) of the filtered scan.
 std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper);
 
+// A parallel job's sample of keys: the selection's keys up to `upper` in a TABLESAMPLE SYSTEM of
+// `percent` % of the table's pages, sorted.
+std::string key_sample_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
+                           double percent);
+
+// The selection's key at each of the n-quantiles 1/n .. (n-1)/n, exact (one scan of the selection): the
+// cuts when the selection is too small for a sample to tell.
+std::string key_quantiles_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
+                              int n);
+
 } // namespace pgexport::engine::detail

@@ -44,7 +44,10 @@ std::optional<export_file_name> parse_export_file_name(std::string_view name) {
     constexpr std::string_view part_suffix = ".csv.part";
     if (!rest.ends_with(part_suffix))
         return std::nullopt;
-    const std::string_view middle = rest.substr(0, rest.size() - part_suffix.size());
+    std::string_view middle = rest.substr(0, rest.size() - part_suffix.size());
+    // A parallel job's slice: <job>.<token>.s<k>.csv.part.
+    if (const auto s = middle.rfind(".s"); s != std::string_view::npos && s > 0 && is_token(middle.substr(s + 2)))
+        middle = middle.substr(0, s);
     if (!middle.empty() && !(middle.front() == '.' && is_token(middle.substr(1))))
         return std::nullopt;
     file.kind = export_file_kind::partial;

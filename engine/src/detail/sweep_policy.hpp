@@ -13,7 +13,8 @@ namespace pgexport::engine::detail {
 
 enum class export_file_kind {
     finished, // <job>.csv
-    partial,  // <job>.<lease token>.csv.part (or <job>.csv.part, written by version 1)
+    partial,  // <job>.<lease token>.csv.part (or <job>.csv.part, written by version 1), and a parallel
+              // job's slice <job>.<lease token>.s<k>.csv.part
 };
 
 struct export_file_name {

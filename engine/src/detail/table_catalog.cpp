@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -205,6 +206,60 @@ std::optional<std::int64_t> table_catalog::estimate_rows(const std::string& expl
     if (!rows)
         return std::nullopt;
     return static_cast<std::int64_t>(rows->to_number<double>());
+}
+
+namespace {
+
+std::vector<std::int64_t> keys_of(const PGresult* r) {
+    std::vector<std::int64_t> keys;
+    for (int i = 0; i < PQntuples(r); ++i)
+        if (auto k = get_int64(r, i, 0))
+            keys.push_back(*k);
+    return keys;
+}
+
+} // namespace
+
+std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema, const export_request& request,
+                                                     std::int64_t fixed_end, int n) {
+    result_ptr rel = session_.run("SELECT c.relkind::text, greatest(pg_relation_size(c.oid) / 8192, 1),"
+                                  " coalesce(s.n_mod_since_analyze, 0) < 0.1 * greatest(c.reltuples, 0)"
+                                  " FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid"
+                                  " WHERE c.oid = to_regclass($1)",
+                                  {schema.table});
+    const std::string kind = get_text(rel.get(), 0, 0).value_or("v");
+    if (kind != "r" && kind != "m" && kind != "p") {
+        // A view cannot be sampled: even key ranges from the lowest key.
+        result_ptr low = session_.run("SELECT min(" + quote_identifier(schema.key) + ") FROM " + schema.table);
+        return even_slices(get_int64(low.get(), 0, 0).value_or(fixed_end), fixed_end, n);
+    }
+    const double pages = static_cast<double>(get_int64(rel.get(), 0, 1).value_or(1));
+    const bool fresh_statistics = get_text(rel.get(), 0, 2) == std::optional<std::string>("t");
+    if (request.filters.empty() && fresh_statistics) {
+        // Equal-frequency bounds of the whole column, as ANALYZE saw it.
+        result_ptr h = session_.run(
+            "SELECT unnest(s.histogram_bounds::text::bigint[]) FROM pg_stats s"
+            " JOIN pg_class c ON c.relname = s.tablename JOIN pg_namespace ns ON ns.oid = c.relnamespace"
+            " AND ns.nspname = s.schemaname WHERE c.oid = to_regclass($1) AND s.attname = $2",
+            {schema.table, schema.key});
+        auto bounds = keys_of(h.get());
+        if (bounds.size() > static_cast<std::size_t>(4 * n)) {
+            std::sort(bounds.begin(), bounds.end());
+            return slices_from_sample(bounds, fixed_end, n);
+        }
+    }
+    const double percent = std::min(100.0, 100.0 * 400.0 / pages);
+    result_ptr sample = session_.run(key_sample_sql(schema, request, fixed_end, percent));
+    auto keys = keys_of(sample.get());
+    if (keys.size() < static_cast<std::size_t>(50 * n) && percent < 100.0) {
+        // A selective filter: too few rows in the sample to cut by. Its selection is small, so exact.
+        result_ptr q = session_.run(key_quantiles_sql(schema, request, fixed_end, n));
+        keys = keys_of(q.get());
+        std::sort(keys.begin(), keys.end());
+        // The quantiles are the cuts themselves: one key per cut, and the end closes the last slice.
+        keys.push_back(fixed_end);
+    }
+    return slices_from_sample(keys, fixed_end, n);
 }
 
 bool table_catalog::in_recovery() {

@@ -5,8 +5,10 @@
 // listing never delays a job's checkpoint.
 
 #include "detail/pg.hpp"
+#include "detail/slice_plan.hpp"
 
 #include <pgexport/error.hpp>
+#include <pgexport/request.hpp>
 #include <pgexport/table_schema.hpp>
 
 #include <cstdint>
@@ -43,6 +45,13 @@ public:
     };
     fixed_end fixed_end_of(const table_schema& schema);
     std::optional<std::int64_t> estimate_rows(const std::string& explain_sql);
+
+    // A parallel job's slices: at most `n` over the selection's keys up to `fixed_end`, balanced by rows.
+    // Without filters from pg_stats' histogram of the key when it is fresh (few rows changed since the
+    // last ANALYZE); otherwise from a TABLESAMPLE SYSTEM of the selection (about 400 pages), or the exact
+    // quantiles when the selection is too small for a sample; even key ranges for a view.
+    std::vector<slice_bounds> plan_slices(const table_schema& schema, const export_request& request,
+                                          std::int64_t fixed_end, int n);
 
     // pg_is_in_recovery(): true on a standby.
     bool in_recovery();

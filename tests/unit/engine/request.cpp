@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(caps_on_values_and_columns) {
 BOOST_AUTO_TEST_CASE(round_trips_through_json) {
     for (std::string_view json : {R"({})", R"({"filters": {"a": {"gte": "1", "lt": "5"}, "b": ["x", "y"]}})",
                                   R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})",
-                                  R"({"format": "jsonl", "compression": "gzip"})",
+                                  R"({"format": "jsonl", "compression": "gzip"})", R"({"parallelism": 16})",
                                   R"({"csv": {"delimiter": "\t", "header": false, "null": "\\N", "forceQuote": true,
                                       "bom": true}, "compression": "none"})"}) {
         BOOST_TEST_CONTEXT("body " << json) {
@@ -190,6 +190,24 @@ BOOST_AUTO_TEST_CASE(reads_formats_and_csv_options) {
     BOOST_TEST(parse(R"({"csv": {"delimiter": " "}})").value().csv.delimiter == ' ');
     BOOST_TEST(parse(R"({"csv": {"null": "\\N"}})").value().csv.null == "\\N");
     BOOST_TEST(parse(R"({"format": null, "csv": null, "compression": null})").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(reads_parallelism) {
+    BOOST_TEST(parse("{}").value().parallelism == 1);
+    BOOST_TEST(parse(R"({"parallelism": null})").value().parallelism == 1);
+    BOOST_TEST(parse(R"({"parallelism": 1})").value().parallelism == 1);
+    BOOST_TEST(parse(R"({"parallelism": 16})").value().parallelism == 16);
+    // Written back only when not 1: requests stored before it existed read the same.
+    BOOST_TEST(boost::json::serialize(to_json(parse(R"({"parallelism": 1})").value())) == R"({"filters":{}})");
+    for (std::string_view bad : {R"({"parallelism": 0})", R"({"parallelism": 17})", R"({"parallelism": -2})",
+                                 R"({"parallelism": 2.5})", R"({"parallelism": "2"})", R"({"parallelism": true})"}) {
+        BOOST_TEST_CONTEXT("body " << bad) {
+            auto r = parse(bad);
+            BOOST_TEST_REQUIRE(!r.has_value());
+            BOOST_TEST(r.error().message.find("\"parallelism\" must be a whole number from 1 to 16") !=
+                       std::string::npos);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {

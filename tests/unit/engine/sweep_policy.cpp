@@ -35,6 +35,12 @@ BOOST_AUTO_TEST_CASE(names_of_our_files) {
         {i + ".1.csv.part", "partial"},
         {i + ".12345678901.csv.part", "partial"},
         {i + ".csv.part", "partial"}, // version 1 wrote no lease token
+        {i + ".3.s0.csv.part", "partial"}, // a parallel job's slice
+        {i + ".12.s15.csv.part", "partial"},
+        {i + ".s1.csv.part", "not ours"},   // a slice always has a lease token
+        {i + ".3.s.csv.part", "not ours"},
+        {i + ".3.sx.csv.part", "not ours"},
+        {i + ".3.s1.s2.csv.part", "not ours"},
         {"0B7C6F1E-3D2A-4C5B-9E8F-7A6B5C4D3E2F.csv", "not ours"}, // the engine writes lower case
         {i, "not ours"},
         {i + ".", "not ours"},

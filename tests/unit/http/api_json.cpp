@@ -40,7 +40,9 @@ BOOST_AUTO_TEST_CASE(options_say_what_a_request_may_ask) {
     BOOST_TEST(std::find(compression.begin(), compression.end(), json::value("gzip")) != compression.end());
     BOOST_TEST(o.at("csvOptions").as_array().size() == 5u);
     BOOST_TEST(o.at("maxParallelism").to_number<int>() >= 1);
-    // /api/schema carries them as they are.
+    // /api/schema carries them as they are, with the server's --max-parallelism.
     const json::object s = http::schema_json(engine::table_schema{"t", "id", {}}, {"t"});
     BOOST_TEST(s.at("options") == o);
+    const json::object four = http::schema_json(engine::table_schema{"t", "id", {}}, {"t"}, 4);
+    BOOST_TEST(four.at("options").at("maxParallelism").to_number<int>() == 4);
 }

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Parallel export through the real server: "parallelism" N runs key-range slices side by side, and the
+file is byte-identical to the same export with parallelism 1 and to psql's COPY.
+
+    parallel.py <pgexport binary>     (tools/test runs it with PGEXPORT_TEST_DATABASE_URL set)
+
+- N = 2, 3, 7, 16 on hard rows (quotes, line breaks, NULL against '', unicode) with id gaps, with and
+  without filters, through a view (even key ranges: slices that hold no row at all), a table with fewer
+  rows than slices, an empty table and a filter that selects nothing;
+- jsonl, gzip and csv options with N = 3;
+- kill -9 at random instants of a parallel export, 10 times, each resumed by a new server on the same data
+  directory: byte-identical every time (no slice lost or written twice);
+- cancel while every slice is held at a gate removes every slice file;
+- --max-rate is the job's, shared by its slices; with --replica every slice waits for a paused standby and
+  the file is the primary's COPY; --gentle gives the same bytes;
+- the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range.
+Chunks are 7 rows, so every slice spans several chunks. Every wait polls for a state with a deadline."""
+import gzip
+import json
+import os
+import random
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import (binary, copy_csv, held_gate, install_gate, main, private_cluster, psql, scratch_database, seed,
+                     server, streaming_standby, wait_until)
+
+BINARY = binary()
+WAIT = 120  # seconds any state may take to come about on a loaded machine
+CHUNK = "7"
+
+TABLES = """
+CREATE TABLE hard (
+    id   bigint PRIMARY KEY,
+    t    text,
+    n    numeric(12,2),
+    ts   timestamptz,
+    grp  text NOT NULL
+);
+INSERT INTO hard VALUES
+ (1,  'plain', 1.50, '2024-01-01 00:00:00+00', 'a'),
+ (2,  'comma, inside', -2.00, '2024-02-29 12:34:56.789+00', 'a'),
+ (3,  'double "quotes" here', NULL, NULL, 'b'),
+ (4,  E'back\\\\slash \\\\N \\\\. end', 0, '1999-12-31 23:59:59+00', 'a'),
+ (5,  E'line\\nbreak', 3.14, '2024-06-01 00:00:00+00', 'b'),
+ (6,  E'carriage\\rreturn', 4, '2024-06-01 00:00:00+00', 'a'),
+ (7,  '', 7, '2024-06-01 00:00:00+00', 'a'),
+ (8,  NULL, 8, '2024-06-01 00:00:00+00', 'b'),
+ (9,  'NULL', 9, '2024-06-01 00:00:00+00', 'a'),
+ (10, 'unicode: é 中文 😀 ‮rtl', 12, '2024-06-01 00:00:00+00', 'a'),
+ (11, E'"\\n"', 14, '2024-06-01 00:00:00+00', 'b');
+-- Gaps: a run, a jump of a thousand, a jump of a million, a last lone row.
+INSERT INTO hard SELECT g, 'row ' || g || CASE WHEN g % 3 = 0 THEN E', "q"\\n' ELSE '' END, g * 1.25,
+                        '2024-01-01'::timestamptz + g * interval '1 hour', CASE WHEN g % 5 = 0 THEN 'b' ELSE 'a' END
+                 FROM generate_series(12, 60) g;
+INSERT INTO hard SELECT g, 'far ' || g, g, '2024-03-01'::timestamptz + g * interval '1 second', 'a'
+                 FROM generate_series(1000, 1040) g;
+INSERT INTO hard SELECT g, E'very far\\n' || g, g, NULL, 'b' FROM generate_series(1000000, 1000030) g;
+INSERT INTO hard VALUES (5000000000, 'last', 1, NULL, 'a');
+CREATE VIEW hard_v AS SELECT * FROM hard;
+CREATE TABLE few (id bigint PRIMARY KEY, t text);
+INSERT INTO few VALUES (5, 'five'), (50, E'fifty\\n"50"'), (500, NULL);
+CREATE TABLE empty (id bigint PRIMARY KEY, t text);
+CREATE TABLE big (id bigint PRIMARY KEY, t text, n int);
+INSERT INTO big SELECT g, repeat(md5(g::text), 3) || CASE WHEN g % 97 = 0 THEN E'\\n"x"' ELSE '' END, g % 13
+                FROM generate_series(1, 6000) g WHERE g % 11 <> 0;
+ANALYZE;
+"""
+
+
+def post(s, body):
+    req = urllib.request.Request(s.base + "/api/export", method="POST", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def get(s, path, method="GET"):
+    req = urllib.request.Request(s.base + path, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def status(s, job):
+    code, body = get(s, f"/api/export/{job}/status")
+    return json.loads(body) if code == 200 else None
+
+
+def wait_completed(s, job):
+    st = wait_until(f"job {job} ends", lambda: (lambda j: j if j and j["status"] not in ("queued", "running")
+                                                else None)(status(s, job)), WAIT)
+    if st["status"] != "completed":
+        raise AssertionError(f"job {job} ended {st['status']}: {st.get('error')}\n{s.log_tail()}")
+    return st
+
+
+def export(s, body):
+    code, created = post(s, body)
+    if code != 202:
+        raise AssertionError(f"POST {body}: {code} {created}")
+    st = wait_completed(s, created["jobId"])
+    code, data = get(s, f"/api/export/{created['jobId']}/download")
+    if code != 200:
+        raise AssertionError(f"download: {code}")
+    return created["jobId"], st, data
+
+
+def slice_count(url, job):
+    out = psql(url, f"SELECT coalesce(jsonb_array_length(slices), 1) FROM export_jobs WHERE id = '{job}'")
+    return int(out.decode().strip())
+
+
+def files_of(data_dir, job):
+    return sorted(f for f in os.listdir(data_dir) if f.startswith(job))
+
+
+class parallel_export(unittest.TestCase):
+    # Instances that share a database must share a data directory: the class's server does not serve `big`,
+    # which the tests that start servers of their own export, one server at a time.
+    @classmethod
+    def setUpClass(cls):
+        cls.db = scratch_database("e2e_parallel")
+        cls.url = cls.db.__enter__()
+        psql(cls.url, TABLES)
+        cls.server = server(BINARY, cls.url, "--chunk-rows", CHUNK, "--max-parallelism", "16", "--max-concurrent",
+                            "4", "--table", "hard", "--table", "hard_v:id", "--table", "few", "--table", "empty")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+        cls.db.__exit__(None, None, None)
+
+    def identical(self, body, select, parallelisms=(2, 3, 7, 16)):
+        """The export of `body` at each parallelism is the bytes of parallelism 1 and of psql's COPY."""
+        expected = copy_csv(self.url, select)
+        rows = int(psql(self.url, f"SELECT count(*) FROM ({select}) s").decode())
+        _, _, one = export(self.server, dict(body, parallelism=1))
+        self.assertEqual(one, expected, f"{body} at parallelism 1 differs from COPY")
+        for n in parallelisms:
+            with self.subTest(body=body, parallelism=n):
+                job, st, data = export(self.server, dict(body, parallelism=n))
+                self.assertEqual(data, expected, f"{body} at parallelism {n} differs from COPY")
+                self.assertEqual(st["rowsExported"], rows)
+                self.assertEqual(st["bytesWritten"], len(data))
+                self.assertEqual(files_of(self.server.data_dir, job), [f"{job}.csv"], "slice files left behind")
+        return expected
+
+    def test_hard_rows_with_gaps(self):
+        self.identical({"table": "hard"}, "SELECT * FROM hard ORDER BY id")
+        job, _, _ = export(self.server, {"table": "hard", "parallelism": 7})
+        self.assertGreater(slice_count(self.url, job), 3, "a table of 134 rows is cut into several slices")
+
+    def test_filters(self):
+        self.identical({"table": "hard", "filters": {"grp": "b"}, "columns": ["t", "id", "ts"]},
+                       "SELECT t, id, ts FROM hard WHERE grp = 'b' ORDER BY id")
+        self.identical({"table": "hard", "filters": {"id": {"gte": 30, "lt": 1000020}, "t": {"ne": ""}}},
+                       "SELECT * FROM hard WHERE id >= 30 AND id < 1000020 AND t <> '' ORDER BY id", (3, 16))
+        self.identical({"table": "hard", "filters": {"grp": "nothing"}},
+                       "SELECT * FROM hard WHERE grp = 'nothing' ORDER BY id", (2, 16))
+
+    def test_view_with_empty_slices(self):
+        # A view has no sample: even key ranges over 1 .. 5,000,000,000 leave most slices without a row.
+        expected = self.identical({"table": "hard_v"}, "SELECT * FROM hard_v ORDER BY id", (2, 7, 16))
+        self.assertGreater(len(expected), 0)
+        job, _, _ = export(self.server, {"table": "hard_v", "parallelism": 16})
+        self.assertEqual(slice_count(self.url, job), 16)
+
+    def test_fewer_rows_than_slices_and_empty(self):
+        self.identical({"table": "few"}, "SELECT * FROM few ORDER BY id", (2, 16))
+        job, _, _ = export(self.server, {"table": "few", "parallelism": 16})
+        self.assertLessEqual(slice_count(self.url, job), 3)
+        self.identical({"table": "empty"}, "SELECT * FROM empty ORDER BY id", (2, 16))
+
+    def test_formats_with_three_slices(self):
+        select = "SELECT * FROM hard ORDER BY id"
+        # jsonl: the lines of parallelism 1, which formats.py holds to row_to_json.
+        _, _, one = export(self.server, {"table": "hard", "format": "jsonl"})
+        _, _, three = export(self.server, {"table": "hard", "format": "jsonl", "parallelism": 3})
+        self.assertEqual(three, one)
+        self.assertEqual(len(one.splitlines()), int(psql(self.url, "SELECT count(*) FROM hard").decode()))
+        # gzip: the slices' members concatenate into one valid stream of the csv bytes.
+        _, _, packed = export(self.server, {"table": "hard", "compression": "gzip", "parallelism": 3})
+        self.assertEqual(gzip.decompress(packed), copy_csv(self.url, select))
+        _, _, packed = export(self.server, {"table": "hard", "format": "jsonl", "compression": "gzip",
+                                            "parallelism": 3})
+        self.assertEqual(gzip.decompress(packed), one)
+        # csv options: COPY's own, the BOM once, the header once (in the first slice).
+        options = {"delimiter": ";", "header": True, "null": "NULL", "forceQuote": True, "bom": True}
+        _, _, data = export(self.server, {"table": "hard", "csv": options, "parallelism": 3})
+        expected = b"\xef\xbb\xbf" + psql(self.url, f"COPY ({select}) TO STDOUT WITH (FORMAT csv, DELIMITER ';',"
+                                                    " HEADER true, NULL 'NULL', FORCE_QUOTE *)")
+        self.assertEqual(data, expected)
+        _, _, data = export(self.server, {"table": "hard", "csv": {"header": False}, "parallelism": 3})
+        self.assertEqual(data, psql(self.url, f"COPY ({select}) TO STDOUT WITH (FORMAT csv)"))
+
+    def test_limits(self):
+        code, body = get(self.server, "/api/schema")
+        self.assertEqual(code, 200)
+        self.assertEqual(json.loads(body)["options"]["maxParallelism"], 16)
+        for bad in (0, 17, -1, 2.5, "2"):
+            with self.subTest(parallelism=bad):
+                code, answer = post(self.server, {"table": "few", "parallelism": bad})
+                self.assertEqual(code, 400)
+                self.assertEqual(answer["error"]["code"], "invalid_request")
+                self.assertIn("parallelism", answer["error"]["message"])
+        # Above the server's cap the job gets the cap.
+        with server(BINARY, self.url, "--chunk-rows", CHUNK, "--max-parallelism", "2", "--table", "big") as capped:
+            code, body = get(capped, "/api/schema")
+            self.assertEqual(json.loads(body)["options"]["maxParallelism"], 2)
+            job, _, data = export(capped, {"table": "big", "parallelism": 16})
+            self.assertEqual(slice_count(self.url, job), 2)
+            self.assertEqual(data, copy_csv(self.url, "SELECT * FROM big ORDER BY id"))
+
+    def test_max_rate_is_shared_by_the_slices(self):
+        """--max-rate is per job: 4 slices together keep to it (each has a quarter), not 4 times it."""
+        expected = copy_csv(self.url, "SELECT * FROM big ORDER BY id")
+        rate = 128 * 1024
+        with server(BINARY, self.url, "--chunk-rows", "100", "--table", "big", "--max-rate", "128KiB") as s:
+            start = time.monotonic()
+            job, st, data = export(s, {"table": "big", "parallelism": 4})
+            took = time.monotonic() - start
+        self.assertEqual(data, expected)
+        self.assertEqual(slice_count(self.url, job), 4)
+        # A lower bound only: a busy machine makes it slower, never faster. Each slice may burst a tenth of a
+        # second of its share at the start.
+        self.assertGreater(took, 0.8 * len(data) / rate, f"{len(data)} bytes in {took:.2f} s at {rate} B/s")
+
+    def test_kill_at_random_instants(self):
+        """SIGKILL at a random instant of a parallel export, then a new server on the same data directory
+        resumes it (the dead process's lease is ended at start): the file is COPY's bytes, 10 times."""
+        expected = copy_csv(self.url, "SELECT * FROM big ORDER BY id")
+        data_dir = os.path.join(self.server.work, "killed")
+        rng = random.Random(os.environ.get("PGEXPORT_TEST_SEED", "parallel"))
+        mid_export = 0
+        for round_ in range(10):
+            with self.subTest(round=round_):
+                first = server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir)
+                try:
+                    code, created = post(first, {"table": "big", "parallelism": rng.choice((2, 3, 4))})
+                    self.assertEqual(code, 202)
+                    job = created["jobId"]
+                    # Somewhere in the export: after its first checkpoint, at a random number of rows.
+                    target = rng.randrange(1, 4500)
+                    st = wait_until("the export gets going", lambda: (lambda j: j if j and (
+                        j["rowsExported"] >= target or j["status"] not in ("queued", "running")) else None)(status(first, job)),
+                        WAIT, poll=0.005)
+                    first.kill()
+                    if st["status"] == "running":
+                        mid_export += 1
+                finally:
+                    first.close()
+                with server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir) as second:
+                    wait_completed(second, job)
+                    code, data = get(second, f"/api/export/{job}/download")
+                    self.assertEqual(code, 200)
+                    self.assertEqual(len(data), len(expected))
+                    self.assertEqual(data, expected, f"round {round_}: the resumed file differs")
+                    self.assertEqual(files_of(data_dir, job), [f"{job}.csv"])
+        self.assertGreaterEqual(mid_export, 5, "most kills must land while the export runs")
+
+    def test_cancel_removes_every_slice_file(self):
+        install_gate(self.url, view="big_gated", table="big", key="id", open_below=100)
+        with server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big_gated:id") as s, \
+                held_gate(self.url) as gate:
+            code, created = post(s, {"table": "big_gated", "parallelism": 4})
+            self.assertEqual(code, 202)
+            job = created["jobId"]
+            gate.wait_for_waiters(4)  # every slice is held in a COPY
+            names = wait_until("slice files", lambda: [f for f in files_of(s.data_dir, job) if ".s" in f], WAIT)
+            self.assertEqual(len(names), 4, names)
+            code, _ = get(s, f"/api/export/{job}", method="DELETE")
+            self.assertEqual(code, 200)
+            gate.release()
+            wait_until("cancelled", lambda: (status(s, job) or {}).get("status") == "cancelled", WAIT)
+            wait_until("every slice file removed", lambda: not files_of(s.data_dir, job), WAIT)
+
+
+class parallel_with_protection(unittest.TestCase):
+    """--replica and --gentle with slices: a primary of its own (seeded) and a streaming standby of it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.primary = cls.enterClassContext(private_cluster("pgexport_parallel"))
+        seed(BINARY, cls.primary.url, 3000)
+        cls.standby = cls.enterClassContext(streaming_standby(cls.primary.url))
+
+    def test_every_slice_waits_for_the_standby(self):
+        primary, standby = self.primary, self.standby
+        standby.wait_for_replay(primary.url)
+        psql(standby.url, "SELECT pg_wal_replay_pause()")
+        try:
+            wait_until("replay is paused", lambda: psql(standby.url, "SELECT pg_get_wal_replay_pause_state()")
+                       .strip() == b"paused", 30, poll=0.05)
+            seed(BINARY, primary.url, 500)  # not on the standby yet
+            with server(BINARY, primary.url, "--replica", standby.url, "--chunk-rows", "97") as s:
+                job = s.create({"parallelism": 3})
+                st = s.wait_status(job, lambda st: (st["waiting"] or "").startswith("replica behind by"),
+                                   "waits for the standby", 60)
+                self.assertEqual(st["rowsExported"], 0, "rows read from a standby that lacks some")
+                self.assertEqual(slice_count(primary.url, job), 3)
+                psql(standby.url, "SELECT pg_wal_replay_resume()")
+                s.wait_completed(job, 120)
+                got = s.download(job)
+            self.assertEqual(got, copy_csv(primary.url, "SELECT * FROM records ORDER BY id"))
+        finally:
+            psql(standby.url, "SELECT pg_wal_replay_resume()")
+
+    def test_gentle(self):
+        with server(BINARY, self.primary.url, "--gentle", "--chunk-rows", "97") as s:
+            job = s.create({"parallelism": 4, "filters": {"status": ["paid", "shipped"]}})
+            s.wait_completed(job, 120)
+            got = s.download(job)
+        self.assertEqual(slice_count(self.primary.url, job), 4)
+        self.assertEqual(got, copy_csv(self.primary.url,
+                                       "SELECT * FROM records WHERE status IN ('paid', 'shipped') ORDER BY id"))
+
+
+if __name__ == "__main__":
+    main()
