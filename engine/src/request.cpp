@@ -1,5 +1,8 @@
 #include <pgexport/request.hpp>
 
+#include "detail/output_options.hpp"
+#include "detail/text_checks.hpp"
+
 #include <boost/json.hpp>
 
 #include <array>
@@ -9,6 +12,10 @@
 namespace json = boost::json;
 
 namespace pgexport::engine {
+
+using detail::check_text;
+using detail::invalid;
+using detail::parse_csv_options;
 
 namespace {
 
@@ -24,19 +31,6 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
 
 constexpr std::string_view known_fields =
     "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\" and \"parallelism\"";
-
-problem invalid(std::string message) {
-    return {errc::invalid_request, std::move(message)};
-}
-
-// Checks text that will reach SQL: PostgreSQL text cannot hold NUL, and everything must be UTF-8.
-std::optional<problem> check_text(std::string_view text, std::string_view what) {
-    if (text.find('\0') != std::string_view::npos)
-        return invalid(std::string(what) + " contains a NUL character, which PostgreSQL text cannot hold");
-    if (!is_valid_utf8(text))
-        return invalid(std::string(what) + " is not valid UTF-8");
-    return std::nullopt;
-}
 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
@@ -110,96 +104,7 @@ result<filter> make_filter(const std::string& column, filter_op op, const json::
     return f;
 }
 
-// The "csv" object: COPY's options, checked as COPY checks them (PostgreSQL 15's ProcessCopyOptions) plus
-// what the engine's reading of each row's key needs, so that a job never fails on them later.
-result<csv_options> parse_csv_options(const json::value& value) {
-    if (!value.is_object())
-        return invalid("\"csv\" must be an object of delimiter, header, null, forceQuote and bom");
-    csv_options csv;
-    auto flag = [](const json::value& v, std::string_view name, bool& out) -> std::optional<problem> {
-        if (!v.is_bool())
-            return invalid("\"csv\": \"" + std::string(name) + "\" must be true or false");
-        out = v.get_bool();
-        return std::nullopt;
-    };
-    for (const auto& [key, v] : value.get_object()) {
-        if (key == "delimiter") {
-            if (!v.is_string())
-                return invalid("\"csv\": \"delimiter\" must be a string of one character, such as \",\" or \";\"");
-            const json::string& d = v.get_string();
-            if (d.size() != 1 || static_cast<unsigned char>(d[0]) >= 0x80)
-                return invalid("\"csv\": \"delimiter\" must be a single one-byte (ASCII) character, such as \",\","
-                               " \";\" or \"\\t\"");
-            const char c = d[0];
-            if (c == '\0')
-                return invalid("\"csv\": \"delimiter\" cannot be the NUL character");
-            if (c == '\n' || c == '\r')
-                return invalid("\"csv\": \"delimiter\" cannot be a newline or carriage return");
-            if (c == '"')
-                return invalid("\"csv\": \"delimiter\" cannot be the quote character \"\\\"\"");
-            if ((c >= '0' && c <= '9') || c == '-')
-                return invalid("\"csv\": \"delimiter\" cannot be a digit or \"-\": they occur in the key's numbers");
-            csv.delimiter = c;
-        } else if (key == "header") {
-            if (auto p = flag(v, "header", csv.header))
-                return *p;
-        } else if (key == "forceQuote") {
-            if (auto p = flag(v, "forceQuote", csv.force_quote))
-                return *p;
-        } else if (key == "bom") {
-            if (auto p = flag(v, "bom", csv.bom))
-                return *p;
-        } else if (key == "null") {
-            if (!v.is_string())
-                return invalid("\"csv\": \"null\" must be a string, the text written for SQL NULL (\"\" by default)");
-            if (auto p = check_text(v.get_string(), "\"csv\": \"null\""))
-                return *p;
-            csv.null = std::string(v.get_string());
-        } else {
-            if (check_text(key, "field"))
-                return invalid("unknown field in \"csv\"; expected delimiter, header, null, forceQuote and bom");
-            return invalid("unknown field \"" + std::string(key) +
-                           "\" in \"csv\"; expected delimiter, header, null, forceQuote and bom");
-        }
-    }
-    if (csv.null.size() > 256)
-        return invalid("\"csv\": \"null\" is longer than 256 bytes");
-    if (csv.null.find_first_of("\r\n") != std::string::npos)
-        return invalid("\"csv\": \"null\" cannot contain a newline or carriage return");
-    if (csv.null.find(csv.delimiter) != std::string::npos)
-        return invalid("\"csv\": \"null\" cannot contain the delimiter \"" + std::string(1, csv.delimiter) +
-                       "\" (NULL could not be told from several values)");
-    if (csv.null.find('"') != std::string::npos)
-        return invalid("\"csv\": \"null\" cannot contain the quote character \"\\\"\"");
-    if (csv.null == "\\.")
-        return invalid("\"csv\": \"null\" cannot be \"\\\\.\", COPY's end-of-data marker");
-    return csv;
-}
-
 } // namespace
-
-std::string_view to_string(output_format format) {
-    return format == output_format::jsonl ? "jsonl" : "csv";
-}
-
-std::string_view to_string(output_compression compression) {
-    return compression == output_compression::gzip ? "gzip" : "none";
-}
-
-std::string download_file_name(std::string_view job_id, const export_request& request) {
-    std::string name = "export-";
-    name += job_id;
-    name += request.format == output_format::jsonl ? ".jsonl" : ".csv";
-    if (request.compression == output_compression::gzip)
-        name += ".gz";
-    return name;
-}
-
-std::string_view download_content_type(const export_request& request) {
-    if (request.compression == output_compression::gzip)
-        return "application/gzip";
-    return request.format == output_format::jsonl ? "application/x-ndjson" : "text/csv; charset=utf-8";
-}
 
 std::string_view to_string(filter_op op) {
     for (const auto& [name, value] : operators)
@@ -382,73 +287,6 @@ json::value to_json(const export_request& request) {
         out["compression"] = to_string(request.compression);
     if (request.parallelism != 1)
         out["parallelism"] = request.parallelism;
-    return out;
-}
-
-namespace {
-
-// The length of the well-formed UTF-8 sequence at p, or 0 when there is none.
-std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
-    unsigned char c = *p;
-    if (c < 0x80)
-        return 1;
-    int extra;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-        extra = 1;
-        cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        extra = 2;
-        cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-        extra = 3;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (end - p <= extra)
-        return 0;
-    for (int i = 1; i <= extra; ++i) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    constexpr std::uint32_t min_for[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_for[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return static_cast<std::size_t>(extra) + 1;
-}
-
-} // namespace
-
-bool is_valid_utf8(std::string_view text) {
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* end = p + text.size();
-    while (p < end) {
-        const std::size_t n = utf8_sequence(p, end);
-        if (n == 0)
-            return false;
-        p += n;
-    }
-    return true;
-}
-
-std::string to_valid_utf8(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* p = begin;
-    const auto* end = p + text.size();
-    while (p < end) {
-        const std::size_t n = utf8_sequence(p, end);
-        if (n == 0) {
-            out += "\xEF\xBF\xBD";
-            ++p;
-        } else {
-            out.append(reinterpret_cast<const char*>(p), n);
-            p += n;
-        }
-    }
     return out;
 }
 

@@ -470,6 +470,8 @@
       setAuthFailed(false);
       formStatus.textContent = 'Export started (job ' + shortId(created.jobId) + '). Its progress is shown in the job list.';
       pendingJobs.set(created.jobId, Date.now());
+      // Followed at once: a short job may end before the list first shows it running.
+      if (!streams.has(created.jobId) && streams.size < MAX_STREAMS) follow(created.jobId);
       if (!schema) loadSchema();
       await refreshNow();
     } catch (err) {
@@ -873,7 +875,7 @@
   function syncStreams(jobs) {
     const active = new Set(jobs.filter((j) => j.status === 'queued' || j.status === 'running').map((j) => j.jobId));
     for (const [id, controller] of streams)
-      if (!active.has(id)) {
+      if (!active.has(id) && !pendingJobs.has(id)) { // a job created here may not be listed yet
         streams.delete(id);
         controller.abort();
       }
