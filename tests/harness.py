@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -103,11 +104,23 @@ def compare_file(path, ref_path, what, limit=None):
 # ---------------------------------------------------------------------------------------------------------
 # Processes
 
+# Ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 and up by default): a
+# service that a test stops and starts again on its port (a cluster down for minutes, s3rver) must not find
+# it taken by the local end of some outgoing connection meanwhile, which any port of that range can become.
+PORTS = range(20000, 32768)
+
+
 def free_port():
-    """A TCP port of 127.0.0.1 that no one listens on now (the kernel's choice)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port of 127.0.0.1 that no one uses now, outside the ephemeral range."""
+    for _ in range(1000):
+        port = random.choice(PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def binary():
