@@ -27,12 +27,13 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import (S3_CREDENTIALS, binary, copy_csv, main, psql, s3_server, scratch_database, seed,  # noqa: E402
-                     server, wait_until)
+from harness import (S3_CREDENTIALS, binary, copy_csv, held_gate, install_gate, main, psql, s3_server,  # noqa: E402
+                     scratch_database, seed, server, wait_until)
 
 BINARY = binary()
 ROWS = 300_000  # about 38 MB of CSV: eight parts of 5 MiB
 PART = 5 << 20
+HELD_AT = 200_000  # the gated view's rows up to here export at once; the next one waits while the gate is held
 WAIT = 120  # seconds any state may take to come about on a loaded machine
 
 
@@ -68,6 +69,7 @@ class storage_test(unittest.TestCase):
         cls.url = cls.enterClassContext(scratch_database("e2e_storage"))
         seed(BINARY, cls.url, ROWS)
         cls.expected = copy_csv(cls.url, "SELECT * FROM records ORDER BY id")
+        install_gate(cls.url, open_below=HELD_AT)
         cls.s3 = cls.enterClassContext(s3_server())
         os.environ.update(S3_CREDENTIALS)  # what the servers' environment passes on
 
@@ -142,6 +144,34 @@ class storage_test(unittest.TestCase):
                         location.replace(f"/e2e/{job}", "/e2e/other")):
             self.assertNotEqual(presigned_signature(altered, secret, region), query["X-Amz-Signature"])
 
+    def test_parts_leave_the_local_disk_while_the_export_runs(self):
+        # Held at a known row: the parts the checkpoints vouch for are in the store before the export ends,
+        # and their bytes are gone from the local disk (a hole where they were; the file keeps its length).
+        s = self.serve("--table", "records_gated:id")
+        with held_gate(self.url) as gate:
+            job = s.create({"table": "records_gated"})
+            gate.wait_for_waiters(1)
+            names = wait_until("the partial file", lambda: [n for n in os.listdir(s.data_dir)
+                                                             if n.startswith(job) and n.endswith(".part")], WAIT)
+            self.assertEqual(len(names), 1, names)
+            part = os.path.join(s.data_dir, names[0])
+            written = os.stat(part).st_size
+            self.assertGreater(written, 4 * PART, "the gate should hold the job after several parts")
+            # Every whole part of the written bytes goes up (the last checkpoint vouches for all of them).
+            wait_until("the upload caught up with the checkpoint",
+                       lambda: len(self.recorded_parts(job)) == written // PART, WAIT, poll=0.05)
+            self.assertEqual(s.status(job)["status"], "running")
+            on_disk = os.stat(part).st_blocks * 512
+            print(f"    held at {written} bytes: {len(self.recorded_parts(job))} parts in the store,"
+                  f" {on_disk} bytes on the local disk")
+            self.assertLessEqual(on_disk, 2 * PART, "at most a part or two of the file on the local disk")
+            self.assertLessEqual(on_disk, written - len(self.recorded_parts(job)) * PART + (1 << 20))
+            gate.release()
+            s.wait_completed(job, WAIT)
+        stored = self.s3.get_object(f"e2e/{job}")
+        self.assertEqual(stored, self.expected, "the object is byte for byte PostgreSQL's COPY")
+        self.check_parts(job, len(stored))
+
     def test_gzip_and_delete_remove_the_object(self):
         s = self.serve()
         job = s.create({"compression": "gzip"})
@@ -163,13 +193,20 @@ class storage_test(unittest.TestCase):
         self.assertFalse([n for n in os.listdir(s.data_dir) if n.startswith(job)], "no local file left")
 
     def test_retention_deletes_the_object(self):
-        s = self.serve("--retention", "2s")
+        # Long enough to see the object first on a loaded machine (2 s was not); then the record is made one
+        # retention old, and the next sweep (every quarter retention) expires the job.
+        s = self.serve("--retention", "30s")
         job = s.create()
         s.wait_completed(job, WAIT)
         self.assertTrue(self.s3.exists(f"e2e/{job}"))
-        s.wait_status(job, lambda st: st["status"] == "expired", "to expire", WAIT)
+        psql(self.url, f"UPDATE export_jobs SET finished_at = finished_at - interval '30 seconds' WHERE id = '{job}'")
+
+        def expired():  # the expired record is kept another retention; a slow poll may find it gone already
+            r = s.request("GET", f"/api/export/{job}/status")
+            return r.status == 404 or (r.status == 200 and r.json()["status"] == "expired")
+        wait_until("the job expired", expired, WAIT, poll=0.2)
         wait_until("the expired object gone", lambda: not self.s3.exists(f"e2e/{job}"), 30, poll=0.2)
-        # 410 while the expired record is kept (another retention: 2 s here), 404 after; never a 302.
+        # 410 while the expired record is kept (another retention), 404 after; never a 302.
         self.assertIn(s.request("GET", f"/api/export/{job}/download").status, (410, 404))
 
     def test_kill_9_mid_upload_resumes_after_the_recorded_parts(self):

@@ -137,6 +137,8 @@ asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file
                 job.last_id = progress.last;
                 job.rows = progress.rows;
                 job.bytes = progress.bytes;
+                if (job.uploader)
+                    job.uploader->vouched(progress.bytes);
             }
             state.stats.rows_exported += job.rows - rows_before;
             state.stats.bytes_written += job.bytes - bytes_before;
@@ -247,6 +249,9 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
             if (job.should_stop() || job.slice_failed)
                 throw stop_job{};
             co_await wait_for_free_space(state, job, wait_timer);
+            // In object storage, at most about two parts of the file wait for the store on the local disk.
+            if (job.uploader && !slice)
+                co_await job.uploader->async_room();
             chunk_sink sink(writer, job, throttle, single, leads, request, slice);
             const std::string sql = chunk_copy_sql(schema, request, progress.cursor(), progress.bounds.upper,
                                                    state.config.chunk_rows);

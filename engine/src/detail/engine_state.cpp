@@ -19,6 +19,8 @@ void running_job::interrupt() {
         backoff->cancel();
     if (pause)
         pause->cancel();
+    if (uploader)
+        uploader->interrupt();
 }
 
 void running_job::load_slices() {

@@ -55,7 +55,9 @@ struct running_job {
     bool cancel_requested = false; // the job was cancelled: remove its files
     bool stop_requested = false;   // the engine shuts down: leave the job to be taken up again
     bool lease_lost = false;       // another instance holds the job now: touch nothing
-    std::optional<multipart_state> upload; // --storage s3://: the upload as last recorded, once publishing began
+    std::optional<multipart_state> upload; // --storage s3://: the upload as last recorded
+    part_uploader* uploader = nullptr;     // --storage s3://: what sends this attempt's file while it is written
+    bool upload_gone = false;              // --storage s3://: the store no longer knows the recorded upload
     async_connection* connection = nullptr;
     // A parallel job (job.slices not empty): each slice's state as the last held checkpoint recorded it,
     // and as last sent (durable on disk, maybe not recorded yet); every checkpoint records all of `sent`.

@@ -5,6 +5,11 @@
 #include "detail/multipart_plan.hpp"
 #include "detail/s3_client.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <pgexport/log.hpp>
 
 #include <fcntl.h>
@@ -29,6 +34,8 @@ public:
         co_await async_offload(state_.file_pool, std::move(publish));
         co_return final.string();
     }
+    asio::awaitable<stored_prefix> async_prepare(running_job&, std::int64_t, bool) override { co_return stored_prefix{}; }
+    std::unique_ptr<part_uploader> start_uploader(running_job&, fs::path, std::int64_t) override { return nullptr; }
     asio::awaitable<void> async_discard(running_job&) override { co_return; }
     asio::awaitable<std::int64_t> async_remove(std::vector<std::string>) override { co_return 0; }
     std::optional<std::string> redirect_for(const job_info&, std::chrono::seconds) const override {
@@ -64,6 +71,59 @@ std::string read_range(const fs::path& path, std::int64_t offset, std::int64_t s
     return data;
 }
 
+class s3_storage;
+
+// The uploader of one attempt: wakes at each checkpoint, sends every whole part the checkpoints vouch for,
+// one at a time, and frees each part's bytes on the local disk once the part is recorded.
+class s3_part_uploader final : public part_uploader {
+public:
+    s3_part_uploader(s3_storage& storage, engine_state& state, running_job& job, fs::path file,
+                     std::int64_t vouched, std::int64_t part_size);
+    void start();
+    void vouched(std::int64_t bytes) override {
+        vouched_ = std::max(vouched_, bytes);
+        wake_.cancel();
+    }
+    asio::awaitable<void> async_room() override {
+        for (;;) {
+            if (failure_)
+                std::rethrow_exception(failure_);
+            if (job_.should_stop() || finished_.is_set() || vouched_ - stored_ < 2 * part_size_)
+                co_return;
+            boost::system::error_code ec;
+            co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+    void interrupt() override {
+        wake_.cancel();
+        room_.cancel();
+    }
+    asio::awaitable<void> async_close() override {
+        closing_ = true;
+        wake_.cancel();
+        co_await finished_.async_wait();
+    }
+
+private:
+    asio::awaitable<void> async_run();
+
+    s3_storage& storage_;
+    engine_state& state_;
+    running_job& job_;
+    fs::path file_;
+    std::int64_t vouched_;   // bytes of the file that a checkpoint recorded
+    std::int64_t stored_;    // bytes of the file in recorded parts
+    std::int64_t part_size_;
+    bool closing_ = false;
+    bool holes_ = true;      // the file system frees the bytes of a range (fallocate's hole punching)
+    std::exception_ptr failure_;
+    // Timers that never expire, cancelled to wake their waiters: a checkpoint wakes the uploader (wake_),
+    // a part sent or a failure wakes the export waiting for room (room_).
+    asio::steady_timer wake_;
+    asio::steady_timer room_;
+    event finished_;
+};
+
 class s3_storage final : public export_storage {
 public:
     explicit s3_storage(engine_state& state) : state_(state), client_(*state.config.s3) {}
@@ -72,34 +132,82 @@ public:
         health_pool_.join();
     }
 
-    asio::awaitable<std::string> async_publish(running_job& job, const fs::path& part, const fs::path&,
-                                               std::int64_t bytes) override {
+    asio::awaitable<stored_prefix> async_prepare(running_job& job, std::int64_t bytes, bool streaming) override {
         const std::string key = client_.object_key(job.id());
-        co_await async_resume_upload(job, key, bytes);
-        multipart_plan plan(static_cast<std::int64_t>(client_.config().part_size), job.upload->parts);
-        if (!plan.next(bytes, true)) {
-            // Every part was recorded by an earlier attempt, which may have completed the upload just before
-            // it stopped: an object of the export's length under the job's key is this export (it is
-            // deterministic), as durable_publish judges a finished file.
-            auto size = [this, key] { return client_.object_size(key); };
-            const std::optional<std::int64_t> found = co_await run(std::move(size));
-            if (found == bytes) {
-                log_event("info", "s3_upload_found_complete", {{"job", job.id()}, {"key", key}, {"bytes", bytes}});
-                co_return client_.object_url(key);
+        if (!job.upload) {
+            auto read = [id = job.id()](job_repository& r) { return r.upload_of(id); };
+            const std::optional<std::string> text = co_await state_.on_jobs(std::move(read));
+            if (text)
+                job.upload = multipart_state_from_json(*text);
+        }
+        // No upload recorded reads as one gone with nothing in it.
+        std::int64_t recorded = 0;
+        bool gone = true;
+        std::optional<std::int64_t> object;
+        if (job.upload && job.upload->key == key) {
+            recorded = multipart_plan(part_size(), job.upload->parts).uploaded_bytes();
+            // Known gone: S3 answered NoSuchUpload to a part or to the completion.
+            gone = std::exchange(job.upload_gone, false);
+            if (recorded > 0) {
+                auto size = [this, key] { return client_.object_size(key); };
+                object = co_await run(std::move(size));
+            }
+            if (!gone && object != recorded) {
+                try {
+                    auto list = [this, key, id = job.upload->upload_id] { return client_.list_parts(key, id); };
+                    const auto listed = co_await run(std::move(list));
+                    // A store without ListParts: the recorded parts are those it acknowledged.
+                    if (listed)
+                        job.upload->parts = multipart_plan::reconcile(job.upload->parts, *listed);
+                } catch (const s3_error& e) {
+                    if (e.code() != "NoSuchUpload")
+                        throw;
+                    gone = true;
+                }
             }
         }
-        while (auto next = plan.next(bytes, true)) {
-            if (job.should_stop())
-                throw stop_job{};
-            auto upload = [this, part, key, id = job.upload->upload_id, range = *next] {
-                const std::string data = read_range(part, range.offset, range.bytes);
-                return client_.upload_part(key, id, range.number, data);
-            };
-            std::string etag = co_await run(std::move(upload));
-            plan.record({next->number, std::move(etag), next->bytes});
-            job.upload->parts = plan.parts();
-            co_await async_record(job);
+        const std::int64_t kept = job.upload ? multipart_plan(part_size(), job.upload->parts).uploaded_bytes() : 0;
+        const upload_decision decision = decide_upload(recorded, kept, gone, object, bytes, streaming);
+        if (decision.action == upload_action::completed) {
+            log_event("info", "s3_upload_found_complete", {{"job", job.id()}, {"key", key}, {"bytes", recorded}});
+            co_return stored_prefix{recorded, false, client_.object_url(key)};
         }
+        if (decision.action == upload_action::resume) {
+            log_event("info", "s3_upload_resumed",
+                      {{"job", job.id()},
+                       {"upload", job.upload->upload_id},
+                       {"parts_done", static_cast<std::int64_t>(job.upload->parts.size())},
+                       {"bytes_done", kept}});
+            co_return stored_prefix{kept, false};
+        }
+        if (decision.abort_old)
+            co_await async_discard(job);
+        auto create = [this, key] { return client_.create_upload(key); };
+        std::string id = co_await run(std::move(create));
+        job.upload = multipart_state{key, std::move(id), {}};
+        co_await async_record(job);
+        log_event("info", "s3_upload_started", {{"job", job.id()}, {"key", key}, {"upload", job.upload->upload_id}});
+        co_return stored_prefix{0, decision.restart_export};
+    }
+
+    std::unique_ptr<part_uploader> start_uploader(running_job& job, fs::path file, std::int64_t bytes) override {
+        auto uploader = std::make_unique<s3_part_uploader>(*this, state_, job, std::move(file), bytes, part_size());
+        uploader->start();
+        return uploader;
+    }
+
+    asio::awaitable<std::string> async_publish(running_job& job, const fs::path& part, const fs::path&,
+                                               std::int64_t bytes) override {
+        if (!job.upload)
+            throw std::logic_error("object storage: job " + job.id() + " published before its upload was prepared");
+        const std::string key = job.upload->key;
+        multipart_plan plan(part_size(), job.upload->parts);
+        if (plan.uploaded_bytes() > bytes)
+            throw std::logic_error("object storage: the recorded parts of job " + job.id() + " hold " +
+                                   std::to_string(plan.uploaded_bytes()) + " bytes, its file " +
+                                   std::to_string(bytes));
+        while (auto next = plan.next(bytes, true))
+            co_await async_send_part(job, part, plan, *next);
         if (job.should_stop())
             throw stop_job{};
         bool vanished = false;
@@ -109,22 +217,50 @@ public:
             };
             co_await run(std::move(complete));
         } catch (const s3_error& e) {
-            // Lost (a lifecycle rule aborted it, say): the upload starts over, from its checkpoint too.
-            if (e.code() != "NoSuchUpload")
+            // Lost (a lifecycle rule aborted it, say) or a part not as recorded: the next attempt's
+            // async_prepare sees it and starts a new upload (and the export over, if its bytes are gone).
+            if (e.code() != "NoSuchUpload" && e.code() != "InvalidPart")
                 throw;
             vanished = true;
+            job.upload_gone = true; // S3 cannot complete it as recorded: the next attempt starts a new one
         }
         if (vanished) {
             log_event("warning", "s3_upload_vanished", {{"job", job.id()}, {"upload", job.upload->upload_id}});
-            job.upload.reset();
-            co_await async_record(job);
             throw unavailable_error("object storage: the multipart upload of job " + job.id() +
-                                    " is gone; it starts over");
+                                    " is gone or changed; it starts over");
         }
         log_event("info", "s3_upload_completed",
                   {{"job", job.id()}, {"key", key}, {"parts", static_cast<std::int64_t>(plan.parts().size())},
                    {"bytes", bytes}});
         co_return client_.object_url(key);
+    }
+
+    // Sends bytes `range` of `file` as the next part of the job's upload and records it in the job's
+    // checkpoint (plan and job.upload too).
+    asio::awaitable<void> async_send_part(running_job& job, const fs::path& file, multipart_plan& plan,
+                                          part_range range) {
+        if (job.should_stop())
+            throw stop_job{};
+        auto upload = [this, file, key = job.upload->key, id = job.upload->upload_id, range] {
+            const std::string data = read_range(file, range.offset, range.bytes);
+            return client_.upload_part(key, id, range.number, data);
+        };
+        std::string etag;
+        try {
+            etag = co_await run(std::move(upload));
+        } catch (const s3_error& e) {
+            if (e.code() != "NoSuchUpload")
+                throw;
+            job.upload_gone = true;
+        }
+        if (job.upload_gone) {
+            log_event("warning", "s3_upload_vanished", {{"job", job.id()}, {"upload", job.upload->upload_id}});
+            throw unavailable_error("object storage: the multipart upload of job " + job.id() +
+                                    " is gone; a new one starts");
+        }
+        plan.record({range.number, std::move(etag), range.bytes});
+        job.upload->parts = plan.parts();
+        co_await async_record(job);
     }
 
     asio::awaitable<void> async_discard(running_job& job) override {
@@ -178,6 +314,8 @@ public:
     }
 
 private:
+    std::int64_t part_size() const { return static_cast<std::int64_t>(client_.config().part_size); }
+
     // f() on the storage threads; a store out of reach becomes unavailable_error (the job waits for it,
     // however long), a refusal stays s3_error (the job fails with S3's reason).
     template <class F> auto run(F f) -> asio::awaitable<std::invoke_result_t<F&>> {
@@ -190,43 +328,6 @@ private:
                 throw;
             }
         });
-    }
-
-    // job.upload: the upload of `key` the checkpoint recorded, with the parts S3 still has, or a new one
-    // (recorded at once, so that a cancel after a crash finds it).
-    asio::awaitable<void> async_resume_upload(running_job& job, const std::string& key, std::int64_t bytes) {
-        if (!job.upload) {
-            auto read = [id = job.id()](job_repository& r) { return r.upload_of(id); };
-            const std::optional<std::string> text = co_await state_.on_jobs(std::move(read));
-            if (text)
-                job.upload = multipart_state_from_json(*text);
-        }
-        if (job.upload && job.upload->key == key) {
-            try {
-                auto list = [this, key, id = job.upload->upload_id] { return client_.list_parts(key, id); };
-                const auto listed = co_await run(std::move(list));
-                // A store without ListParts: the recorded parts are those it acknowledged.
-                if (listed)
-                    job.upload->parts = multipart_plan::reconcile(job.upload->parts, *listed);
-                const multipart_plan plan(static_cast<std::int64_t>(client_.config().part_size), job.upload->parts);
-                if (plan.uploaded_bytes() <= bytes) {
-                    log_event("info", "s3_upload_resumed",
-                              {{"job", job.id()},
-                               {"upload", job.upload->upload_id},
-                               {"parts_done", static_cast<std::int64_t>(plan.parts().size())},
-                               {"bytes_done", plan.uploaded_bytes()}});
-                    co_return;
-                }
-            } catch (const s3_error& e) {
-                if (e.code() != "NoSuchUpload")
-                    throw;
-            }
-        }
-        auto create = [this, key] { return client_.create_upload(key); };
-        std::string id = co_await run(std::move(create));
-        job.upload = multipart_state{key, std::move(id), {}};
-        co_await async_record(job);
-        log_event("info", "s3_upload_started", {{"job", job.id()}, {"key", key}, {"upload", job.upload->upload_id}});
     }
 
     // The upload as it stands (or none) into the job's checkpoint, under the lease.
@@ -246,6 +347,48 @@ private:
     asio::thread_pool pool_{2};        // the uploads; at most one request per running job
     asio::thread_pool health_pool_{1}; // /healthz's check, behind no upload
 };
+
+s3_part_uploader::s3_part_uploader(s3_storage& storage, engine_state& state, running_job& job, fs::path file,
+                                   std::int64_t vouched, std::int64_t part_size)
+    : storage_(storage), state_(state), job_(job), file_(std::move(file)), vouched_(vouched),
+      stored_(multipart_plan(part_size, job.upload ? job.upload->parts : std::vector<uploaded_part>{}).uploaded_bytes()),
+      part_size_(part_size), wake_(state.executor, asio::steady_timer::time_point::max()),
+      room_(state.executor, asio::steady_timer::time_point::max()), finished_(state.executor) {}
+
+void s3_part_uploader::start() {
+    asio::co_spawn(state_.executor, async_run(), [this](std::exception_ptr) { finished_.set(); });
+}
+
+asio::awaitable<void> s3_part_uploader::async_run() {
+    try {
+        while (!closing_ && !job_.should_stop()) {
+            if (!job_.upload)
+                throw std::logic_error("object storage: job " + job_.id() + " uploads before its upload was prepared");
+            multipart_plan plan(part_size_, job_.upload->parts);
+            const std::optional<part_range> next = plan.next(vouched_, false);
+            if (!next) {
+                boost::system::error_code ec;
+                co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                continue;
+            }
+            co_await storage_.async_send_part(job_, file_, plan, *next);
+            stored_ = plan.uploaded_bytes();
+            if (holes_) {
+                // Recorded: the bytes are the store's now, and a resume starts after them.
+                auto free_bytes = [file = file_, range = *next] { return punch_hole(file, range.offset, range.bytes); };
+                holes_ = co_await async_offload(state_.file_pool, std::move(free_bytes));
+                if (!holes_)
+                    log_event("warning", "s3_local_bytes_kept",
+                              {{"job", job_.id()}, {"why", "the data directory's file system cannot punch holes"}});
+            }
+            room_.cancel();
+        }
+    } catch (const stop_job&) {
+    } catch (...) {
+        failure_ = std::current_exception();
+    }
+    room_.cancel();
+}
 
 } // namespace
 

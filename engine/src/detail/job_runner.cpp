@@ -89,6 +89,22 @@ asio::awaitable<void> finish(engine_state& state, running_job& job, const std::s
     log_event("info", "job_completed", {{"job", job.id()}, {"rows", job.rows}, {"bytes", bytes}});
 }
 
+// A job whose finished export was published by an attempt that stopped before recording the completion:
+// its partial files go, and the completion is recorded.
+asio::awaitable<void> finish_published(engine_state& state, running_job& job, const std::string& published,
+                                       std::int64_t bytes) {
+    auto clean_up = [&state, id = job.id()] { state.remove_part_files(id); };
+    co_await async_offload(state.file_pool, std::move(clean_up));
+    co_await finish(state, job, published, bytes);
+}
+
+// A single-stream job exported again from its first row.
+void start_over(running_job& job) {
+    job.last_id.reset();
+    job.rows = 0;
+    job.bytes = 0;
+}
+
 // One stream of rows into `path` from `bytes` (its checkpoint) on a connection of its own: the job's, or
 // a parallel job's slice. Returns the file's length, flushed and fdatasync'd. Every way out waits for the
 // checkpoint and the write in flight.
@@ -152,9 +168,14 @@ asio::awaitable<void> export_parallel_attempt(engine_state& state, running_job& 
     const fs::path final = state.final_path(id);
     if (all_done(job.slices) && file_writer::length_of(final) >= 0) {
         // A crash between publishing the file and recording the completion: the file is complete.
-        auto clean_up = [&state, id] { state.remove_part_files(id); };
-        co_await async_offload(state.file_pool, std::move(clean_up));
-        co_await finish(state, job, final.string(), file_writer::length_of(final));
+        co_await finish_published(state, job, final.string(), file_writer::length_of(final));
+        co_return;
+    }
+    // Object storage: a parallel job's file is uploaded once assembled, after the parts an earlier attempt
+    // sent of it (its length is not known before).
+    const stored_prefix stored = co_await state.storage->async_prepare(job, -1, false);
+    if (stored.published) {
+        co_await finish_published(state, job, *stored.published, stored.bytes);
         co_return;
     }
     std::vector<fs::path> own;
@@ -270,32 +291,34 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
     const fs::path final = state.final_path(id);
 
     const resume_plan plan = plan_resume({job.bytes}, {file_writer::length_of(source), file_writer::length_of(final)});
-    switch (plan.action) {
-    case resume_action::finish: {
+    if (plan.action == resume_action::finish) {
         // A crash between publishing the file and recording the completion: the file is complete.
-        auto clean_up = [&state, id] { state.remove_part_files(id); };
-        co_await async_offload(state.file_pool, std::move(clean_up));
-        co_await finish(state, job, final.string(), file_writer::length_of(final));
+        co_await finish_published(state, job, final.string(), file_writer::length_of(final));
         co_return;
     }
-    case resume_action::restart:
+    if (plan.action == resume_action::restart) {
         // The data directory was changed behind our back: the checkpoint cannot be trusted.
         log_event("warning", "job_restarted", {{"job", id}, {"reason", plan.reason}});
-        job.last_id.reset();
-        job.rows = 0;
-        job.bytes = 0;
-        break;
-    case resume_action::resume:
-        if (source != own) {
-            // Taken over: this lease writes a file of its own, so that the previous holder, should it wake
-            // up and write on, can never touch it. The checkpoint's bytes are copied in first.
-            auto copy = [source, own, bytes = job.bytes] { copy_prefix(source, own, bytes); };
-            co_await async_offload(state.file_pool, std::move(copy));
-            log_event("info", "job_taken_over", {{"job", id}, {"bytes", job.bytes}, {"token", job.token()}});
-        }
-        break;
-    case resume_action::start:
-        break;
+        start_over(job);
+    }
+    // Object storage: the upload goes on after the parts it holds (the local file may have a hole there),
+    // or a new one starts.
+    const stored_prefix stored = co_await state.storage->async_prepare(job, job.bytes, true);
+    if (stored.published) {
+        co_await finish_published(state, job, *stored.published, stored.bytes);
+        co_return;
+    }
+    if (stored.lost) {
+        log_event("warning", "job_restarted",
+                  {{"job", id}, {"reason", "object storage lost parts whose bytes the local file gave up"}});
+        start_over(job);
+    }
+    if (job.bytes > 0 && source != own) {
+        // Taken over: this lease writes a file of its own, so that the previous holder, should it wake up
+        // and write on, can never touch it. The checkpoint's bytes are copied in first, but those in the store.
+        auto copy = [source, own, bytes = job.bytes, hole = stored.bytes] { copy_prefix(source, own, bytes, hole); };
+        co_await async_offload(state.file_pool, std::move(copy));
+        log_event("info", "job_taken_over", {{"job", id}, {"bytes", job.bytes}, {"token", job.token()}});
     }
     // Files of older leases go, but the one the checkpoint names: until this lease records a checkpoint of
     // its own, a crash would send the next lease back to it. (The first checkpoint removes it.)
@@ -304,7 +327,21 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
     job.live_rows = job.rows;
     job.live_bytes = job.bytes;
 
-    job.bytes = co_await async_stream(state, job, own, job.bytes, std::nullopt);
+    // In object storage the file goes to the store while it is written; the uploader stops before anything
+    // else touches the upload.
+    const std::unique_ptr<part_uploader> uploader = state.storage->start_uploader(job, own, job.bytes);
+    job.uploader = uploader.get();
+    std::exception_ptr failure;
+    try {
+        job.bytes = co_await async_stream(state, job, own, job.bytes, std::nullopt);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    job.uploader = nullptr;
+    if (uploader)
+        co_await uploader->async_close();
+    if (failure)
+        std::rethrow_exception(failure);
     // This lease's file holds every byte now: older leases' files go before it is published, so that no
     // partial file outlives the finished one.
     auto clean_up = [&state, id, keep = std::vector<fs::path>{own}] { state.remove_part_files(id, keep); };
@@ -315,6 +352,7 @@ asio::awaitable<void> export_attempt(engine_state& state, running_job& job) {
     auto drop_part = [&state, id] { state.remove_part_files(id); };
     co_await async_offload(state.file_pool, std::move(drop_part));
 }
+
 
 // The failure, recorded under the lease. The database may be away: keep trying while it is, so the job
 // ends failed rather than stuck running.
