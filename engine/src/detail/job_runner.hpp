@@ -1,7 +1,6 @@
 #pragma once
-// One claimed job, from its checkpoint to its end: attempts with backoff, the lease renewed on a timer,
-// the partial file of this lease (copied from the previous lease's at a takeover), the finished file
-// published, and every record written under the lease.
+// One claimed job, from its claim to its end: attempts (export_attempt) with backoff, the lease renewed
+// on a timer, the failure recorded under the lease, and what a cancel, a lost lease or a shutdown leave.
 
 #include "detail/engine_state.hpp"
 
