@@ -2,8 +2,8 @@
 
 - PostgreSQL: `psql`, COPY as the reference (`copy_csv`, `copy_to_file`), a `scratch_database` next to the
   admin URL that tools/test hands over (`shared_database`: one for a suite's classes), a `private_cluster`
-  (tools/pg: its own directory and port, stopped and started at will), a `streaming_standby` of one, and
-  gates that hold an export still at a known point.
+  (tools/pg: its own directory and port, stopped and started at will), a `streaming_standby` of one (its
+  replay paused and resumed at will), and gates that hold an export still at a known point.
 - Object storage: `s3_server`, a local s3rver (kill, restart, freeze), checked with Debian's awscli.
 - The server: `server`, one `pgexport serve` process on a free port (start, wait for /healthz and a ready
   API, SIGTERM, kill -9, SIGSTOP, restart on the same data directory, its log and log events), with the API
@@ -370,6 +370,28 @@ class streaming_standby:
         wait_until(f"the standby replays past {target}",
                    lambda: psql(self.url, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn").strip() == b"t",
                    timeout, poll=0.1)
+
+    def pause_replay(self, timeout=30):
+        """Pauses WAL replay and returns once the standby says it is paused (a pause is only requested until
+        the startup process sees it): from then on it lags behind whatever the primary writes."""
+        psql(self.url, "SELECT pg_wal_replay_pause()")
+        wait_until("replay is paused",
+                   lambda: psql(self.url, "SELECT pg_get_wal_replay_pause_state()").strip() == b"paused",
+                   timeout, poll=0.05)
+
+    def resume_replay(self):
+        """Resumes WAL replay (nothing happens if it was not paused)."""
+        psql(self.url, "SELECT pg_wal_replay_resume()")
+
+    @contextlib.contextmanager
+    def replay_paused(self, timeout=30):
+        """pause_replay() for the block; replay resumes when it ends, also on failure (resuming inside the
+        block too is fine)."""
+        try:
+            self.pause_replay(timeout)
+            yield self
+        finally:
+            self.resume_replay()
 
     def destroy(self):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):

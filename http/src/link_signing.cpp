@@ -1,69 +1,22 @@
 #include "link_signing.hpp"
 
+#include "detail/hmac.hpp"
 #include "query.hpp"
 
 #include <boost/uuid/name_generator_sha1.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
-#include <array>
 #include <charconv>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <stdexcept>
 
 namespace pgexport::http {
 
+using engine::detail::digest_from_hex;
+using engine::detail::digests_equal;
+using engine::detail::hmac_sha256;
+using engine::detail::sha256_digest;
+using engine::detail::to_hex;
+
 namespace {
-
-using digest = std::array<unsigned char, 32>;
-
-digest hmac_sha256(std::string_view key, std::string_view message) {
-    digest out{};
-    unsigned int length = 0;
-    // HMAC() only fails for an unusable digest or a key longer than an int; neither can be met here.
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(), &length) ||
-        length != out.size())
-        throw std::runtime_error("HMAC-SHA256 failed");
-    return out;
-}
-
-std::string to_hex(const digest& d) {
-    constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(d.size() * 2);
-    for (unsigned char c : d) {
-        out += digits[c >> 4];
-        out += digits[c & 0xf];
-    }
-    return out;
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-// nullopt unless `hex` is exactly a digest's worth of hex digits.
-std::optional<digest> from_hex(std::string_view hex) {
-    digest out{};
-    if (hex.size() != out.size() * 2)
-        return std::nullopt;
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        const int hi = hex_value(hex[2 * i]);
-        const int lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        out[i] = static_cast<unsigned char>(hi << 4 | lo);
-    }
-    return out;
-}
 
 // The message of a link. The prefix keeps it apart from an owner's ("owner\n…"), and the newlines keep
 // the id and the expiry apart ("a1" + "23" never signs like "a" + "123").
@@ -88,10 +41,6 @@ std::optional<std::int64_t> parse_expires(std::string_view text) {
 
 } // namespace
 
-std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
-    return to_hex(hmac_sha256(key, message));
-}
-
 std::string sign_download(std::string_view secret, std::string_view job_id, std::int64_t expires_unix) {
     return to_hex(hmac_sha256(secret, link_message(job_id, std::to_string(expires_unix))));
 }
@@ -99,11 +48,11 @@ std::string sign_download(std::string_view secret, std::string_view job_id, std:
 link_check verify_download(std::string_view secret, std::string_view job_id, std::string_view expires,
                            std::string_view signature_hex, std::int64_t now_unix) {
     const auto expiry = parse_expires(expires);
-    const auto given = from_hex(signature_hex);
+    const auto given = digest_from_hex(signature_hex);
     if (!expiry || !given)
         return link_check::invalid;
-    const digest expected = hmac_sha256(secret, link_message(job_id, expires));
-    if (CRYPTO_memcmp(expected.data(), given->data(), expected.size()) != 0)
+    const sha256_digest expected = hmac_sha256(secret, link_message(job_id, expires));
+    if (!digests_equal(expected, *given))
         return link_check::invalid;
     return now_unix < *expiry ? link_check::ok : link_check::expired;
 }

@@ -19,9 +19,6 @@ enum class link_check {
     expired, // the server's signature, but `now` is at or past the expiry
 };
 
-// HMAC-SHA256 (RFC 2104) of `message` under `key`, as 64 lower-case hex digits.
-std::string hmac_sha256_hex(std::string_view key, std::string_view message);
-
 // The hex HMAC-SHA256 of the link for `job_id` expiring at `expires_unix`.
 std::string sign_download(std::string_view secret, std::string_view job_id, std::int64_t expires_unix);
 

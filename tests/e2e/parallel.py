@@ -297,10 +297,7 @@ class parallel_with_protection(unittest.TestCase):
     def test_every_slice_waits_for_the_standby(self):
         primary, standby = self.primary, self.standby
         standby.wait_for_replay(primary.url)
-        psql(standby.url, "SELECT pg_wal_replay_pause()")
-        try:
-            wait_until("replay is paused", lambda: psql(standby.url, "SELECT pg_get_wal_replay_pause_state()")
-                       .strip() == b"paused", 30, poll=0.05)
+        with standby.replay_paused():
             seed(BINARY, primary.url, 500)  # not on the standby yet
             with server(BINARY, primary.url, "--replica", standby.url, "--chunk-rows", "97") as s:
                 job = s.create({"parallelism": 3})
@@ -308,12 +305,10 @@ class parallel_with_protection(unittest.TestCase):
                                    "waits for the standby", 60)
                 self.assertEqual(st["rowsExported"], 0, "rows read from a standby that lacks some")
                 self.assertEqual(slice_count(primary.url, job), 3)
-                psql(standby.url, "SELECT pg_wal_replay_resume()")
+                standby.resume_replay()
                 s.wait_completed(job, 120)
                 got = s.download(job)
             self.assertEqual(got, copy_csv(primary.url, "SELECT * FROM records ORDER BY id"))
-        finally:
-            psql(standby.url, "SELECT pg_wal_replay_resume()")
 
     def test_gentle(self):
         with server(BINARY, self.primary.url, "--gentle", "--chunk-rows", "97") as s:

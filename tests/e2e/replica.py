@@ -69,10 +69,7 @@ class replica(unittest.TestCase):
     def test_waits_for_a_lagging_standby(self):
         primary, standby = self.primary, self.standby
         standby.wait_for_replay(primary.url)
-        psql(standby.url, "SELECT pg_wal_replay_pause()")
-        try:
-            wait_until("replay is paused", lambda: psql(standby.url, "SELECT pg_get_wal_replay_pause_state()")
-                       .strip() == b"paused", 30, poll=0.05)
+        with standby.replay_paused():
             before = int(psql(primary.url, "SELECT max(id) FROM records").decode())
             seed(BINARY, primary.url, 700)  # on the primary, just before the job: not on the standby yet
             with server(BINARY, primary.url, "--replica", standby.url, "--chunk-rows", CHUNK) as s:
@@ -92,7 +89,7 @@ class replica(unittest.TestCase):
                 check(s.status(job)["status"] == "running", "the first job no longer waits")
 
                 waited = s.status(job)["replicaWaitSeconds"]
-                psql(standby.url, "SELECT pg_wal_replay_resume()")
+                standby.resume_replay()
                 resumed = time.monotonic()
                 st = s.wait_completed(job, 120)
                 print(f"    waited {waited:.1f} s for the paused standby; completed {time.monotonic() - resumed:.1f} s"
@@ -104,8 +101,6 @@ class replica(unittest.TestCase):
             check(after == before + 700, f"max(id) {before} -> {after}")
             check(f"\n{after},".encode() in got, f"the row {after} inserted before the job is not in the file")
             check(got == expected, f"the file differs from the primary's COPY ({len(got)} against {len(expected)} bytes)")
-        finally:
-            psql(standby.url, "SELECT pg_wal_replay_resume()")
 
     def test_survives_a_standby_restart(self):
         primary, standby = self.primary, self.standby

@@ -1,40 +1,17 @@
 #include "detail/sigv4.hpp"
 
+#include "detail/hmac.hpp"
+
 #include <algorithm>
 #include <array>
 #include <ctime>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <span>
 #include <stdexcept>
 
 namespace pgexport::engine::detail {
 
 namespace {
-
-using digest = std::array<unsigned char, 32>;
-
-digest hmac(std::string_view key, std::string_view message) {
-    digest out{};
-    unsigned int length = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(message.data()), message.size(), out.data(), &length) ||
-        length != out.size())
-        throw std::runtime_error("HMAC-SHA256 failed");
-    return out;
-}
-
-std::string_view as_text(const digest& d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-    constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (std::size_t i = 0; i < size; ++i) {
-        out += digits[data[i] >> 4];
-        out += digits[data[i] & 0xf];
-    }
-    return out;
-}
 
 std::string authority_of(std::string_view origin) {
     const auto scheme = origin.find("://");
@@ -54,12 +31,11 @@ std::string signature_of(const sigv4_credentials& credentials, const std::string
 
     std::string secret = "AWS4";
     secret.append(credentials.secret_key);
-    const digest date_key = hmac(secret, date);
-    const digest region_key = hmac(as_text(date_key), credentials.region);
-    const digest service_key = hmac(as_text(region_key), "s3");
-    const digest signing_key = hmac(as_text(service_key), "aws4_request");
-    const digest signature = hmac(as_text(signing_key), to_sign);
-    return to_hex(signature.data(), signature.size());
+    const sha256_digest date_key = hmac_sha256(secret, date);
+    const sha256_digest region_key = hmac_sha256(digest_bytes(date_key), credentials.region);
+    const sha256_digest service_key = hmac_sha256(digest_bytes(region_key), "s3");
+    const sha256_digest signing_key = hmac_sha256(digest_bytes(service_key), "aws4_request");
+    return to_hex(hmac_sha256(digest_bytes(signing_key), to_sign));
 }
 
 } // namespace
@@ -117,7 +93,7 @@ std::string sha256_hex(std::string_view data) {
     unsigned int length = 0;
     if (!EVP_Digest(data.data(), data.size(), out.data(), &length, EVP_sha256(), nullptr))
         throw std::runtime_error("SHA-256 failed");
-    return to_hex(out.data(), length);
+    return to_hex(std::span(out.data(), length));
 }
 
 std::string amz_timestamp(std::chrono::system_clock::time_point t) {
