@@ -14,6 +14,18 @@ namespace pgexport::test {
 
 using namespace engine::detail;
 
+temp_dir::temp_dir(const std::string& prefix) {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (!::mkdtemp(pattern.data()))
+        throw std::runtime_error("mkdtemp failed");
+    path = pattern;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+}
+
 std::string admin_url() {
     const char* url = std::getenv("PGEXPORT_TEST_DATABASE_URL");
     if (!url || !*url)

@@ -1,10 +1,11 @@
 #pragma once
-// Shared by the tests: running a coroutine to completion, and throwaway databases.
+// Shared by the tests: running a coroutine to completion, throwaway directories and databases.
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,15 @@ template <class Make> auto run(boost::asio::io_context& io, Make make) {
     io.run();
     return future.get();
 }
+
+// A fresh directory under the temporary directory, removed with everything in it at the end.
+struct temp_dir {
+    std::filesystem::path path;
+    explicit temp_dir(const std::string& prefix = "pgexport-test");
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+};
 
 // The admin URL handed to the tests by tools/test (PGEXPORT_TEST_DATABASE_URL); fails the test when unset.
 std::string admin_url();

@@ -7,8 +7,10 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -219,44 +221,78 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
     fsync_directory(to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path());
 }
 
-void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes) {
-    concatenate({{from, bytes}}, to);
+namespace {
+
+struct fd_closer {
+    int fd;
+    ~fd_closer() {
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+// Copies bytes [from_offset, end) of `from` to `out` at *out_offset (advanced), in the kernel
+// (copy_file_range: a reflink where the file system can, never a round trip through user space).
+void copy_range(const std::filesystem::path& from, std::int64_t from_offset, std::int64_t end, int out,
+                off64_t& out_offset, const std::filesystem::path& to) {
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0)
+        throw_errno("cannot open", from);
+    fd_closer close_in{in};
+    off64_t in_offset = from_offset;
+    while (in_offset < end) {
+        const ssize_t n = ::copy_file_range(in, &in_offset, out, &out_offset, static_cast<std::size_t>(end - in_offset), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw_errno("cannot copy " + from.string() + " to", to);
+        if (n == 0)
+            throw std::system_error(EIO, std::generic_category(), "cannot copy " + from.string() +
+                                                                      ": it ended before the checkpoint");
+    }
+}
+
+} // namespace
+
+void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes,
+                 std::int64_t hole) {
+    const int out = open_private(to, O_WRONLY | O_TRUNC);
+    fd_closer close_out{out};
+    hole = std::clamp(hole, std::int64_t{0}, bytes);
+    off64_t out_offset = hole;
+    if (hole < bytes)
+        copy_range(from, hole, bytes, out, out_offset, to);
+    else if (::ftruncate(out, bytes) != 0) // all hole: the length alone
+        throw_errno("cannot extend", to);
+    if (::fdatasync(out) != 0)
+        throw_errno("cannot fsync", to);
 }
 
 void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t>>& parts,
                  const std::filesystem::path& to) {
     const int out = open_private(to, O_WRONLY | O_TRUNC);
-    struct closer {
-        int fd;
-        ~closer() {
-            if (fd >= 0)
-                ::close(fd);
-        }
-    } close_out{out};
+    fd_closer close_out{out};
     off64_t out_offset = 0;
-    for (const auto& [from, bytes] : parts) {
-        if (bytes == 0)
-            continue; // a part that has no bytes may have no file either
-        const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (in < 0)
-            throw_errno("cannot open", from);
-        closer close_in{in};
-        off64_t in_offset = 0;
-        while (in_offset < bytes) {
-            // In the kernel, without a round trip through user space (a reflink where the file system can).
-            const ssize_t n = ::copy_file_range(in, &in_offset, out, &out_offset,
-                                                static_cast<std::size_t>(bytes - in_offset), 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                throw_errno("cannot copy " + from.string() + " to", to);
-            if (n == 0)
-                throw std::system_error(EIO, std::generic_category(), "cannot copy " + from.string() +
-                                                                          ": it ended before the checkpoint");
-        }
-    }
+    for (const auto& [from, bytes] : parts)
+        if (bytes > 0) // a part that has no bytes may have no file either
+            copy_range(from, 0, bytes, out, out_offset, to);
     if (::fdatasync(out) != 0)
         throw_errno("cannot fsync", to);
+}
+
+bool punch_hole(const std::filesystem::path& path, std::int64_t offset, std::int64_t length) {
+    if (length <= 0)
+        return true;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        throw_errno("cannot open", path);
+    fd_closer close_fd{fd};
+    if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(length)) == 0)
+        return true;
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        return false;
+    throw_errno("cannot free the uploaded bytes of", path);
 }
 
 void durable_publish(const std::filesystem::path& from, const std::filesystem::path& to) {

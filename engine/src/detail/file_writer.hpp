@@ -87,15 +87,21 @@ int open_private(const std::filesystem::path& path, int flags);
 // Renames `from` to `to` and fsyncs their directory, so the rename survives a crash.
 void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to);
 
-// Writes the first `bytes` bytes of `from` to a new file `to` (replacing it) and fdatasyncs it. Throws
-// std::system_error, also when `from` is shorter.
-void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes);
+// Writes the first `bytes` bytes of `from` to a new file `to` (replacing it) and fdatasyncs it, but its
+// first `hole` bytes, which stay a hole (they are in object storage already, and `from` may no longer hold
+// them). Throws std::system_error, also when `from` is shorter.
+void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes,
+                 std::int64_t hole = 0);
 
 // Writes the first `bytes` bytes of each part, in order, to a new file `to` (replacing it), in the kernel
 // (copy_file_range), and fdatasyncs it: a parallel job's slices into the file it publishes. A part of 0
 // bytes needs no file. Throws std::system_error, also when a part is shorter than its bytes.
 void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t>>& parts,
                  const std::filesystem::path& to);
+
+// Frees the disk blocks of bytes [offset, offset + length) of `path`, which read as zeros afterwards; its
+// length stays. False when the file system cannot (the bytes stay on disk). Throws std::system_error.
+bool punch_hole(const std::filesystem::path& path, std::int64_t offset, std::int64_t length);
 
 // Gives `from` the name `to` without ever replacing a finished file of the same length, then fsyncs the
 // directory. Blocking.

@@ -67,11 +67,21 @@ multipart_plan::multipart_plan(std::int64_t part_size, std::vector<uploaded_part
 std::optional<part_range> multipart_plan::next(std::int64_t available, bool final) const {
     const int number = static_cast<int>(parts_.size()) + 1;
     const std::int64_t left = available - uploaded_;
+    std::optional<part_range> part;
     if (left >= part_size_)
-        return part_range{number, uploaded_, part_size_};
-    if (final && (left > 0 || parts_.empty()))
-        return part_range{number, uploaded_, std::max(left, std::int64_t{0})};
-    return std::nullopt;
+        part = part_range{number, uploaded_, part_size_};
+    else if (final && (left > 0 || parts_.empty()))
+        part = part_range{number, uploaded_, std::max(left, std::int64_t{0})};
+    if (part && number > max_parts) {
+        const std::int64_t mib = std::int64_t{1} << 20;
+        std::string message = "the export is larger than S3's 10,000 parts of --s3-part-size (";
+        message.append(std::to_string(part_size_ / mib)).append(" MiB): ").append(std::to_string(available));
+        message.append(" bytes so far; give --s3-part-size more than ");
+        // The smallest whole MiB that holds what is written so far in 10,000 parts; the file grows on.
+        message.append(std::to_string((available + max_parts * mib - 1) / (max_parts * mib))).append("MiB");
+        throw std::length_error(message);
+    }
+    return part;
 }
 
 void multipart_plan::record(uploaded_part part) {
@@ -93,6 +103,21 @@ std::vector<uploaded_part> multipart_plan::reconcile(const std::vector<uploaded_
         kept.push_back(r);
     }
     return kept;
+}
+
+upload_decision decide_upload(std::int64_t recorded, std::int64_t kept, bool gone, std::optional<std::int64_t> object,
+                              std::int64_t checkpoint, bool streaming) {
+    // The upload is completed only once every byte is in a part: an object of the recorded parts' length
+    // under the job's key is this export (it is deterministic), as durable_publish judges a finished file.
+    if (recorded > 0 && object == recorded)
+        return {upload_action::completed};
+    // The parts go on from the checkpoint's bytes only: past them a resumed export may write other bytes
+    // (rows changed meanwhile), and a part must end where the file really had those bytes. A single stream
+    // whose recorded parts are not all kept may have freed their bytes locally: it cannot fill them in.
+    const bool fits = checkpoint < 0 || kept <= checkpoint;
+    if (!gone && fits && !(streaming && kept < recorded))
+        return {upload_action::resume};
+    return {upload_action::start_new, !gone, streaming && recorded > 0 && checkpoint > 0};
 }
 
 } // namespace pgexport::engine::detail

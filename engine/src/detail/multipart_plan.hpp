@@ -45,6 +45,7 @@ class multipart_plan {
 public:
     // S3 refuses parts under 5 MiB but the last (and more than 10,000 parts: 16 MiB parts make 160 GiB).
     static constexpr std::int64_t min_part_size = std::int64_t{5} << 20;
+    static constexpr int max_parts = 10000;
 
     // Parts of `part_size` bytes (the last one shorter), after the parts `done` (what a checkpoint
     // recorded; kept only as far as they are numbered 1, 2, 3… without a gap).
@@ -52,7 +53,8 @@ public:
 
     // The next part when the file holds `available` bytes: a full part as soon as there are enough bytes
     // for one; with `final` (the file is whole) also the short last part, or an empty one for an empty
-    // file. nullopt: nothing to upload now (wait for bytes, or every byte is in a part).
+    // file. nullopt: nothing to upload now (wait for bytes, or every byte is in a part). Throws
+    // std::length_error, saying which --s3-part-size would do, when the part would be number 10,001.
     std::optional<part_range> next(std::int64_t available, bool final) const;
 
     // Records the part just uploaded; it must be the one next() named. Throws std::logic_error otherwise.
@@ -74,5 +76,26 @@ private:
     std::vector<uploaded_part> parts_;
     std::int64_t uploaded_ = 0;
 };
+
+// What an attempt does with the upload its checkpoint recorded, before it writes.
+enum class upload_action {
+    resume,    // go on after the parts kept
+    completed, // the upload was completed already: the job completes
+    start_new, // a new upload (and abort the old one if `abort_old`)
+};
+struct upload_decision {
+    upload_action action = upload_action::start_new;
+    bool abort_old = false;      // the old upload is still open in the store
+    bool restart_export = false; // the local file may have given up bytes the store no longer has
+    bool operator==(const upload_decision&) const = default;
+};
+
+// `recorded`: bytes of the parts the checkpoint recorded (0 without an upload); `kept`: of those, the ones
+// the store still lists as recorded (all of them for a store without ListParts); `gone`: the store does not
+// know the upload (or there is none); `object`: the size of the object under the job's key, if any;
+// `checkpoint`: the bytes the attempt goes on from (-1: not known); `streaming`: a single stream, whose
+// local file frees each part's bytes once the part is recorded.
+upload_decision decide_upload(std::int64_t recorded, std::int64_t kept, bool gone, std::optional<std::int64_t> object,
+                              std::int64_t checkpoint, bool streaming);
 
 } // namespace pgexport::engine::detail

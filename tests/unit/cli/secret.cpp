@@ -3,6 +3,8 @@
 
 #include "secret.hpp"
 
+#include "test_support.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <barrier>
@@ -13,23 +15,9 @@
 
 using namespace pgexport::cli;
 namespace fs = std::filesystem;
+using pgexport::test::temp_dir;
 
 namespace {
-
-// A fresh directory, removed with everything in it at the end.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "pgexport-secret-XXXXXX").string();
-        if (!::mkdtemp(pattern.data()))
-            throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 mode_t mode_of(const fs::path& p) {
     struct stat st {};

@@ -80,6 +80,72 @@ BOOST_AUTO_TEST_CASE(a_resume_goes_on_after_the_recorded_parts) {
     BOOST_TEST((gap.next(30, false) == part_range{2, 10, 10}));
 }
 
+BOOST_AUTO_TEST_CASE(part_10001_is_refused_with_the_part_size_that_would_do) {
+    const std::int64_t mib = std::int64_t{1} << 20;
+    std::vector<uploaded_part> done;
+    for (int n = 1; n < multipart_plan::max_parts; ++n)
+        done.push_back({n, "e", 5 * mib});
+    multipart_plan plan(5 * mib, done);
+    const std::int64_t before = plan.uploaded_bytes();
+    // Part 10,000 is S3's last: a full one, or the short last one, goes.
+    BOOST_TEST((plan.next(before + 5 * mib, false) == part_range{10000, before, 5 * mib}));
+    BOOST_TEST((plan.next(before + 7, true) == part_range{10000, before, 7}));
+    plan.record({10000, "e", 5 * mib});
+    BOOST_TEST(!plan.next(plan.uploaded_bytes() + 1, false)); // nothing to send yet: no refusal either
+    try {
+        (void)plan.next(plan.uploaded_bytes() + 1, true);
+        BOOST_FAIL("part 10,001 was planned");
+    } catch (const std::length_error& e) {
+        const std::string message = e.what();
+        BOOST_TEST_CONTEXT(message) {
+            BOOST_TEST(message.find("10,000 parts") != std::string::npos);
+            // 50,000 MiB and a byte in 10,000 parts: 6 MiB each.
+            BOOST_TEST(message.find("more than 6MiB") != std::string::npos);
+        }
+    }
+    BOOST_CHECK_THROW((void)plan.next(plan.uploaded_bytes() + 5 * mib, false), std::length_error);
+}
+
+BOOST_AUTO_TEST_CASE(an_attempt_decides_what_to_do_with_the_recorded_upload) {
+    using a = upload_action;
+    constexpr std::int64_t unknown = -1;
+    const std::optional<std::int64_t> none;
+    struct row {
+        const char* what;
+        std::int64_t recorded, kept;
+        bool gone;
+        std::optional<std::int64_t> object;
+        std::int64_t checkpoint;
+        bool streaming;
+        upload_decision expected;
+    };
+    const std::vector<row> rows = {
+        {"no upload yet", 0, 0, true, none, 0, true, {a::start_new, false, false}},
+        {"no upload recorded, resumed export (an older version's job)", 0, 0, true, none, 500, true, {a::start_new, false, false}},
+        {"parts kept, checkpoint past them", 20, 20, false, none, 25, true, {a::resume}},
+        {"parts kept up to the checkpoint", 20, 20, false, none, 20, true, {a::resume}},
+        {"completed, not recorded", 30, 30, false, 30, 30, true, {a::completed}},
+        {"completed, ListParts says gone", 30, 30, true, 30, 30, true, {a::completed}},
+        {"an object of another length is not this upload", 30, 30, false, 7, 30, true, {a::resume}},
+        {"gone, nothing recorded", 0, 0, true, none, 0, true, {a::start_new, false, false}},
+        {"gone with parts: their local bytes may be freed", 20, 20, true, none, 25, true, {a::start_new, false, true}},
+        {"a part lost in the store: freed locally", 20, 10, false, none, 25, true, {a::start_new, true, true}},
+        {"a part lost, parallel: the assembled file has it", 20, 10, false, none, unknown, false, {a::resume}},
+        {"the checkpoint behind the parts (started over)", 20, 20, false, none, 0, true, {a::start_new, true, false}},
+        {"gone, started over anyway", 20, 20, true, none, 0, true, {a::start_new, false, false}},
+        {"parallel, gone", 20, 20, true, none, unknown, false, {a::start_new, false, false}},
+        {"parallel, completed", 20, 20, true, 20, unknown, false, {a::completed}},
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT(r.what) {
+            const upload_decision d = decide_upload(r.recorded, r.kept, r.gone, r.object, r.checkpoint, r.streaming);
+            BOOST_TEST(static_cast<int>(d.action) == static_cast<int>(r.expected.action));
+            BOOST_TEST(d.abort_old == r.expected.abort_old);
+            BOOST_TEST(d.restart_export == r.expected.restart_export);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(reconcile_keeps_what_s3_still_lists) {
     const std::vector<uploaded_part> recorded = {{1, "\"a\"", 10}, {2, "\"b\"", 10}, {3, "\"c\"", 10}};
     // S3 lists ETags quoted or not; part 2 was overwritten (another ETag): 2 and 3 go again.
