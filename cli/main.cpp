@@ -53,6 +53,9 @@ const std::vector<option_spec> serve_specs = {
     {"max-parallelism", "N", "connections one export may use at once (its request's \"parallelism\", 1 to 16, "
      "is lowered to N); the instance holds at most max-concurrent x N export connections", "4",
      "PGEXPORT_MAX_PARALLELISM"},
+    {"min-slice-rows", "N", "an export gets no more slices than leave each about N rows by the planner's estimate "
+     "(a smaller selection runs as one slice: a slice costs a connection, a file and a join); 0 or 1: always as "
+     "many as asked", "10000", "PGEXPORT_MIN_SLICE_ROWS"},
     {"instance-id", "NAME", "this instance's name in job leases", "host:pid", "PGEXPORT_INSTANCE_ID"},
     {"lease", "DURATION", "a job whose instance stops renewing is taken over after this", "15s",
      "PGEXPORT_LEASE"},
@@ -174,6 +177,7 @@ int run_serve(const options& o) {
     ec.data_dir = required(o, "data-dir");
     ec.max_concurrent = static_cast<int>(o.get_int("max-concurrent", 1, 1000));
     ec.max_parallelism = static_cast<int>(o.get_int("max-parallelism", 1, pgexport::engine::max_request_parallelism));
+    ec.min_slice_rows = o.get_int("min-slice-rows", 0, 1'000'000'000'000);
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
     ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));

@@ -253,8 +253,9 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     job.key = (*schema)->key;
     std::string unavailable;
     try {
-        auto prepare = [&job, &schema = **schema, request = std::move(request)](table_catalog& c) mutable {
-            return detail::prepare_job(c, schema, std::move(job), std::move(request));
+        auto prepare = [&job, &schema = **schema, request = std::move(request),
+                        min_slice_rows = st.config.min_slice_rows](table_catalog& c) mutable {
+            return detail::prepare_job(c, schema, std::move(job), std::move(request), min_slice_rows);
         };
         auto prepared = co_await st.on_catalog(std::move(prepare));
         if (!prepared)
@@ -271,7 +272,8 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
                                   " exports queued or running, the most one client may have at once"
                                   " (--max-jobs-per-key " + std::to_string(st.config.max_jobs_per_key) +
                                   "); try again when one has finished, or cancel one"};
-        log_event("info", "job_created", {{"job", prepared->info.id}});
+        log_event("info", "job_created",
+                  {{"job", prepared->info.id}, {"slices", prepared->info.request.parallelism}});
         self.scheduler.wake();
         co_return prepared->info.id;
     } catch (const unavailable_error& e) {

@@ -13,7 +13,10 @@ file is byte-identical to the same export with parallelism 1 and to psql's COPY.
 - cancel while every slice is held at a gate removes every slice file;
 - --max-rate is the job's, shared by its slices; with --replica every slice waits for a paused standby and
   the file is the primary's COPY; --gentle gives the same bytes;
-- the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range.
+- the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range;
+- a small selection runs as one slice under the default --min-slice-rows (the status's request and the
+  log's job_created say so), a large enough one gets as many slices as it is worth.
+Every other server here starts with --min-slice-rows 1, so that these small tables are sliced as asked.
 Chunks are 7 rows, so every slice spans several chunks. Every wait polls for a state with a deadline."""
 import gzip
 import json
@@ -32,6 +35,9 @@ from harness import (binary, copy_csv, held_gate, install_gate, main, private_cl
 BINARY = binary()
 WAIT = 120  # seconds any state may take to come about on a loaded machine
 CHUNK = "7"
+# These tables hold a few thousand rows at most, far below the rows a slice must be worth by default
+# (--min-slice-rows): every server here slices as asked but the one that checks that default.
+SLICE_ALL = ("--min-slice-rows", "1")
 
 TABLES = """
 CREATE TABLE hard (
@@ -132,8 +138,9 @@ class parallel_export(unittest.TestCase):
         cls.db = scratch_database("e2e_parallel")
         cls.url = cls.db.__enter__()
         psql(cls.url, TABLES)
-        cls.server = server(BINARY, cls.url, "--chunk-rows", CHUNK, "--max-parallelism", "16", "--max-concurrent",
-                            "4", "--table", "hard", "--table", "hard_v:id", "--table", "few", "--table", "empty")
+        cls.server = server(BINARY, cls.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--max-parallelism", "16",
+                            "--max-concurrent", "4", "--table", "hard", "--table", "hard_v:id", "--table", "few",
+                            "--table", "empty")
 
     @classmethod
     def tearDownClass(cls):
@@ -214,18 +221,41 @@ class parallel_export(unittest.TestCase):
                 self.assertEqual(answer["error"]["code"], "invalid_request")
                 self.assertIn("parallelism", answer["error"]["message"])
         # Above the server's cap the job gets the cap.
-        with server(BINARY, self.url, "--chunk-rows", CHUNK, "--max-parallelism", "2", "--table", "big") as capped:
+        with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--max-parallelism", "2",
+                    "--table", "big") as capped:
             code, body = get(capped, "/api/schema")
             self.assertEqual(json.loads(body)["options"]["maxParallelism"], 2)
-            job, _, data = export(capped, {"table": "big", "parallelism": 16})
+            job, st, data = export(capped, {"table": "big", "parallelism": 16})
             self.assertEqual(slice_count(self.url, job), 2)
+            self.assertEqual(st["request"]["parallelism"], 2, "the status reports the cap the job runs with")
             self.assertEqual(data, copy_csv(self.url, "SELECT * FROM big ORDER BY id"))
+
+    def test_small_selections_run_as_one_slice(self):
+        """Under the default --min-slice-rows a table of a few thousand rows runs as one slice whatever it asks
+        for; with 2000 the planner's estimate of `big` (5,455 rows) is worth 2 slices, and a filter that keeps
+        about 1,260 of them one. The status and the log say what the job runs with; the bytes are COPY's."""
+        def run(s, body, select, slices):
+            job = s.create(body)
+            st = s.wait_completed(job, WAIT)
+            self.assertEqual(s.download(job), copy_csv(self.url, select), f"{body}")
+            self.assertEqual(slice_count(self.url, job), slices, f"{body}")
+            self.assertEqual(st["request"].get("parallelism", 1), slices, f"{body}: status {st['request']}")
+            created = [e.get("slices") for e in s.log_events("job_created") if e.get("job") == job]
+            self.assertEqual(created, [slices], f"{body}: job_created")
+
+        with server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big") as s:
+            run(s, {"table": "big", "parallelism": 4}, "SELECT * FROM big ORDER BY id", 1)
+        with server(BINARY, self.url, "--min-slice-rows", "2000", "--chunk-rows", CHUNK, "--table", "big") as s:
+            run(s, {"table": "big", "parallelism": 4}, "SELECT * FROM big ORDER BY id", 2)
+            run(s, {"table": "big", "parallelism": 4, "filters": {"n": {"lt": 3}}},
+                "SELECT * FROM big WHERE n < 3 ORDER BY id", 1)
+            run(s, {"table": "big", "parallelism": 1}, "SELECT * FROM big ORDER BY id", 1)
 
     def test_max_rate_is_shared_by_the_slices(self):
         """--max-rate is per job: 4 slices together keep to it (each has a quarter), not 4 times it."""
         expected = copy_csv(self.url, "SELECT * FROM big ORDER BY id")
         rate = 128 * 1024
-        with server(BINARY, self.url, "--chunk-rows", "100", "--table", "big", "--max-rate", "128KiB") as s:
+        with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", "100", "--table", "big", "--max-rate", "128KiB") as s:
             start = time.monotonic()
             job, st, data = export(s, {"table": "big", "parallelism": 4})
             took = time.monotonic() - start
@@ -244,7 +274,7 @@ class parallel_export(unittest.TestCase):
         mid_export = 0
         for round_ in range(10):
             with self.subTest(round=round_):
-                first = server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir)
+                first = server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir)
                 try:
                     code, created = post(first, {"table": "big", "parallelism": rng.choice((2, 3, 4))})
                     self.assertEqual(code, 202)
@@ -259,7 +289,7 @@ class parallel_export(unittest.TestCase):
                         mid_export += 1
                 finally:
                     first.close()
-                with server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir) as second:
+                with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir) as second:
                     wait_completed(second, job)
                     code, data = get(second, f"/api/export/{job}/download")
                     self.assertEqual(code, 200)
@@ -270,7 +300,7 @@ class parallel_export(unittest.TestCase):
 
     def test_cancel_removes_every_slice_file(self):
         install_gate(self.url, view="big_gated", table="big", key="id", open_below=100)
-        with server(BINARY, self.url, "--chunk-rows", CHUNK, "--table", "big_gated:id") as s, \
+        with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big_gated:id") as s, \
                 held_gate(self.url) as gate:
             code, created = post(s, {"table": "big_gated", "parallelism": 4})
             self.assertEqual(code, 202)
@@ -299,7 +329,7 @@ class parallel_with_protection(unittest.TestCase):
         standby.wait_for_replay(primary.url)
         with standby.replay_paused():
             seed(BINARY, primary.url, 500)  # not on the standby yet
-            with server(BINARY, primary.url, "--replica", standby.url, "--chunk-rows", "97") as s:
+            with server(BINARY, primary.url, *SLICE_ALL, "--replica", standby.url, "--chunk-rows", "97") as s:
                 job = s.create({"parallelism": 3})
                 st = s.wait_status(job, lambda st: (st["waiting"] or "").startswith("replica behind by"),
                                    "waits for the standby", 60)
@@ -311,7 +341,7 @@ class parallel_with_protection(unittest.TestCase):
             self.assertEqual(got, copy_csv(primary.url, "SELECT * FROM records ORDER BY id"))
 
     def test_gentle(self):
-        with server(BINARY, self.primary.url, "--gentle", "--chunk-rows", "97") as s:
+        with server(BINARY, self.primary.url, *SLICE_ALL, "--gentle", "--chunk-rows", "97") as s:
             job = s.create({"parallelism": 4, "filters": {"status": ["paid", "shipped"]}})
             s.wait_completed(job, 120)
             got = s.download(job)

@@ -55,6 +55,10 @@ struct engine_config {
     // lowered to it when the job is created. An instance holds at most max_concurrent * max_parallelism
     // export connections.
     int max_parallelism = 4;
+    // Fewer slices for a small selection: a job gets no more slices than leave each about this many rows by
+    // the planner's estimate (one slice below twice it), since a slice costs a connection, a part file and
+    // a join however few rows it holds. 0 or 1: always as many as asked (up to max_parallelism).
+    std::int64_t min_slice_rows = 10000;
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
                                // 0: no limit. Exact across instances.

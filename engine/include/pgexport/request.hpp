@@ -56,8 +56,9 @@ struct export_request {
     output_format format = output_format::csv;
     csv_options csv{};                // only with format csv
     output_compression compression = output_compression::none;
-    // Connections that export key-range slices of the rows at once (1 to max_request_parallelism); the server
-    // lowers it to its own cap (engine_config::max_parallelism) when the job is created.
+    // Connections that export key-range slices of the rows at once (1 to max_request_parallelism). When the
+    // job is created the server lowers it to its own cap (engine_config::max_parallelism), then to the
+    // slices the selection is worth (engine_config::min_slice_rows): a job's request holds what it runs.
     int parallelism = 1;
 
     friend bool operator==(const export_request&, const export_request&) = default;

@@ -4,6 +4,7 @@
 #include "detail/offload.hpp"
 #include "detail/sql.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,7 @@ asio::awaitable<std::optional<problem>> async_check_free_space(engine_state& sta
 }
 
 result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
-                               export_request request) {
+                               export_request request, std::int64_t min_slice_rows) {
     if (auto p = canonicalize(catalog, schema, request))
         return *p;
     job.info.request = std::move(request);
@@ -82,13 +83,17 @@ result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schem
     }
     if (!job.key_upper_bound)
         job.info.total_rows_estimate = 0;
-    // Fixed now, with the end: every attempt and every instance walks the same slices.
-    if (job.key_upper_bound && job.info.request.parallelism > 1) {
-        const auto bounds =
-            catalog.plan_slices(schema, job.info.request, *job.key_upper_bound, job.info.request.parallelism);
+    // Fixed now, with the end: every attempt and every instance walks the same slices. Decided from the
+    // planner's estimate before any sample is taken, so a small selection costs no sample either.
+    const int wanted =
+        slice_count(job.info.request.parallelism, job.info.total_rows_estimate, min_slice_rows);
+    if (job.key_upper_bound && wanted > 1) {
+        const auto bounds = catalog.plan_slices(schema, job.info.request, *job.key_upper_bound, wanted);
         if (bounds.size() > 1)
             job.slices = initial_states(bounds);
     }
+    // What the job runs with, which its status reports: lower than asked for a small selection.
+    job.info.request.parallelism = std::max<int>(1, static_cast<int>(job.slices.size()));
     return job;
 }
 

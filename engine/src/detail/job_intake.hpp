@@ -12,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstdint>
 #include <optional>
 
 namespace pgexport::engine::detail {
@@ -27,9 +28,11 @@ std::optional<problem> canonicalize(table_catalog& catalog, const table_schema& 
 // space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
 boost::asio::awaitable<std::optional<problem>> async_check_free_space(engine_state& state);
 
-// The job to insert: its request canonicalized, its fixed end (the highest key now) and its estimate;
-// invalid_value when a filter does not fit its column's type. On the catalog thread.
+// The job to insert: its request canonicalized, its fixed end (the highest key now), its estimate and its
+// slices (slice_count of the request's parallelism, the estimate and `min_slice_rows`), with the request's
+// parallelism set to the number of slices it runs; invalid_value when a filter does not fit its column's
+// type. On the catalog thread.
 result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
-                               export_request request);
+                               export_request request, std::int64_t min_slice_rows);
 
 } // namespace pgexport::engine::detail

@@ -43,6 +43,14 @@ json::value optional_int(const std::optional<std::int64_t>& v) {
 
 } // namespace
 
+int slice_count(int requested, std::optional<std::int64_t> estimated_rows, std::int64_t min_rows_per_slice) {
+    const int asked = std::max(requested, 1);
+    if (min_rows_per_slice <= 1 || !estimated_rows)
+        return asked;
+    const std::int64_t fit = std::max<std::int64_t>(*estimated_rows, 0) / min_rows_per_slice;
+    return static_cast<int>(std::clamp<std::int64_t>(fit, 1, asked));
+}
+
 std::vector<slice_bounds> slices_from_sample(std::span<const std::int64_t> sample, std::int64_t fixed_end, int n) {
     const auto end = std::upper_bound(sample.begin(), sample.end(), fixed_end);
     const std::size_t m = static_cast<std::size_t>(end - sample.begin());

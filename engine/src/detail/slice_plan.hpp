@@ -19,6 +19,12 @@ struct slice_bounds {
     friend bool operator==(const slice_bounds&, const slice_bounds&) = default;
 };
 
+// How many slices a selection of about `estimated_rows` rows gets when `requested` were asked for: as many
+// as leave each at least `min_rows_per_slice` rows, at most `requested`, at least one. A slice costs a
+// connection, a part file and a join however few rows it holds, so a small selection runs best as one.
+// `min_rows_per_slice` of 0 or 1, or no estimate at all, slices as requested.
+int slice_count(int requested, std::optional<std::int64_t> estimated_rows, std::int64_t min_rows_per_slice);
+
 // At most `n` slices over (.. fixed_end], cut at the `sample`'s quantiles: `sample` is sorted keys that
 // stand for the selected rows in proportion (every key, a TABLESAMPLE of them, or pg_stats' histogram
 // bounds, which are equal-frequency by construction). Keys above fixed_end are ignored. Cuts that would

@@ -49,6 +49,42 @@ std::vector<std::int64_t> range(std::int64_t from, std::int64_t to) {
 
 BOOST_AUTO_TEST_SUITE(slice_plan)
 
+BOOST_AUTO_TEST_CASE(small_selections_get_fewer_slices) {
+    struct item {
+        int requested;
+        std::optional<std::int64_t> estimate;
+        std::int64_t min_rows;
+        int slices;
+    };
+    constexpr std::int64_t huge = INT64_MAX;
+    const item cases[] = {
+        {4, 0, 200000, 1},                // an empty selection
+        {4, -1, 200000, 1},               // nonsense from the planner: still one
+        {4, 1, 200000, 1},
+        {4, 199999, 200000, 1},
+        {4, 200000, 200000, 1},           // exactly one slice's worth
+        {4, 399999, 200000, 1},
+        {4, 400000, 200000, 2},           // exactly two slices' worth
+        {4, 600000, 200000, 3},
+        {4, 800000, 200000, 4},
+        {4, 1000000, 200000, 4},          // never more than asked
+        {16, huge, 200000, 16},           // no overflow
+        {16, huge, huge, 1},
+        {1, 1000000, 200000, 1},          // one asked, one given
+        {1, huge, 1, 1},
+        {0, 1000000, 200000, 1},          // below one: one
+        {16, 3, 1, 16},                   // 1: always as asked (the plan itself gives fewer than rows)
+        {16, 0, 0, 16},                   // 0: the same
+        {7, std::nullopt, 200000, 7},     // no estimate: as asked
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("requested " << c.requested << ", estimate " << c.estimate.value_or(-2) << ", min "
+                                        << c.min_rows) {
+            BOOST_TEST(slice_count(c.requested, c.estimate, c.min_rows) == c.slices);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(cuts_from_a_sample) {
     struct item {
         std::vector<std::int64_t> sample;
