@@ -374,12 +374,21 @@ asio::awaitable<void> s3_part_uploader::async_run() {
             co_await storage_.async_send_part(job_, file_, plan, *next);
             stored_ = plan.uploaded_bytes();
             if (holes_) {
-                // Recorded: the bytes are the store's now, and a resume starts after them.
-                auto free_bytes = [file = file_, range = *next] { return punch_hole(file, range.offset, range.bytes); };
-                holes_ = co_await async_offload(state_.file_pool, std::move(free_bytes));
-                if (!holes_)
-                    log_event("warning", "s3_local_bytes_kept",
-                              {{"job", job_.id()}, {"why", "the data directory's file system cannot punch holes"}});
+                // Recorded: the bytes are the store's now, and a resume starts after them. Freeing them is
+                // only a saving: a file system without hole punching, or any failure, keeps them.
+                auto free_bytes = [file = file_, range = *next]() -> std::optional<std::string> {
+                    try {
+                        if (punch_hole(file, range.offset, range.bytes))
+                            return std::nullopt;
+                        return std::string("the data directory's file system cannot punch holes");
+                    } catch (const std::exception& e) {
+                        return std::string(e.what());
+                    }
+                };
+                const std::optional<std::string> kept = co_await async_offload(state_.file_pool, std::move(free_bytes));
+                holes_ = !kept;
+                if (kept)
+                    log_event("warning", "s3_local_bytes_kept", {{"job", job_.id()}, {"why", *kept}});
             }
             room_.cancel();
         }
