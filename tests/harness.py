@@ -914,6 +914,9 @@ def main():
     result = program.result
     if result.skipped:
         print(f"{len(result.skipped)} skipped: a skipped case is not a pass", flush=True)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses) + len(result.skipped)
-    print(f"{result.testsRun - failed} passed, {failed} failed", flush=True)
+    problems = [t for t, _ in result.failures + result.errors + result.skipped] + list(result.unexpectedSuccesses)
+    failed = len(problems)
+    # A class or module fixture that failed is a problem of no case: it takes no case from the passed ones.
+    passed = result.testsRun - sum(isinstance(t, unittest.TestCase) for t in problems)
+    print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed or result.testsRun == 0 else 0)
