@@ -88,7 +88,7 @@ public:
         for (;;) {
             if (failure_)
                 std::rethrow_exception(failure_);
-            if (job_.should_stop() || finished_.is_set() || vouched_ - stored_ < 2 * part_size_)
+            if (job_.should_stop() || finished_.is_set() || vouched_ - plan_.uploaded_bytes() < 2 * part_size_)
                 co_return;
             boost::system::error_code ec;
             co_await room_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -112,8 +112,8 @@ private:
     running_job& job_;
     fs::path file_;
     std::int64_t vouched_;   // bytes of the file that a checkpoint recorded
-    std::int64_t stored_;    // bytes of the file in recorded parts
     std::int64_t part_size_;
+    multipart_plan plan_;    // the parts recorded, as job_.upload holds them: nothing else records one meanwhile
     bool closing_ = false;
     bool holes_ = true;      // the file system frees the bytes of a range (fallocate's hole punching)
     std::exception_ptr failure_;
@@ -351,8 +351,7 @@ private:
 s3_part_uploader::s3_part_uploader(s3_storage& storage, engine_state& state, running_job& job, fs::path file,
                                    std::int64_t vouched, std::int64_t part_size)
     : storage_(storage), state_(state), job_(job), file_(std::move(file)), vouched_(vouched),
-      stored_(multipart_plan(part_size, job.upload ? job.upload->parts : std::vector<uploaded_part>{}).uploaded_bytes()),
-      part_size_(part_size), wake_(state.executor, asio::steady_timer::time_point::max()),
+      part_size_(part_size), plan_(part_size, job.upload ? job.upload->parts : std::vector<uploaded_part>{}), wake_(state.executor, asio::steady_timer::time_point::max()),
       room_(state.executor, asio::steady_timer::time_point::max()), finished_(state.executor) {}
 
 void s3_part_uploader::start() {
@@ -361,18 +360,16 @@ void s3_part_uploader::start() {
 
 asio::awaitable<void> s3_part_uploader::async_run() {
     try {
+        if (!job_.upload)
+            throw std::logic_error("object storage: job " + job_.id() + " uploads before its upload was prepared");
         while (!closing_ && !job_.should_stop()) {
-            if (!job_.upload)
-                throw std::logic_error("object storage: job " + job_.id() + " uploads before its upload was prepared");
-            multipart_plan plan(part_size_, job_.upload->parts);
-            const std::optional<part_range> next = plan.next(vouched_, false);
+            const std::optional<part_range> next = plan_.next(vouched_, false);
             if (!next) {
                 boost::system::error_code ec;
                 co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 continue;
             }
-            co_await storage_.async_send_part(job_, file_, plan, *next);
-            stored_ = plan.uploaded_bytes();
+            co_await storage_.async_send_part(job_, file_, plan_, *next);
             if (holes_) {
                 // Recorded: the bytes are the store's now, and a resume starts after them. Freeing them is
                 // only a saving: a file system without hole punching, or any failure, keeps them.
