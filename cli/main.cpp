@@ -60,6 +60,8 @@ const std::vector<option_spec> serve_specs = {
     {"lease", "DURATION", "a job whose instance stops renewing is taken over after this", "15s",
      "PGEXPORT_LEASE"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
+    {"shutdown-grace", "DURATION", "on SIGTERM, how long requests in flight (downloads, event streams) may take "
+     "to finish before their connections are closed", "30s", "PGEXPORT_SHUTDOWN_GRACE"},
     {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
     {"max-jobs-per-key", "N",
      "queued plus running exports per API key (per client address without keys); more get 429; 0: no limit", "20",
@@ -247,7 +249,6 @@ int run_serve(const options& o) {
             secret_file = ec.data_dir / "secret";
         sc.secret = pgexport::cli::load_or_create_secret(secret_file);
         pgexport::log_event("info", "secret_loaded", {{"path", secret_file.string()}});
-        ec.owner_renames = pgexport::http::owner_renames(sc);
     }
     // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
     // and size the connection cap from it, so that a flood of connections cannot starve the jobs.
@@ -265,6 +266,7 @@ int run_serve(const options& o) {
     pgexport::log_event(descriptors.error ? "warning" : "info", "descriptor_limit", std::move(limit_fields));
 
     ec.apply_migrations = true;
+    const auto shutdown_grace = o.get_duration("shutdown-grace", std::chrono::milliseconds(0), std::chrono::hours(1));
 
     // Errors, not signals: a client gone mid-download (sendfile) gives EPIPE, a file-size limit EFBIG, and
     // both are handled where they happen instead of killing the process.
@@ -286,11 +288,7 @@ int run_serve(const options& o) {
     auto fatal = [&](std::exception_ptr e) {
         if (!e)
             return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            pgexport::log_event("error", "serve_failed", {{"error", ex.what()}});
-        }
+        pgexport::log_if_failed(e, "serve_failed");
         exit_code = 1;
         server.stop();
         io.stop();
@@ -306,6 +304,7 @@ int run_serve(const options& o) {
                 try {
                     co_await engine.async_start();
                     pgexport::log_event("info", "engine_started", {{"table", engine.schema().table}});
+                    co_await pgexport::http::async_rename_legacy_owners(engine, sc);
                     co_return;
                 } catch (const pgexport::engine::unavailable_error& e) {
                     unreachable = e.what();
@@ -323,10 +322,19 @@ int run_serve(const options& o) {
         if (ec)
             return;
         pgexport::log_event("info", "shutting_down", {{"signal", sig}});
+        // No new connection; the jobs stop at once (each checkpointed, its lease given back) and the event
+        // streams end; then the requests in flight (downloads) finish, within the grace.
         server.stop();
         asio::co_spawn(
-            io, [&]() -> asio::awaitable<void> { co_await engine.async_shutdown(); },
-            [&](std::exception_ptr) { io.stop(); });
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await engine.async_shutdown();
+                co_await server.async_drain(shutdown_grace);
+            },
+            [&](std::exception_ptr e) {
+                pgexport::log_if_failed(e, "shutdown_failed");
+                io.stop();
+            });
     });
     io.run();
     return exit_code;

@@ -1,6 +1,6 @@
 #include "seed.hpp"
 
-#include "store/pg.hpp" // the engine's libpq helpers (pgexport_engine_internals)
+#include <pgexport/shared/libpq.hpp> // the engine's libpq helpers, shared explicitly
 
 #include <array>
 #include <chrono>

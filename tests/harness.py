@@ -858,6 +858,124 @@ class s3_server:
     def __exit__(self, *exc):
         self.close()
 
+
+# ---------------------------------------------------------------------------------------------------------
+# A network path the test controls
+
+class tcp_proxy:
+    """A TCP proxy on a free loopback port to `host:port` (a PostgreSQL server, say), so that a test can cut
+    one process off from a server while others still reach it. cut(): every connection through it is
+    closed and new ones are refused (closed at once), as when a firewall rule or a switch port drops the
+    path; restore(): connections go through again. `url(admin_url)` is that URL through the proxy."""
+
+    def __init__(self, host, port):
+        import threading
+        self.target = (host, int(port))
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = None
+        for _ in range(100):
+            try:
+                candidate = free_port()
+                self.listener.bind(("127.0.0.1", candidate))
+                self.port = candidate
+                break
+            except OSError:
+                continue
+        if self.port is None:
+            raise RuntimeError("tcp_proxy: no free port")
+        self.listener.listen(64)
+        self.lock = threading.Lock()
+        self.open = True
+        self.closed = False
+        self.pairs = []
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def to_url(cls, url):
+        """A proxy to the server of libpq URL `url`."""
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+
+    def url(self, url):
+        """`url` with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)
+        userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
+        return urlunsplit((parts.scheme, f"{userinfo}127.0.0.1:{self.port}", parts.path, parts.query,
+                           parts.fragment))
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                passing = self.open and not self.closed
+                self.accepted += 1
+            if not passing:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            pair = (client, upstream)
+            with self.lock:
+                self.pairs.append(pair)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b, pair), daemon=True).start()
+
+    def _pump(self, src, dst, pair):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        self._drop(pair)
+
+    def _drop(self, pair):
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        with self.lock:
+            if pair in self.pairs:
+                self.pairs.remove(pair)
+
+    def cut(self):
+        with self.lock:
+            self.open = False
+            pairs = list(self.pairs)
+        for pair in pairs:
+            self._drop(pair)
+
+    def restore(self):
+        with self.lock:
+            self.open = True
+
+    def close(self):
+        self.closed = True
+        self.cut()
+        self.listener.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 # ---------------------------------------------------------------------------------------------------------
 # Running a suite
 

@@ -3,16 +3,15 @@
 // queue, job_runner runs one, chunk_copier streams its chunks, the sweeper applies the retention,
 // job_repository and table_catalog talk to the database.
 
-#include "files/data_dir.hpp"
-#include "runtime/engine_state.hpp"
-#include "files/file_writer.hpp"
+#include "format/sql.hpp"
+#include "lifecycle/instance_start.hpp"
+#include "lifecycle/sweeper.hpp"
 #include "queue/job_intake.hpp"
 #include "queue/job_lookup.hpp"
-#include "protection/replica_gate.hpp"
 #include "queue/scheduler.hpp"
-#include "format/sql.hpp"
-#include "policy/sweep_policy.hpp"
-#include "lifecycle/sweeper.hpp"
+#include "runtime/engine_state.hpp"
+#include "runtime/job_watch_impl.hpp"
+#include "storage/export_storage.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/log.hpp>
@@ -24,6 +23,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -56,51 +57,37 @@ std::optional<std::string> normalize_job_id(std::string_view id) {
     return out;
 }
 
-// host:pid, the default name of an instance.
-std::string default_instance_id() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0)
-        std::snprintf(host, sizeof host, "localhost");
-    return std::string(host) + ":" + std::to_string(::getpid());
-}
-
-engine_config with_defaults(engine_config c) {
-    if (c.instance_id.empty())
-        c.instance_id = default_instance_id();
-    return c;
-}
-
-// The pid of a default instance name of this host ("host:pid"), or nullopt.
-std::optional<pid_t> local_pid(const std::string& owner, const std::string& host) {
-    if (!owner.starts_with(host + ":"))
-        return std::nullopt;
-    const std::string digits = owner.substr(host.size() + 1);
-    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    return static_cast<pid_t>(std::stol(digits));
-}
-
 } // namespace
 
+// The database being away, as the facade answers it: a problem, never an exception. The client is told
+// no more than that (the error's text names hosts and sockets); the log has it.
+template <class T> asio::awaitable<result<T>> unavailable_as_problem(asio::awaitable<result<T>> work) {
+    try {
+        co_return co_await std::move(work);
+    } catch (const unavailable_error& e) {
+        log_event("warning", "database_unavailable", {{"error", e.what()}});
+    }
+    co_return problem{errc::unavailable, "the database is unavailable right now; try again shortly"};
+}
+
 struct export_engine::impl {
-    impl(asio::any_io_executor ex, engine_config cfg) : state(std::move(ex), with_defaults(std::move(cfg))) {}
+    impl(asio::any_io_executor ex, engine_config cfg) : state(std::move(ex), detail::with_defaults(std::move(cfg))) {}
 
     // Which jobs an instance serves depends on its tables, known once it has started.
-    void throw_unless_started() const {
+    std::optional<problem> unless_started() const {
         if (!state.started)
-            throw unavailable_error("the server is starting: the database has not been reached yet");
+            return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
+        return std::nullopt;
     }
 
     // After the record of a queued or running job says cancelled: stops it if it runs here (elsewhere its
     // instance notices at its next renewal, within about a second), removes its partial files whichever
     // lease wrote them, and reads the final record back.
     asio::awaitable<result<job_info>> after_cancel(const std::string& job_id) {
-        if (auto it = state.running.find(job_id); it != state.running.end()) {
-            it->second->cancel_requested = true;
-            it->second->interrupt();
-        }
+        scheduler.stop_job(job_id, detail::stop_cause::cancelled);
         state.progress->notify(job_id); // a queued job has no coroutine of its own to say it ended
-        auto clean = [this, job_id] { state.remove_part_files(job_id); };
+        // The record is final: no lease can write the job's files again.
+        auto clean = [this, job_id] { state.files.remove_partials(job_id); };
         co_await detail::async_offload(state.file_pool, std::move(clean));
         log_event("info", "job_cancel_requested", {{"job", job_id}});
         // From the database: the job's coroutine may not have noticed yet, but the record is final.
@@ -110,6 +97,23 @@ struct export_engine::impl {
             co_return problem{errc::not_found, "no export job " + job_id};
         state.remember_if_ended(cancelled->info);
         co_return lookup.with_expiry(cancelled->info);
+    }
+
+    // The requests as they run, throwing unavailable_error while the database is away.
+    asio::awaitable<result<job_info>> status(std::string id, owner_filter owner);
+    asio::awaitable<result<job_list>> list(owner_filter owner, int limit);
+    asio::awaitable<result<job_info>> cancel(std::string id, owner_filter owner);
+    asio::awaitable<result<delete_result>> remove(std::string id, owner_filter owner);
+    asio::awaitable<result<sweep_report>> sweep();
+    asio::awaitable<result<std::map<job_status, std::int64_t>>> count();
+    asio::awaitable<result<int>> rename_owner(std::string from, std::string to) {
+        auto rename = [from, to](job_repository& r) { return r.rename_owner(from, to); };
+        const int renamed = co_await state.on_jobs(std::move(rename));
+        // The jobs running here were read before: their status shows the new owner too.
+        for (const auto& job : state.running.all())
+            if (job->job.info.owner == from)
+                job->job.info.owner = to;
+        co_return renamed;
     }
 
     detail::engine_state state;
@@ -133,11 +137,36 @@ const std::vector<table_schema>& export_engine::schemas() const {
 const engine_config& export_engine::config() const {
     return impl_->state.config;
 }
-fs::path export_engine::file_for(const std::string& id) const {
-    return impl_->state.final_path(id);
-}
-std::optional<std::string> export_engine::download_redirect(const job_info& job, std::chrono::seconds ttl) const {
-    return impl_->state.storage->redirect_for(job, ttl);
+asio::awaitable<result<export_download>> export_engine::async_open_download(const job_info& job,
+                                                                            std::chrono::seconds ttl) {
+    auto& st = impl_->state;
+    if (job.status != job_status::completed)
+        co_return problem{errc::conflict, "job " + job.id + " is " + std::string(to_string(job.status)) +
+                                              "; its file can be downloaded once it is completed"};
+    if (job.storage && *job.storage != st.storage_id)
+        co_return problem{errc::other_storage,
+                          "the file of job " + job.id + " is in another storage than this instance's (" +
+                              *job.storage + "); ask an instance that uses that data directory or bucket"};
+    if (auto location = st.storage->redirect_for(job, ttl))
+        co_return export_download{-1, 0, std::move(*location)};
+    // The path comes from the validated id, never from a request's text.
+    auto open = [path = st.files.final(job.id)]() -> std::optional<export_download> {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat info {};
+        if (fd < 0)
+            return std::nullopt;
+        if (::fstat(fd, &info) != 0) {
+            ::close(fd);
+            return std::nullopt;
+        }
+        return export_download{fd, static_cast<std::uint64_t>(info.st_size)};
+    };
+    auto opened = co_await detail::async_offload(st.file_pool, std::move(open));
+    if (!opened) {
+        log_event("error", "download_missing_file", {{"job", job.id}});
+        co_return problem{errc::file_missing, "the file of job " + job.id + " is no longer on the server"};
+    }
+    co_return *opened;
 }
 asio::awaitable<std::optional<std::string>> export_engine::async_storage_problem() {
     co_return co_await impl_->state.storage->async_problem();
@@ -146,75 +175,13 @@ const table_schema* export_engine::find_schema(const std::string& name) const {
     return impl_->state.find_schema(name);
 }
 job_watch export_engine::watch(const std::string& id) {
-    return job_watch(detail::progress_hub::subscribe(impl_->state.progress, normalize_job_id(id).value_or(id)));
+    auto subscription = detail::progress_hub::subscribe(impl_->state.progress, normalize_job_id(id).value_or(id));
+    return job_watch(std::make_unique<job_watch::impl>(job_watch::impl{std::move(subscription)}));
 }
 
 asio::awaitable<void> export_engine::async_start() {
     auto& st = impl_->state;
-    if (detail::prepare_data_dir(st.config.data_dir) == detail::dir_mode_verdict::readable_by_others)
-        log_event("warning", "data_dir_readable",
-                  {{"dir", st.config.data_dir.string()},
-                   {"why", "other users can list the names of the export files (the files are 0600);"
-                           " chmod 700 the directory to hide them"}});
-    std::error_code ec;
-    const fs::path probe = st.config.data_dir / (".pgexport-write-test-" + std::to_string(::getpid()));
-    {
-        detail::file_writer w(st.executor, st.file_pool, probe, 0, 1);
-        (void)w;
-    }
-    fs::remove(probe, ec);
-    if (st.config.apply_migrations) {
-        auto migrate = [url = st.config.database_url](table_catalog&) {
-            try {
-                return apply_migrations(url);
-            } catch (const std::runtime_error& e) {
-                // apply_migrations reports every failure alike; a refused connection is worth a retry.
-                if (std::string_view(e.what()).find("cannot connect") != std::string_view::npos)
-                    throw unavailable_error(e.what());
-                throw;
-            }
-        };
-        const int applied = co_await st.on_catalog(std::move(migrate));
-        log_event("info", "migrations_applied", {{"count", applied}});
-    }
-    std::vector<std::pair<std::string, std::string>> tables{{st.config.table, st.config.key}};
-    tables.insert(tables.end(), st.config.more_tables.begin(), st.config.more_tables.end());
-    auto load = [tables](table_catalog& c) {
-        std::vector<table_schema> schemas;
-        for (const auto& [table, key] : tables)
-            schemas.push_back(c.load_schema(table, key));
-        return schemas;
-    };
-    st.schemas = co_await st.on_catalog(std::move(load));
-    st.configured_names.clear();
-    for (const auto& [table, key] : tables)
-        st.configured_names.push_back(table);
-    st.schema = st.schemas.front();
-    co_await st.on_reads([](job_repository& r) { r.open(); });
-    co_await detail::async_check_replica(st);
-    auto adopt = [table = st.schema.table, key = st.schema.key](job_repository& r) {
-        return r.adopt_unnamed(table, key);
-    };
-    if (const int adopted = co_await st.on_jobs(std::move(adopt)))
-        log_event("info", "jobs_adopted", {{"count", adopted}, {"table", st.schema.table}});
-    for (const auto& [from, to] : st.config.owner_renames) {
-        auto rename = [from, to](job_repository& r) { return r.rename_owner(from, to); };
-        if (const int renamed = co_await st.on_jobs(std::move(rename)))
-            log_event("info", "jobs_owner_renamed", {{"count", renamed}});
-    }
-    // A process of this host that died holding leases (killed, crashed) will not renew them: its jobs are
-    // taken over now rather than when the leases run out. Only default names (host:pid) say which process.
-    const std::string host = st.config.instance_id.substr(0, st.config.instance_id.rfind(':'));
-    auto held = [host, tables = st.tables()](job_repository& r) { return r.leases_held_on(host, tables); };
-    const auto leases = co_await st.on_jobs(std::move(held));
-    for (const auto& lease : leases) {
-        const auto pid = local_pid(lease.owner, host);
-        if (!pid || *pid == ::getpid() || ::kill(*pid, 0) == 0 || errno != ESRCH)
-            continue;
-        auto expire = [lease](job_repository& r) { r.expire(lease.job, lease.owner, lease.token); };
-        co_await st.on_jobs(std::move(expire));
-        log_event("info", "lease_of_dead_process_ended", {{"job", lease.job}, {"owner", lease.owner}});
-    }
+    co_await detail::async_start_instance(st);
     st.started = true;
     log_event("info", "instance_started", {{"instance", st.config.instance_id}});
     impl_->scheduler.start();
@@ -251,6 +218,7 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     job.quota_key = std::move(quota_key);
     job.table = (*schema)->table;
     job.key = (*schema)->key;
+    job.storage = st.storage_id;
     std::string unavailable;
     try {
         auto prepare = [&job, &schema = **schema, request = std::move(request),
@@ -282,24 +250,24 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     co_return problem{errc::unavailable, unavailable};
 }
 
-asio::awaitable<result<job_info>> export_engine::async_status(std::string id, owner_filter owner) {
-    auto& self = *impl_;
+asio::awaitable<result<job_info>> export_engine::impl::status(std::string id, owner_filter owner) {
+    auto& self = *this;
     auto normalized = normalize_job_id(id);
     if (!normalized)
         co_return problem{errc::invalid_request, "malformed job id: expected a UUID"};
     co_return co_await self.lookup.status(*normalized, owner);
 }
 
-asio::awaitable<job_list> export_engine::async_list(owner_filter owner, int limit) {
-    auto& self = *impl_;
-    self.throw_unless_started();
-    co_return co_await self.lookup.list(std::move(owner), limit);
+asio::awaitable<result<job_list>> export_engine::impl::list(owner_filter owner, int limit) {
+    if (auto p = unless_started())
+        co_return *p;
+    co_return co_await lookup.list(std::move(owner), limit);
 }
 
-asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, owner_filter owner) {
-    auto& self = *impl_;
+asio::awaitable<result<job_info>> export_engine::impl::cancel(std::string id, owner_filter owner) {
+    auto& self = *this;
     auto& st = self.state;
-    auto current = co_await async_status(id, owner);
+    auto current = co_await status(id, owner);
     if (!current)
         co_return current.error();
     const std::string& job_id = current->id;
@@ -312,10 +280,10 @@ asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, ow
     co_return co_await self.after_cancel(job_id);
 }
 
-asio::awaitable<result<delete_result>> export_engine::async_delete(std::string id, owner_filter owner) {
-    auto& self = *impl_;
+asio::awaitable<result<delete_result>> export_engine::impl::remove(std::string id, owner_filter owner) {
+    auto& self = *this;
     auto& st = self.state;
-    auto current = co_await async_status(id, owner);
+    auto current = co_await status(id, owner);
     if (!current)
         co_return current.error();
     const std::string job_id = current->id;
@@ -333,9 +301,9 @@ asio::awaitable<result<delete_result>> export_engine::async_delete(std::string i
     // sweeper removes.
     st.forget(job_id);
     auto clean = [&st, job_id] {
-        st.remove_part_files(job_id);
+        st.files.remove_partials(job_id);
         std::error_code ec;
-        fs::remove(st.final_path(job_id), ec);
+        fs::remove(st.files.final(job_id), ec);
     };
     co_await detail::async_offload(st.file_pool, std::move(clean));
     if (*before == job_status::completed) {
@@ -352,9 +320,40 @@ asio::awaitable<result<delete_result>> export_engine::async_delete(std::string i
     co_return delete_result{delete_action::deleted, self.lookup.with_expiry(*current)};
 }
 
-asio::awaitable<sweep_report> export_engine::async_sweep() {
-    impl_->throw_unless_started();
-    co_return co_await impl_->sweeper.async_run_once();
+asio::awaitable<result<sweep_report>> export_engine::impl::sweep() {
+    if (auto p = unless_started())
+        co_return *p;
+    co_return co_await sweeper.async_run_once();
+}
+
+asio::awaitable<result<std::map<job_status, std::int64_t>>> export_engine::impl::count() {
+    if (auto p = unless_started())
+        co_return *p;
+    auto count = [tables = state.tables()](job_repository& r) { return r.count_by_status(tables); };
+    co_return co_await state.on_reads(std::move(count));
+}
+
+// The requests: the database being away comes back as a problem (unavailable_as_problem).
+asio::awaitable<result<job_info>> export_engine::async_status(std::string id, owner_filter owner) {
+    co_return co_await unavailable_as_problem(impl_->status(std::move(id), std::move(owner)));
+}
+asio::awaitable<result<job_list>> export_engine::async_list(owner_filter owner, int limit) {
+    co_return co_await unavailable_as_problem(impl_->list(std::move(owner), limit));
+}
+asio::awaitable<result<job_info>> export_engine::async_cancel(std::string id, owner_filter owner) {
+    co_return co_await unavailable_as_problem(impl_->cancel(std::move(id), std::move(owner)));
+}
+asio::awaitable<result<delete_result>> export_engine::async_delete(std::string id, owner_filter owner) {
+    co_return co_await unavailable_as_problem(impl_->remove(std::move(id), std::move(owner)));
+}
+asio::awaitable<result<sweep_report>> export_engine::async_sweep() {
+    co_return co_await unavailable_as_problem(impl_->sweep());
+}
+asio::awaitable<result<std::map<job_status, std::int64_t>>> export_engine::async_count_jobs() {
+    co_return co_await unavailable_as_problem(impl_->count());
+}
+asio::awaitable<result<int>> export_engine::async_rename_owner(std::string from, std::string to) {
+    co_return co_await unavailable_as_problem(impl_->rename_owner(std::move(from), std::move(to)));
 }
 
 asio::awaitable<bool> export_engine::async_ping() {
@@ -367,12 +366,6 @@ asio::awaitable<bool> export_engine::async_ping() {
         }
     };
     co_return co_await detail::async_offload(impl_->state.health_pool, std::move(ping));
-}
-
-asio::awaitable<std::map<job_status, std::int64_t>> export_engine::async_count_jobs() {
-    impl_->throw_unless_started();
-    auto count = [tables = impl_->state.tables()](job_repository& r) { return r.count_by_status(tables); };
-    co_return co_await impl_->state.on_reads(std::move(count));
 }
 
 asio::awaitable<result<records_page>>

@@ -28,6 +28,10 @@ std::string_view to_string(errc code) {
         return "too_many_jobs";
     case errc::insufficient_storage:
         return "insufficient_storage";
+    case errc::file_missing:
+        return "file_missing";
+    case errc::other_storage:
+        return "other_storage";
     }
     return "error";
 }

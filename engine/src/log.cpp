@@ -76,4 +76,17 @@ void log_event(std::string_view level, std::string_view event, boost::json::obje
     [[maybe_unused]] auto n = ::write(STDERR_FILENO, text.data(), text.size());
 }
 
+void log_if_failed(const std::exception_ptr& e, std::string_view event, boost::json::object fields) {
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        fields["error"] = x.what();
+    } catch (...) {
+        fields["error"] = "unknown exception";
+    }
+    log_event("error", event, std::move(fields));
+}
+
 } // namespace pgexport

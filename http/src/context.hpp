@@ -45,9 +45,17 @@ public:
     // Closes the connection that has waited longest (of `address` only, when given). False when none waits.
     bool evict_oldest_waiting(std::optional<std::string_view> address = std::nullopt);
 
+    // Shutting down: every connection waiting for a request is closed now, and a connection that answers
+    // one closes after its answer (no keep-alive). Requests in flight run to their end.
+    void begin_drain();
+    bool draining() const { return draining_; }
+    // Closes every connection still open (the drain's deadline passed).
+    void close_all();
+
 private:
     std::map<id, slot> slots_;
     id next_ = 1;
+    bool draining_ = false;
 };
 
 // Bodies made once for every caller that shares what they show: a job list that the engine gave several

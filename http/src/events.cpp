@@ -20,9 +20,10 @@ namespace {
 asio::awaitable<std::optional<engine::result<engine::job_info>>> read_job(server_context& ctx, const std::string& id,
                                                                           const engine::owner_filter& owner) {
     try {
-        co_return co_await ctx.engine.async_status(id, owner);
-    } catch (const engine::unavailable_error&) {
-        co_return std::nullopt; // looked at again shortly; pings keep the stream open meanwhile
+        auto status = co_await ctx.engine.async_status(id, owner);
+        if (!status && status.error().code == engine::errc::unavailable)
+            co_return std::nullopt; // looked at again shortly; pings keep the stream open meanwhile
+        co_return status;
     } catch (const boost::system::system_error&) {
         throw; // cancelled: the client is gone
     } catch (const std::exception& e) {

@@ -88,7 +88,10 @@ awaitable<reply> healthz(server_context& ctx, const request_context& rc) {
 
 awaitable<reply> metrics(server_context& ctx, const request_context& rc) {
     metrics_input in;
-    in.jobs_by_status = co_await ctx.engine.async_count_jobs();
+    auto counts = co_await ctx.engine.async_count_jobs();
+    if (!counts)
+        co_return of(problem_response(rc.req.version(), counts.error()));
+    in.jobs_by_status = std::move(*counts);
     in.engine = ctx.engine.stats();
     in.running_here = ctx.engine.running_count();
     in.open_connections = ctx.connections.size();
@@ -175,7 +178,10 @@ awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
     auto limit = parse_list_query(rc.query);
     if (!limit)
         co_return of(problem_response(v, limit.error()));
-    const engine::job_list jobs = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
+    auto listed = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
+    if (!listed)
+        co_return of(problem_response(v, listed.error()));
+    const engine::job_list jobs = std::move(*listed);
     auto body = ctx.list_bodies.get(jobs, [&ctx, &jobs] {
         std::string text = "[";
         for (const auto& j : *jobs) {
@@ -238,23 +244,17 @@ awaitable<reply> download_export(server_context& ctx, const request_context& rc)
                                     "job " + job->id + " is " + std::string(engine::to_string(job->status)) +
                                         "; the file can be downloaded once it is completed"));
     // In object storage: a presigned URL of the object, for as long as a signed link lives.
-    if (auto location = ctx.engine.download_redirect(*job, ctx.config.link_ttl)) {
+    auto opened = co_await ctx.engine.async_open_download(*job, ctx.config.link_ttl);
+    if (!opened)
+        co_return of(problem_response(v, opened.error()));
+    if (opened->redirect) {
         string_response res(bhttp::status::found, v);
-        res.set(bhttp::field::location, *location);
+        res.set(bhttp::field::location, *opened->redirect);
         res.set(bhttp::field::cache_control, "no-store");
         res.prepare_payload();
         co_return of(std::move(res));
     }
-    // The path comes from the validated id, never from the request's text.
-    const auto path = ctx.engine.file_for(job->id);
-    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    struct stat st {};
-    if (!fd || ::fstat(fd.get(), &st) != 0) {
-        log_event("error", "download_missing_file", {{"job", job->id}, {"path", path.string()}});
-        co_return of(error_response(v, http_errc::file_missing,
-                                    "the file of job " + job->id + " is no longer on the server"));
-    }
-    co_return download_reply(rc.req, job->id, std::move(fd), static_cast<std::uint64_t>(st.st_size),
+    co_return download_reply(rc.req, job->id, unique_fd(opened->fd), opened->size,
                              engine::download_file_name(job->id, job->request), engine::download_content_type(job->request));
 }
 

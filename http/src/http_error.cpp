@@ -67,6 +67,8 @@ bhttp::status status_for(engine::errc code) {
     case engine::errc::too_busy:
     case engine::errc::too_many_jobs: return bhttp::status::too_many_requests;
     case engine::errc::insufficient_storage: return bhttp::status::insufficient_storage;
+    case engine::errc::file_missing: return bhttp::status::gone;
+    case engine::errc::other_storage: return bhttp::status::conflict;
     }
     return bhttp::status::internal_server_error;
 }

@@ -50,7 +50,11 @@ string_response error_response(unsigned version, http_errc code, std::string_vie
 }
 
 string_response problem_response(unsigned version, const engine::problem& p) {
-    return json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
+    string_response r = json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
+    // The database (or the server's start) is away for now: the one place a 503 says when to come back.
+    if (p.code == engine::errc::unavailable)
+        r.set(boost::beast::http::field::retry_after, "5");
+    return r;
 }
 
 } // namespace pgexport::http

@@ -10,7 +10,6 @@
 #include <pgexport/log.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,6 +35,16 @@ std::vector<std::pair<std::string, std::string>> owner_renames(const server_conf
     for (const auto& key : config.api_keys)
         renames.emplace_back(legacy_owner_for_key(key), owner_for_key(config.secret, key));
     return renames;
+}
+
+asio::awaitable<void> async_rename_legacy_owners(engine::export_engine& engine, const server_config& config) {
+    for (const auto& [from, to] : owner_renames(config)) {
+        const auto renamed = co_await engine.async_rename_owner(from, to);
+        if (!renamed)
+            log_event("warning", "jobs_owner_rename_failed", {{"error", renamed.error().message}});
+        else if (*renamed > 0)
+            log_event("info", "jobs_owner_renamed", {{"count", *renamed}});
+    }
 }
 
 server::server(asio::io_context& io, engine::export_engine& engine, server_config config)
@@ -84,13 +93,41 @@ asio::awaitable<void> server::async_run() {
         if (ec)
             continue;
         socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(ctx.io, run_session(self->ctx, std::move(socket)), asio::detached);
+        asio::co_spawn(ctx.io, run_session(self->ctx, std::move(socket)),
+                       [](std::exception_ptr e) { log_if_failed(e, "http_session_crashed"); });
     }
 }
 
 void server::stop() {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
+}
+
+asio::awaitable<void> server::async_drain(std::chrono::steady_clock::duration deadline) {
+    auto self = impl_;
+    auto& connections = self->ctx->connections;
+    connections.begin_drain();
+    const auto started = std::chrono::steady_clock::now();
+    const std::size_t open_at_start = connections.size();
+    asio::steady_timer tick(self->ctx->io);
+    bool forced = false;
+    while (connections.size() > 0) {
+        const auto waited = std::chrono::steady_clock::now() - started;
+        if (!forced && waited >= deadline) {
+            log_event("warning", "http_drain_deadline", {{"open", connections.size()}});
+            connections.close_all();
+            forced = true;
+        }
+        if (forced && waited >= deadline + std::chrono::seconds(2))
+            break; // a connection that ignores its cancel ends with the process
+
+        tick.expires_after(std::chrono::milliseconds(20));
+        boost::system::error_code ec;
+        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    log_event("info", "http_drained",
+              {{"connections", open_at_start},
+               {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
 }
 
 } // namespace pgexport::http

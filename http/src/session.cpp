@@ -57,6 +57,17 @@ bool connection_registry::evict_oldest_waiting(std::optional<std::string_view> a
     return true;
 }
 
+void connection_registry::begin_drain() {
+    draining_ = true;
+    while (evict_oldest_waiting()) {
+    }
+}
+
+void connection_registry::close_all() {
+    for (auto& [_, s] : slots_)
+        s.close();
+}
+
 // --- the session --------------------------------------------------------------------------------------
 
 namespace {
@@ -99,17 +110,11 @@ asio::awaitable<void> write_reply(beast::tcp_stream& stream, reply& r, bool head
         co_await send_file(stream, *r.file, limits);
 }
 
-// Runs the handler; the database being away is a 503, anything unexpected a logged 500.
+// Runs the handler; anything unexpected is a logged 500. (The database being away comes back from the
+// engine as a problem, a 503 with Retry-After: problem_response.)
 asio::awaitable<reply> answer(server_context& ctx, const request_t& req, const std::string& address) {
     try {
         co_return co_await handle_request(ctx, req, address);
-    } catch (const engine::unavailable_error& e) {
-        log_event("warning", "http_database_unavailable", {{"target", req.target()}, {"error", e.what()}});
-        reply r;
-        r.response = error_response(req.version(), http_errc::unavailable,
-                                    "the database is unavailable right now; try again shortly");
-        r.response.set(bhttp::field::retry_after, "5");
-        co_return r;
     } catch (const std::exception& e) {
         log_event("error", "http_handler_failed",
                   {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
@@ -172,6 +177,8 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
             bhttp::request_parser<bhttp::string_body> parser;
             parser.body_limit(config.max_body_bytes);
             parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
+            if (ctx->connections.draining())
+                break; // shutting down: no further request on this connection
             stream.expires_after(config.read_timeout);
             ctx->connections.set_waiting(slot, true);
             boost::system::error_code ec;
@@ -198,7 +205,7 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
             const auto start = std::chrono::steady_clock::now();
             auto req = parser.release();
             reply r = co_await answer(*ctx, req, address);
-            r.response.keep_alive(req.keep_alive());
+            r.response.keep_alive(req.keep_alive() && !ctx->connections.draining());
             const unsigned status = r.response.result_int();
             count(*ctx, r.route, status);
             co_await write_reply(stream, r, req.method() == bhttp::verb::head, limits);

@@ -11,7 +11,8 @@
   no key 401; HEAD sends the headers and no body.
 - Clients that drop their streams (closed, reset) leave no connection behind, also while nothing is written
   to them (a queued job): the open-connection gauge in /metrics returns to its baseline.
-- SIGTERM ends the open streams and the server exits 0.
+- SIGTERM ends the open streams and the server exits 0; with a download in flight, a stream open and a
+  job running, the download completes, the stream ends, and the next start resumes the job byte-identical.
 - `pgexport export` follows the events (no status polling); against a server without events (404) or whose
   stream breaks it falls back to polling and still saves the file.
 - /api/schema describes the demo table and a second table with other types; its operators are exactly
@@ -29,7 +30,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import binary, check, held_gate, install_gate, main, psql, server, shared_database
+from harness import binary, check, copy_csv, held_gate, install_gate, main, psql, server, shared_database
 
 BINARY = binary()
 ROWS = 3000
@@ -213,7 +214,17 @@ def prepare(url):
 CREATE TABLE gadgets (gid integer PRIMARY KEY, label varchar(20), price numeric(8,2), active boolean NOT NULL,
                       meta json, tags text[], seen timestamptz, spot point);
 INSERT INTO gadgets SELECT g, 'g' || g, g * 1.5, g % 2 = 0, '{"a": 1}', '{a,b}', '2024-01-01Z', point(g, g)
-FROM generate_series(1, 50) g;""")
+FROM generate_series(1, 50) g;
+-- About 40 MB to download: far more than a socket's buffers hold, so a download is in flight for a while.
+CREATE TABLE blobs AS SELECT g AS id, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 40000) g;
+ALTER TABLE blobs ADD PRIMARY KEY (id);""")
+
+
+def wait_until_logged(srv, event, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not srv.log_events(event):
+        check(time.monotonic() < deadline, f"the server did not log {event} within {timeout} s")
+        time.sleep(0.02)
 
 
 # The suite's database (ROWS rows, the gate, gadgets) and work directory, made once for all its cases.
@@ -471,6 +482,69 @@ class servers_of_their_own(events_case):
             check(time.monotonic() - t0 < 10, "the stream ended within 10 s of SIGTERM")
             stream.close()
             check(srv.process.wait(30) == 0, "the server exits 0")
+
+    def test_sigterm_drains_a_download_and_a_stream_and_leaves_the_job_resumable(self):
+        """SIGTERM with a download in flight (a large file read slowly), an event stream open and a job
+        running: the download completes to its last byte, the stream ends cleanly, the server exits 0; the
+        next start resumes the job, which completes byte-identical to COPY."""
+        url, work = self.url, self.work
+        data_dir = os.path.join(work, "sigterm-exports")
+        args = ("--chunk-rows", "100", "--table", "records_gated", "--table", "blobs", "--lease", "2s")
+        srv = server(BINARY, url, *args, data_dir=data_dir, name="sigterm", work=work)
+        try:
+            big = srv.create({"table": "blobs"})
+            srv.wait_completed(big, 120)
+            size = int(srv.status(big)["bytesWritten"])
+            with held_gate(url) as gate:
+                job = srv.create({})
+                gate.wait_for_waiters(1)
+                stream = event_stream(srv, job)
+                check(stream.next()[0] == "progress", "the stream is open")
+                # The download: a small receive window and a pause, so that the server is mid-file (its
+                # socket buffer full) when it is told to stop.
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+                sock.settimeout(60)
+                sock.connect(("127.0.0.1", srv.port))
+                sock.sendall(f"GET /api/export/{big}/download HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    got += sock.recv(4096)
+                head, _, body = got.partition(b"\r\n\r\n")
+                check(head.startswith(b"HTTP/1.1 200"), f"the download started: {head[:100]!r}")
+                srv.process.send_signal(signal.SIGTERM)
+                wait_until_logged(srv, "shutting_down")
+                check(srv.process.poll() is None, "the server waits for the download in flight")
+                with open(os.path.join(work, "sigterm-download"), "wb") as out:
+                    out.write(body)
+                    received = len(body)
+                    while received < size:
+                        chunk = sock.recv(1 << 20)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        received += len(chunk)
+                sock.close()
+                check(received == size, f"the download in flight got {received} of {size} bytes")
+                with open(os.path.join(work, "sigterm-download"), "rb") as f:
+                    check(f.read() == copy_csv(url, "SELECT * FROM blobs ORDER BY id"), "the download differs from COPY")
+                while (e := stream.next()) is not None:
+                    check(e[0] == "progress", f"no final event at shutdown (the job is not over): {e}")
+                check(stream.ended_cleanly(), "the server ended the stream (its last chunk came) before it exited")
+                stream.close()
+                check(srv.process.wait(60) == 0, "the server exits 0")
+                check(srv.log_events("http_drained"), "the server drained its connections")
+                check(srv.log_events("job_stopped"), "the running job was stopped and its lease given back")
+                srv.start()
+                gate.release()
+                srv.wait_completed(job, 120)
+            with open(os.path.join(data_dir, f"{job}.csv"), "rb") as f:
+                check(f.read() == copy_csv(url, "SELECT * FROM records_gated ORDER BY id"),
+                      "the resumed job's file differs from COPY")
+            resumed = [e for e in srv.events_since_start("job_started") if e.get("job") == job]
+            check(resumed and resumed[0].get("resumed_at_row", 0) > 0, f"the job resumed from its checkpoint: {resumed}")
+        finally:
+            srv.close()
 
     def test_client_falls_back_to_polling(self):
         work = self.work

@@ -227,17 +227,22 @@ class storage_test(unittest.TestCase):
 
     def test_completed_upload_not_recorded_is_found(self):
         # The state a crash leaves between CompleteMultipartUpload and the recorded completion: the object is
-        # whole, the job still running with every part in its checkpoint (made here by putting the record
-        # back). The next attempt finds the object and does not upload again.
+        # whole, the job still running with every part and its `publishing` record in its checkpoint (made
+        # here by putting the record back). The next attempt finds the object and does not upload again.
+        # Then the same without the publishing record, as versions that recorded none left it.
         s = self.serve()
-        job = s.create()
-        s.wait_completed(job, WAIT)
-        psql(self.url, "UPDATE export_jobs SET status = 'running', finished_at = NULL,"
-                       f" lease_expires_at = now() - interval '1 second' WHERE id = '{job}'")
-        wait_until("the job completed again", lambda: len(s.log_events("job_completed")) == 2, WAIT, poll=0.05)
-        self.assertTrue(s.log_events("s3_upload_found_complete"), s.log_tail())
-        self.assertEqual(len(s.log_events("s3_upload_started")), 1, "no second upload")
-        self.assertEqual(self.s3.get_object(f"e2e/{job}"), self.expected)
+        for n, (reset, event) in enumerate((("", "job_found_published"),
+                                            (", publishing = NULL", "s3_upload_found_complete"))):
+            job = s.create()
+            s.wait_completed(job, WAIT)
+            psql(self.url, "UPDATE export_jobs SET status = 'running', finished_at = NULL,"
+                           f" lease_expires_at = now() - interval '1 second'{reset} WHERE id = '{job}'")
+            wait_until("the job completed again",
+                       lambda: sum(e.get("job") == job for e in s.log_events("job_completed")) == 2, WAIT, poll=0.05)
+            self.assertTrue([e for e in s.log_events(event) if e.get("job") == job], s.log_tail())
+            self.assertEqual(len([e for e in s.log_events("s3_upload_started") if e.get("job") == job]), 1,
+                             "no second upload")
+            self.assertEqual(self.s3.get_object(f"e2e/{job}"), self.expected)
 
     def test_store_down_mid_upload_job_waits_then_completes(self):
         s = self.serve()

@@ -722,7 +722,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_rejected) {
             auto id = co_await engine.async_create(make_request(c.request));
             codes.push_back(id ? std::nullopt : std::optional<std::string>(to_string(id.error().code)));
         }
-        auto jobs = co_await engine.async_list();
+        auto jobs = (co_await engine.async_list()).value();
         jobs_after = jobs->size();
         co_await engine.async_shutdown();
     });
@@ -1053,22 +1053,26 @@ BOOST_AUTO_TEST_CASE(owners_renamed_at_start) {
         });
     }
     auto config = env.config(50);
-    config.owner_renames = {{"key:old", "key:new"}, {"key:absent", "key:other"}};
     std::string as_new, as_old, carol;
     std::size_t listed_new = 0;
+    int renamed = -1, renamed_absent = -1;
     asio::io_context io;
     export_engine after(io.get_executor(), config);
     pgexport::test::run(io, [&]() -> asio::awaitable<void> {
         co_await after.async_start();
+        renamed = (co_await after.async_rename_owner("key:old", "key:new")).value();
+        renamed_absent = (co_await after.async_rename_owner("key:absent", "key:other")).value();
         auto seen = co_await after.async_status(old_job, std::string("key:new"));
         as_new = seen ? seen->owner.value_or("") : to_string(seen.error().code);
         auto hidden = co_await after.async_status(old_job, std::string("key:old"));
         as_old = hidden ? std::string("<found>") : std::string(to_string(hidden.error().code));
         auto other = co_await after.async_status(other_job, std::string("carol"));
         carol = other ? other->owner.value_or("") : to_string(other.error().code);
-        listed_new = (co_await after.async_list(std::string("key:new")))->size();
+        listed_new = (co_await after.async_list(std::string("key:new"))).value()->size();
         co_await after.async_shutdown();
     });
+    BOOST_TEST(renamed == 1);
+    BOOST_TEST(renamed_absent == 0);
     BOOST_TEST(as_new == "key:new");
     BOOST_TEST(as_old == "not_found");
     BOOST_TEST(carol == "carol");
@@ -1173,10 +1177,11 @@ BOOST_AUTO_TEST_CASE(cancellation) {
         BOOST_TEST(!fs::exists(env.final_file(id)));
     }
     check_export(env, *small_done, "SELECT " + all_columns + " FROM t WHERE id <= 20 ORDER BY id");
-    // Nothing else in the data directory.
+    // Nothing else in the data directory (but its identity file).
     std::vector<std::string> names;
     for (const auto& entry : fs::directory_iterator(env.dir))
-        names.push_back(entry.path().filename().string());
+        if (entry.path().filename() != ".pgexport-id")
+            names.push_back(entry.path().filename().string());
     BOOST_TEST(names.size() == 1u);
     // A restarted engine does not take cancelled jobs up again.
     asio::io_context io2;
@@ -1219,7 +1224,7 @@ BOOST_AUTO_TEST_CASE(concurrency_limit) {
         const auto deadline = clock_type::now() + job_timeout;
         for (;;) {
             // One query for every job: a consistent picture.
-            auto jobs = co_await engine.async_list();
+            auto jobs = (co_await engine.async_list()).value();
             std::size_t running = 0, queued = 0, ended = 0;
             for (const auto& j : *jobs) {
                 running += j.status == job_status::running;
@@ -1470,7 +1475,7 @@ BOOST_AUTO_TEST_CASE(status_fields) {
             throw std::runtime_error("async_create failed");
         done = co_await wait_until_done(engine, *id);
         empty = co_await wait_until_done(engine, *none);
-        auto jobs = co_await engine.async_list();
+        auto jobs = (co_await engine.async_list()).value();
         for (const auto& j : *jobs)
             if (j.id == *id)
                 listed = j;
@@ -1494,9 +1499,9 @@ BOOST_AUTO_TEST_CASE(status_fields) {
         upper_case = code_of(co_await engine.async_status(upper, std::string("alice")));
         auto seen = co_await engine.async_status(*owned);
         owner_seen = code_of(seen);
-        auto bob = co_await engine.async_list(std::string("bob"));
+        auto bob = (co_await engine.async_list(std::string("bob"))).value();
         bob_jobs = bob->size();
-        auto alice = co_await engine.async_list(std::string("alice"));
+        auto alice = (co_await engine.async_list(std::string("alice"))).value();
         alice_jobs = alice->size();
         co_await engine.async_shutdown();
     });
@@ -1509,7 +1514,7 @@ BOOST_AUTO_TEST_CASE(status_fields) {
     BOOST_TEST(done->total_rows_estimate.has_value());
     BOOST_TEST(done->total_rows_estimate.value_or(0) > 0);
     BOOST_TEST((done->last_processed_id && *done->last_processed_id == max_id));
-    BOOST_TEST((done->file_path && *done->file_path == engine.file_for(done->id).string()));
+    BOOST_TEST((done->file_path && *done->file_path == env.final_file(done->id).string()));
     BOOST_TEST(!done->error.has_value());
     BOOST_TEST((done->started_at && done->finished_at));
     if (done->started_at && done->finished_at) {

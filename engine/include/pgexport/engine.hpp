@@ -62,9 +62,6 @@ struct engine_config {
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
                                // 0: no limit. Exact across instances.
-    // Owners to rename at start, (old name, new name): the jobs created under a key's owner name of an
-    // earlier version stay visible to that key. Idempotent, so every instance may run it.
-    std::vector<std::pair<std::string, std::string>> owner_renames{};
     // While the data directory's file system has less free space than this, async_create answers
     // insufficient_storage and running jobs wait before their next chunk (they neither fail nor use up
     // their attempts); 0: no guard.
@@ -148,6 +145,14 @@ struct records_page {
         next_after; // the key to pass as `after` for the next page; nullopt at the end
 };
 
+// A completed job's export, ready to be sent: an open file of the data directory, or (object storage) a
+// presigned URL to send the client to.
+struct export_download {
+    int fd = -1;            // read-only, the caller's to close; -1 when `redirect` is set
+    std::uint64_t size = 0; // the file's length
+    std::optional<std::string> redirect{};
+};
+
 // Who may see a job: nullopt sees every job, a value only the jobs created with that owner.
 using owner_filter = std::optional<std::string>;
 // A list of jobs, shared by the callers that asked for it together.
@@ -181,34 +186,41 @@ public:
                                                              std::optional<std::string> quota_key = {});
 
     // The job with live progress. invalid_request for a malformed id (not a UUID); not_found for an
-    // unknown id or another owner's job.
+    // unknown id or another owner's job; unavailable while the database cannot be reached (and this
+    // instance does not know the job's state from memory). Like every request below, the database being
+    // away is a problem (errc::unavailable), never an exception.
     boost::asio::awaitable<result<job_info>> async_status(std::string id, owner_filter owner = {});
 
     // Jobs newest first, at most `limit`, with live progress. Callers asking the same at the same time
     // share one query and one list (the same object); each list was read after its caller asked.
-    boost::asio::awaitable<job_list> async_list(owner_filter owner = {}, int limit = 100);
+    // unavailable while the database cannot be reached.
+    boost::asio::awaitable<result<job_list>> async_list(owner_filter owner = {}, int limit = 100);
 
     // Cancels a queued or running job: status cancelled, its file removed. conflict when it has already
-    // ended; not_found as async_status.
+    // ended; not_found and unavailable as async_status.
     boost::asio::awaitable<result<job_info>> async_cancel(std::string id, owner_filter owner = {});
 
     // Ends a job whichever state it is in: a queued or running one is cancelled (as async_cancel); an
     // ended one (completed, failed, cancelled, expired) has its file and its record deleted, after which
-    // it is unknown. not_found as async_status; unavailable_error when the database cannot be reached.
+    // it is unknown. not_found and unavailable as async_status.
     boost::asio::awaitable<result<delete_result>> async_delete(std::string id, owner_filter owner = {});
 
     // One pass of the sweeper now (it also runs by itself, see engine_config::sweep_interval): completed
     // jobs past the retention expire and their files go, old ended records are removed, and files of the
-    // data directory whose job is gone or has ended without a file are removed. Throws unavailable_error
-    // when the database cannot be reached; nothing is removed on a guess.
-    boost::asio::awaitable<sweep_report> async_sweep();
+    // data directory whose job is gone or has ended without a file are removed. unavailable when the
+    // database cannot be reached (nothing is removed on a guess); unavailable too before async_start.
+    boost::asio::awaitable<result<sweep_report>> async_sweep();
 
     // True when the database answers, on a connection of its own: a busy job store or catalog does not
     // delay the answer.
     boost::asio::awaitable<bool> async_ping();
 
-    // How many jobs the store holds in each status.
-    boost::asio::awaitable<std::map<job_status, std::int64_t>> async_count_jobs();
+    // Jobs owned by `from` become `to`'s (an embedding program that renamed its owners, such as the HTTP
+    // layer's key owners of an earlier version); how many. Idempotent. unavailable as async_status.
+    boost::asio::awaitable<result<int>> async_rename_owner(std::string from, std::string to);
+
+    // How many jobs the store holds in each status; unavailable while the database cannot be reached.
+    boost::asio::awaitable<result<std::map<job_status, std::int64_t>>> async_count_jobs();
 
     // A page of the table under the same filters and columns as an export, keyset-paginated: rows with
     // key > after (all when nullopt), in key order, at most `limit`. Problems as async_create.
@@ -236,11 +248,12 @@ public:
     job_watch watch(const std::string& id);
     const engine_config& config() const;
 
-    // The finished file of a completed job (inside the data directory).
-    std::filesystem::path file_for(const std::string& id) const;
-    // Where a download of the completed `job` is sent instead, valid for `ttl`: a presigned URL of its
-    // object when its file is in object storage (--storage s3://); nullopt when the file is local.
-    std::optional<std::string> download_redirect(const job_info& job, std::chrono::seconds ttl) const;
+    // The finished export of the completed `job` (as async_status returned it), to send: its file opened
+    // (never through a symbolic link), or, in object storage, a presigned URL valid for `ttl`. Problems:
+    // conflict (the job is not completed), other_storage (its files are in a storage this instance does
+    // not use: another data directory or bucket), file_missing (its file is gone).
+    boost::asio::awaitable<result<export_download>> async_open_download(const job_info& job,
+                                                                        std::chrono::seconds ttl);
     // Why the object storage cannot be used right now (unreachable, the bucket refused), for /healthz;
     // nullopt when it answers, or when files are stored in the data directory.
     boost::asio::awaitable<std::optional<std::string>> async_storage_problem();

@@ -21,6 +21,8 @@ enum class errc {
     too_busy,      // the queue of waiting jobs is full; try again later
     too_many_jobs, // the caller has as many queued and running jobs as its quota allows
     insufficient_storage, // the data directory's file system has less free space than the guard wants
+    file_missing,  // a completed job's file is no longer where its record says
+    other_storage, // the job's files are in another storage (data directory or bucket) than this instance's
 };
 
 // The snake_case name of a code, as the HTTP API reports it (e.g. "invalid_value").

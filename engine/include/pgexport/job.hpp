@@ -38,6 +38,9 @@ struct job_info {
     std::optional<std::string> error;     // set once failed
     int attempts = 0;                    // failed attempts so far
     std::optional<std::string> instance; // the instance running it, while it runs
+    // Where its files are: the identity of a data directory or of an S3 bucket and prefix. Instances of
+    // that storage alone run the job and serve its file. nullopt for jobs of older versions.
+    std::optional<std::string> storage;
     std::optional<std::string> waiting;  // why a running job does not move on (the disk is short of space,
                                          // a throttle); known to the instance that runs it
     timestamp created_at;

@@ -13,19 +13,16 @@
 
 namespace pgexport::engine {
 
-namespace detail {
-class progress_subscription;
-}
-
 enum class watch_outcome {
     changed,   // the job changed (or may have) since the watch was made or the last wait returned
     timed_out, // nothing was noticed in time
     stopping,  // the engine shuts down: no more notices will come
 };
 
+class export_engine;
+
 class job_watch {
 public:
-    explicit job_watch(std::unique_ptr<detail::progress_subscription> subscription);
     job_watch(job_watch&&) noexcept;
     job_watch& operator=(job_watch&&) noexcept;
     ~job_watch();
@@ -36,7 +33,10 @@ public:
     boost::asio::awaitable<watch_outcome> async_wait(std::chrono::steady_clock::duration timeout);
 
 private:
-    std::unique_ptr<detail::progress_subscription> subscription_;
+    friend class export_engine; // export_engine::watch makes them
+    struct impl;
+    explicit job_watch(std::unique_ptr<impl> impl);
+    std::unique_ptr<impl> impl_;
 };
 
 } // namespace pgexport::engine

@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <exception>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ void set_log_sink(log_sink sink);
 
 // Logs one event through the sink.
 void log_event(std::string_view level, std::string_view event, boost::json::object fields = {});
+
+// Logs `event` at level error with `fields` and the message of the exception `e` holds, when it holds one:
+// the completion handler of a task (co_spawn) that must never end silently.
+void log_if_failed(const std::exception_ptr& e, std::string_view event, boost::json::object fields = {});
 
 // The default sink's line, without the newline: ts, level and event first, then the fields; numbers with
 // a fraction are plain decimals (3.265, never 3.265E0), rounded to microunits.

@@ -1,10 +1,12 @@
 #include "export/chunk_copier.hpp"
 
-#include "format/csv_row.hpp"
 #include "files/data_dir.hpp"
+#include "format/csv_row.hpp"
+#include "format/sql.hpp"
 #include "policy/job_policy.hpp"
 #include "protection/job_throttle.hpp"
-#include "format/sql.hpp"
+#include "storage/export_storage.hpp"
+#include "util/event.hpp"
 
 #include <pgexport/log.hpp>
 
@@ -19,13 +21,13 @@ namespace {
 // Appends the rows of a chunk: reads the key off each row and writes the rest. Over --max-rate it asks
 // for a drain, which waits: meanwhile the socket is not read.
 struct chunk_sink final : copy_sink {
-    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads, const export_request& r,
+    chunk_sink(file_writer& w, job_context& j, job_throttle& t, bool single, bool key_leads, const export_request& r,
                std::optional<std::size_t> s)
         : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads),
           jsonl(r.format == output_format::jsonl), delimiter(jsonl ? jsonl_delimiter : r.csv.delimiter), slice(s) {}
     bool consume(std::string_view row) override {
         ++count;
-        ++job.live_rows;
+        ++job.progress.live_rows;
         std::size_t written = 0;
         bool full = false;
         if (key_leads && !jsonl) {
@@ -61,12 +63,11 @@ struct chunk_sink final : copy_sink {
         // Written out before a rate wait too: the time is idle anyway, and status's bytes move smoothly.
         co_await writer.async_write_behind();
         job.set_live_bytes(slice, writer.size());
-        if (job.should_stop() || job.slice_failed)
-            throw stop_job{};
+        job.stop.throw_if_requested();
         co_await throttle.async_rate_wait();
     }
     file_writer& writer;
-    running_job& job;
+    job_context& job;
     job_throttle& throttle;
     bool single_column;
     bool key_leads;
@@ -94,9 +95,9 @@ struct pending_checkpoint {
 
 // The checkpoint: the chunk's bytes (already written) made durable, then the record that vouches for
 // them, under the lease. The job's committed state moves only when both succeeded.
-asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file_writer& writer,
+asio::awaitable<void> run_checkpoint(engine_state& state, std::shared_ptr<job_context> job, file_writer& writer,
                                      std::shared_ptr<pending_checkpoint> p, std::optional<std::size_t> slice,
-                                     slice_state progress) {
+                                     slice_state progress, part_uploader* uploader) {
     try {
         co_await writer.async_datasync();
         // A parallel job records every slice at once: this one as it stands now (durable since the
@@ -104,47 +105,52 @@ asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file
         std::vector<slice_state> sent_slices;
         std::vector<std::uint64_t> versions;
         if (slice) {
-            job.slices_sent.at(*slice) = progress;
-            ++job.slices_sent_version.at(*slice);
-            sent_slices = job.slices_sent;
-            versions = job.slices_sent_version;
+            job->slices.sent.at(*slice) = progress;
+            ++job->slices.sent_version.at(*slice);
+            sent_slices = job->slices.sent;
+            versions = job->slices.sent_version;
         }
-        auto checkpoint = [id = job.id(), owner = state.config.instance_id, token = job.token(), progress,
-                           sent_slices, attempts = job.attempts, parallel = slice.has_value()](job_repository& r) {
+        auto checkpoint = [progress, sent_slices, attempts = job->progress.attempts,
+                           parallel = slice.has_value()](job_repository& r, const job_fence::lease_name& l) {
             if (parallel)
-                return r.checkpoint_slices(id, owner, token, sent_slices, attempts);
-            return r.checkpoint(id, owner, token, progress.last, progress.rows, progress.bytes, attempts);
+                return r.checkpoint_slices(l.id, l.owner, l.token, sent_slices, attempts);
+            return r.checkpoint(l.id, l.owner, l.token, progress.last, progress.rows, progress.bytes, attempts);
         };
-        const auto sent = lease_tracker::clock::now();
-        p->outcome = co_await state.on_jobs(std::move(checkpoint));
-        job.lease_answered(p->outcome, sent);
-        if (p->outcome == lease_state::held && job.job.part_token != job.token()) {
-            // The first checkpoint of this lease: the previous lease's files are vouched for no more.
-            std::vector<std::filesystem::path> keep{state.part_path(job.id(), job.token())};
-            for (std::size_t k = 0; k < job.slices.size(); ++k)
-                keep.push_back(state.slice_path(job.id(), job.token(), k));
-            auto clean = [&state, id = job.id(), keep = std::move(keep)] { state.remove_part_files(id, keep); };
+        const bool held = co_await job->fence.async_write(std::move(checkpoint));
+        p->outcome = held ? lease_state::held : lease_state::lost;
+        if (held && job->job.part_token != job->token()) {
+            // The first checkpoint of this lease: the older leases' files are vouched for no more, and
+            // their holders can never record anything again (export/export_files.hpp).
+            auto clean = [&files = state.files, id = job->id(), token = job->token()] {
+                files.remove_older_leases(id, token);
+            };
             co_await async_offload(state.file_pool, std::move(clean));
         }
-        if (p->outcome == lease_state::held) {
+        if (held) {
             // What the metrics count: rows and bytes vouched for, so a chunk exported again after a failed
             // attempt is not counted twice.
-            const std::int64_t rows_before = job.rows;
-            const std::int64_t bytes_before = job.bytes;
+            job_progress& done = job->progress;
+            const std::int64_t rows_before = done.rows;
+            const std::int64_t bytes_before = done.bytes;
             if (slice) {
-                job.slices_held(sent_slices, versions);
+                job->slices.on_held(sent_slices, versions);
+                const slice_totals t = totals_of(job->slices.held);
+                done.rows = t.rows;
+                done.bytes = t.bytes;
+                done.last_id = watermark(job->slices.held);
+                job->job.slices = job->slices.held;
             } else {
-                job.last_id = progress.last;
-                job.rows = progress.rows;
-                job.bytes = progress.bytes;
-                if (job.uploader)
-                    job.uploader->vouched(progress.bytes);
+                done.last_id = progress.last;
+                done.rows = progress.rows;
+                done.bytes = progress.bytes;
+                if (uploader)
+                    uploader->vouched(progress.bytes);
             }
-            state.stats.rows_exported += job.rows - rows_before;
-            state.stats.bytes_written += job.bytes - bytes_before;
-            job.job.part_token = job.token();
-            job.consecutive_failures = 0;
-            state.progress->notify(job.id());
+            state.stats.rows_exported += done.rows - rows_before;
+            state.stats.bytes_written += done.bytes - bytes_before;
+            job->job.part_token = job->token();
+            done.consecutive_failures = 0;
+            state.progress->notify(job->id());
         }
     } catch (...) {
         p->error = std::current_exception();
@@ -160,16 +166,15 @@ asio::awaitable<void> await_checkpoint(std::shared_ptr<pending_checkpoint>& p) {
     auto finished = std::move(p);
     if (finished->error)
         std::rethrow_exception(finished->error);
-    if (finished->outcome != lease_state::held) // the job is marked to stop (lease_answered)
-        throw stop_job{};
+    if (finished->outcome != lease_state::held) // the fence asked the job to stop
+        throw boost::system::system_error(asio::error::operation_aborted);
 }
 
 // The free-space guard of a running job: while the data directory's file system has less free space than
 // min_free_disk, waits (backing off to 5 s, woken by a cancel or a shutdown) instead of writing on. The
 // wait is inside the attempt: it neither fails the job nor counts as a failed attempt. Logged once when
 // the wait starts and once when it ends; status shows it as "waiting".
-asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job,
-                                          std::unique_ptr<asio::steady_timer>& timer) {
+asio::awaitable<void> wait_for_free_space(engine_state& state, job_context& job) {
     const std::uint64_t min = state.config.min_free_disk;
     if (min == 0)
         co_return;
@@ -179,24 +184,23 @@ asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job,
         const auto free = co_await async_offload(state.file_pool, std::move(ask));
         if (!free || *free >= min)
             break;
-        if (!job.waiting) {
-            job.waiting = "the data directory has " + format_size(*free) + " free, less than --min-free-disk (" +
+        if (!job.waits.waiting) {
+            job.waits.waiting = "the data directory has " + format_size(*free) + " free, less than --min-free-disk (" +
                           format_size(min) + "); the export goes on when space is freed";
             log_event("warning", "job_waiting_for_disk",
-                      {{"job", job.id()}, {"free_bytes", *free}, {"min_free_bytes", min}, {"rows", job.rows}});
+                      {{"job", job.id()}, {"free_bytes", *free}, {"min_free_bytes", min}, {"rows", job.progress.rows}});
         }
-        timer = std::make_unique<asio::steady_timer>(
-            state.executor, decide_retry(backoff, failure_class::no_space, waits).delay);
+        // Cancelled with the job's work (its stop), like every wait here.
+        asio::steady_timer timer(state.executor, decide_retry(backoff, failure_class::no_space, waits).delay);
         boost::system::error_code ec;
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        timer.reset();
-        if (job.should_stop()) {
-            job.waiting.reset();
-            throw stop_job{};
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (job.stop.requested()) {
+            job.waits.waiting.reset();
+            job.stop.throw_if_requested();
         }
     }
-    if (job.waiting) {
-        job.waiting.reset();
+    if (job.waits.waiting) {
+        job.waits.waiting.reset();
         log_event("info", "job_disk_space_back", {{"job", job.id()}});
     }
 }
@@ -212,8 +216,9 @@ void record_chunk(engine_stats& stats, std::chrono::steady_clock::duration took)
 
 } // namespace
 
-asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_writer& writer,
-                                  async_connection& connection, std::optional<std::size_t> slice) {
+asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_writer& writer,
+                                  async_connection& connection, std::optional<std::size_t> slice,
+                                  part_uploader* uploader) {
     const export_request& request = job.job.info.request;
     const table_schema* found = state.find_schema(job.job.table);
     if (!found) // claims take only jobs of this instance's tables
@@ -227,9 +232,10 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
     std::exception_ptr failure;
     try {
         // One stream walks (.. fixed end] from the job's checkpoint; a slice its own range from its own.
-        slice_state progress = slice ? job.slices.at(*slice)
+        slice_state progress = slice ? job.slices.held.at(*slice)
                                      : slice_state{{std::nullopt, job.job.key_upper_bound.value_or(0)},
-                                                   job.last_id, job.rows, job.bytes, false};
+                                                   job.progress.last_id, job.progress.rows, job.progress.bytes,
+                                                   false};
         if (progress.bytes == 0 && slice.value_or(0) == 0) {
             // The start of the file, written again after any failure before the first checkpoint. A
             // parallel job's file starts with its first slice's.
@@ -240,18 +246,14 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
                 co_await connection.async_copy_out(*sql, header);
             }
         }
-        // A parallel job's slices share its --max-rate, each pausing on a timer of its own (its throttle's and
-        // its free-space waits: they never overlap).
-        job_throttle throttle(state, job, slice ? job.slices.size() : 1,
-                              slice ? job.slice_pauses.at(*slice) : job.pause);
-        std::unique_ptr<asio::steady_timer>& wait_timer = slice ? job.slice_pauses.at(*slice) : job.backoff;
+        // A parallel job's slices share its --max-rate.
+        job_throttle throttle(state, job.id(), job.waits, job.stop, slice ? job.slices.held.size() : 1);
         while (job.job.key_upper_bound && !progress.done) {
-            if (job.should_stop() || job.slice_failed)
-                throw stop_job{};
-            co_await wait_for_free_space(state, job, wait_timer);
+            job.stop.throw_if_requested();
+            co_await wait_for_free_space(state, job);
             // In object storage, at most about two parts of the file wait for the store on the local disk.
-            if (job.uploader && !slice)
-                co_await job.uploader->async_room();
+            if (uploader)
+                co_await uploader->async_room();
             chunk_sink sink(writer, job, throttle, single, leads, request, slice);
             const std::string sql = chunk_copy_sql(schema, request, progress.cursor(), progress.bounds.upper,
                                                    state.config.chunk_rows);
@@ -273,8 +275,11 @@ asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_wr
             progress.bytes = writer.size();
             progress.done = sink.count < state.config.chunk_rows;
             pending = std::make_shared<pending_checkpoint>(state.executor);
-            asio::co_spawn(state.executor, run_checkpoint(state, job, writer, pending, slice, progress),
-                           [](std::exception_ptr) {}); // run_checkpoint keeps its failure in `pending`
+            // Not bound to the job's stop: a checkpoint runs to its end, and every way out waits for it.
+            // run_checkpoint keeps its failure in `pending`.
+            asio::co_spawn(state.executor,
+                           run_checkpoint(state, job.shared_from_this(), writer, pending, slice, progress, uploader),
+                           [](std::exception_ptr) {});
             if (progress.done)
                 break;
             // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the

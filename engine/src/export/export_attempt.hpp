@@ -1,17 +1,20 @@
 #pragma once
-// One attempt of a claimed job, from its checkpoint to the recorded completion: the resume plan (this
-// lease's own partial file, copied from the previous lease's at a takeover), object storage's upload
-// prepared and fed while the file is written, one stream of rows or a parallel job's slices side by side
-// and their files joined, publishing, and the completion under the lease.
+// One attempt of a job: where it starts is decided from its record and the disk (a resume, a takeover of
+// the previous lease's file, a restart, or publishing what a lease recorded as the export), then one
+// stream of chunks or a parallel job's slices (export/slice_runner), then publishing (export/publisher).
+// Runs as a task bound to the job's stop: a stop cancels whatever it waits for.
 
 #include "runtime/engine_state.hpp"
+#include "runtime/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
+#include <memory>
+
 namespace pgexport::engine::detail {
 
-// Throws the attempt's failure (pg_error, unavailable_error, std::system_error...) for the job runner to
-// classify, stop_job when the job must stop.
-boost::asio::awaitable<void> export_attempt(engine_state& state, running_job& job);
+// Ends with operation_aborted when the job must stop (job->stop says why); throws pg_error,
+// std::system_error and unavailable_error as the database, the disk or the store fail.
+boost::asio::awaitable<void> export_attempt(engine_state& state, std::shared_ptr<job_context> job);
 
 } // namespace pgexport::engine::detail

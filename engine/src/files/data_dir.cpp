@@ -1,6 +1,9 @@
 #include "files/data_dir.hpp"
 
 #include <cerrno>
+#include <fstream>
+#include <random>
+#include <unistd.h>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -46,6 +49,56 @@ dir_mode_verdict prepare_data_dir(const fs::path& dir) {
              "), who could replace or remove export files; run chmod 700 " + name + " or choose another --data-dir");
     }
     return verdict;
+}
+
+namespace {
+
+std::string read_id(const fs::path& file) {
+    std::ifstream in(file);
+    std::string id;
+    std::getline(in, id);
+    return id;
+}
+
+bool plausible_id(const std::string& id) {
+    return id.size() >= 8 && id.size() <= 64 &&
+           id.find_first_not_of("0123456789abcdef-") == std::string::npos;
+}
+
+} // namespace
+
+std::string data_dir_id(const fs::path& dir) {
+    const fs::path file = dir / ".pgexport-id";
+    std::string id = read_id(file);
+    if (plausible_id(id))
+        return id;
+    std::error_code ec;
+    if (fs::exists(file, ec))
+        throw std::runtime_error("the data directory's id file " + file.string() +
+                                 " is unreadable; remove it only if no job of this directory is queued or running");
+    // Written whole under a name of our own, then linked: the link never replaces an id another instance
+    // wrote first, and nobody ever reads a half-written one.
+    std::random_device random;
+    char text[40];
+    std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%04x%08x", random(), random() & 0xffff,
+                  (random() & 0x0fff) | 0x4000, (random() & 0x3fff) | 0x8000, random() & 0xffff, random());
+    const fs::path temp = dir / (".pgexport-id." + std::to_string(::getpid()) + ".tmp");
+    {
+        std::ofstream out(temp, std::ios::trunc);
+        out << text << "\n";
+        out.flush();
+        if (!out)
+            throw std::runtime_error("cannot write " + temp.string());
+    }
+    const int linked = ::link(temp.c_str(), file.c_str());
+    const int link_errno = errno;
+    fs::remove(temp, ec);
+    if (linked != 0 && link_errno != EEXIST)
+        throw std::runtime_error("cannot create " + file.string() + ": " + std::strerror(link_errno));
+    id = read_id(file);
+    if (!plausible_id(id))
+        throw std::runtime_error("the data directory's id file " + file.string() + " is unreadable");
+    return id;
 }
 
 std::optional<std::uint64_t> free_space(const fs::path& dir) {

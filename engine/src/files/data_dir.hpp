@@ -25,6 +25,12 @@ dir_mode_verdict judge_dir_mode(mode_t mode);
 // (ok or readable_by_others), for the caller to log.
 dir_mode_verdict prepare_data_dir(const std::filesystem::path& dir);
 
+// The data directory's identity: the id in its file .pgexport-id, created with a random id when absent
+// (atomically: instances starting together on a shared directory all read the same one). Copied or
+// moved with the directory, it names the files' place whatever its path is on each host. Blocking;
+// throws std::runtime_error naming the file.
+std::string data_dir_id(const std::filesystem::path& dir);
+
 // Bytes that an unprivileged process may still write on `dir`'s file system (statvfs: f_bavail blocks of
 // f_frsize bytes); nullopt when statvfs fails.
 std::optional<std::uint64_t> free_space(const std::filesystem::path& dir);

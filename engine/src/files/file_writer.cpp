@@ -215,12 +215,6 @@ asio::awaitable<void> file_writer::async_datasync() {
     co_await async_offload(pool_, std::move(sync));
 }
 
-void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to) {
-    if (::rename(from.c_str(), to.c_str()) != 0)
-        throw_errno("cannot rename " + from.string() + " to", to);
-    fsync_directory(to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path());
-}
-
 namespace {
 
 struct fd_closer {
@@ -295,21 +289,15 @@ bool punch_hole(const std::filesystem::path& path, std::int64_t offset, std::int
     throw_errno("cannot free the uploaded bytes of", path);
 }
 
-void durable_publish(const std::filesystem::path& from, const std::filesystem::path& to) {
-    // link() never replaces: a final file that is there already was published by another holder of the
-    // job (a lease since taken over that finished all the same). The export is deterministic, so a file
-    // of the same length is the same file; anything else is replaced by ours, which the checkpoints vouch for.
+std::int64_t link_unless_exists(const std::filesystem::path& from, const std::filesystem::path& to) {
+    std::int64_t existing = -1;
     if (::link(from.c_str(), to.c_str()) != 0) {
         if (errno != EEXIST)
             throw_errno("cannot link " + from.string() + " to", to);
-        if (file_writer::length_of(to) != file_writer::length_of(from)) {
-            durable_rename(from, to);
-            return;
-        }
+        existing = file_writer::length_of(to);
     }
-    if (::unlink(from.c_str()) != 0 && errno != ENOENT)
-        throw_errno("cannot remove", from);
     fsync_directory(to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path());
+    return existing;
 }
 
 } // namespace pgexport::engine::detail

@@ -84,9 +84,6 @@ private:
 // close. Throws std::system_error naming the file (EMFILE and ENFILE included: the caller's retry).
 int open_private(const std::filesystem::path& path, int flags);
 
-// Renames `from` to `to` and fsyncs their directory, so the rename survives a crash.
-void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to);
-
 // Writes the first `bytes` bytes of `from` to a new file `to` (replacing it) and fdatasyncs it, but its
 // first `hole` bytes, which stay a hole (they are in object storage already, and `from` may no longer hold
 // them). Throws std::system_error, also when `from` is shorter.
@@ -103,8 +100,9 @@ void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t
 // length stays. False when the file system cannot (the bytes stay on disk). Throws std::system_error.
 bool punch_hole(const std::filesystem::path& path, std::int64_t offset, std::int64_t length);
 
-// Gives `from` the name `to` without ever replacing a finished file of the same length, then fsyncs the
-// directory. Blocking.
-void durable_publish(const std::filesystem::path& from, const std::filesystem::path& to);
+// Gives the file `from` the name `to` too (link(2)), never replacing a file named `to`, then fsyncs the
+// directory. Returns -1 when the link was made, else the length of the file that was there already
+// (which is left as it is). Blocking; throws std::system_error.
+std::int64_t link_unless_exists(const std::filesystem::path& from, const std::filesystem::path& to);
 
 } // namespace pgexport::engine::detail

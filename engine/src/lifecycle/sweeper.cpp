@@ -1,5 +1,7 @@
 #include "lifecycle/sweeper.hpp"
 
+#include "storage/export_storage.hpp"
+
 #include "policy/sweep_policy.hpp"
 
 #include <pgexport/log.hpp>
@@ -59,8 +61,7 @@ std::int64_t remove_files(const std::vector<fs::path>& paths) {
 void sweeper::start() {
     stopped_ = std::make_shared<event>(state_.executor);
     asio::co_spawn(state_.executor, loop(), [stopped = stopped_](std::exception_ptr e) {
-        if (e)
-            log_event("error", "sweeper_crashed", {});
+        log_if_failed(e, "sweeper_crashed");
         stopped->set();
     });
 }
@@ -117,7 +118,7 @@ asio::awaitable<void> sweeper::async_expire(sweep_report& report) {
         std::vector<fs::path> files;
         for (const std::string& id : ids) {
             state_.forget(id);
-            files.push_back(state_.final_path(id));
+            files.push_back(state_.files.final(id));
             log_event("info", "job_expired", {{"job", id}});
         }
         report.jobs_expired += static_cast<std::int64_t>(ids.size());

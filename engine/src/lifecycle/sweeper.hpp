@@ -13,6 +13,7 @@
 // on a guess. Runs on the engine's executor; its statements on the queue thread, its file work on the pool.
 
 #include "runtime/engine_state.hpp"
+#include "util/event.hpp"
 
 #include <pgexport/engine.hpp>
 

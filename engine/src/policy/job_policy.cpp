@@ -1,5 +1,7 @@
 #include "policy/job_policy.hpp"
 
+#include "policy/sqlstate.hpp"
+
 #include <algorithm>
 #include <cerrno>
 
@@ -23,20 +25,15 @@ resume_plan plan_resume(const checkpoint_facts& checkpoint, const disk_facts& di
 }
 
 failure_class classify_sqlstate(std::string_view s) {
-    if (s.empty())
-        return failure_class::unavailable; // no answer: the connection failed or was lost
-    if (s.starts_with("08"))             // connection exception
+    switch (classify(s)) {
+    case sqlstate_class::connection:
         return failure_class::unavailable;
-    if (s == "57P01" || s == "57P02" || s == "57P03") // admin shutdown, crash shutdown, cannot connect now
-        return failure_class::unavailable;
-    if (s == "53300") // too many connections: the server is there but full for now
-        return failure_class::unavailable;
-    if (s.starts_with("53")) // insufficient resources: disk full, out of memory on the server
+    case sqlstate_class::transient:
+    case sqlstate_class::conflict:
         return failure_class::transient;
-    if (s == "40001" || s == "40P01") // serialization failure (a standby's conflict), deadlock
-        return failure_class::transient;
-    if (s == "57014") // canceled: the statement timeout, or a cancel request
-        return failure_class::transient;
+    case sqlstate_class::permanent:
+        return failure_class::permanent;
+    }
     return failure_class::permanent;
 }
 
@@ -100,6 +97,10 @@ std::string_view to_string(lease_verdict v) {
 
 std::chrono::milliseconds lease_tracker::renewal_interval() const {
     return std::clamp(length_ / 3, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
+}
+
+std::chrono::milliseconds lease_tracker::margin() const {
+    return std::max(length_ / 4, std::chrono::milliseconds(1));
 }
 
 lease_verdict lease_tracker::answered(lease_state found, clock::time_point sent_at) {

@@ -48,8 +48,8 @@ enum class failure_class {
     permanent,   // will not pass by trying again (bad SQL, a full or read-only disk): fail the job
 };
 
-// A PostgreSQL error by its SQLSTATE; an empty SQLSTATE means no server answered (the connection
-// failed or was lost).
+// A PostgreSQL error by its SQLSTATE (policy/sqlstate.hpp's classes: connection is unavailable, transient
+// and conflict are transient, permanent permanent); an empty SQLSTATE means no server answered.
 failure_class classify_sqlstate(std::string_view sqlstate);
 
 // A file-system error by its errno value.
@@ -114,6 +114,15 @@ public:
 
     lease_verdict at(clock::time_point now) const;
     clock::time_point confirmed_until() const { return confirmed_until_; }
+
+    // The holder's own deadline for side effects (files, uploads): a safety margin (a quarter of the
+    // lease) before the lease could run out, counted on this process's monotonic clock from the last
+    // write the job store confirmed. Past it without a new confirmation, the holder stops touching files
+    // until a renewal proves the lease again. The margin covers the time a stop takes to end the work
+    // in flight (a write of at most a buffer, a cancelled socket wait) and any difference in the rates of
+    // this clock and the database's.
+    clock::time_point work_deadline() const { return confirmed_until_ - margin(); }
+    std::chrono::milliseconds margin() const;
 
 private:
     std::chrono::milliseconds length_;

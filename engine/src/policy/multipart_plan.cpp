@@ -108,7 +108,7 @@ std::vector<uploaded_part> multipart_plan::reconcile(const std::vector<uploaded_
 upload_decision decide_upload(std::int64_t recorded, std::int64_t kept, bool gone, std::optional<std::int64_t> object,
                               std::int64_t checkpoint, bool streaming) {
     // The upload is completed only once every byte is in a part: an object of the recorded parts' length
-    // under the job's key is this export (it is deterministic), as durable_publish judges a finished file.
+    // under the job's key is this export (it is deterministic), as a finished file found by link_unless_exists is judged.
     if (recorded > 0 && object == recorded)
         return {upload_action::completed};
     // The parts go on from the checkpoint's bytes only: past them a resumed export may write other bytes

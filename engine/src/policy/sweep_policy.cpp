@@ -51,6 +51,8 @@ std::optional<export_file_name> parse_export_file_name(std::string_view name) {
     if (!middle.empty() && !(middle.front() == '.' && is_token(middle.substr(1))))
         return std::nullopt;
     file.kind = export_file_kind::partial;
+    if (!middle.empty())
+        file.token = std::stoll(std::string(middle.substr(1)));
     return file;
 }
 

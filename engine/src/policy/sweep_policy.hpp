@@ -20,6 +20,8 @@ enum class export_file_kind {
 struct export_file_name {
     std::string job_id; // a lower-case UUID
     export_file_kind kind = export_file_kind::finished;
+    // A partial file's lease token: nullopt for version 1's <job>.csv.part (older than any lease).
+    std::optional<std::int64_t> token{};
 };
 
 // The job and kind of a file the engine writes, or nullopt for any other name: the data directory may hold

@@ -2,6 +2,10 @@
 
 #include <pgexport/log.hpp>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -37,9 +41,9 @@ std::string format_rate(double bytes_per_second) {
 
 } // namespace
 
-job_throttle::job_throttle(engine_state& state, running_job& job, std::size_t share,
-                           std::unique_ptr<asio::steady_timer>& pause)
-    : state_(state), job_(job), pause_(pause) {
+job_throttle::job_throttle(engine_state& state, std::string job_id, job_waits& waits, const job_stop& stop,
+                           std::size_t share)
+    : state_(state), job_id_(std::move(job_id)), waits_(waits), stop_(stop) {
     if (state.config.max_rate && *state.config.max_rate > 0) {
         const double rate = static_cast<double>(*state.config.max_rate) / static_cast<double>(std::max<std::size_t>(share, 1));
         bucket_.emplace(rate, default_burst(rate), clock::now());
@@ -54,35 +58,30 @@ job_throttle::job_throttle(engine_state& state, running_job& job, std::size_t sh
 
 job_throttle::waiting_scope::waiting_scope(job_throttle& t, cause c, std::string reason)
     : throttle(t), why(c), start(clock::now()) {
-    throttle.job_.waiting = std::move(reason);
+    throttle.waits_.waiting = std::move(reason);
 }
 
 job_throttle::waiting_scope::~waiting_scope() {
     const auto took = clock::now() - start;
     const double seconds = std::chrono::duration<double>(took).count();
-    throttle.job_.waiting.reset();
+    throttle.waits_.waiting.reset();
     if (why == cause::max_rate) {
         throttle.rate_waited_ += took;
-        throttle.job_.throttled.max_rate += seconds;
+        throttle.waits_.throttled.max_rate += seconds;
         throttle.state_.stats.throttled_seconds_max_rate += seconds;
     } else {
-        throttle.job_.throttled.gentle += seconds;
+        throttle.waits_.throttled.gentle += seconds;
         throttle.state_.stats.throttled_seconds_gentle += seconds;
     }
 }
 
 asio::awaitable<void> job_throttle::async_sleep(clock::duration d) {
-    // The flags are set before interrupt() cancels the timer: looking first catches a cancel that came
-    // while no wait was pending.
-    if (job_.should_stop())
-        throw stop_job{};
-    if (!pause_)
-        pause_ = std::make_unique<asio::steady_timer>(state_.executor);
-    pause_->expires_after(d);
+    // Looking first catches a stop that came while no wait could be cancelled.
+    stop_.throw_if_requested();
+    asio::steady_timer pause(state_.executor, d);
     boost::system::error_code ec;
-    co_await pause_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (job_.should_stop())
-        throw stop_job{};
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    stop_.throw_if_requested();
 }
 
 asio::awaitable<void> job_throttle::async_rate_wait() {
@@ -122,7 +121,7 @@ asio::awaitable<void> job_throttle::async_between_chunks(async_connection& conne
     if (decision.pause <= clock::duration::zero()) {
         if (paused_last_chunk_)
             log_event("info", "gentle_resumed",
-                      {{"job", job_.id()},
+                      {{"job", job_id_},
                        {"paused_seconds", std::chrono::duration<double>(paused_in_row_).count()},
                        {"sessions", gentle_->average_sessions()}});
         paused_last_chunk_ = false;
@@ -130,7 +129,7 @@ asio::awaitable<void> job_throttle::async_between_chunks(async_connection& conne
         co_return;
     }
     if (!paused_last_chunk_)
-        log_event("info", "gentle_paused", {{"job", job_.id()}, {"reason", decision.reason}});
+        log_event("info", "gentle_paused", {{"job", job_id_}, {"reason", decision.reason}});
     paused_last_chunk_ = true;
     const auto start = clock::now();
     const auto until = start + decision.pause;
@@ -145,7 +144,7 @@ asio::awaitable<void> job_throttle::async_between_chunks(async_connection& conne
             const load_sample again = co_await async_sample(connection);
             if (gentle_->resume_now(again))
                 break;
-            job_.waiting = gentle_->reason();
+            waits_.waiting = gentle_->reason();
         }
     }
     paused_in_row_ += clock::now() - start;

@@ -2,15 +2,16 @@
 // What holds a job back on purpose: --max-rate inside a chunk (the chunk's sink stops reading the
 // database's socket while the job is over its rate: backpressure, nothing is buffered) and --gentle
 // between chunks (a pause while the database is busy). The decisions are the pure token_bucket and
-// load_throttle; this drives them on the engine's executor. Every wait is on the job's pause timer, which
-// running_job::interrupt() cancels, so a cancel or a shutdown ends a wait at once; the job runner keeps
-// renewing the lease meanwhile. While a job waits, its status says why ("waiting"), and the time is
+// load_throttle; this drives them on the engine's executor. Every wait is cancelled with the job's work
+// (job_stop: the coroutine's cancellation slot), so a cancel or a shutdown ends a wait at once; the lease
+// keeper renews the lease meanwhile. While a job waits, its status says why ("waiting"), and the time is
 // counted for the job and in the metrics.
 // A wait for a streaming replica to catch up (--replica) belongs here as well: before each chunk.
 
-#include "runtime/engine_state.hpp"
 #include "policy/load_throttle.hpp"
 #include "policy/token_bucket.hpp"
+#include "runtime/engine_state.hpp"
+#include "runtime/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -23,17 +24,16 @@ class job_throttle {
 public:
     using clock = std::chrono::steady_clock;
 
-    // For one attempt of `job`, with the engine's --max-rate and --gentle (either may be off). A parallel
-    // job's slice has a throttle of its own with a `share` of the job's rate (1 / the slices) and its own
-    // `pause` timer (one of running_job's, so that interrupt() cancels it).
-    job_throttle(engine_state& state, running_job& job, std::size_t share,
-                 std::unique_ptr<boost::asio::steady_timer>& pause);
+    // For one attempt of job `job_id`, with the engine's --max-rate and --gentle (either may be off);
+    // `waits` is where the job says why it waits. A parallel job's slice has a throttle of its own with a
+    // `share` of the job's rate (1 / the slices).
+    job_throttle(engine_state& state, std::string job_id, job_waits& waits, const job_stop& stop, std::size_t share);
 
     // Counts `n` bytes written to the file against --max-rate. True when the job is over its rate: the
     // caller must await async_rate_wait() before it reads more rows.
     bool take(std::size_t n) noexcept { return bucket_ && bucket_->take(n); }
 
-    // Waits until the job is within its rate again (at once when it is). Throws stop_job when the job must
+    // Waits until the job is within its rate again (at once when it is). Throws operation_aborted when the job must
     // stop (cancelled, lease lost, shutting down).
     boost::asio::awaitable<void> async_rate_wait();
 
@@ -61,8 +61,9 @@ private:
     };
 
     engine_state& state_;
-    running_job& job_;
-    std::unique_ptr<boost::asio::steady_timer>& pause_;
+    std::string job_id_;
+    job_waits& waits_;
+    const job_stop& stop_;
     std::optional<token_bucket> bucket_;
     std::optional<load_throttle> gentle_;
     std::string rate_reason_;

@@ -5,6 +5,10 @@
 
 #include <pgexport/log.hpp>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace asio = boost::asio;
 
 namespace pgexport::engine::detail {
@@ -27,9 +31,8 @@ replica_facts read_facts(const PGresult* r) {
 
 } // namespace
 
-asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& job,
-                                             async_connection& connection,
-                                             std::unique_ptr<asio::steady_timer>& timer) {
+asio::awaitable<void> async_wait_for_replica(engine_state& state, job_context& job,
+                                             async_connection& connection) {
     if (!state.config.replica_url)
         co_return;
     if (!job.job.wal_lsn) {
@@ -54,27 +57,25 @@ asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& j
             log_event("warning", "job_waiting_for_replica",
                       {{"job", job.id()}, {"wal_lsn", *job.job.wal_lsn}, {"reason", verdict.waiting}});
         waited = true;
-        job.waiting = verdict.waiting;
-        if (job.should_stop()) { // a cancel that came while nothing could be interrupted
-            job.waiting.reset();
-            throw stop_job{};
+        job.waits.waiting = verdict.waiting;
+        if (job.stop.requested()) { // a stop that came while nothing could be cancelled
+            job.waits.waiting.reset();
+            job.stop.throw_if_requested();
         }
         const auto before = clock::now();
-        timer = std::make_unique<asio::steady_timer>(
-            state.executor, decide_retry(backoff, failure_class::unavailable, waits).delay);
+        asio::steady_timer timer(state.executor, decide_retry(backoff, failure_class::unavailable, waits).delay);
         boost::system::error_code ec;
-        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        timer.reset();
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         const double seconds = std::chrono::duration<double>(clock::now() - before).count();
-        job.throttled.replica += seconds;
+        job.waits.throttled.replica += seconds;
         state.stats.replica_wait_seconds += seconds;
-        if (job.should_stop()) {
-            job.waiting.reset();
-            throw stop_job{};
+        if (job.stop.requested()) {
+            job.waits.waiting.reset();
+            job.stop.throw_if_requested();
         }
     }
     if (waited) {
-        job.waiting.reset();
+        job.waits.waiting.reset();
         log_event("info", "replica_caught_up",
                   {{"job", job.id()},
                    {"waited_seconds", std::chrono::duration<double>(clock::now() - started).count()}});

@@ -1,9 +1,10 @@
 #pragma once
 // --replica: the wait before a job reads rows from a streaming standby. The decision is the core's
-// judge_replica; this asks the standby and waits on the job's timer, so that a cancel or a shutdown ends
-// the wait at once while the job runner keeps renewing the lease.
+// judge_replica; this asks the standby and waits, cancelled with the job's work, so that a cancel or a
+// shutdown ends the wait at once while the lease keeper keeps renewing the lease.
 
 #include "runtime/engine_state.hpp"
+#include "runtime/job_context.hpp"
 #include "store/pg.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -16,11 +17,9 @@ namespace pgexport::engine::detail {
 // recorded no position (created before it was recorded) takes the primary's position now: later is safe.
 // Called after every connect: on one server replay only moves forward, so a connection that passed once
 // stays past; a new connection may reach another server (a rebuilt standby, a proxy) and is asked again.
-// Throws stop_job when the job must stop, pg_error when the standby fails. Waits on `timer` (the job's
-// backoff timer, or a parallel job's slice's own: one of running_job's, which interrupt() cancels).
-boost::asio::awaitable<void> async_wait_for_replica(engine_state& state, running_job& job,
-                                                    async_connection& connection,
-                                                    std::unique_ptr<boost::asio::steady_timer>& timer);
+// Ends with operation_aborted when the job must stop, pg_error when the standby fails.
+boost::asio::awaitable<void> async_wait_for_replica(engine_state& state, job_context& job,
+                                                    async_connection& connection);
 
 // At start-up, with --replica (nothing without): the server must be a standby (in recovery) of
 // --database's cluster (the same system identifier, when the role may read it), and every served table

@@ -70,32 +70,16 @@ asio::awaitable<job_lookup::jobs> job_lookup::fetch_list(owner_filter owner, int
 }
 
 std::optional<job_info> job_lookup::running_here(const std::string& id) const {
-    auto it = state_.running.find(id);
-    if (it == state_.running.end() || it->second->cancel_requested || it->second->lease_lost)
+    // Not one that is stopping because it was cancelled or taken over: its record says what it is now.
+    const auto job = state_.running.find(id);
+    if (!job || job->stop.cause() == stop_cause::cancelled || job->stop.cause() == stop_cause::lease_lost)
         return std::nullopt;
-    const running_job& j = *it->second;
-    job_info info = j.job.info;
-    info.status = job_status::running;
-    info.last_processed_id = j.last_id;
-    info.rows_exported = std::max(j.rows, j.live_rows);
-    info.bytes_written = std::max(j.bytes, j.live_bytes);
-    info.attempts = j.attempts;
-    info.instance = state_.config.instance_id;
-    info.waiting = j.waiting;
-    info.throttled = j.throttled;
-    return info;
+    return job->live_info(state_.config.instance_id);
 }
 
 void job_lookup::apply_live(job_info& info) const {
-    auto it = state_.running.find(info.id);
-    if (it == state_.running.end() || info.status != job_status::running)
-        return;
-    info.rows_exported = std::max(info.rows_exported, it->second->live_rows);
-    info.bytes_written = std::max(info.bytes_written, it->second->live_bytes);
-    if (it->second->last_id)
-        info.last_processed_id = it->second->last_id;
-    info.waiting = it->second->waiting;
-    info.throttled = it->second->throttled;
+    if (const auto job = state_.running.find(info.id))
+        job->apply_live(info);
 }
 
 job_info& job_lookup::with_expiry(job_info& info) const {

@@ -4,7 +4,9 @@
 
 #include <pgexport/log.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 
 namespace asio = boost::asio;
 
@@ -14,15 +16,14 @@ void scheduler::start() {
     stopped_ = std::make_shared<event>(state_.executor);
     listener_stopped_ = std::make_shared<event>(state_.executor);
     asio::co_spawn(state_.executor, claim_loop(), [stopped = stopped_](std::exception_ptr e) {
-        if (e)
-            log_event("error", "scheduler_crashed", {});
+        log_if_failed(e, "scheduler_crashed");
         stopped->set();
     });
-    asio::co_spawn(state_.executor, listen_loop(), [stopped = listener_stopped_](std::exception_ptr e) {
-        if (e)
-            log_event("error", "listener_crashed", {});
-        stopped->set();
-    });
+    asio::co_spawn(state_.executor, listen_loop(),
+                   asio::bind_cancellation_slot(listener_stop_.slot(), [stopped = listener_stopped_](std::exception_ptr e) {
+                       log_if_failed(e, "listener_crashed");
+                       stopped->set();
+                   }));
 }
 
 void scheduler::wake() {
@@ -31,35 +32,40 @@ void scheduler::wake() {
 }
 
 void scheduler::launch(stored_job claimed, lease_tracker::clock::time_point claimed_at) {
-    auto job = std::make_shared<running_job>();
-    job->job = std::move(claimed);
-    job->lease = lease_tracker(state_.config.lease, claimed_at);
-    const job_info& info = job->job.info;
-    job->last_id = info.last_processed_id;
-    job->rows = info.rows_exported;
-    job->bytes = info.bytes_written;
-    job->attempts = info.attempts;
-    if (job->parallel())
-        job->load_slices();
-    job->job.info.instance = state_.config.instance_id;
-    job->done = std::make_unique<event>(state_.executor);
-    state_.running[info.id] = job;
-    state_.progress->notify(info.id);
-    asio::co_spawn(state_.executor, run_job(state_, job), [this, job](std::exception_ptr e) {
-        if (e)
-            log_event("error", "job_crashed", {{"job", job->id()}});
-        state_.running.erase(job->id());
-        if (job->job.info.status != job_status::running) {
-            job->job.info.instance.reset();
-            job->job.info.rows_exported = job->rows;
-            job->job.info.bytes_written = job->bytes;
-            job->job.info.last_processed_id = job->last_id;
-            job->job.info.attempts = job->attempts;
+    claimed.info.instance = state_.config.instance_id;
+    auto job = std::make_shared<job_context>(std::move(claimed), state_.store, state_.config.instance_id,
+                                             state_.config.lease, claimed_at);
+    if (!state_.running.add(job)) {
+        // Never: claims leave out the jobs this instance runs. Should one come, the old run ends first;
+        // this claim's lease runs out unrenewed and the job is claimed again.
+        log_event("error", "job_claimed_twice", {{"job", job->id()}, {"token", job->token()}});
+        return;
+    }
+    auto ended = std::make_shared<event>(state_.executor);
+    ended_[job->id()] = ended;
+    state_.progress->notify(job->id());
+    asio::co_spawn(state_.executor, run_job(state_, job), [this, job, ended](std::exception_ptr e) {
+        log_if_failed(e, "job_crashed", {{"job", job->id()}});
+        state_.running.remove(job);
+        if (auto it = ended_.find(job->id()); it != ended_.end() && it->second == ended)
+            ended_.erase(it);
+        job_info& info = job->job.info;
+        if (info.status != job_status::running) {
+            info.instance.reset();
+            info.rows_exported = job->progress.rows;
+            info.bytes_written = job->progress.bytes;
+            info.last_processed_id = job->progress.last_id;
+            info.attempts = job->progress.attempts;
         }
-        job->done->set();
+        ended->set();
         state_.progress->notify(job->id());
         wake();
     });
+}
+
+void scheduler::stop_job(const std::string& id, stop_cause cause) {
+    if (auto job = state_.running.find(id))
+        job->stop.request(cause);
 }
 
 asio::awaitable<void> scheduler::claim_loop() {
@@ -67,8 +73,9 @@ asio::awaitable<void> scheduler::claim_loop() {
         bool claimed = false;
         if (state_.running.size() < static_cast<std::size_t>(std::max(1, state_.config.max_concurrent))) {
             try {
-                auto claim = [owner = state_.config.instance_id, tables = state_.tables()](job_repository& r) {
-                    return r.claim(owner, tables);
+                auto claim = [owner = state_.config.instance_id, tables = state_.tables(),
+                              storage = state_.storage_id, running = state_.running.ids()](job_repository& r) {
+                    return r.claim(owner, tables, storage, running);
                 };
                 const auto sent = lease_tracker::clock::now();
                 auto job = co_await state_.on_jobs(std::move(claim));
@@ -102,15 +109,12 @@ asio::awaitable<void> scheduler::claim_loop() {
 
 asio::awaitable<void> scheduler::listen_loop() {
     // Other instances' new jobs arrive as notifications: an idle instance claims them at once instead of
-    // at its next poll. Without the listener (the database away), polling alone finds them.
+    // at its next poll. Without the listener (the database away), polling alone finds them. Bound to
+    // listener_stop_: async_stop cancels whatever it waits for.
+    co_await asio::this_coro::throw_if_cancelled(false);
     while (!state_.stopping) {
         try {
             async_connection connection(state_.executor);
-            listener_ = &connection;
-            struct unlink {
-                async_connection*& l;
-                ~unlink() { l = nullptr; }
-            } unlink_listener{listener_};
             co_await connection.async_connect(state_.config.database_url, std::chrono::milliseconds(0),
                                               state_.config.connect_timeout);
             co_await connection.async_exec("LISTEN pgexport_jobs");
@@ -123,27 +127,22 @@ asio::awaitable<void> scheduler::listen_loop() {
             if (state_.stopping)
                 break;
         }
-        listener_backoff_ = std::make_unique<asio::steady_timer>(state_.executor, std::chrono::seconds(2));
+        asio::steady_timer backoff(state_.executor, std::chrono::seconds(2));
         boost::system::error_code ec;
-        co_await listener_backoff_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        listener_backoff_.reset();
+        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
 }
 
 asio::awaitable<void> scheduler::async_stop() {
     state_.stopping = true;
     wake(); // also when the claim loop is not waiting yet: it looks at the flag before it waits
-    if (listener_)
-        listener_->cancel();
-    if (listener_backoff_)
-        listener_backoff_->cancel();
-    auto jobs = state_.running;
-    for (auto& [id, job] : jobs) {
-        job->stop_requested = true;
-        job->interrupt();
-    }
-    for (auto& [id, job] : jobs)
-        co_await job->done->async_wait();
+    listener_stop_.emit(asio::cancellation_type::terminal);
+    const auto jobs = state_.running.all();
+    for (const auto& job : jobs)
+        job->stop.request(stop_cause::shutdown);
+    const auto runs = ended_;
+    for (const auto& [id, ended] : runs)
+        co_await ended->async_wait();
     if (stopped_)
         co_await stopped_->async_wait();
     if (listener_stopped_)

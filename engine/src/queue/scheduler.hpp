@@ -5,9 +5,15 @@
 // notification other instances send with theirs (LISTEN pgexport_jobs); polls as a fallback.
 
 #include "runtime/engine_state.hpp"
+#include "util/event.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
 
 namespace pgexport::engine::detail {
 
@@ -22,6 +28,8 @@ public:
     // Claims nothing more; stops every running job (each stays resumable, its lease released) and waits
     // until all have stopped.
     boost::asio::awaitable<void> async_stop();
+    // Asks the job to stop for `cause` when it runs here (a cancel through this instance).
+    void stop_job(const std::string& id, stop_cause cause);
 
 private:
     boost::asio::awaitable<void> claim_loop();
@@ -29,13 +37,15 @@ private:
     // `claimed_at`: when the claim was sent (the lease is counted from then).
     void launch(stored_job job, lease_tracker::clock::time_point claimed_at);
 
+    // Each run's end, for async_stop.
+    std::map<std::string, std::shared_ptr<event>> ended_;
+
     engine_state& state_;
     boost::asio::steady_timer timer_;
     bool wake_pending_ = false;
     std::shared_ptr<event> stopped_;
     std::shared_ptr<event> listener_stopped_;
-    async_connection* listener_ = nullptr;
-    std::unique_ptr<boost::asio::steady_timer> listener_backoff_;
+    boost::asio::cancellation_signal listener_stop_;
 };
 
 } // namespace pgexport::engine::detail

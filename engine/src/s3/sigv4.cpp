@@ -1,6 +1,6 @@
 #include "s3/sigv4.hpp"
 
-#include "util/hmac.hpp"
+#include <pgexport/shared/hmac.hpp>
 
 #include <algorithm>
 #include <array>

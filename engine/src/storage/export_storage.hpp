@@ -1,14 +1,23 @@
 #pragma once
-// Where finished exports go. The data directory (the default) or S3-compatible object storage
-// (--storage s3://); the job runner, the sweeper, deletes and downloads see only this interface. Either
-// way a job writes its partial file in the data directory; publishing makes it the finished export. In
-// object storage a single-stream job's file is uploaded while it is written (a part_uploader), and the
-// bytes in the store leave the local disk (a hole is punched where they were).
+// Where finished exports go: the data directory (the default) or S3-compatible object storage
+// (--storage s3://). The attempt, the sweeper, deletes and downloads see only this interface. Either way a
+// job writes its partial files in the data directory; publishing (policy/publish_plan.hpp) makes the
+// recorded bytes the finished export. In object storage a single-stream job's file is uploaded while it
+// is written (a part_uploader), and the bytes in the store leave the local disk (a hole is punched).
+// Every change to the store that others could see (completing an upload, aborting one) happens only after
+// the job's record vouches for it under the lease: completing after `publishing` was recorded, aborting
+// after the job's end (failed, cancelled) was.
+
+#include "files/export_files.hpp"
+#include "runtime/job_context.hpp"
+#include "store/job_store.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/job.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -19,8 +28,13 @@
 
 namespace pgexport::engine::detail {
 
-struct engine_state;
-struct running_job;
+// What a store needs of the engine.
+struct storage_services {
+    boost::asio::any_io_executor executor;
+    boost::asio::thread_pool& file_pool;
+    job_store& store;
+    const export_files& files;
+};
 
 // Sends a single-stream job's file to the store while the export writes it: a part as soon as a checkpoint
 // vouches for its bytes, recorded in the job's checkpoint, then its bytes dropped from the local file.
@@ -31,12 +45,9 @@ public:
     // A checkpoint recorded (under the lease) that the file's first `bytes` bytes are durable.
     virtual void vouched(std::int64_t bytes) = 0;
     // Waits while two parts or more that checkpoints vouched for are not in the store yet: the export's
-    // backpressure (the local disk holds those, plus what was written since the last checkpoint). Depends
-    // on no checkpoint to come, only on the uploader. Rethrows the uploader's failure (the attempt fails
-    // with it: unavailable_error makes the job wait). Returns at once when the job is to stop.
+    // backpressure. Rethrows the uploader's failure (the attempt fails with it: unavailable_error makes the
+    // job wait). Returns at once when the job is to stop; cancelled with the job's work.
     virtual boost::asio::awaitable<void> async_room() = 0;
-    // The job is to stop: wakes whoever waits for room. The part in flight runs to its end.
-    virtual void interrupt() = 0;
     // Stops after the part in flight and waits for it. Never throws: publishing sends what is left.
     virtual boost::asio::awaitable<void> async_close() = 0;
 };
@@ -45,37 +56,52 @@ public:
 struct stored_prefix {
     std::int64_t bytes = 0; // the file's first bytes already in the store: the local file may have a hole there
     bool lost = false;      // the store lost bytes that the local file no longer holds: export from the start
-    // The finished export is in the store already (an attempt completed the upload, then stopped before
-    // the completion was recorded): what the job records as its file path. The job just completes.
+    // The finished export is in the store already, with no publishing record: an upload completed by a
+    // version that recorded none. What the job records as its file path; the job just completes.
     std::optional<std::string> published{};
+};
+
+// For a job whose record says `publishing`: what the store holds (publish_facts' store half).
+struct published_facts {
+    std::int64_t published_bytes = -1; // the finished export's length, -1 when it is not there
+    bool upload_recorded = false;      // object storage: the recorded upload holds every byte
 };
 
 class export_storage {
 public:
     virtual ~export_storage() = default;
 
-    // Before an attempt writes: the job's upload as its checkpoint recorded it, checked with the store
-    // (the parts it still has), or a new one, recorded at once. `bytes`: the checkpoint's length, where
-    // the attempt goes on (-1 when not known: a parallel job, whose file exists only once assembled).
+    // Before an attempt writes: the job's upload as its checkpoint recorded it, checked with the store (the
+    // parts it still has), or a new one, recorded at once. `bytes`: the checkpoint's length, where the
+    // attempt goes on (-1 when not known: a parallel job, whose file exists only once assembled).
     // `streaming`: the local file of this job may have holes where recorded parts were. Throws as
-    // async_publish.
-    virtual boost::asio::awaitable<stored_prefix> async_prepare(running_job& job, std::int64_t bytes,
+    // async_stage.
+    virtual boost::asio::awaitable<stored_prefix> async_prepare(job_context& job, std::int64_t bytes,
                                                                 bool streaming) = 0;
-    // For a single-stream job whose checkpoint is `bytes` long, after async_prepare: uploads `file`
-    // while it is written (nullptr: the store takes the file only when it is published).
-    virtual std::unique_ptr<part_uploader> start_uploader(running_job& job, std::filesystem::path file,
+    // For a single-stream job whose checkpoint is `bytes` long, after async_prepare: uploads `file` while it
+    // is written (nullptr: the store takes the file only when it is published).
+    virtual std::unique_ptr<part_uploader> start_uploader(job_context& job, std::filesystem::path file,
                                                           std::int64_t bytes) = 0;
 
-    // Makes the whole partial file `part` (`bytes` long) the job's finished export, under the job's lease,
-    // after async_prepare; returns what the job records as its file path. The data directory links it to
-    // `final`; S3 uploads what the uploader has not, part by part, each part recorded in the job's
-    // checkpoint, and completes the upload. Throws unavailable_error while the store is out of reach,
-    // stop_job when the job must stop (cancelled, lease lost).
-    virtual boost::asio::awaitable<std::string> async_publish(running_job& job, const std::filesystem::path& part,
-                                                              const std::filesystem::path& final,
+    // Publishing, step 1: hands the whole partial file `part` (`bytes` long, fdatasync'd) to the store,
+    // not yet visible: S3 uploads what the uploader has not, part by part, each recorded under the lease.
+    // Nothing for the data directory. Throws unavailable_error while the store is out of reach,
+    // operation_aborted when the job must stop.
+    virtual boost::asio::awaitable<void> async_stage(job_context& job, const std::filesystem::path& part,
+                                                     std::int64_t bytes) = 0;
+    // Step 3, after `publishing` was recorded: makes the recorded bytes the finished export without ever
+    // replacing one, and returns what the job records as its file path. The data directory links `part`
+    // to <job>.csv (a file there already is another lease's publishing of the same bytes; one of another
+    // length is refused); S3 completes the recorded upload. Throws as async_stage.
+    virtual boost::asio::awaitable<std::string> async_publish(job_context& job, const std::filesystem::path& part,
                                                               std::int64_t bytes) = 0;
-    // Throws away what a job that ends unfinished (cancelled, failed) left in the store. Never throws.
-    virtual boost::asio::awaitable<void> async_discard(running_job& job) = 0;
+    // What a completed job records as its file path: <job>.csv in the data directory, or the object's URL.
+    virtual std::string location_of(const std::string& id) const = 0;
+    // For a job whose record says `publishing` of `bytes` bytes: what the store holds.
+    virtual boost::asio::awaitable<published_facts> async_published(job_context& job, std::int64_t bytes) = 0;
+    // Throws away what a job that ended unfinished (its record says failed or cancelled) left in the store.
+    // Never throws.
+    virtual boost::asio::awaitable<void> async_discard(job_context& job) = 0;
     // Removes the finished exports of `ids` from the store (the data directory's files are the sweeper's
     // and the delete's as before); how many were removed. Throws when the store cannot be reached.
     virtual boost::asio::awaitable<std::int64_t> async_remove(std::vector<std::string> ids) = 0;
@@ -85,9 +111,14 @@ public:
     virtual boost::asio::awaitable<std::optional<std::string>> async_problem() = 0;
 };
 
-// The data directory: publishing is durable_publish (a link, never replacing a finished file).
-std::unique_ptr<export_storage> make_directory_storage(engine_state& state);
-// S3 (state.config.s3): multipart upload, presigned downloads. Its requests run on threads of its own.
-std::unique_ptr<export_storage> make_s3_storage(engine_state& state);
+// The identity of the storage `config` names, recorded with each job (only instances of that storage
+// claim it and serve its file): "dir:" and the data directory's id (files/data_dir.hpp), or the s3:// URL
+// with its endpoint. Blocking (it may create the data directory's id file).
+std::string storage_identity(const engine_config& config);
+
+// The data directory: publishing is a link(2) that never replaces a finished file.
+std::unique_ptr<export_storage> make_directory_storage(storage_services services);
+// S3: multipart upload, presigned downloads. Its requests run on threads of its own.
+std::unique_ptr<export_storage> make_s3_storage(storage_services services, const s3_storage_config& config);
 
 } // namespace pgexport::engine::detail

@@ -17,7 +17,8 @@ constexpr const char* job_columns = "id::text, status, request::text, owner, key
                                     " (extract(epoch FROM started_at) * 1000000)::bigint,"
                                     " (extract(epoch FROM finished_at) * 1000000)::bigint,"
                                     " table_name, key_column, lease_token, part_token,"
-                                    " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text, slices::text";
+                                    " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text, slices::text,"
+                                    " publishing::text, storage";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -73,6 +74,13 @@ stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& pars
             throw std::runtime_error("job " + info.id + " has unreadable slices");
         j.slices = std::move(*slices);
     }
+    if (auto text = get_text(r, row, 22)) {
+        j.publishing = publish_record_from_json(*text);
+        if (!j.publishing)
+            throw std::runtime_error("job " + info.id + " has an unreadable publishing record");
+    }
+    j.storage = get_text(r, row, 23);
+    info.storage = j.storage;
     return j;
 }
 
@@ -113,9 +121,9 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
         "WITH quota AS (SELECT count(*) AS n FROM export_jobs"
         " WHERE quota_key = $10 AND status IN ('queued', 'running')),"
         " ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
-        " created_at, table_name, key_column, quota_key, wal_lsn, slices)"
+        " created_at, table_name, key_column, quota_key, wal_lsn, slices, storage)"
         " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10,"
-        " $12::pg_lsn, $13::jsonb"
+        " $12::pg_lsn, $13::jsonb, $14"
         " WHERE (SELECT count(*) FROM export_jobs WHERE status = 'queued') < $9::bigint"
         " AND ($11::bigint = 0 OR (SELECT n FROM quota) < $11::bigint)"
         " ON CONFLICT (id) DO NOTHING RETURNING id)"
@@ -125,7 +133,8 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
                             opt_int(job.key_upper_bound), opt_int(info.total_rows_estimate),
                             std::to_string(created_us), job.table, job.key, std::to_string(max_queued),
                             job.quota_key, std::to_string(quota ? max_per_key : 0), job.wal_lsn,
-                            job.slices.empty() ? std::nullopt : std::optional<std::string>(slices_to_json(job.slices))};
+                            job.slices.empty() ? std::nullopt : std::optional<std::string>(slices_to_json(job.slices)),
+                            job.storage};
     // The lock is taken by a statement of its own: a statement's snapshot is taken when it starts, so the
     // count in the next one sees every job that the previous holder of the lock committed.
     auto locked = [&] {
@@ -170,24 +179,47 @@ int job_repository::rename_owner(const std::string& from, const std::string& to)
     return std::atoi(PQcmdTuples(r.get()));
 }
 
-std::optional<stored_job> job_repository::claim(const std::string& owner, const std::vector<std::string>& tables) {
+std::optional<stored_job> job_repository::claim(const std::string& owner, const std::vector<std::string>& tables,
+                                               const std::string& storage, const std::vector<std::string>& running) {
     // SKIP LOCKED: instances claiming at the same moment take different jobs instead of queueing on one.
     // A repeat after a lost reply may claim a second job: the first one's lease then runs out unrenewed
-    // and the job is claimed again, so nothing is lost, only a lease's length of time.
+    // and the job is claimed again, so nothing is lost, only a lease's length of time. Never a job this
+    // instance still runs (`running`): its lease may have run out while it could not renew it, and the
+    // old run must end before a new one starts. Only jobs of this instance's storage: another's files
+    // are not here.
     result_ptr r = session_.run(
         std::string("WITH next AS (SELECT id AS next_id FROM export_jobs"
                     " WHERE status IN ('queued', 'running') AND table_name = ANY($2::text[])"
                     " AND (status = 'queued' OR lease_expires_at IS NULL OR lease_expires_at < now())"
+                    " AND storage IS NOT DISTINCT FROM $4 AND NOT (id = ANY($5::uuid[]))"
                     " ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
                     " UPDATE export_jobs SET status = 'running', lease_owner = $1, lease_token = lease_token + 1,"
                     " lease_expires_at = now() + $3::bigint * interval '1 millisecond',"
                     " started_at = coalesce(started_at, now()), updated_at = now()"
                     " FROM next WHERE id = next.next_id RETURNING ") +
             job_columns,
-        {owner, text_array(tables), std::to_string(lease_.count())});
+        {owner, text_array(tables), std::to_string(lease_.count()), storage, text_array(running)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return read_job(r.get(), 0, parsed_);
+}
+
+int job_repository::adopt_storage(const std::string& storage, const std::vector<std::string>& tables) {
+    result_ptr r = session_.run("UPDATE export_jobs SET storage = $1 WHERE storage IS NULL AND table_name = ANY($2::text[])",
+                                {storage, text_array(tables)});
+    return std::atoi(PQcmdTuples(r.get()));
+}
+
+std::map<std::string, std::int64_t> job_repository::other_storages(const std::string& storage,
+                                                                  const std::vector<std::string>& tables) {
+    result_ptr r = session_.run("SELECT storage, count(*) FROM export_jobs WHERE storage <> $1"
+                                " AND table_name = ANY($2::text[]) AND status IN ('queued', 'running', 'completed')"
+                                " GROUP BY storage",
+                                {storage, text_array(tables)});
+    std::map<std::string, std::int64_t> found;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+        found[*get_text(r.get(), i, 0)] = *get_int64(r.get(), i, 1);
+    return found;
 }
 
 lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
@@ -250,6 +282,13 @@ lease_state job_repository::checkpoint_slices(const std::string& id, const std::
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), slices_to_json(slices),
                    opt_int(watermark(slices)), std::to_string(totals.rows), std::to_string(totals.bytes),
                    std::to_string(attempts)});
+}
+
+lease_state job_repository::record_publishing(const std::string& id, const std::string& owner, std::int64_t token,
+                                              const publish_record& publishing, std::int64_t rows, int attempts) {
+    return fenced("publishing = $5::jsonb, rows_exported = $6, bytes_written = $7, attempts = $8", "running",
+                  {id, owner, std::to_string(token), std::to_string(lease_.count()), to_json(publishing),
+                   std::to_string(rows), std::to_string(publishing.bytes), std::to_string(attempts)});
 }
 
 lease_state job_repository::complete(const std::string& id, const std::string& owner, std::int64_t token,

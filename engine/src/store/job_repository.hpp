@@ -4,10 +4,11 @@
 // lease: they name the lease's owner and token and change nothing once another instance has claimed the
 // job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
 
-#include "util/fifo_cache.hpp"
 #include "policy/job_policy.hpp"
-#include "store/pg.hpp"
+#include "policy/publish_plan.hpp"
 #include "policy/slice_plan.hpp"
+#include "store/pg.hpp"
+#include <pgexport/shared/fifo_cache.hpp>
 
 #include <pgexport/engine.hpp>
 #include <pgexport/job.hpp>
@@ -34,6 +35,10 @@ struct stored_job {
     std::optional<std::string> wal_lsn;
     // A parallel job's slices as its last checkpoint left them (fixed at creation); empty: one stream.
     std::vector<slice_state> slices;
+    // Set once a lease started publishing: that lease's file (or upload) is the export.
+    std::optional<publish_record> publishing;
+    // The storage the job's files are written to (storage_identity); nullopt for jobs of old versions.
+    std::optional<std::string> storage;
 };
 
 enum class insert_outcome {
@@ -65,9 +70,17 @@ public:
     // Jobs owned by `from` become `to`'s; returns how many.
     int rename_owner(const std::string& from, const std::string& to);
 
-    // The oldest job of `tables` that is queued, or running under a lease that has expired, claimed for
-    // `owner` under a new lease (its token one higher); nullopt when there is none.
-    std::optional<stored_job> claim(const std::string& owner, const std::vector<std::string>& tables);
+    // The oldest job of `tables` and of `storage` that is queued, or running under a lease that has
+    // expired, but none of `running` (jobs this instance still runs), claimed for `owner` under a new
+    // lease (its token one higher); nullopt when there is none.
+    std::optional<stored_job> claim(const std::string& owner, const std::vector<std::string>& tables,
+                                    const std::string& storage, const std::vector<std::string>& running);
+    // Jobs of `tables` whose storage was not recorded (created by an older version) become `storage`'s.
+    int adopt_storage(const std::string& storage, const std::vector<std::string>& tables);
+    // Unfinished or completed jobs of `tables` whose files are in another storage than `storage`: how many,
+    // by storage.
+    std::map<std::string, std::int64_t> other_storages(const std::string& storage,
+                                                       const std::vector<std::string>& tables);
 
     // Running jobs whose lease is held by another process of this host: (job, owner, token).
     struct lease_holder {
@@ -94,6 +107,10 @@ public:
     // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them.
     lease_state checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
                                   const std::vector<slice_state>& slices, int attempts);
+    // Step 2 of publishing (policy/publish_plan.hpp): this lease's file, `publishing.bytes` long, is the
+    // export; the job's rows and bytes with it.
+    lease_state record_publishing(const std::string& id, const std::string& owner, std::int64_t token,
+                                  const publish_record& publishing, std::int64_t rows, int attempts);
     lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
                          const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
     lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,

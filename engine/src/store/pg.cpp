@@ -1,5 +1,7 @@
 #include "store/pg.hpp"
 
+#include "policy/sqlstate.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -45,11 +47,7 @@ bool succeeded(const PGresult* r) {
 } // namespace
 
 bool pg_error::transient() const noexcept {
-    const std::string& s = sqlstate_;
-    if (s.empty())
-        return true; // no server answer: the connection failed or was lost
-    return s.starts_with("08") || s.starts_with("53") || s == "57P01" || s == "57P02" || s == "57P03" ||
-           s == "57014" || s == "40001" || s == "40P01";
+    return classify(sqlstate_) != sqlstate_class::permanent;
 }
 
 std::string session_setup_sql(std::chrono::milliseconds statement_timeout) {
@@ -339,7 +337,7 @@ PGconn* blocking_session::connection() {
 }
 
 bool blocking_session::lost(const pg_error& e) {
-    return e.sqlstate().empty() || e.sqlstate().starts_with("08") || e.sqlstate().starts_with("57P");
+    return classify(e.sqlstate()) == sqlstate_class::connection;
 }
 
 void blocking_session::roll_back() noexcept {

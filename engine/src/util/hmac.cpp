@@ -1,4 +1,4 @@
-#include "util/hmac.hpp"
+#include <pgexport/shared/hmac.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -30,9 +30,13 @@ struct server_config {
     std::uint64_t min_download_rate = 4096;   // bytes/s a download reader must keep up after read_timeout
 };
 
-// The owner names that earlier versions recorded for `config.api_keys`, each with today's
-// (engine_config::owner_renames), so that jobs created before an upgrade stay visible to their keys.
+// The owner names that earlier versions recorded for `config.api_keys`, each with today's.
 std::vector<std::pair<std::string, std::string>> owner_renames(const server_config& config);
+
+// Renames the owners of jobs created by earlier versions (owner_renames) in `engine`, which must have
+// started, so that those jobs stay visible to their keys. Idempotent: every instance may run it at start.
+// Logs how many jobs it renamed; the database being away is logged too (the next start tries again).
+boost::asio::awaitable<void> async_rename_legacy_owners(engine::export_engine& engine, const server_config& config);
 
 class server {
 public:
@@ -45,8 +49,12 @@ public:
     unsigned short port() const;
     // Accepts connections until stop().
     boost::asio::awaitable<void> async_run();
-    // Stops accepting and closes open connections.
+    // Stops accepting new connections.
     void stop();
+    // After stop(): closes the connections that wait for a request, lets the requests in flight finish
+    // (a download to its last byte, an event stream to its end) and closes each connection after its
+    // answer; at `deadline` closes whatever is still open. Returns once no connection is left.
+    boost::asio::awaitable<void> async_drain(std::chrono::steady_clock::duration deadline);
 
 private:
     struct impl;

@@ -1,5 +1,5 @@
 // The byte-bounded cache of values that never change: what it keeps, what it drops, and in which order.
-#include "util/fifo_cache.hpp"
+#include <pgexport/shared/fifo_cache.hpp>
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // HMAC-SHA256 (engine/src/util/hmac) against RFC 4231's published test vectors, and the hex forms of a
 // digest that signatures travel in. No I/O.
 
-#include "util/hmac.hpp"
+#include <pgexport/shared/hmac.hpp>
 
 #include <boost/test/unit_test.hpp>
 
