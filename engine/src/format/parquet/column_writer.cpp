@@ -182,7 +182,27 @@ void column_writer::append_value(std::string_view plain) {
         levels_.push_back(1);
     ++page_values_;
     ++page_non_null_;
+    // The first page's first values tell whether a dictionary pays: decided early, a column of distinct
+    // values never builds one.
+    if (dictionary_mode_ && page_non_null_ == dictionary_trial && first_page() && poor_dictionary())
+        abandon_dictionary();
     end_value();
+}
+
+bool column_writer::first_page() const {
+    return plain_pages_ + dictionary_pages_ == 0;
+}
+
+bool column_writer::poor_dictionary() const {
+    return dictionary_.size() * 2 > page_non_null_;
+}
+
+void column_writer::abandon_dictionary() {
+    for (const std::uint32_t index : indices_)
+        append_plain(dictionary_.value(index));
+    indices_.clear();
+    dictionary_ = value_dictionary(spec_.type == physical_type::byte_array); // its memory released
+    dictionary_mode_ = false;
 }
 
 void column_writer::append_plain(std::string_view plain) {
@@ -235,34 +255,27 @@ std::size_t column_writer::page_estimate() const {
 void column_writer::close_page() {
     if (page_values_ == 0)
         return;
-    bool dictionary_page = dictionary_mode_ && dictionary_.size() > 0;
-    if (dictionary_page && plain_pages_ + dictionary_pages_ == 0 && dictionary_.size() * 2 > page_non_null_) {
-        // The first page has too many distinct values for a dictionary to pay: PLAIN from here on.
-        for (const std::uint32_t index : indices_)
-            append_plain(dictionary_.value(index));
-        indices_.clear();
-        dictionary_.clear();
-        dictionary_mode_ = false;
-        dictionary_page = false;
-    }
-    body_.clear();
+    if (dictionary_mode_ && dictionary_.size() > 0 && first_page() && poor_dictionary())
+        abandon_dictionary(); // too many distinct values for a dictionary to pay: PLAIN from here on
+    const bool dictionary_page = dictionary_mode_ && dictionary_.size() > 0;
+    std::string& body = codec_.body();
     if (spec_.nullable) {
-        body_.append(4, '\0'); // the levels' length, once known
-        append_rle_hybrid(levels_, 1, body_);
-        const auto length = static_cast<std::uint32_t>(body_.size() - 4);
+        body.append(4, '\0'); // the levels' length, once known
+        append_rle_hybrid(levels_, 1, body);
+        const auto length = static_cast<std::uint32_t>(body.size() - 4);
         for (int byte = 0; byte < 4; ++byte)
-            body_[static_cast<std::size_t>(byte)] = static_cast<char>((length >> (8 * byte)) & 0xFF);
+            body[static_cast<std::size_t>(byte)] = static_cast<char>((length >> (8 * byte)) & 0xFF);
     }
     if (dictionary_page) {
         const int width = dictionary_bit_width(dictionary_.size());
-        body_.push_back(static_cast<char>(width));
-        append_rle_hybrid(indices_, width, body_);
+        body.push_back(static_cast<char>(width));
+        append_rle_hybrid(indices_, width, body);
     } else if (spec_.type == physical_type::boolean) {
-        append_bit_packed_bools(booleans_, body_);
+        append_bit_packed_bools(booleans_, body);
     } else {
-        body_.append(plain_);
+        body.append(plain_);
     }
-    write_page(page_kind::data, body_, static_cast<std::int32_t>(page_values_),
+    write_page(page_kind::data, body, static_cast<std::int32_t>(page_values_),
                dictionary_page ? encoding::rle_dictionary : encoding::plain, pages_);
     ++(dictionary_page ? dictionary_pages_ : plain_pages_);
     levels_.clear();
@@ -275,7 +288,7 @@ void column_writer::close_page() {
 
 void column_writer::write_page(page_kind kind, std::string_view body, std::int32_t values,
                                   encoding values_encoding, std::string& out) {
-    const std::string_view compressed = codec_.compress(body, scratch_);
+    const std::string_view compressed = codec_.compress(body);
     if (compressed.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) ||
         body.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
         throw std::invalid_argument("a Parquet page over 2 GiB in the column " + spec_.name);
@@ -288,8 +301,7 @@ void column_writer::write_page(page_kind kind, std::string_view body, std::int32
 
 std::size_t column_writer::buffered_bytes() const {
     return pages_.capacity() + levels_.capacity() + plain_.capacity() + booleans_.capacity() +
-           indices_.capacity() * sizeof(std::uint32_t) + dictionary_.memory() + body_.capacity() +
-           scratch_.capacity() + min_.capacity() + max_.capacity();
+           indices_.capacity() * sizeof(std::uint32_t) + dictionary_.memory() + min_.capacity() + max_.capacity();
 }
 
 column_chunk_info column_writer::finish_chunk(std::int64_t offset, std::string& out) {

@@ -8,9 +8,9 @@
 // when it holds page_values values or its encoded levels and values reach page_bytes; it is then
 // compressed and kept until the row group is flushed.
 //
-// Dictionary: every column but BOOLEAN starts each chunk dictionary-encoded. When the first page ends
-// with more distinct values than half its non-null values, the dictionary does not pay: that page is
-// written PLAIN and so is the rest of the chunk. Later, when the dictionary would outgrow
+// Dictionary: every column but BOOLEAN starts each chunk dictionary-encoded. When the first page holds
+// more distinct values than half its non-null values, at its dictionary_trial-th non-null value or at
+// its end, the dictionary does not pay: it is dropped, and that page and the rest of the chunk are PLAIN. Later, when the dictionary would outgrow
 // dictionary_bytes, the page in progress ends (dictionary-encoded), the dictionary is frozen and the rest
 // of the chunk is PLAIN (the dictionary page still comes first). All of it depends only on the chunk's
 // values, so a row group's bytes are the same whenever it is written.
@@ -43,6 +43,9 @@ struct page_limits {
 // 1..9 and INT64 10..18.
 std::int32_t decimal_bytes(int precision);
 
+// Non-null values of a chunk's first page after which the writer decides whether its dictionary pays.
+inline constexpr std::size_t dictionary_trial = 1000;
+
 class column_writer {
 public:
     // `codec` must outlive the writer.
@@ -65,7 +68,7 @@ public:
 
     // Values appended since the last finish_chunk(), nulls included.
     std::int64_t values() const { return values_; }
-    // Bytes held: the chunk's finished pages, the page in progress, the dictionary.
+    // Bytes held: the chunk's finished pages, the page in progress, the dictionary (not the codec's).
     std::size_t buffered_bytes() const;
 
     // Ends the chunk: appends its bytes to `out`, where they will start at file offset `offset`, and
@@ -77,6 +80,9 @@ private:
     template <class Bits> void append_fixed(Bits bits);
     void append_value(std::string_view plain);
     void append_plain(std::string_view plain);
+    bool first_page() const;
+    bool poor_dictionary() const;
+    void abandon_dictionary();
     void update_statistics(std::string_view plain);
     void end_value();
     std::size_t page_estimate() const;
@@ -114,9 +120,6 @@ private:
     bool statistics_dropped_ = false;
     std::string min_;
     std::string max_;
-
-    std::string body_;    // a page's body, reused
-    std::string scratch_; // compression's output, reused
 };
 
 } // namespace pgexport::engine::detail::parquet

@@ -21,7 +21,8 @@ page_codec::page_codec(codec kind, int zstd_level) : kind_(kind), zstd_level_(zs
 
 page_codec::~page_codec() = default;
 
-std::string_view page_codec::compress(std::string_view body, std::string& scratch) {
+std::string_view page_codec::compress(std::string_view body) {
+    std::string& scratch = compressed_;
     switch (kind_) {
     case codec::uncompressed:
         return body;

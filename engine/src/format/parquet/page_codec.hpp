@@ -1,7 +1,9 @@
 #pragma once
 // Compression of a Parquet page's body (Compression.md): none, Snappy's raw block format (libsnappy) or a
 // Zstandard frame (libzstd). Pure: bytes in, bytes out; the same input always gives the same bytes (for a
-// given library version), which the resume's byte identity relies on.
+// given library version), which the resume's byte identity relies on. One codec serves all the columns of
+// a writer, one page at a time, and holds the two page-sized buffers they share: the body being built and
+// its compressed form.
 
 #include "format/parquet/metadata.hpp"
 
@@ -21,15 +23,27 @@ public:
 
     codec kind() const { return kind_; }
 
-    // The compressed `body`: `body` itself when uncompressed, else `scratch` filled with it. Throws
-    // std::runtime_error when the library fails (it does not, for any input, short of memory).
-    std::string_view compress(std::string_view body, std::string& scratch);
+    // The compressed `body`: `body` itself when uncompressed, else a view of the codec's buffer, valid until
+    // the next call. Throws std::runtime_error when the library fails (it does not, for any input, short
+    // of memory).
+    std::string_view compress(std::string_view body);
+
+    // A buffer to build a page's body in (empty when handed out), kept between pages.
+    std::string& body() {
+        body_.clear();
+        return body_;
+    }
+
+    // Bytes held by the two buffers.
+    std::size_t buffered_bytes() const { return body_.capacity() + compressed_.capacity(); }
 
 private:
     struct zstd_context;
     codec kind_;
     int zstd_level_;
     std::unique_ptr<zstd_context> zstd_;
+    std::string body_;
+    std::string compressed_;
 };
 
 } // namespace pgexport::engine::detail::parquet

@@ -24,7 +24,7 @@ writer::writer(std::vector<column_spec> schema, writer_options options, std::vec
 }
 
 std::size_t writer::buffered_bytes() const {
-    std::size_t bytes = 0;
+    std::size_t bytes = codec_->buffered_bytes();
     for (const auto& column : columns_)
         bytes += column.buffered_bytes();
     return bytes;

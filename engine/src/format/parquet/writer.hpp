@@ -14,12 +14,14 @@
 // - slices: each slice writes a file of its own (magic and row groups); the join concatenates their bytes
 //   after each magic, in order, after one magic, and ends with footer() over joined_row_groups().
 //
-// Memory bound, whatever the table: the open row group's encoded (compressed) pages, plus per column one
-// data page in progress (at most page_values values and about page_bytes encoded bytes: 20,000 values
-// and 1 MiB by default, the larger of the two bounds only for values longer than a page), its
-// dictionary (at most dictionary_bytes, 1 MiB, plus its hash table: 20 bytes an entry), and at the flush
-// the returned row group (the columns' buffers are released as it is assembled, so the peak is the
-// encoded row group plus one column chunk). Plus the flushed row groups' metadata.
+// Memory bound, whatever the table: the open row group's encoded (compressed) pages; per column the data
+// page in progress (at most page_values values and about page_bytes encoded bytes, 20,000 and 1 MiB by
+// default; one value longer than a page makes a page of its own) and its dictionary (at most
+// dictionary_bytes, 1 MiB, and its hash table, about 20 bytes an entry); once for the writer a page's body
+// and its compressed form; and at the flush the returned row group (the columns' pages are released as
+// it is assembled: the peak is the encoded row group plus one column chunk). Buffers keep their capacity
+// between pages and row groups, up to twice their use. Plus the flushed row groups' metadata.
+// unit.parquet_writer measures it.
 
 #include "format/parquet/column_writer.hpp"
 #include "format/parquet/metadata.hpp"
