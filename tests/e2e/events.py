@@ -20,7 +20,6 @@ One line per case, then `N passed, M failed`; `-k NAME` runs only the cases whos
 import http.server
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -464,13 +463,13 @@ class servers_of_their_own(events_case):
             stream = event_stream(srv, job)
             check(stream.next()[0] == "progress", "the stream is open")
             t0 = time.monotonic()
-            srv.process.send_signal(signal.SIGTERM)
+            srv.send_stop()
             while (e := stream.next()) is not None:
                 check(e[0] == "progress", f"no final event at shutdown (the job is not over): {e}")
             check(stream.ended_cleanly(), "the server ended the stream (its last chunk came) before it exited")
             check(time.monotonic() - t0 < 10, "the stream ended within 10 s of SIGTERM")
             stream.close()
-            check(srv.process.wait(30) == 0, "the server exits 0")
+            srv.wait_exit(30)  # exit 0
 
     def test_client_falls_back_to_polling(self):
         work = self.work
