@@ -311,13 +311,16 @@ def export_and_compare(server, req, where_sql, columns_sql, key=None):
     check(st["bytesWritten"] == len(r.body), f"bytesWritten {st['bytesWritten']} != file size {len(r.body)}")
     check(st["downloadUrl"] == f"/api/export/{job_id}/download", f"downloadUrl {st['downloadUrl']!r}")
     check(isinstance(st["filePath"], str) and st["filePath"], f"filePath {st['filePath']!r}")
+    # The servers run in TMP (their working directory) with the data directory TMP/data.
     path = st["filePath"] if os.path.isabs(st["filePath"]) else os.path.join(TMP, st["filePath"])
-    if os.path.exists(path):
-        with open(path, "rb") as f:
-            check(f.read() == r.body, f"the file at filePath {path} differs from the download")
+    check(os.path.isfile(path), f"filePath {st['filePath']!r}: no file at {path}")
+    with open(path, "rb") as f:
+        check(f.read() == r.body, f"the file at filePath {path} differs from the download")
     for field in ("createdAt", "startedAt", "finishedAt"):
-        check(isinstance(st[field], str) and ISO_RE.match(st[field]), f"{field} is {st[field]!r}")
-    check(st["createdAt"] <= st["startedAt"] <= st["finishedAt"] or not st["createdAt"].endswith("Z"),
+        check(isinstance(st[field], str) and ISO_RE.match(st[field]) and st[field].endswith("Z"),
+              f"{field} is {st[field]!r}, not an ISO 8601 UTC time ending in Z")
+    when = {f: datetime.datetime.fromisoformat(st[f].replace("Z", "+00:00")) for f in ("createdAt", "startedAt", "finishedAt")}
+    check(when["createdAt"] <= when["startedAt"] <= when["finishedAt"],
           f"timestamps out of order: {st['createdAt']} {st['startedAt']} {st['finishedAt']}")
     check(st["error"] is None, f"error is {st['error']!r}")
     # The default retention: the file is deleted 7 days after the job finished.
