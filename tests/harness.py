@@ -964,6 +964,35 @@ class s3_server:
         self.close()
 
 # ---------------------------------------------------------------------------------------------------------
+# Independent validators of what the server describes: the OpenAPI document (@apidevtools/swagger-parser,
+# from the npm registry: tools/test installs it in tests/openapi) and the /metrics text (Prometheus's own
+# parser, `promtool check metrics` of Debian's prometheus package, which tools/test installs).
+
+OPENAPI_VALIDATOR = os.path.join(ROOT, "tests", "openapi", "validate.mjs")
+
+
+def check_openapi(document, what="the OpenAPI document"):
+    """Fails unless swagger-parser finds `document` (bytes) a valid OpenAPI document; returns its verdict."""
+    check(os.path.isdir(os.path.join(ROOT, "tests", "openapi", "node_modules")),
+          "tests/openapi/node_modules is missing: npm ci in tests/openapi (tools/test does it)")
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        f.write(document)
+        f.flush()
+        p = subprocess.run(["node", OPENAPI_VALIDATOR, f.name], capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, f"{what} is not valid OpenAPI (swagger-parser):\n{p.stdout}{p.stderr[:6000]}")
+    return p.stdout.strip()
+
+
+def check_prometheus_text(text, what="/metrics"):
+    """Fails unless `promtool check metrics` takes `text` (bytes) without an error or a lint problem."""
+    promtool = shutil.which("promtool")
+    check(promtool, "promtool is missing: Debian's prometheus package (tools/test installs it)")
+    p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    check(p.returncode == 0 and not out.strip(), f"promtool check metrics on {what} (exit {p.returncode}):\n{out[:6000]}")
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Running a suite
 
 class _in_written_order(unittest.TestLoader):

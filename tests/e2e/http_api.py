@@ -567,6 +567,7 @@ class on_server_a(unittest.TestCase):
         check(r.status == 200 and (r.header("Content-Type") or "").startswith("text/html"), f"GET /: {r.status}")
         r = request(a, "GET", "/api/openapi.json")
         check(r.status == 200 and "paths" in r.json(), f"/api/openapi.json: {r.status}")
+        print(f"    /api/openapi.json: {harness.check_openapi(r.body, '/api/openapi.json')}", flush=True)
 
     def test_healthz_means_ready(self):
         """Right after /healthz answers 200 the API must accept work (no 503 "the server is starting")."""
@@ -948,6 +949,7 @@ class on_server_a(unittest.TestCase):
               "no pgexport_jobs{status=\"completed\"} > 0")
         check(re.search(r'^pgexport_http_requests_total\{[^}]*\} \d+$', text, re.M), "no pgexport_http_requests_total")
         check(re.search(r'^pgexport_rows_exported_total [1-9]\d*$', text, re.M), "pgexport_rows_exported_total is 0")
+        harness.check_prometheus_text(r.body)  # Prometheus's own parser and linter, on a server that has worked
 
     def test_records_pagination(self):
         a = self.a
