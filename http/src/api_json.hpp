@@ -6,7 +6,7 @@
 #include <pgexport/job.hpp>
 #include <pgexport/table_schema.hpp>
 
-#include "detail/fifo_cache.hpp"
+#include "util/fifo_cache.hpp"
 
 #include <boost/json/value.hpp>
 
