@@ -36,6 +36,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 HTTP_TIMEOUT = 20  # seconds for one request: a hang is a failure, not a stuck run
+# How much slower a sanitized server is (tools/test --sanitize and --tsan set these variables): the bounds a
+# test puts on latencies grow by it, so that they still catch a hang or a starved client, not the build.
+SLOWDOWN = 4 if "ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ else 1
 
 # The session settings of the contract's reference COPY; no libpq default that could point psql elsewhere.
 PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
@@ -605,10 +608,11 @@ class server:
     start=False, and restartable on the same directory (a fresh port each time unless one is given). Its
     output goes to `<work>/<name>.log`, shared by every start (each opened by a `===== start #N` line).
     `key` is the API key the API helpers send unless told otherwise. `wrap` goes before the command
-    (prlimit, setpriv). Stopped on exit, its work directory removed when the harness made it."""
+    (prlimit, setpriv); `env` adds environment variables. Stopped on exit, its work directory removed when
+    the harness made it."""
 
     def __init__(self, binary_path, url, *args, data_dir=None, name="serve", work=None, key=None, wrap=(),
-                 start=True, timeout=30):
+                 start=True, timeout=30, env=None):
         self.binary, self.url, self.args = binary_path, url, list(args)
         self.name = name
         self.own_work = work is None
@@ -617,6 +621,7 @@ class server:
         self.log_path = os.path.join(self.work, f"{name}.log")
         self.key = key
         self.wrap = list(wrap)
+        self.env = dict(env or {})
         self.process = None
         self.port = None
         self.starts = 0
@@ -650,7 +655,7 @@ class server:
             log.write(f"===== start #{self.starts}: {' '.join(command)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.work,
-                                            env=server_env())
+                                            env={**server_env(), **self.env})
         return self
 
     def start(self, port=None, timeout=30):

@@ -19,6 +19,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
 from harness import binary, check, held_gate, install_gate, main, psql, scratch_database, seed, server, wait_until
 
 BINARY = binary()
@@ -26,7 +27,7 @@ RETENTION = datetime.timedelta(seconds=2)
 WAIT = 60  # seconds any state may take to come about on a loaded machine
 # The sweeper runs every quarter retention (0.5 s here): what is due must be done within this many seconds
 # of being due, a bound generous enough for a loaded machine and a sanitized build, and still a bound.
-LATE = 10
+LATE = 10 * harness.SLOWDOWN
 
 
 def check_error(a, status, code, what):
