@@ -418,16 +418,17 @@ class limits(unittest.TestCase):
             check_error(c.create({"columns": ["id"] * 1001}), 400, "invalid_request", "at most 1,000")
         forget_jobs(url)
 
+    NO_DESCRIPTOR_VPTR_REPORT = (r"(?m)^\S+:\d+:\d+: runtime error: member (?:call on|access within) address \S+ which does"
+                                 r" not point to an object of type '[^']+'\n\S+: note: object has invalid vptr\n"
+                                 r"<memory cannot be printed>\n")
+
     def test_descriptors(self):
         url = self.url
         # UBSan's vptr check asks the kernel whether memory is readable through a pipe of its own; with no
-        # descriptor left it cannot open one and reports every virtual call as "invalid vptr". Only this
-        # server, whose descriptors the test takes away, goes without that check.
-        env = {}
-        if "UBSAN_OPTIONS" in os.environ:
-            supp = os.path.join(harness.ROOT, "tests", "sanitizers", "ubsan-no-descriptors.supp")
-            env["UBSAN_OPTIONS"] = f"{os.environ['UBSAN_OPTIONS']}:suppressions={supp}"
-        with server(BINARY, url, "--chunk-rows", "1000", env=env) as s:
+        # descriptor left it cannot open one and reports virtual calls as "invalid vptr", without being able
+        # to show the memory (and a suppressions file cannot be read then either). Those reports, and only
+        # those, are this test's doing.
+        with server(BINARY, url, "--chunk-rows", "1000", ignore_reports=self.NO_DESCRIPTOR_VPTR_REPORT) as s:
             pid = s.process.pid
             soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
             check(soft == hard, f"the server's descriptor limit is {soft}, its hard limit {hard}")
