@@ -11,7 +11,11 @@
 - Byte comparison (`check_same_bytes`, `compare_file` without holding a file in memory), and waits for a
   state with a bound (`wait_until`): no test waits for time where it can wait for a state.
 - `main()`: runs a suite's unittest TestCase classes in the order they are written, one line per case,
-  and exits 1 when any case failed, erred or was skipped (a skip is not a pass).
+  and exits 1 when any case failed, erred or was skipped (a skip is not a pass). After each case every
+  server's new log lines are read for sanitizer reports (AddressSanitizer, LeakSanitizer, UBSan,
+  ThreadSanitizer) and every stop the case asked for must have ended with exit 0: either fails the case.
+  SIGTERM (or Ctrl-C) stops the run: servers, clusters, standbys, s3rver and scratch databases are cleaned
+  up, and it exits 143 (130).
 
 Standard library only."""
 import contextlib
@@ -19,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +36,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 HTTP_TIMEOUT = 20  # seconds for one request: a hang is a failure, not a stuck run
+# How much slower a sanitized server is (tools/test --sanitize, a Debug build with ASan and UBSan, and
+# --tsan set these variables): the bounds a test puts on latencies grow by it, so that they still catch a
+# hang or a starved client, not the build. (Measured: a /healthz beside a 100,000-value request took 4.3 s
+# under ASan on a loaded machine, where Release stays under 1 s.)
+SLOWDOWN = 10 if "ASAN_OPTIONS" in os.environ else 5 if "TSAN_OPTIONS" in os.environ else 1
 
 # The session settings of the contract's reference COPY; no libpq default that could point psql elsewhere.
 PSQL_ENV = dict(os.environ, PGTZ="UTC", PGDATESTYLE="ISO, MDY", PGOPTIONS="-c extra_float_digits=3",
@@ -102,6 +112,34 @@ def compare_file(path, ref_path, what, limit=None):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Sanitizer reports and what is left to clean up
+
+# The first line of a report of each sanitizer, as it writes it to stderr (a server's log): ASan and LSan
+# "==PID==ERROR: AddressSanitizer: ...", TSan "WARNING: ThreadSanitizer: ...", UBSan "file:line:col:
+# runtime error: ...", and the SUMMARY line each ends with.
+SANITIZER_REPORT = re.compile(
+    r"(?:==\d+==\s*)?(?:ERROR: (?:AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer)"
+    r"|SUMMARY: (?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer)"
+    r"|\S+:\d+(?::\d+)?: runtime error: ")
+
+
+def sanitizer_reports(text):
+    """The lines of `text` that start a sanitizer's report or sum one up (none: an empty list)."""
+    return [line for line in text.splitlines() if SANITIZER_REPORT.match(line)]
+
+
+def check_no_sanitizer_report(text, what):
+    """Fails when `text` (a process's stderr) holds a sanitizer report, showing it."""
+    reports = sanitizer_reports(text)
+    if reports:
+        start = max(text.find(reports[0]) - 200, 0)
+        raise AssertionError(f"{what}: {len(reports)} sanitizer report line(s): {reports[:4]}\n{text[start:start + 6000]}")
+
+
+_resources = []  # clusters, standbys, s3rver: what an interrupted run must still destroy
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Processes
 
 # Ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 and up by default): a
@@ -133,6 +171,11 @@ def binary():
 def server_env():
     """The environment of a process under test: none of our PGEXPORT_ settings, which it would read as options."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PGEXPORT_") and k != "DATABASE_URL"}
+
+
+def describe_exit(code):
+    """'exited with N' or 'killed by signal NAME', of a Popen returncode."""
+    return f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
 
 
 def terminate(process, timeout=15, sig=signal.SIGTERM):
@@ -257,6 +300,7 @@ class private_cluster:
         self.port = port or free_port()
         self.env = dict(os.environ, PGEXPORT_PG_DIR=self.dir, PGEXPORT_PG_PORT=str(self.port), PGEXPORT_PG_DB=name)
         self.stops = 0
+        _resources.append(self.destroy)
         try:
             self.start()
         except BaseException:
@@ -330,6 +374,7 @@ class streaming_standby:
         parts = urlsplit(primary_url)
         netloc = parts.netloc.rsplit(":", 1)[0] + f":{self.port}"
         self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        _resources.append(self.destroy)
         try:
             if os.getuid() == 0:
                 shutil.chown(self.dir, "postgres", "postgres")
@@ -565,10 +610,12 @@ class server:
     start=False, and restartable on the same directory (a fresh port each time unless one is given). Its
     output goes to `<work>/<name>.log`, shared by every start (each opened by a `===== start #N` line).
     `key` is the API key the API helpers send unless told otherwise. `wrap` goes before the command
-    (prlimit, setpriv). Stopped on exit, its work directory removed when the harness made it."""
+    (prlimit, setpriv). `ignore_reports`, a regular expression, drops the sanitizer reports whose first
+    three lines it finds (a false report the test brings about on purpose). Stopped on exit, its work
+    directory removed when the harness made it."""
 
     def __init__(self, binary_path, url, *args, data_dir=None, name="serve", work=None, key=None, wrap=(),
-                 start=True, timeout=30):
+                 start=True, timeout=30, ignore_reports=None):
         self.binary, self.url, self.args = binary_path, url, list(args)
         self.name = name
         self.own_work = work is None
@@ -577,10 +624,14 @@ class server:
         self.log_path = os.path.join(self.work, f"{name}.log")
         self.key = key
         self.wrap = list(wrap)
+        self.ignore_reports = re.compile(ignore_reports) if ignore_reports else None
         self.process = None
         self.port = None
         self.starts = 0
         self.not_ready_after_healthy = []  # (start #, response) when the API said 503 after /healthz said 200
+        self.problems = []  # bad exits and sanitizer reports not yet reported (main() fails the case with them)
+        self._ended_as_asked = False  # the test stopped, killed or awaited the current process
+        self._log_scanned = 0  # how far the log was read for sanitizer reports
         _servers.append(self)
         if start:
             try:
@@ -595,6 +646,10 @@ class server:
 
     def spawn(self, port=None):
         """Starts the process and returns at once."""
+        if self.process is not None and not self._ended_as_asked and self.process.poll() is not None:
+            self.problems.append(f"server {self.name} {describe_exit(self.process.returncode)} on its own before "
+                                 f"start #{self.starts + 1}:\n{self.log_tail()}")
+        self._ended_as_asked = False
         self.port = port or free_port()
         command = [*self.wrap, self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", self.url,
                    "--data-dir", self.data_dir, *self.args]
@@ -652,18 +707,44 @@ class server:
 
     def check_alive(self, when):
         if self.process is not None and self.process.poll() is not None:
-            rc = self.process.returncode
-            how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 else f"exited with {rc}"
-            raise AssertionError(f"server {self.name} {how} {when}:\n{self.log_tail()}")
+            raise AssertionError(f"server {self.name} {describe_exit(self.process.returncode)} {when}:\n"
+                                 f"{self.log_tail()}")
 
-    def stop(self, timeout=15):
-        """SIGTERM, then wait; returns the exit code (None when it had to be killed)."""
+    def send_stop(self):
+        """SIGTERM (after SIGCONT: a stopped process would not see it), at once; wait_exit() checks the exit."""
+        self._ended_as_asked = True
+        if self.alive():
+            self.process.send_signal(signal.SIGCONT)
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout=15, expect=0):
+        """Waits until the process ends and returns its exit code. Fails when that is not `expect` (None:
+        any code will do, say for a start that must fail), or when it did not end within `timeout` s (it is
+        then killed)."""
+        self._ended_as_asked = True
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
+            raise AssertionError(f"server {self.name} did not exit within {timeout} s (killed):\n{self.log_tail()}")
+        if expect is not None and code != expect:
+            raise AssertionError(f"server {self.name} {describe_exit(code)}, expected exit {expect}:\n{self.log_tail()}")
+        return code
+
+    def stop(self, timeout=15, expect=0):
+        """SIGTERM, then wait_exit(timeout, expect): returns the exit code, and fails unless it is `expect`
+        (SIGTERM checkpoints the running jobs and exits 0). A process the test already ended is left as it is."""
         if self.process is None:
             return None
-        return terminate(self.process, timeout)
+        if self._ended_as_asked and self.process.poll() is not None:
+            return self.process.returncode
+        self.send_stop()
+        return self.wait_exit(timeout, expect)
 
     def kill(self):
         """kill -9, and waits until the process is gone."""
+        self._ended_as_asked = True
         if self.alive():
             self.process.send_signal(signal.SIGKILL)
         if self.process is not None:
@@ -760,9 +841,42 @@ class server:
                 return float(value)
         raise AssertionError(f"/metrics has no {name}{labels}")
 
+    def scan_log(self):
+        """Reads the log's lines written since the last scan, and keeps in `problems` any sanitizer report
+        among them (with what follows it: the stack)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_scanned)
+                text = f.read()
+        except OSError:
+            return
+        text = text[:text.rfind(b"\n") + 1]  # a line being written is read whole the next time
+        self._log_scanned += len(text)
+        text = text.decode(errors="replace")
+        if self.ignore_reports:
+            text = self.ignore_reports.sub("", text)
+        reports = sanitizer_reports(text)
+        if reports:
+            lines = [line for line in text[text.find(reports[0]):].splitlines() if '"event":"http_request"' not in line]
+            self.problems.append(f"server {self.name}: {len(reports)} sanitizer report line(s) in its log "
+                                 f"({self.log_path}):\n" + "\n".join(lines[:120]))
+
+    def take_problems(self):
+        """The bad exits and sanitizer reports since the last call (the log scanned first)."""
+        self.scan_log()
+        problems, self.problems = self.problems, []
+        return problems
+
     def close(self):
-        if self.process is not None and self.process.poll() is None:
-            self.stop()
+        """Stops the process unless the test ended it (SIGTERM: exit 0 expected) and removes the work
+        directory the harness made. A bad exit and the log's sanitizer reports are kept in `problems`, which
+        main() turns into the failure of the case."""
+        if self.process is not None and not self._ended_as_asked:
+            try:
+                self.stop()
+            except AssertionError as e:
+                self.problems.append(str(e))
+        self.scan_log()
         if self.own_work and not os.environ.get("PGEXPORT_E2E_KEEP"):
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -793,6 +907,7 @@ class s3_server:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.process = None
+        _resources.append(self.close)
         self.start()
 
     def start(self, timeout=30):
@@ -977,6 +1092,35 @@ class tcp_proxy:
         self.close()
 
 # ---------------------------------------------------------------------------------------------------------
+# Independent validators of what the server describes: the OpenAPI document (@apidevtools/swagger-parser,
+# from the npm registry: tools/test installs it in tests/openapi) and the /metrics text (Prometheus's own
+# parser, `promtool check metrics` of Debian's prometheus package, which tools/test installs).
+
+OPENAPI_VALIDATOR = os.path.join(ROOT, "tests", "openapi", "validate.mjs")
+
+
+def check_openapi(document, what="the OpenAPI document"):
+    """Fails unless swagger-parser finds `document` (bytes) a valid OpenAPI document; returns its verdict."""
+    check(os.path.isdir(os.path.join(ROOT, "tests", "openapi", "node_modules")),
+          "tests/openapi/node_modules is missing: npm ci in tests/openapi (tools/test does it)")
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        f.write(document)
+        f.flush()
+        p = subprocess.run(["node", OPENAPI_VALIDATOR, f.name], capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, f"{what} is not valid OpenAPI (swagger-parser):\n{p.stdout}{p.stderr[:6000]}")
+    return p.stdout.strip()
+
+
+def check_prometheus_text(text, what="/metrics"):
+    """Fails unless `promtool check metrics` takes `text` (bytes) without an error or a lint problem."""
+    promtool = shutil.which("promtool")
+    check(promtool, "promtool is missing: Debian's prometheus package (tools/test installs it)")
+    p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    check(p.returncode == 0 and not out.strip(), f"promtool check metrics on {what} (exit {p.returncode}):\n{out[:6000]}")
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Running a suite
 
 class _in_written_order(unittest.TestLoader):
@@ -997,12 +1141,22 @@ class _in_written_order(unittest.TestLoader):
                                 and c.__module__ == module.__name__])
 
 
+def _check_servers():
+    """Fails with every server's bad exits and sanitizer reports not yet reported (a cleanup of each case,
+    run after the case's own)."""
+    problems = [p for s in _servers for p in s.take_problems()]
+    if problems:
+        raise AssertionError("\n\n".join(problems))
+
+
 class _result(unittest.TextTestResult):
-    """Prints, after a failed case, the log tails of the servers it started or found running."""
+    """Checks the servers after each case (_check_servers), and prints, after a failed case, the log tails
+    of the servers it started or found running."""
 
     def startTest(self, test):
         self._first_server = len(_servers)
         super().startTest(test)
+        test.addCleanup(_check_servers)  # the first cleanup added runs last: after the case closed its servers
         self.stream.writeln()  # what the case prints goes on lines of its own
         self.stream.flush()
 
@@ -1021,20 +1175,65 @@ class _result(unittest.TextTestResult):
         self._show_logs()
 
 
+class terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the running case: only a KeyboardInterrupt gets through unittest's handlers (any
+    other exception, SystemExit too, would be recorded as that case's error and the run would go on)."""
+
+
+def _on_sigterm(*_):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
+    raise terminated()
+
+
+def _clean_up_after_interrupt():
+    """What an interrupted run leaves: servers, the class and module fixtures unittest did not tear down
+    (scratch databases, work directories), clusters, standbys and s3rver."""
+    for s in _servers:
+        if s.alive():
+            terminate(s.process, timeout=5)
+    steps = [c.doClassCleanups for c in vars(sys.modules["__main__"]).values()
+             if isinstance(c, type) and issubclass(c, unittest.TestCase)]
+    steps += [unittest.case.doModuleCleanups, *reversed(_resources)]
+    for step in steps:
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - clean up the rest regardless
+            print(f"clean-up: {e}", flush=True)
+
+
+def _case_id(test):
+    """The id of the case a result is about: a subTest's is its case's."""
+    return test.test_case.id() if isinstance(test, unittest.case._SubTest) else test.id()
+
+
 def main():
     """Runs the calling suite's TestCase classes: `suite.py <pgexport binary> [unittest arguments]` (-k
-    PATTERN picks cases). One line per case; exit 1 when any failed, erred or was skipped."""
+    PATTERN picks cases). One line per case; exit 1 when any failed, erred or was skipped, or when a server
+    exited badly or reported a sanitizer error after the cases (in a class or module fixture)."""
     binary()  # usage, before anything starts
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ctest's timeout: still clean up
+    signal.signal(signal.SIGTERM, _on_sigterm)  # ctest's timeout, tools/test stopped: clean up and exit
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=_result)
-    program = unittest.main(module="__main__", argv=[sys.argv[0], *sys.argv[2:]], testLoader=_in_written_order(),
-                            testRunner=runner, exit=False)
+    try:
+        program = unittest.main(module="__main__", argv=[sys.argv[0], *sys.argv[2:]], testLoader=_in_written_order(),
+                                testRunner=runner, exit=False)
+        for s in _servers:
+            s.close()
+    except KeyboardInterrupt as e:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print(f"\n{'SIGTERM' if isinstance(e, terminated) else 'interrupted'}: cleaning up", flush=True)
+        _clean_up_after_interrupt()
+        sys.exit(143 if isinstance(e, terminated) else 130)
     result = program.result
+    late = [p for s in _servers for p in s.take_problems()]
+    for p in late:
+        print(f"FAIL after the cases (a class or module fixture's server):\n{p}\n", flush=True)
     if result.skipped:
         print(f"{len(result.skipped)} skipped: a skipped case is not a pass", flush=True)
     problems = [t for t, _ in result.failures + result.errors + result.skipped] + list(result.unexpectedSuccesses)
-    failed = len(problems)
-    # A class or module fixture that failed is a problem of no case: it takes no case from the passed ones.
-    passed = result.testsRun - sum(isinstance(t, unittest.TestCase) for t in problems)
+    # Counted by case: a case with three failed subTests is one failed case. A class or module fixture that
+    # failed is a problem of no case: it takes no case from the passed ones.
+    failed_cases = {_case_id(t) for t in problems if isinstance(t, unittest.TestCase)}
+    failed = len(failed_cases) + len({t.id() for t in problems if not isinstance(t, unittest.TestCase)}) + len(late)
+    passed = result.testsRun - len(failed_cases)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(1 if failed or result.testsRun == 0 else 0)

@@ -14,6 +14,8 @@ gate that holds the job still); API keys. One line per case, then `N passed, M f
 import http.server
 import json
 import os
+import pty
+import re
 import signal
 import subprocess
 import sys
@@ -381,6 +383,56 @@ class with_a_key(client_case):
         check(open(out, "rb").read() == copy_csv(url, "SELECT id, amount FROM records ORDER BY id"), "equals COPY")
         p = run_client("--server", s.base, "--api-key", "wrong", "--quiet")
         check(p.returncode == 1 and b"HTTP 401" in p.stderr, p.stderr.decode())
+
+
+class on_a_terminal(client_case):
+    """The client with its stderr on a pseudo-terminal, as a person runs it: the bar is redrawn in place."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # --max-rate spreads the export over a few seconds, so that the bar has several states to show.
+        cls.s = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "500", "--max-rate", "128KiB"))
+
+    def test_progress_bar_redraws_in_place(self):
+        s, url, work = self.s, self.url, self.work
+        out = os.path.join(work, "terminal.csv")
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([BINARY, "export", "--server", s.base, "--columns", "id,email", "--output", out],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            screen = b""
+            while True:  # what the terminal shows, until the client closes its side (EIO)
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            stdout = p.communicate(timeout=60)[0]
+        finally:
+            os.close(master)
+        text = screen.decode(errors="replace")
+        check(p.returncode == 0, f"exit {p.returncode}: {text[-2000:]!r}")
+        check(stdout.decode().strip() == out, f"stdout names the file: {stdout!r}")
+        check(open(out, "rb").read() == copy_csv(url, "SELECT id, email FROM records ORDER BY id"), "the file equals COPY")
+        # Each state is drawn over the last one: carriage return, erase the line, the state and its bar.
+        redraws = text.split("\r\x1b[K")[1:]
+        bars = [re.match(r"(\w+) \[([#-]{30})\] +(\d+)%  ([\d,]+)/([\d,]+) rows", r) for r in redraws]
+        states = [(m[1], int(m[3]), int(m[4].replace(",", ""))) for m in bars if m]
+        running = [pct for state, pct, _ in states if state == "running"]
+        check(len(running) >= 3, f"fewer than three running states were drawn: {states}")
+        check(running == sorted(running) and running[0] < running[-1],
+              f"the running percentages do not rise: {running}")
+        check(all("\n" not in r for r, m in zip(redraws, bars) if m and m[1] == "running"),
+              "a running state ended its line instead of being drawn over")
+        last = [m for m in bars if m][-1]
+        check(last[1] == "completed" and last[2] == "#" * 30 and last[3] == "100" and last[4] == last[5] == "20,000",
+              f"the last state drawn: {last[0] if last else None!r}")
+        check(re.search(r"(\n|\x1b\[K)saved [\d,]+ bytes, 20,000 rows\r?\n$", text), f"no final line: {text[-300:]!r}")
+        print(f"    {len(states)} states drawn in place; running at {running} %, then {last[0]!r}", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,20 @@ Every wait polls for a state with a deadline; no sleep decides a result. One lin
 import datetime
 import os
 import sys
+import time
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
 from harness import binary, check, held_gate, install_gate, main, psql, scratch_database, seed, server, wait_until
 
 BINARY = binary()
 RETENTION = datetime.timedelta(seconds=2)
 WAIT = 60  # seconds any state may take to come about on a loaded machine
+# The sweeper runs every quarter retention (0.5 s here): what is due must be done within this many seconds
+# of being due, a bound generous enough for a loaded machine and a sanitized build, and still a bound.
+LATE = 10 * harness.SLOWDOWN
 
 
 def check_error(a, status, code, what):
@@ -72,9 +77,14 @@ class retention(lifecycle_case):
         s, data_dir = self.s, self.data_dir
         job = s.create({"filters": {"category": "books"}, "columns": ["id", "name"]})
         st = status_when(s, job, ("completed", "expired"))
+        t_completed = time.monotonic()
         check(instant(st["expiresAt"]) - instant(st["finishedAt"]) == RETENTION,
               f"expiresAt {st['expiresAt']} is not finishedAt {st['finishedAt']} + {RETENTION}")
         st = status_when(s, job, ("expired",))
+        t_expired = time.monotonic()
+        took = t_expired - t_completed
+        check(took < RETENTION.total_seconds() + LATE, f"expired {took:.1f} s after it was seen completed "
+                                                       f"(retention {RETENTION.total_seconds()} s)")
         # At once: the expired record is forgotten one retention later.
         message = check_error(s.request("GET", f"/api/export/{job}/download"), 410, "expired",
                               "download of an expired job")
@@ -92,9 +102,13 @@ class retention(lifecycle_case):
         # One retention as expired, then the record goes too.
         wait_until(f"the expired job {job} to be forgotten",
                    lambda: s.request("GET", f"/api/export/{job}/status").status == 404, WAIT)
+        forgotten = time.monotonic() - t_expired
+        check(forgotten < RETENTION.total_seconds() + LATE, f"forgotten {forgotten:.1f} s after it was seen expired "
+                                                            f"(retention {RETENTION.total_seconds()} s)")
         check_error(s.request("GET", f"/api/export/{job}/download"), 404, "not_found", "download of a forgotten job")
         check(not psql_rows(s.url, f"SELECT 1 FROM export_jobs WHERE id = '{job}'"), "the forgotten job's record is there")
-        print(f"    job {job[:8]} completed, expired {st['expiresAt']}, forgotten; 410: {message}", flush=True)
+        print(f"    job {job[:8]} completed, expired {took:.1f} s later, forgotten {forgotten:.1f} s after that; 410: "
+              f"{message}", flush=True)
 
     def test_orphans_go_a_running_part_stays(self):
         s, data_dir = self.s, self.data_dir
@@ -110,8 +124,11 @@ class retention(lifecycle_case):
                 for name in orphans + [f"notes-{round_}.txt"]:
                     with open(os.path.join(data_dir, name), "w") as f:
                         f.write("not an export")
+                t0 = time.monotonic()
                 wait_until(f"the orphans {orphans} to be removed",
                            lambda: not any(n in files(data_dir) for n in orphans), WAIT)
+                took = time.monotonic() - t0
+                check(took < LATE, f"orphans removed {took:.1f} s after they appeared (a sweep every 0.5 s)")
                 check(all(n in files(data_dir) for n in part),
                       f"the running job's partial file {part} was removed: {files(data_dir)}")
                 check(f"notes-{round_}.txt" in files(data_dir), "a file not named like an export was removed")

@@ -50,6 +50,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
 from harness import (binary, check, check_same_bytes, copy_csv, held_gate, install_gate, main, psql, scratch_database,
                      seed, server, wait_until)
 
@@ -409,16 +410,25 @@ class limits(unittest.TestCase):
                   f" {max(during_create):.1f} ms; from the POST to the job's end ({len(during_all)} probes, {(t2 - t0):.1f} s):"
                   f" median {statistics.median(during_all):.1f} ms, max {worst:.1f} ms (the goal: under 100 ms)")
             check(len(during_create) >= 2, "fewer than two /healthz answers while the request was handled")
-            check(worst < 1000, f"/healthz took {worst:.0f} ms while a 100,000-value list was handled")
+            check(t1 - t0 < 15 * harness.SLOWDOWN, f"POST of a 100,000-value in list answered in {t1 - t0:.1f} s")
+            check(worst < 1000 * harness.SLOWDOWN, f"/healthz took {worst:.0f} ms while a 100,000-value list was handled")
             file_equals_copy(s, job, url, f"SELECT {ALL_COLUMNS} FROM records WHERE id % 3 = 0 AND id <= 300000 ORDER BY id")
             check_error(c.create({"filters": {"id": {"in": ids + [300_003]}}}), 400, "invalid_request",
                         "100,001 values", "at most 100,000")
             check_error(c.create({"columns": ["id"] * 1001}), 400, "invalid_request", "at most 1,000")
         forget_jobs(url)
 
+    NO_DESCRIPTOR_VPTR_REPORT = (r"(?m)^\S+:\d+:\d+: runtime error: member (?:call on|access within) address \S+ which does"
+                                 r" not point to an object of type '[^']+'\n\S+: note: object has invalid vptr\n"
+                                 r"<memory cannot be printed>\n")
+
     def test_descriptors(self):
         url = self.url
-        with server(BINARY, url, "--chunk-rows", "1000") as s:
+        # UBSan's vptr check asks the kernel whether memory is readable through a pipe of its own; with no
+        # descriptor left it cannot open one and reports virtual calls as "invalid vptr", without being able
+        # to show the memory (and a suppressions file cannot be read then either). Those reports, and only
+        # those, are this test's doing.
+        with server(BINARY, url, "--chunk-rows", "1000", ignore_reports=self.NO_DESCRIPTOR_VPTR_REPORT) as s:
             pid = s.process.pid
             soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
             check(soft == hard, f"the server's descriptor limit is {soft}, its hard limit {hard}")

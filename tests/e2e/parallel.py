@@ -265,38 +265,60 @@ class parallel_export(unittest.TestCase):
         # second of its share at the start.
         self.assertGreater(took, 0.8 * len(data) / rate, f"{len(data)} bytes in {took:.2f} s at {rate} B/s")
 
+    def kill_while_running(self, rng, data_dir, round_):
+        """A parallel export of `big` on a server of its own, killed (SIGKILL) at a random number of rows while
+        it runs: (job, the rows its checkpoint holds after the kill). An export that ends before its instant
+        came is not a kill: it is tried again with another, at most 5 times."""
+        for _ in range(5):
+            first = server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir,
+                           name=f"first-{round_}")
+            try:
+                code, created = post(first, {"table": "big", "parallelism": rng.choice((2, 3, 4))})
+                self.assertEqual(code, 202)
+                job = created["jobId"]
+                target = rng.randrange(1, 4500)
+                st = wait_until("the export reaches its instant or ends", lambda: (lambda j: j if j and (
+                    j["rowsExported"] >= target or j["status"] not in ("queued", "running")) else None)(status(first, job)),
+                    WAIT, poll=0.005)
+                if st["status"] == "running":
+                    first.kill()
+            finally:
+                first.close()
+            state, rows = psql(self.url, f"SELECT status, rows_exported FROM export_jobs WHERE id = '{job}'").decode().strip().split("|")
+            if state == "running":
+                return job, int(rows)
+        raise AssertionError("five exports in a row ended before their kill: nothing was killed mid-export")
+
     def test_kill_at_random_instants(self):
-        """SIGKILL at a random instant of a parallel export, then a new server on the same data directory
-        resumes it (the dead process's lease is ended at start): the file is COPY's bytes, 10 times."""
+        """SIGKILL at a random instant of a running parallel export, then a new server on the same data
+        directory resumes it (the dead process's lease is ended at start) from the checkpoint it left: no
+        slice is started over, and the new process exports only the rows after the checkpoint. The file is
+        COPY's bytes, 10 times."""
         expected = copy_csv(self.url, "SELECT * FROM big ORDER BY id")
+        total = int(psql(self.url, "SELECT count(*) FROM big").decode())
         data_dir = os.path.join(self.server.work, "killed")
         rng = random.Random(os.environ.get("PGEXPORT_TEST_SEED", "parallel"))
-        mid_export = 0
+        resumed_past_rows = 0
         for round_ in range(10):
             with self.subTest(round=round_):
-                first = server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir)
-                try:
-                    code, created = post(first, {"table": "big", "parallelism": rng.choice((2, 3, 4))})
-                    self.assertEqual(code, 202)
-                    job = created["jobId"]
-                    # Somewhere in the export: after its first checkpoint, at a random number of rows.
-                    target = rng.randrange(1, 4500)
-                    st = wait_until("the export gets going", lambda: (lambda j: j if j and (
-                        j["rowsExported"] >= target or j["status"] not in ("queued", "running")) else None)(status(first, job)),
-                        WAIT, poll=0.005)
-                    first.kill()
-                    if st["status"] == "running":
-                        mid_export += 1
-                finally:
-                    first.close()
-                with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir) as second:
+                job, at_kill = self.kill_while_running(rng, data_dir, round_)
+                with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "big", data_dir=data_dir,
+                            name=f"second-{round_}") as second:
                     wait_completed(second, job)
                     code, data = get(second, f"/api/export/{job}/download")
                     self.assertEqual(code, 200)
                     self.assertEqual(len(data), len(expected))
                     self.assertEqual(data, expected, f"round {round_}: the resumed file differs")
                     self.assertEqual(files_of(data_dir, job), [f"{job}.csv"])
-        self.assertGreaterEqual(mid_export, 5, "most kills must land while the export runs")
+                    mine = [e for e in second.log_events() if e.get("job") == job]
+                    started = [e.get("resumed_at_row") for e in mine if e.get("event") == "job_started"]
+                    self.assertEqual(started, [at_kill], f"round {round_}: not resumed at the checkpoint's {at_kill} rows")
+                    restarts = [e for e in mine if e.get("event") in ("job_restarted", "job_slice_restarted")]
+                    self.assertEqual(restarts, [], f"round {round_}: started over")
+                    self.assertEqual(second.metric("pgexport_rows_exported_total"), total - at_kill,
+                                     f"round {round_}: the new process did not export just the rows after the checkpoint")
+                resumed_past_rows += at_kill > 0
+        self.assertGreaterEqual(resumed_past_rows, 5, "most kills must leave a checkpoint with rows to resume from")
 
     def test_cancel_removes_every_slice_file(self):
         install_gate(self.url, view="big_gated", table="big", key="id", open_below=100)

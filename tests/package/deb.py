@@ -85,13 +85,20 @@ class deb_package(unittest.TestCase):
         needed = [line.split()[1] for line in run(["objdump", "-p", binary]).stdout.splitlines()
                   if line.strip().startswith("NEEDED")]
         check("libpq.so.5" in needed, f"the binary links libpq: {needed}")
-        where = {}
+        where, missing = {}, []
         for line in run(["ldd", binary]).stdout.splitlines():
             parts = line.split()
-            if "=>" in parts and parts[parts.index("=>") + 1].startswith("/"):
-                where[parts[0]] = os.path.realpath(parts[parts.index("=>") + 1])
+            if "=>" not in parts:
+                continue  # linux-vdso and the dynamic loader, which ldd names without an arrow
+            target = parts[parts.index("=>") + 1:]
+            if target[:2] == ["not", "found"]:
+                missing.append(parts[0])
+            elif target and target[0].startswith("/"):
+                where[parts[0]] = os.path.realpath(target[0])
+        check(not missing, f"ldd finds no file for {missing}: the binary would not start")
         for name in needed:
             if name not in where:
+                check(name.startswith("ld-linux"), f"{name} is NEEDED but ldd does not say where it is")
                 continue  # the dynamic loader itself
             path = where[name]
             owner = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True).stdout

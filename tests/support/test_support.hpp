@@ -1,19 +1,36 @@
 #pragma once
 // Shared by the tests: running a coroutine to completion, throwaway directories and databases.
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pgexport::test {
 
-// Runs `make()`'s awaitable on `io` until it completes; returns its value or rethrows its exception.
+namespace detail {
+// `awaitable`, and io.stop() when it throws: a test that failed halfway leaves an engine's work behind
+// (its timers, its listener), which io.run() would otherwise wait for until the test's timeout.
+template <class T>
+boost::asio::awaitable<T> stopping_on_failure(boost::asio::io_context& io, boost::asio::awaitable<T> awaitable) {
+    try {
+        co_return co_await std::move(awaitable);
+    } catch (...) {
+        io.stop();
+        throw;
+    }
+}
+} // namespace detail
+
+// Runs `make()`'s awaitable on `io` until it completes (and `io` has no work left); returns its value or
+// rethrows its exception at once.
 template <class Make> auto run(boost::asio::io_context& io, Make make) {
-    auto future = boost::asio::co_spawn(io, make(), boost::asio::use_future);
+    auto future = boost::asio::co_spawn(io, detail::stopping_on_failure(io, make()), boost::asio::use_future);
     io.restart();
     io.run();
     return future.get();

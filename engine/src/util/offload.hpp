@@ -29,8 +29,11 @@ boost::asio::awaitable<R> async_offload(boost::asio::thread_pool& pool, F f) {
                 } catch (...) {
                     error = std::current_exception();
                 }
+                // The exception goes with the handler (moved, not copied): this thread keeps no reference that
+                // it would drop after the awaiting coroutine has used the exception and let go of it.
                 auto ex = asio::get_associated_executor(handler);
-                asio::dispatch(ex, [handler = std::move(handler), error]() mutable { handler(error); });
+                asio::dispatch(ex,
+                               [handler = std::move(handler), error = std::move(error)]() mutable { handler(error); });
             });
         };
         co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
@@ -46,9 +49,8 @@ boost::asio::awaitable<R> async_offload(boost::asio::thread_pool& pool, F f) {
                     error = std::current_exception();
                 }
                 auto ex = asio::get_associated_executor(handler);
-                asio::dispatch(ex, [handler = std::move(handler), error, value = std::move(value)]() mutable {
-                    handler(error, std::move(value));
-                });
+                asio::dispatch(ex, [handler = std::move(handler), error = std::move(error),
+                                    value = std::move(value)]() mutable { handler(error, std::move(value)); });
             });
         };
         co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(

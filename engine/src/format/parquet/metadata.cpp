@@ -1,7 +1,7 @@
 #include "format/parquet/metadata.hpp"
 
 #include "format/parquet/thrift_compact.hpp"
-#include "util/hmac.hpp"
+#include <pgexport/shared/hmac.hpp>
 
 #include <boost/json.hpp>
 
