@@ -2,32 +2,23 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <unistd.h>
 
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 
 namespace pgexport::http {
 
-unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-}
-
-unique_fd::~unique_fd() {
-    if (fd_ >= 0)
-        ::close(fd_);
-}
-
 std::optional<std::string_view> header_value(const request_t& req, bhttp::field f) {
     auto it = req.find(f);
     if (it == req.end())
         return std::nullopt;
     return std::string_view(it->value().data(), it->value().size());
+}
+
+void set_security_headers(string_response& res) {
+    res.set("X-Content-Type-Options", "nosniff");
+    if (res.find("Content-Security-Policy") == res.end())
+        res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 }
 
 string_response json_response(unsigned version, bhttp::status status, const json::value& body) {
