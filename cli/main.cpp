@@ -73,11 +73,23 @@ const std::vector<option_spec> serve_specs = {
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"random-page-cost", "N|server", "random_page_cost of the chunk statements, when below the server's (lets "
      "a (filter, key) index serve filtered chunks)", "1.1", "PGEXPORT_RANDOM_PAGE_COST"},
-    {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
+    {"api-key", "KEY", "require Authorization: Bearer KEY on /api/ (on a command line every user sees it in ps: "
+     "prefer --api-key-file)", "", "PGEXPORT_API_KEYS", true},
+    {"no-auth", "", "serve the API without keys on an address other than loopback (something in front "
+     "authenticates); without it serve refuses to, and refuses proxied requests when it has no keys", "",
+     "PGEXPORT_NO_AUTH"},
     {"max-connections", "N", "open HTTP connections at most (default: sized from the descriptor limit); past "
      "it the longest-idle one is closed for a new client", "", "PGEXPORT_MAX_CONNECTIONS"},
     {"allowed-host", "NAME", "a Host name to serve besides the listen address, localhost and 127.0.0.1 "
-     "(repeatable; * serves any)", "", "PGEXPORT_ALLOWED_HOSTS", true},
+     "(repeatable; * serves any Host, and allows no more origins)", "", "PGEXPORT_ALLOWED_HOSTS", true},
+    {"allowed-origin", "URL", "an origin (scheme://host[:port]) whose pages may change state here besides the "
+     "server's own, e.g. https://exports.example.org behind a TLS proxy (repeatable)", "",
+     "PGEXPORT_ALLOWED_ORIGINS", true},
+    {"trusted-proxy", "CIDR", "a reverse proxy (address or network) whose X-Forwarded-For names the client: "
+     "quotas, stream caps and the log go by the last address in it that is not a trusted proxy (repeatable)",
+     "", "PGEXPORT_TRUSTED_PROXIES", true},
+    {"max-streams-per-client", "N", "event streams open at once per API key (per client address without keys); "
+     "one more gets 429", "16", "PGEXPORT_MAX_STREAMS_PER_CLIENT"},
     {"api-key-file", "FILE", "API keys as --api-key, one a line (blank lines and # comments skipped)", "",
      "PGEXPORT_API_KEY_FILE", true},
     {"secret-file", "FILE",
@@ -120,14 +132,17 @@ const std::vector<option_spec> seed_specs = {
 };
 
 const std::vector<option_spec> export_specs = {
-    {"server", "URL", "the pgexport server", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
+    {"server", "URL", "the pgexport server: http:// or https:// (verified against the system's CA store), an "
+     "IPv6 address in brackets", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
     {"filters", "JSON", "the filters object of POST /api/export", "", ""},
     {"columns", "a,b,c", "columns in order [all]", "", ""},
     {"format", "csv|jsonl", "the file's format [csv]", "", ""},
     {"compression", "none|gzip", "compress the file [none]", "", ""},
     {"csv", "JSON", "CSV options: {\"delimiter\", \"header\", \"null\", \"forceQuote\", \"bom\"}", "", ""},
     {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz]", "", ""},
-    {"api-key", "KEY", "API key for the server", "", "PGEXPORT_API_KEY"},
+    {"api-key", "KEY", "API key for the server (on a command line every user sees it in ps: prefer "
+     "PGEXPORT_API_KEY)", "", "PGEXPORT_API_KEY"},
+    {"force", "", "replace --output when it exists (by default an existing file is never replaced)", "", ""},
     {"quiet", "", "print nothing but errors", "", ""},
     {"job", "ID", "attach to an existing job instead of creating one", "", ""},
     {"cancel-on-interrupt", "", "cancel the job on Ctrl-C (by default it keeps running)", "", ""},
@@ -233,11 +248,28 @@ int run_serve(const options& o) {
     pgexport::http::server_config sc;
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");
+    if (o.given("api-key"))
+        pgexport::log_event("warning", "api_key_on_command_line",
+                            {{"message", "--api-key on the command line is visible to every user of this machine "
+                                         "(ps, /proc); put the keys in a file of mode 0600 and use --api-key-file"}});
     sc.allowed_hosts = o.all("allowed-host");
+    sc.allowed_origins = o.all("allowed-origin");
+    sc.trusted_proxies = o.all("trusted-proxy");
+    sc.max_streams_per_client = static_cast<std::size_t>(o.get_int("max-streams-per-client", 1, 100000));
     for (const std::string& file : o.all("api-key-file")) {
         auto keys = pgexport::cli::read_api_key_file(file);
         sc.api_keys.insert(sc.api_keys.end(), keys.begin(), keys.end());
     }
+    sc.no_auth = o.flag("no-auth");
+    if (sc.no_auth && !sc.api_keys.empty())
+        throw std::invalid_argument("--no-auth and API keys exclude each other: give one of them");
+    // Without keys, anyone who reaches the port may read every row and every export: only this machine
+    // may, unless the operator says something in front authenticates.
+    if (sc.api_keys.empty() && !sc.no_auth && !pgexport::cli::is_loopback(sc.host))
+        throw std::invalid_argument(
+            "refusing to serve the API without API keys on " + sc.host +
+            ", which other machines can reach: give --api-key-file FILE, listen on 127.0.0.1 (behind a reverse "
+            "proxy), or --no-auth when something in front authenticates every request");
     sc.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(
         o.get_duration("link-ttl", std::chrono::seconds(1), std::chrono::days(30)));
     if (!sc.api_keys.empty()) {
@@ -279,10 +311,13 @@ int run_serve(const options& o) {
     pgexport::log_event(
         "info", "listening",
         {{"address", sc.host + ":" + std::to_string(server.port())}, {"api_keys", sc.api_keys.size()}});
-    if (sc.api_keys.empty())
-        pgexport::log_event(
-            "warning", "open_api",
-            {{"message", "no --api-key given: anyone who can reach " + sc.host + " can use the API"}});
+    if (sc.no_auth)
+        pgexport::log_event("warning", "open_api",
+                            {{"message", "--no-auth: the API takes no keys; anyone who can reach " + sc.host +
+                                             " and gets past what is in front can read every row and export"}});
+    else if (sc.api_keys.empty())
+        pgexport::log_event("info", "local_api",
+                            {{"message", "no API keys: the API serves clients on this machine only"}});
     auto fatal = [&](std::exception_ptr e) {
         if (!e)
             return;
@@ -360,6 +395,7 @@ int run_export(const options& o) {
     p.job_id = o.get("job");
     p.quiet = o.flag("quiet");
     p.cancel_on_interrupt = o.flag("cancel-on-interrupt");
+    p.force = o.flag("force");
     return pgexport::cli::run_export_client(p);
 }
 

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <limits>
 
 #include <charconv>
@@ -191,6 +193,18 @@ std::string usage(const std::string& command, const std::string& summary,
     }
     text += "  --help                      this text\n";
     return text;
+}
+
+bool is_loopback(std::string_view host) {
+    if (host == "localhost")
+        return true;
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(std::string(host), ec);
+    if (ec)
+        return false;
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
 }
 
 std::optional<s3_location> parse_s3_url(std::string_view text) {
