@@ -132,7 +132,7 @@ copy_result run_copy(const std::string& url, const std::string& query, const std
         throw std::runtime_error("cannot connect: " +
                                  (conn ? message_of(conn.get()) : std::string("out of memory")));
     PGconn* c = conn.get();
-    // The same session settings as pgexport's export connections (see engine/src/detail/pg.cpp).
+    // The same session settings as pgexport's export connections (see engine/src/store/pg.cpp).
     exec_command(c, "SET TimeZone = 'UTC'");
     exec_command(c, "SET DateStyle = 'ISO, MDY'");
     exec_command(c, "SET extra_float_digits = 3");

@@ -2,7 +2,7 @@
 // File descriptors and the few system calls the CLI's files need (the secret, the key file, a download's
 // part and its record), each in one place.
 
-#include "detail/unique_fd.hpp"
+#include "util/unique_fd.hpp"
 
 #include <cstddef>
 #include <filesystem>

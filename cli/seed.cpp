@@ -1,6 +1,6 @@
 #include "seed.hpp"
 
-#include "detail/pg.hpp" // the engine's libpq helpers (pgexport_engine_internals)
+#include "store/pg.hpp" // the engine's libpq helpers (pgexport_engine_internals)
 
 #include <array>
 #include <chrono>

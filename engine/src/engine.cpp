@@ -1,18 +1,18 @@
 // The engine's public face: start-up, creating jobs, status, listing, cancel and delete, the records
-// listing and shutdown. The work is done by the parts in detail/: the scheduler claims jobs from the shared
+// listing and shutdown. The work is done by the parts in the folders beside this file: the scheduler claims jobs from the shared
 // queue, job_runner runs one, chunk_copier streams its chunks, the sweeper applies the retention,
 // job_repository and table_catalog talk to the database.
 
-#include "detail/data_dir.hpp"
-#include "detail/engine_state.hpp"
-#include "detail/file_writer.hpp"
-#include "detail/job_intake.hpp"
-#include "detail/job_lookup.hpp"
-#include "detail/replica_gate.hpp"
-#include "detail/scheduler.hpp"
-#include "detail/sql.hpp"
-#include "detail/sweep_policy.hpp"
-#include "detail/sweeper.hpp"
+#include "files/data_dir.hpp"
+#include "runtime/engine_state.hpp"
+#include "files/file_writer.hpp"
+#include "queue/job_intake.hpp"
+#include "queue/job_lookup.hpp"
+#include "protection/replica_gate.hpp"
+#include "queue/scheduler.hpp"
+#include "format/sql.hpp"
+#include "policy/sweep_policy.hpp"
+#include "lifecycle/sweeper.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/log.hpp>

@@ -1,6 +1,6 @@
 #include <pgexport/job_watch.hpp>
 
-#include "detail/progress_hub.hpp"
+#include "runtime/progress_hub.hpp"
 
 namespace pgexport::engine {
 

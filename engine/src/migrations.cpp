@@ -1,4 +1,4 @@
-#include "detail/pg.hpp"
+#include "store/pg.hpp"
 
 #include <pgexport/migrations.hpp>
 

@@ -1,6 +1,6 @@
 // The output's options: the "csv" object's checks, and the names and types a format gives a download.
-#include "detail/output_options.hpp"
-#include "detail/text_checks.hpp"
+#include "format/output_options.hpp"
+#include "util/text_checks.hpp"
 
 #include <boost/json.hpp>
 

@@ -1,7 +1,7 @@
 #include <pgexport/request.hpp>
 
-#include "detail/output_options.hpp"
-#include "detail/text_checks.hpp"
+#include "format/output_options.hpp"
+#include "util/text_checks.hpp"
 
 #include <boost/json.hpp>
 

@@ -7,7 +7,7 @@
 #include <pgexport/table_schema.hpp>
 
 #include "client_view.hpp"
-#include "detail/fifo_cache.hpp"
+#include "util/fifo_cache.hpp"
 
 #include <boost/json/value.hpp>
 

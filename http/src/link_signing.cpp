@@ -1,6 +1,6 @@
 #include "link_signing.hpp"
 
-#include "detail/hmac.hpp"
+#include "util/hmac.hpp"
 #include "query.hpp"
 
 #include <boost/uuid/name_generator_sha1.hpp>

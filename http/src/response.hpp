@@ -2,7 +2,7 @@
 // What a handler answers: a Beast response; for a download the open file to send after the header, for an
 // event stream the coroutine that writes the body as it goes.
 
-#include "detail/unique_fd.hpp"
+#include "util/unique_fd.hpp"
 #include "http_error.hpp"
 
 #include <boost/asio/awaitable.hpp>

@@ -2,7 +2,7 @@
 // Shared by the fuzz targets that reach the SQL builder (fuzz_request, fuzz_query) and the replay driver
 // (replay_main.cpp): the table they build SQL for, and the count of inputs that got that far.
 
-#include "detail/sql.hpp"
+#include "format/sql.hpp"
 #include "sql_check.hpp"
 
 #include <pgexport/request.hpp>

@@ -1,7 +1,7 @@
 // Fuzz target: reading the key off a COPY row. Invariants: the rest is the row after "<key>,", and the
 // key printed back is the text it was read from.
 
-#include "detail/csv_row.hpp"
+#include "format/csv_row.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -7,7 +7,7 @@
 
 #include "test_support.hpp"
 
-#include "detail/pg.hpp"
+#include "store/pg.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/migrations.hpp>

@@ -205,7 +205,7 @@ private:
     lexed_sql out_;
 };
 
-// The words and symbols of the builder's own text (engine/src/detail/sql.cpp), outside names and values.
+// The words and symbols of the builder's own text (engine/src/format/sql.cpp), outside names and values.
 const std::set<std::string, std::less<>> builder_words = {
     "AND",   "BY",    "COPY", "DELIMITER",   "EXPLAIN", "FORCE_QUOTE", "FORMAT", "FROM", "HEADER", "IN", "IS", "QUOTE",
     "JSON",  "LIMIT", "NOT",  "NULL",        "ORDER",  "SELECT", "STDOUT", "TO", "TRUE",

@@ -1,6 +1,6 @@
 #include "test_support.hpp"
 
-#include "detail/pg.hpp"
+#include "store/pg.hpp"
 
 #include <boost/test/unit_test.hpp>
 

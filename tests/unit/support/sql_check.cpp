@@ -4,7 +4,7 @@
 
 #include "sql_check.hpp"
 
-#include "detail/sql.hpp"
+#include "format/sql.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

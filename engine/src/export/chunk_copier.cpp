@@ -1,0 +1,297 @@
+#include "export/chunk_copier.hpp"
+
+#include "format/csv_row.hpp"
+#include "files/data_dir.hpp"
+#include "policy/job_policy.hpp"
+#include "protection/job_throttle.hpp"
+#include "format/sql.hpp"
+
+#include <pgexport/log.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+
+namespace asio = boost::asio;
+
+namespace pgexport::engine::detail {
+
+namespace {
+
+// Appends the rows of a chunk: reads the key off each row and writes the rest. Over --max-rate it asks
+// for a drain, which waits: meanwhile the socket is not read.
+struct chunk_sink final : copy_sink {
+    chunk_sink(file_writer& w, running_job& j, job_throttle& t, bool single, bool key_leads, const export_request& r,
+               std::optional<std::size_t> s)
+        : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads),
+          jsonl(r.format == output_format::jsonl), delimiter(jsonl ? jsonl_delimiter : r.csv.delimiter), slice(s) {}
+    bool consume(std::string_view row) override {
+        ++count;
+        ++job.live_rows;
+        std::size_t written = 0;
+        bool full = false;
+        if (key_leads && !jsonl) {
+            // The row is the output row already; its first column is the key.
+            auto key = leading_key(row, delimiter);
+            if (!key)
+                throw std::runtime_error("COPY sent a row that does not start with the key");
+            last_key = *key;
+            full = writer.append(row);
+            written = row.size();
+        } else {
+            auto split = split_keyed_row(row, delimiter);
+            if (!split)
+                throw std::runtime_error("COPY sent a row that does not start with the key");
+            last_key = split->key;
+            if (jsonl) {
+                auto text = jsonl_text(split->rest);
+                if (!text)
+                    throw std::runtime_error("COPY sent a jsonl row that is not one JSON text and a newline");
+                writer.append(*text);
+                full = writer.append("\n");
+                written = text->size() + 1;
+            } else {
+                const std::string_view out = single_column ? single_column_row(split->rest) : split->rest;
+                full = writer.append(out);
+                written = out.size();
+            }
+        }
+        const bool over_rate = throttle.take(written);
+        return full || over_rate;
+    }
+    asio::awaitable<void> async_drain() override {
+        // Written out before a rate wait too: the time is idle anyway, and status's bytes move smoothly.
+        co_await writer.async_write_behind();
+        job.set_live_bytes(slice, writer.size());
+        if (job.should_stop() || job.slice_failed)
+            throw stop_job{};
+        co_await throttle.async_rate_wait();
+    }
+    file_writer& writer;
+    running_job& job;
+    job_throttle& throttle;
+    bool single_column;
+    bool key_leads;
+    bool jsonl;
+    char delimiter;
+    std::optional<std::size_t> slice;
+    std::int64_t last_key = 0;
+    std::int64_t count = 0;
+};
+
+// Writes rows as they come (the header).
+struct raw_sink final : copy_sink {
+    explicit raw_sink(file_writer& w) : writer(w) {}
+    bool consume(std::string_view row) override { return writer.append(row); }
+    asio::awaitable<void> async_drain() override { co_await writer.async_write_behind(); }
+    file_writer& writer;
+};
+
+struct pending_checkpoint {
+    explicit pending_checkpoint(asio::any_io_executor ex) : done(std::move(ex)) {}
+    event done;
+    std::exception_ptr error;
+    lease_state outcome = lease_state::held;
+};
+
+// The checkpoint: the chunk's bytes (already written) made durable, then the record that vouches for
+// them, under the lease. The job's committed state moves only when both succeeded.
+asio::awaitable<void> run_checkpoint(engine_state& state, running_job& job, file_writer& writer,
+                                     std::shared_ptr<pending_checkpoint> p, std::optional<std::size_t> slice,
+                                     slice_state progress) {
+    try {
+        co_await writer.async_datasync();
+        // A parallel job records every slice at once: this one as it stands now (durable since the
+        // fdatasync above), the others as last sent (each durable before it was sent).
+        std::vector<slice_state> sent_slices;
+        std::vector<std::uint64_t> versions;
+        if (slice) {
+            job.slices_sent.at(*slice) = progress;
+            ++job.slices_sent_version.at(*slice);
+            sent_slices = job.slices_sent;
+            versions = job.slices_sent_version;
+        }
+        auto checkpoint = [id = job.id(), owner = state.config.instance_id, token = job.token(), progress,
+                           sent_slices, attempts = job.attempts, parallel = slice.has_value()](job_repository& r) {
+            if (parallel)
+                return r.checkpoint_slices(id, owner, token, sent_slices, attempts);
+            return r.checkpoint(id, owner, token, progress.last, progress.rows, progress.bytes, attempts);
+        };
+        const auto sent = lease_tracker::clock::now();
+        p->outcome = co_await state.on_jobs(std::move(checkpoint));
+        job.lease_answered(p->outcome, sent);
+        if (p->outcome == lease_state::held && job.job.part_token != job.token()) {
+            // The first checkpoint of this lease: the previous lease's files are vouched for no more.
+            std::vector<std::filesystem::path> keep{state.part_path(job.id(), job.token())};
+            for (std::size_t k = 0; k < job.slices.size(); ++k)
+                keep.push_back(state.slice_path(job.id(), job.token(), k));
+            auto clean = [&state, id = job.id(), keep = std::move(keep)] { state.remove_part_files(id, keep); };
+            co_await async_offload(state.file_pool, std::move(clean));
+        }
+        if (p->outcome == lease_state::held) {
+            // What the metrics count: rows and bytes vouched for, so a chunk exported again after a failed
+            // attempt is not counted twice.
+            const std::int64_t rows_before = job.rows;
+            const std::int64_t bytes_before = job.bytes;
+            if (slice) {
+                job.slices_held(sent_slices, versions);
+            } else {
+                job.last_id = progress.last;
+                job.rows = progress.rows;
+                job.bytes = progress.bytes;
+                if (job.uploader)
+                    job.uploader->vouched(progress.bytes);
+            }
+            state.stats.rows_exported += job.rows - rows_before;
+            state.stats.bytes_written += job.bytes - bytes_before;
+            job.job.part_token = job.token();
+            job.consecutive_failures = 0;
+            state.progress->notify(job.id());
+        }
+    } catch (...) {
+        p->error = std::current_exception();
+    }
+    p->done.set();
+}
+
+// Waits for the checkpoint in flight, if any, and rethrows its failure; stops when the lease is gone.
+asio::awaitable<void> await_checkpoint(std::shared_ptr<pending_checkpoint>& p) {
+    if (!p)
+        co_return;
+    co_await p->done.async_wait();
+    auto finished = std::move(p);
+    if (finished->error)
+        std::rethrow_exception(finished->error);
+    if (finished->outcome != lease_state::held) // the job is marked to stop (lease_answered)
+        throw stop_job{};
+}
+
+// The free-space guard of a running job: while the data directory's file system has less free space than
+// min_free_disk, waits (backing off to 5 s, woken by a cancel or a shutdown) instead of writing on. The
+// wait is inside the attempt: it neither fails the job nor counts as a failed attempt. Logged once when
+// the wait starts and once when it ends; status shows it as "waiting".
+asio::awaitable<void> wait_for_free_space(engine_state& state, running_job& job,
+                                          std::unique_ptr<asio::steady_timer>& timer) {
+    const std::uint64_t min = state.config.min_free_disk;
+    if (min == 0)
+        co_return;
+    const retry_policy backoff{std::chrono::milliseconds(250), std::chrono::seconds(5), 0};
+    for (int waits = 1;; ++waits) {
+        auto ask = [dir = state.config.data_dir] { return free_space(dir); };
+        const auto free = co_await async_offload(state.file_pool, std::move(ask));
+        if (!free || *free >= min)
+            break;
+        if (!job.waiting) {
+            job.waiting = "the data directory has " + format_size(*free) + " free, less than --min-free-disk (" +
+                          format_size(min) + "); the export goes on when space is freed";
+            log_event("warning", "job_waiting_for_disk",
+                      {{"job", job.id()}, {"free_bytes", *free}, {"min_free_bytes", min}, {"rows", job.rows}});
+        }
+        timer = std::make_unique<asio::steady_timer>(
+            state.executor, decide_retry(backoff, failure_class::no_space, waits).delay);
+        boost::system::error_code ec;
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        timer.reset();
+        if (job.should_stop()) {
+            job.waiting.reset();
+            throw stop_job{};
+        }
+    }
+    if (job.waiting) {
+        job.waiting.reset();
+        log_event("info", "job_disk_space_back", {{"job", job.id()}});
+    }
+}
+
+void record_chunk(engine_stats& stats, std::chrono::steady_clock::duration took) {
+    const double seconds = std::chrono::duration<double>(took).count();
+    ++stats.chunks;
+    stats.chunk_seconds_sum += seconds;
+    for (std::size_t i = 0; i < engine_stats::chunk_buckets.size(); ++i)
+        if (seconds <= engine_stats::chunk_buckets[i])
+            ++stats.chunk_seconds_le[i];
+}
+
+} // namespace
+
+asio::awaitable<void> copy_chunks(engine_state& state, running_job& job, file_writer& writer,
+                                  async_connection& connection, std::optional<std::size_t> slice) {
+    const export_request& request = job.job.info.request;
+    const table_schema* found = state.find_schema(job.job.table);
+    if (!found) // claims take only jobs of this instance's tables
+        throw std::runtime_error("this instance does not serve the job's table " + job.job.table);
+    const table_schema& schema = *found;
+    const bool single = output_columns(schema, request).size() == 1;
+    const bool leads = key_leads(schema, request);
+    // At most one checkpoint is in flight. Every way out of here waits for it and for the write in flight:
+    // a stale write landing after the next attempt's truncation would corrupt the file.
+    std::shared_ptr<pending_checkpoint> pending;
+    std::exception_ptr failure;
+    try {
+        // One stream walks (.. fixed end] from the job's checkpoint; a slice its own range from its own.
+        slice_state progress = slice ? job.slices.at(*slice)
+                                     : slice_state{{std::nullopt, job.job.key_upper_bound.value_or(0)},
+                                                   job.last_id, job.rows, job.bytes, false};
+        if (progress.bytes == 0 && slice.value_or(0) == 0) {
+            // The start of the file, written again after any failure before the first checkpoint. A
+            // parallel job's file starts with its first slice's.
+            if (request.format == output_format::csv && request.csv.bom)
+                writer.append("\xEF\xBB\xBF");
+            if (auto sql = header_copy_sql(schema, request)) {
+                raw_sink header(writer);
+                co_await connection.async_copy_out(*sql, header);
+            }
+        }
+        // A parallel job's slices share its --max-rate, each pausing on a timer of its own (its throttle's and
+        // its free-space waits: they never overlap).
+        job_throttle throttle(state, job, slice ? job.slices.size() : 1,
+                              slice ? job.slice_pauses.at(*slice) : job.pause);
+        std::unique_ptr<asio::steady_timer>& wait_timer = slice ? job.slice_pauses.at(*slice) : job.backoff;
+        while (job.job.key_upper_bound && !progress.done) {
+            if (job.should_stop() || job.slice_failed)
+                throw stop_job{};
+            co_await wait_for_free_space(state, job, wait_timer);
+            // In object storage, at most about two parts of the file wait for the store on the local disk.
+            if (job.uploader && !slice)
+                co_await job.uploader->async_room();
+            chunk_sink sink(writer, job, throttle, single, leads, request, slice);
+            const std::string sql = chunk_copy_sql(schema, request, progress.cursor(), progress.bounds.upper,
+                                                   state.config.chunk_rows);
+            const auto chunk_start = std::chrono::steady_clock::now();
+            const auto rate_waited_before = throttle.rate_waited();
+            co_await connection.async_copy_out(sql, sink);
+            const auto took = std::chrono::steady_clock::now() - chunk_start;
+            record_chunk(state.stats, took);
+            // A slice records that it is done, so that a resume skips it: also when its range had no rows
+            // left (its header, for the first slice, is vouched for then too).
+            if (sink.count == 0 && !slice)
+                break;
+            co_await writer.async_flush();
+            job.set_live_bytes(slice, writer.size());
+            co_await await_checkpoint(pending);
+            if (sink.count > 0)
+                progress.last = sink.last_key;
+            progress.rows += sink.count;
+            progress.bytes = writer.size();
+            progress.done = sink.count < state.config.chunk_rows;
+            pending = std::make_shared<pending_checkpoint>(state.executor);
+            asio::co_spawn(state.executor, run_checkpoint(state, job, writer, pending, slice, progress),
+                           [](std::exception_ptr) {}); // run_checkpoint keeps its failure in `pending`
+            if (progress.done)
+                break;
+            // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the
+            // time --max-rate held it back.
+            const auto worked = took - (throttle.rate_waited() - rate_waited_before);
+            co_await throttle.async_between_chunks(connection, worked, sink.count);
+        }
+        co_await await_checkpoint(pending);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        if (pending)
+            co_await pending->done.async_wait(); // its outcome no longer matters, only its end
+        co_await writer.async_settle();
+        std::rethrow_exception(failure);
+    }
+}
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,100 @@
+#include "queue/job_intake.hpp"
+
+#include "files/data_dir.hpp"
+#include "util/offload.hpp"
+#include "format/sql.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+
+namespace pgexport::engine::detail {
+
+result<const table_schema*> schema_for(const engine_state& state, const export_request& request) {
+    if (const table_schema* schema = state.find_schema(request.table))
+        return schema;
+    std::string names;
+    for (const auto& t : state.tables()) {
+        if (!names.empty())
+            names += ", ";
+        names += t;
+    }
+    std::string message = "this server exports no table \"";
+    message += request.table.value_or("");
+    message += "\"; its tables: ";
+    message += names;
+    return problem{errc::invalid_request, std::move(message)};
+}
+
+std::optional<problem> canonicalize(table_catalog& catalog, const table_schema& schema, export_request& request) {
+    for (filter& f : request.filters) {
+        std::vector<std::string> texts;
+        for (const auto& v : f.values)
+            if (v)
+                texts.push_back(*v);
+        if (texts.empty())
+            continue;
+        auto canonical = catalog.canonical_values(f.column, schema.find(f.column)->type, texts);
+        if (!canonical)
+            return canonical.error();
+        std::size_t next = 0;
+        for (auto& v : f.values)
+            if (v)
+                *v = std::move((*canonical)[next++]);
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<std::optional<problem>> async_check_free_space(engine_state& state) {
+    const std::uint64_t min = state.config.min_free_disk;
+    if (min == 0)
+        co_return std::nullopt;
+    auto ask = [dir = state.config.data_dir] { return free_space(dir); };
+    const auto free = co_await async_offload(state.file_pool, std::move(ask));
+    if (!free || *free >= min)
+        co_return std::nullopt;
+    co_return problem{errc::insufficient_storage,
+                      "the server's data directory has " + format_size(*free) + " free, less than the " +
+                          format_size(min) +
+                          " it keeps free (--min-free-disk); new exports are refused until space is freed"
+                          " (download and delete finished exports, or ask the operator)"};
+}
+
+result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
+                               export_request request, std::int64_t min_slice_rows) {
+    if (auto p = canonicalize(catalog, schema, request))
+        return *p;
+    job.info.request = std::move(request);
+    // With the primary's WAL position, for --replica: a standby reads no chunk before it has replayed it.
+    auto end = catalog.fixed_end_of(schema);
+    job.key_upper_bound = end.max_key;
+    job.wal_lsn = std::move(end.wal_lsn);
+    // Planned even on an empty table: that is what proves every filter's operator exists for its
+    // column's type (json has no "=", for one) before the job is accepted.
+    try {
+        job.info.total_rows_estimate =
+            catalog.estimate_rows(estimate_sql(schema, job.info.request, job.key_upper_bound.value_or(0)));
+    } catch (const pg_error& e) {
+        if (!e.sqlstate().starts_with("42"))
+            throw;
+        return problem{errc::invalid_value, std::string("a filter does not fit its column's type: ") + e.what()};
+    }
+    if (!job.key_upper_bound)
+        job.info.total_rows_estimate = 0;
+    // Fixed now, with the end: every attempt and every instance walks the same slices. Decided from the
+    // planner's estimate before any sample is taken, so a small selection costs no sample either.
+    const int wanted =
+        slice_count(job.info.request.parallelism, job.info.total_rows_estimate, min_slice_rows);
+    if (job.key_upper_bound && wanted > 1) {
+        const auto bounds = catalog.plan_slices(schema, job.info.request, *job.key_upper_bound, wanted);
+        if (bounds.size() > 1)
+            job.slices = initial_states(bounds);
+    }
+    // What the job runs with, which its status reports: lower than asked for a small selection.
+    job.info.request.parallelism = std::max<int>(1, static_cast<int>(job.slices.size()));
+    return job;
+}
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,38 @@
+#pragma once
+// A request on its way to becoming a job (or a records page): the table it names, its filter values as
+// PostgreSQL reads them, room on disk, and the job's fixed end and estimate from the catalog.
+
+#include "runtime/engine_state.hpp"
+#include "store/job_repository.hpp"
+#include "store/table_catalog.hpp"
+
+#include <pgexport/error.hpp>
+#include <pgexport/request.hpp>
+#include <pgexport/table_schema.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+
+namespace pgexport::engine::detail {
+
+// The schema a request names, or the problem: a table this instance does not serve.
+result<const table_schema*> schema_for(const engine_state& state, const export_request& request);
+
+// Fixes every filter value as PostgreSQL reads it now ('now' or 'today' must not move between chunks);
+// the problem when one does not parse as its column's type. On the catalog thread.
+std::optional<problem> canonicalize(table_catalog& catalog, const table_schema& schema, export_request& request);
+
+// The guard of new exports: insufficient_storage while the data directory's file system has less free
+// space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
+boost::asio::awaitable<std::optional<problem>> async_check_free_space(engine_state& state);
+
+// The job to insert: its request canonicalized, its fixed end (the highest key now), its estimate and its
+// slices (slice_count of the request's parallelism, the estimate and `min_slice_rows`), with the request's
+// parallelism set to the number of slices it runs; invalid_value when a filter does not fit its column's
+// type. On the catalog thread.
+result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
+                               export_request request, std::int64_t min_slice_rows);
+
+} // namespace pgexport::engine::detail

@@ -1,0 +1,136 @@
+#pragma once
+// Every statement on export_jobs, the job queue that all instances share. Each is safe to repeat after a
+// lost connection (cancel, the one that is not, runs once). A running job's writes are fenced by its
+// lease: they name the lease's owner and token and change nothing once another instance has claimed the
+// job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
+
+#include "util/fifo_cache.hpp"
+#include "policy/job_policy.hpp"
+#include "store/pg.hpp"
+#include "policy/slice_plan.hpp"
+
+#include <pgexport/engine.hpp>
+#include <pgexport/job.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgexport::engine::detail {
+
+struct stored_job {
+    job_info info;
+    std::optional<std::int64_t> key_upper_bound;
+    std::string table; // as the catalog prints it
+    std::string key;
+    std::int64_t lease_token = 0;          // the claim this copy was read under
+    std::optional<std::int64_t> part_token; // the lease whose partial file holds the checkpoint
+    std::optional<std::string> quota_key;   // whose quota the job counts against (written, never read back)
+    // The primary's WAL position (pg_lsn text) taken with key_upper_bound: a --replica standby must have
+    // replayed past it before a chunk is read there. nullopt for jobs created before it was recorded.
+    std::optional<std::string> wal_lsn;
+    // A parallel job's slices as its last checkpoint left them (fixed at creation); empty: one stream.
+    std::vector<slice_state> slices;
+};
+
+enum class insert_outcome {
+    inserted,   // queued (or had been, by an earlier run of the same insert)
+    queue_full, // max_queued jobs wait already, all callers together
+    quota_full, // the job's quota key has max_per_key jobs queued or running already
+};
+
+class job_repository {
+public:
+    job_repository(std::string url, std::chrono::milliseconds statement_timeout,
+                   std::chrono::milliseconds connect_timeout, std::chrono::milliseconds lease)
+        : session_(std::move(url), statement_timeout, connect_timeout), lease_(lease) {}
+
+    // Queues a job unless `max_queued` jobs wait already, or its quota key has `max_per_key` jobs queued or
+    // running (0: no limit). The quota is exact across instances: its check and the insert run under a
+    // transaction-scoped advisory lock on the key.
+    insert_outcome insert(const stored_job& job, std::size_t max_queued, int max_per_key);
+
+    // Opens the connection now rather than at the first statement: at start-up, while descriptors and
+    // connection slots are to spare, so that reads keep working when they run short later.
+    void open() { session_.run("SELECT 1"); }
+
+    std::optional<stored_job> get(const std::string& id, const std::vector<std::string>& tables);
+    std::vector<stored_job> list(const owner_filter& owner, const std::vector<std::string>& tables, int limit);
+
+    // Jobs written before jobs named their table: they are `table`'s (one table per server then).
+    int adopt_unnamed(const std::string& table, const std::string& key);
+    // Jobs owned by `from` become `to`'s; returns how many.
+    int rename_owner(const std::string& from, const std::string& to);
+
+    // The oldest job of `tables` that is queued, or running under a lease that has expired, claimed for
+    // `owner` under a new lease (its token one higher); nullopt when there is none.
+    std::optional<stored_job> claim(const std::string& owner, const std::vector<std::string>& tables);
+
+    // Running jobs whose lease is held by another process of this host: (job, owner, token).
+    struct lease_holder {
+        std::string job, owner;
+        std::int64_t token;
+    };
+    std::vector<lease_holder> leases_held_on(const std::string& host, const std::vector<std::string>& tables);
+    // Ends a lease now (the job stays running, claimable at once), if it is still that one: at shutdown,
+    // so that another instance takes the job over without waiting for the lease to run out.
+    void expire(const std::string& id, const std::string& owner, std::int64_t token);
+
+    // The lease again for its full length.
+    lease_state renew(const std::string& id, const std::string& owner, std::int64_t token);
+    // The checkpoint (and the lease renewed): the partial file of this lease holds `bytes` bytes.
+    lease_state checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
+                           std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
+                           int attempts);
+    // --storage s3://: the multipart upload as it stands (JSON, multipart_state), under the lease.
+    lease_state record_upload(const std::string& id, const std::string& owner, std::int64_t token,
+                              const std::string& upload_json);
+    // The upload the job's checkpoint recorded, or nullopt.
+    std::optional<std::string> upload_of(const std::string& id);
+    // A parallel job's checkpoint: every slice's state (each vouched for by its own fdatasync'd part file,
+    // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them.
+    lease_state checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
+                                  const std::vector<slice_state>& slices, int attempts);
+    lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
+                         const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
+    lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,
+                     int attempts);
+
+    // queued/running -> cancelled; the job's state before, or nullopt when unknown.
+    std::optional<job_status> cancel(const std::string& id, const std::vector<std::string>& tables);
+    // A queued or running job cancelled (as cancel), an ended one's record deleted; the job's state before,
+    // or nullopt when unknown. Runs once, as cancel.
+    std::optional<job_status> cancel_or_delete(const std::string& id, const std::vector<std::string>& tables);
+
+    // The sweeper's statements. Each takes at most `limit` rows, skipping rows another instance has
+    // locked (it is sweeping them), and is safe to repeat: a second run finds nothing more to do.
+    // Completed jobs of `tables` that finished more than `retention` ago become expired: their ids.
+    std::vector<std::string> expire_completed(std::chrono::milliseconds retention,
+                                              const std::vector<std::string>& tables, int limit);
+    // Records of `tables` removed: failed and cancelled jobs that ended more than `retention` ago, expired
+    // ones more than twice that (one retention as completed, one as expired). Their ids.
+    std::vector<std::string> remove_ended(std::chrono::milliseconds retention,
+                                          const std::vector<std::string>& tables, int limit);
+    // The status of each of `ids` that has a record, whatever its table (instances that serve other
+    // tables may share the data directory). Ids without a record are absent from the answer.
+    std::map<std::string, job_status> statuses(const std::vector<std::string>& ids);
+
+    std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
+
+    // The primary's WAL position now (pg_lsn text), for a job that recorded none.
+    std::string current_wal_lsn();
+
+private:
+    lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);
+
+    blocking_session session_;
+    std::chrono::milliseconds lease_;
+    // Large requests, parsed once: a list that holds a job of 100,000 filter values would parse its
+    // 800 KB again at every round. By the stored text's bytes.
+    fifo_cache<export_request> parsed_{std::size_t{8} << 20, 4096};
+};
+
+} // namespace pgexport::engine::detail
