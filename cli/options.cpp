@@ -195,6 +195,26 @@ std::string usage(const std::string& command, const std::string& summary,
     return text;
 }
 
+std::string_view trim_blanks(std::string_view s) {
+    constexpr std::string_view blanks = " \t\r";
+    const auto first = s.find_first_not_of(blanks);
+    if (first == std::string_view::npos)
+        return {};
+    return s.substr(first, s.find_last_not_of(blanks) - first + 1);
+}
+
+std::vector<std::string_view> setting_lines(std::string_view text, std::string_view comment) {
+    std::vector<std::string_view> lines;
+    while (!text.empty()) {
+        const auto newline = text.find('\n');
+        const std::string_view line = trim_blanks(text.substr(0, newline));
+        text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+        if (!line.empty() && comment.find(line.front()) == std::string_view::npos)
+            lines.push_back(line);
+    }
+    return lines;
+}
+
 bool is_loopback(std::string_view host) {
     if (host == "localhost")
         return true;

@@ -70,6 +70,13 @@ std::optional<s3_location> parse_s3_url(std::string_view text);
 // ::1, an IPv4-mapped loopback address. Pure.
 bool is_loopback(std::string_view host);
 
+// `s` without the blanks (space, tab, CR) around it. Pure.
+std::string_view trim_blanks(std::string_view s);
+
+// The lines of a settings file's text (a key file, the AWS credentials), each without the blanks (space,
+// tab, CR) around it; blank lines and those starting with one of `comment` left out. Pure.
+std::vector<std::string_view> setting_lines(std::string_view text, std::string_view comment = "#");
+
 // The --help text of a command.
 std::string usage(const std::string& command, const std::string& summary,
                   const std::vector<option_spec>& specs);

@@ -1,6 +1,7 @@
 #include "secret.hpp"
 
 #include "file_io.hpp"
+#include "options.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -108,19 +109,8 @@ std::string load_or_create_secret(const fs::path& path) {
 
 std::vector<std::string> parse_api_keys(std::string_view text) {
     std::vector<std::string> keys;
-    while (!text.empty()) {
-        const auto newline = text.find('\n');
-        std::string_view line = text.substr(0, newline);
-        text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
-        constexpr std::string_view blanks = " \t\r";
-        const auto first = line.find_first_not_of(blanks);
-        if (first == std::string_view::npos)
-            continue;
-        line = line.substr(first, line.find_last_not_of(blanks) - first + 1);
-        if (line.front() == '#')
-            continue;
+    for (const std::string_view line : setting_lines(text))
         keys.emplace_back(line);
-    }
     return keys;
 }
 
