@@ -1,5 +1,6 @@
 // pgexport: the command line. Each command reads its options, then hands over to the engine or the server.
 
+#include "aws_credentials.hpp"
 #include "descriptors.hpp"
 #include "export_client.hpp"
 #include "options.hpp"
@@ -64,6 +65,15 @@ const std::vector<option_spec> serve_specs = {
     {"max-jobs-per-key", "N",
      "queued plus running exports per API key (per client address without keys); more get 429; 0: no limit", "20",
      "PGEXPORT_MAX_JOBS_PER_KEY"},
+    {"max-request-bytes-per-key", "SIZE", "stored export requests (their JSON, jobs in every state until the "
+     "retention removes them) per API key (per client address without keys); more get 429; 0: no limit", "16MiB",
+     "PGEXPORT_MAX_REQUEST_BYTES_PER_KEY"},
+    {"records-connections", "N", "database connections of GET /api/records (listings), apart from the one that "
+     "creating an export uses", "2", "PGEXPORT_RECORDS_CONNECTIONS"},
+    {"records-timeout", "DURATION", "the longest a listing's statement may run; past it the listing gets 503",
+     "5s", "PGEXPORT_RECORDS_TIMEOUT"},
+    {"records-queue", "N", "listings that may wait for a connection; one more gets 503 with Retry-After", "16",
+     "PGEXPORT_RECORDS_QUEUE"},
     {"min-free-disk", "SIZE",
      "while the data directory's file system has less free space, new exports get 507 and running ones wait;"
      " 0: no guard",
@@ -118,7 +128,8 @@ const std::vector<option_spec> serve_specs = {
      "stay on --database); a job waits until the standby has replayed past the moment it was created", "",
      "PGEXPORT_REPLICA_URL"},
     {"storage", "URL", "where finished files go: the data directory, or s3://BUCKET/PREFIX (object storage; "
-     "credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION)", "<data-dir>", "PGEXPORT_STORAGE"},
+     "credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else the AWS CLI's "
+     "credentials file; the region from AWS_REGION)", "<data-dir>", "PGEXPORT_STORAGE"},
     {"s3-endpoint", "URL", "an S3-compatible server (http://host:port), addressed path-style [AWS]", "",
      "PGEXPORT_S3_ENDPOINT"},
     {"s3-part-size", "SIZE", "multipart upload part size, 5MiB to 5GiB", "16MiB", "PGEXPORT_S3_PART_SIZE"},
@@ -178,10 +189,14 @@ pgexport::engine::s3_storage_config s3_storage_from(const options& o, const std:
     if (!s3.endpoint.empty() && !s3.endpoint.starts_with("http://") && !s3.endpoint.starts_with("https://"))
         throw std::invalid_argument("--s3-endpoint must be an http:// or https:// URL, not \"" + s3.endpoint + "\"");
     s3.part_size = o.get_size("s3-part-size", std::uint64_t{5} << 20, std::uint64_t{5} << 30);
-    s3.access_key = from_env("AWS_ACCESS_KEY_ID").value_or("");
-    s3.secret_key = from_env("AWS_SECRET_ACCESS_KEY").value_or("");
-    if (s3.access_key.empty() || s3.secret_key.empty())
-        throw std::invalid_argument("--storage s3:// needs the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    const auto credentials = pgexport::cli::find_aws_credentials(from_env);
+    if (!credentials)
+        throw std::invalid_argument("--storage s3:// needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                    "(and AWS_SESSION_TOKEN for temporary ones), or the AWS CLI's credentials file "
+                                    "(AWS_SHARED_CREDENTIALS_FILE [~/.aws/credentials], profile AWS_PROFILE [default])");
+    s3.access_key = credentials->access_key;
+    s3.secret_key = credentials->secret_key;
+    s3.session_token = credentials->session_token;
     s3.region = from_env("AWS_REGION").value_or(from_env("AWS_DEFAULT_REGION").value_or("us-east-1"));
     return s3;
 }
@@ -197,6 +212,10 @@ int run_serve(const options& o) {
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
     ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));
     ec.min_free_disk = o.get_size("min-free-disk", 0, std::numeric_limits<std::uint64_t>::max());
+    ec.max_request_bytes_per_key = o.get_size("max-request-bytes-per-key", 0, std::numeric_limits<std::uint64_t>::max());
+    ec.records_connections = static_cast<int>(o.get_int("records-connections", 1, 64));
+    ec.records_queue = static_cast<std::size_t>(o.get_int("records-queue", 0, 100000));
+    ec.records_timeout = o.get_duration("records-timeout", std::chrono::milliseconds(100), std::chrono::hours(1));
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));

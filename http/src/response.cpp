@@ -41,7 +41,10 @@ string_response error_response(unsigned version, http_errc code, std::string_vie
 }
 
 string_response problem_response(unsigned version, const engine::problem& p) {
-    return json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
+    auto res = json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
+    if (p.code == engine::errc::unavailable) // the database away, the listings busy: come back shortly
+        res.set(boost::beast::http::field::retry_after, "5");
+    return res;
 }
 
 } // namespace pgexport::http

@@ -73,6 +73,8 @@ engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
       jobs(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
       reads(config.database_url, std::chrono::seconds(30), config.connect_timeout, config.lease),
       catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout),
+      listings({config.database_url, config.records_connections, config.records_queue, config.records_timeout,
+                config.connect_timeout}),
       health(config.database_url, std::chrono::seconds(5), config.connect_timeout),
       progress(std::make_shared<progress_hub>(executor)),
       storage(config.s3 ? make_s3_storage(*this) : make_directory_storage(*this)) {}

@@ -11,6 +11,7 @@
 #include "store/pg.hpp"
 #include "runtime/progress_hub.hpp"
 #include "policy/slice_plan.hpp"
+#include "store/listing_pool.hpp"
 #include "store/table_catalog.hpp"
 
 #include <pgexport/engine.hpp>
@@ -156,7 +157,8 @@ struct engine_state {
     job_repository jobs;   // touched only on queue_pool
     boost::asio::thread_pool reads_pool{1};
     job_repository reads;  // the API's reads of export_jobs; touched only on reads_pool
-    table_catalog catalog; // touched only on catalog_pool
+    table_catalog catalog; // touched only on catalog_pool: creation's validation, estimate and slice plan
+    listing_pool listings; // GET /api/records, on connections of its own: never in creation's way
     // /healthz's ping, on a connection and a thread of its own: behind no job-store or catalog work (a
     // 1 MB request's INSERT, a claim, a 100,000-value validation). Touched only on health_pool.
     boost::asio::thread_pool health_pool{1};
