@@ -66,10 +66,6 @@ asio::awaitable<engine::result<engine::job_info>> job_of(server_context& ctx, co
     co_return co_await ctx.engine.async_status(std::string(rc.params.at(0)), rc.auth.owner_filter());
 }
 
-} // namespace
-
-namespace {
-
 // The database and the object storage as /healthz last found them. A healthy finding is reused for
 // health_cache, so that probes at any rate cost one ping and one HEAD a second; an unhealthy one is checked
 // again at the next probe (an operator wants to see the way back at once). Probes that come while a check
