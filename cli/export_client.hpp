@@ -1,7 +1,8 @@
 #pragma once
 // `pgexport export`: the client that creates an export on a server, shows its progress and downloads
 // the file, resuming a broken download with Range when the partial file is the same job's
-// (download_resume.hpp).
+// (download_resume.hpp). Its parts: http_client (http and https, redirects), progress_display,
+// download_files (the part, its record and the final name, safe in shared directories).
 
 #include <optional>
 #include <string>
@@ -20,18 +21,16 @@ struct export_client_params {
     std::optional<std::string> job_id; // attach to this job instead of creating one
     bool quiet = false;
     bool cancel_on_interrupt = false;
+    bool force = false; // replace an existing output file
 };
 
 // Runs the whole round trip. Returns the process exit code: 0 done, 1 the job failed or the server
-// refused, 2 bad arguments, 130 interrupted. Messages go to stderr; the saved path to stdout.
+// refused, 2 bad arguments (an existing output without --force too), 130 interrupted. Messages go to
+// stderr; the saved path to stdout.
 int run_export_client(const export_client_params& params);
 
 // The default output file of a job: export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz after the "request"
 // of its status (format and compression). Pure, for tests.
 std::string default_output_name(const std::string& job_id, const std::string& status_json);
-
-// The progress line, e.g. "[########------------]  40%  400,000/1,000,000 rows  98,000 rows/s  ETA 6s".
-// Pure, for tests. `estimate` <= 0 means unknown (no percent, no ETA).
-std::string progress_line(long long rows, long long estimate, double rows_per_second, int width);
 
 } // namespace pgexport::cli

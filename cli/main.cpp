@@ -1,5 +1,6 @@
 // pgexport: the command line. Each command reads its options, then hands over to the engine or the server.
 
+#include "aws_credentials.hpp"
 #include "descriptors.hpp"
 #include "export_client.hpp"
 #include "options.hpp"
@@ -66,6 +67,15 @@ const std::vector<option_spec> serve_specs = {
     {"max-jobs-per-key", "N",
      "queued plus running exports per API key (per client address without keys); more get 429; 0: no limit", "20",
      "PGEXPORT_MAX_JOBS_PER_KEY"},
+    {"max-request-bytes-per-key", "SIZE", "stored export requests (their JSON, jobs in every state until the "
+     "retention removes them) per API key (per client address without keys); more get 429; 0: no limit", "16MiB",
+     "PGEXPORT_MAX_REQUEST_BYTES_PER_KEY"},
+    {"records-connections", "N", "database connections of GET /api/records (listings), apart from the one that "
+     "creating an export uses", "2", "PGEXPORT_RECORDS_CONNECTIONS"},
+    {"records-timeout", "DURATION", "the longest a listing's statement may run; past it the listing gets 503",
+     "5s", "PGEXPORT_RECORDS_TIMEOUT"},
+    {"records-queue", "N", "listings that may wait for a connection; one more gets 503 with Retry-After", "16",
+     "PGEXPORT_RECORDS_QUEUE"},
     {"min-free-disk", "SIZE",
      "while the data directory's file system has less free space, new exports get 507 and running ones wait;"
      " 0: no guard",
@@ -75,11 +85,23 @@ const std::vector<option_spec> serve_specs = {
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"random-page-cost", "N|server", "random_page_cost of the chunk statements, when below the server's (lets "
      "a (filter, key) index serve filtered chunks)", "1.1", "PGEXPORT_RANDOM_PAGE_COST"},
-    {"api-key", "KEY", "require Authorization: Bearer KEY on /api/", "", "PGEXPORT_API_KEYS", true},
+    {"api-key", "KEY", "require Authorization: Bearer KEY on /api/ (on a command line every user sees it in ps: "
+     "prefer --api-key-file)", "", "PGEXPORT_API_KEYS", true},
+    {"no-auth", "", "serve the API without keys on an address other than loopback (something in front "
+     "authenticates); without it serve refuses to, and refuses proxied requests when it has no keys", "",
+     "PGEXPORT_NO_AUTH"},
     {"max-connections", "N", "open HTTP connections at most (default: sized from the descriptor limit); past "
      "it the longest-idle one is closed for a new client", "", "PGEXPORT_MAX_CONNECTIONS"},
     {"allowed-host", "NAME", "a Host name to serve besides the listen address, localhost and 127.0.0.1 "
-     "(repeatable; * serves any)", "", "PGEXPORT_ALLOWED_HOSTS", true},
+     "(repeatable; * serves any Host, and allows no more origins)", "", "PGEXPORT_ALLOWED_HOSTS", true},
+    {"allowed-origin", "URL", "an origin (scheme://host[:port]) whose pages may change state here besides the "
+     "server's own, e.g. https://exports.example.org behind a TLS proxy (repeatable)", "",
+     "PGEXPORT_ALLOWED_ORIGINS", true},
+    {"trusted-proxy", "CIDR", "a reverse proxy (address or network) whose X-Forwarded-For names the client: "
+     "quotas, stream caps and the log go by the last address in it that is not a trusted proxy (repeatable)",
+     "", "PGEXPORT_TRUSTED_PROXIES", true},
+    {"max-streams-per-client", "N", "event streams open at once per API key (per client address without keys); "
+     "one more gets 429", "16", "PGEXPORT_MAX_STREAMS_PER_CLIENT"},
     {"api-key-file", "FILE", "API keys as --api-key, one a line (blank lines and # comments skipped)", "",
      "PGEXPORT_API_KEY_FILE", true},
     {"secret-file", "FILE",
@@ -108,7 +130,8 @@ const std::vector<option_spec> serve_specs = {
      "stay on --database); a job waits until the standby has replayed past the moment it was created", "",
      "PGEXPORT_REPLICA_URL"},
     {"storage", "URL", "where finished files go: the data directory, or s3://BUCKET/PREFIX (object storage; "
-     "credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION)", "<data-dir>", "PGEXPORT_STORAGE"},
+     "credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else the AWS CLI's "
+     "credentials file; the region from AWS_REGION)", "<data-dir>", "PGEXPORT_STORAGE"},
     {"s3-endpoint", "URL", "an S3-compatible server (http://host:port), addressed path-style [AWS]", "",
      "PGEXPORT_S3_ENDPOINT"},
     {"s3-part-size", "SIZE", "multipart upload part size, 5MiB to 5GiB", "16MiB", "PGEXPORT_S3_PART_SIZE"},
@@ -122,14 +145,17 @@ const std::vector<option_spec> seed_specs = {
 };
 
 const std::vector<option_spec> export_specs = {
-    {"server", "URL", "the pgexport server", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
+    {"server", "URL", "the pgexport server: http:// or https:// (verified against the system's CA store), an "
+     "IPv6 address in brackets", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
     {"filters", "JSON", "the filters object of POST /api/export", "", ""},
     {"columns", "a,b,c", "columns in order [all]", "", ""},
     {"format", "csv|jsonl", "the file's format [csv]", "", ""},
     {"compression", "none|gzip", "compress the file [none]", "", ""},
     {"csv", "JSON", "CSV options: {\"delimiter\", \"header\", \"null\", \"forceQuote\", \"bom\"}", "", ""},
     {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz]", "", ""},
-    {"api-key", "KEY", "API key for the server", "", "PGEXPORT_API_KEY"},
+    {"api-key", "KEY", "API key for the server (on a command line every user sees it in ps: prefer "
+     "PGEXPORT_API_KEY)", "", "PGEXPORT_API_KEY"},
+    {"force", "", "replace --output when it exists (by default an existing file is never replaced)", "", ""},
     {"quiet", "", "print nothing but errors", "", ""},
     {"job", "ID", "attach to an existing job instead of creating one", "", ""},
     {"cancel-on-interrupt", "", "cancel the job on Ctrl-C (by default it keeps running)", "", ""},
@@ -165,10 +191,14 @@ pgexport::engine::s3_storage_config s3_storage_from(const options& o, const std:
     if (!s3.endpoint.empty() && !s3.endpoint.starts_with("http://") && !s3.endpoint.starts_with("https://"))
         throw std::invalid_argument("--s3-endpoint must be an http:// or https:// URL, not \"" + s3.endpoint + "\"");
     s3.part_size = o.get_size("s3-part-size", std::uint64_t{5} << 20, std::uint64_t{5} << 30);
-    s3.access_key = from_env("AWS_ACCESS_KEY_ID").value_or("");
-    s3.secret_key = from_env("AWS_SECRET_ACCESS_KEY").value_or("");
-    if (s3.access_key.empty() || s3.secret_key.empty())
-        throw std::invalid_argument("--storage s3:// needs the credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    const auto credentials = pgexport::cli::find_aws_credentials(from_env);
+    if (!credentials)
+        throw std::invalid_argument("--storage s3:// needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                    "(and AWS_SESSION_TOKEN for temporary ones), or the AWS CLI's credentials file "
+                                    "(AWS_SHARED_CREDENTIALS_FILE [~/.aws/credentials], profile AWS_PROFILE [default])");
+    s3.access_key = credentials->access_key;
+    s3.secret_key = credentials->secret_key;
+    s3.session_token = credentials->session_token;
     s3.region = from_env("AWS_REGION").value_or(from_env("AWS_DEFAULT_REGION").value_or("us-east-1"));
     return s3;
 }
@@ -184,6 +214,10 @@ int run_serve(const options& o) {
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
     ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));
     ec.min_free_disk = o.get_size("min-free-disk", 0, std::numeric_limits<std::uint64_t>::max());
+    ec.max_request_bytes_per_key = o.get_size("max-request-bytes-per-key", 0, std::numeric_limits<std::uint64_t>::max());
+    ec.records_connections = static_cast<int>(o.get_int("records-connections", 1, 64));
+    ec.records_queue = static_cast<std::size_t>(o.get_int("records-queue", 0, 100000));
+    ec.records_timeout = o.get_duration("records-timeout", std::chrono::milliseconds(100), std::chrono::hours(1));
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
@@ -235,11 +269,28 @@ int run_serve(const options& o) {
     pgexport::http::server_config sc;
     std::tie(sc.host, sc.port) = split_listen(required(o, "listen"));
     sc.api_keys = o.all("api-key");
+    if (o.given("api-key"))
+        pgexport::log_event("warning", "api_key_on_command_line",
+                            {{"message", "--api-key on the command line is visible to every user of this machine "
+                                         "(ps, /proc); put the keys in a file of mode 0600 and use --api-key-file"}});
     sc.allowed_hosts = o.all("allowed-host");
+    sc.allowed_origins = o.all("allowed-origin");
+    sc.trusted_proxies = o.all("trusted-proxy");
+    sc.max_streams_per_client = static_cast<std::size_t>(o.get_int("max-streams-per-client", 1, 100000));
     for (const std::string& file : o.all("api-key-file")) {
         auto keys = pgexport::cli::read_api_key_file(file);
         sc.api_keys.insert(sc.api_keys.end(), keys.begin(), keys.end());
     }
+    sc.no_auth = o.flag("no-auth");
+    if (sc.no_auth && !sc.api_keys.empty())
+        throw std::invalid_argument("--no-auth and API keys exclude each other: give one of them");
+    // Without keys, anyone who reaches the port may read every row and every export: only this machine
+    // may, unless the operator says something in front authenticates.
+    if (sc.api_keys.empty() && !sc.no_auth && !pgexport::cli::is_loopback(sc.host))
+        throw std::invalid_argument(
+            "refusing to serve the API without API keys on " + sc.host +
+            ", which other machines can reach: give --api-key-file FILE, listen on 127.0.0.1 (behind a reverse "
+            "proxy), or --no-auth when something in front authenticates every request");
     sc.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(
         o.get_duration("link-ttl", std::chrono::seconds(1), std::chrono::days(30)));
     if (!sc.api_keys.empty()) {
@@ -281,10 +332,13 @@ int run_serve(const options& o) {
     pgexport::log_event(
         "info", "listening",
         {{"address", sc.host + ":" + std::to_string(server.port())}, {"api_keys", sc.api_keys.size()}});
-    if (sc.api_keys.empty())
-        pgexport::log_event(
-            "warning", "open_api",
-            {{"message", "no --api-key given: anyone who can reach " + sc.host + " can use the API"}});
+    if (sc.no_auth)
+        pgexport::log_event("warning", "open_api",
+                            {{"message", "--no-auth: the API takes no keys; anyone who can reach " + sc.host +
+                                             " and gets past what is in front can read every row and export"}});
+    else if (sc.api_keys.empty())
+        pgexport::log_event("info", "local_api",
+                            {{"message", "no API keys: the API serves clients on this machine only"}});
     auto fatal = [&](std::exception_ptr e) {
         if (!e)
             return;
@@ -368,6 +422,7 @@ int run_export(const options& o) {
     p.job_id = o.get("job");
     p.quiet = o.flag("quiet");
     p.cancel_on_interrupt = o.flag("cancel-on-interrupt");
+    p.force = o.flag("force");
     return pgexport::cli::run_export_client(p);
 }
 

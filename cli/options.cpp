@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <limits>
 
 #include <charconv>
@@ -191,6 +193,38 @@ std::string usage(const std::string& command, const std::string& summary,
     }
     text += "  --help                      this text\n";
     return text;
+}
+
+std::string_view trim_blanks(std::string_view s) {
+    constexpr std::string_view blanks = " \t\r";
+    const auto first = s.find_first_not_of(blanks);
+    if (first == std::string_view::npos)
+        return {};
+    return s.substr(first, s.find_last_not_of(blanks) - first + 1);
+}
+
+std::vector<std::string_view> setting_lines(std::string_view text, std::string_view comment) {
+    std::vector<std::string_view> lines;
+    while (!text.empty()) {
+        const auto newline = text.find('\n');
+        const std::string_view line = trim_blanks(text.substr(0, newline));
+        text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+        if (!line.empty() && comment.find(line.front()) == std::string_view::npos)
+            lines.push_back(line);
+    }
+    return lines;
+}
+
+bool is_loopback(std::string_view host) {
+    if (host == "localhost")
+        return true;
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(std::string(host), ec);
+    if (ec)
+        return false;
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+    return a.is_loopback();
 }
 
 std::optional<s3_location> parse_s3_url(std::string_view text) {

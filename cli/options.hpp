@@ -30,6 +30,8 @@ public:
 
     bool help() const { return help_; }
     bool flag(const std::string& name) const;
+    // True when the option was given on the command line (not from the environment or its default).
+    bool given(const std::string& name) const { return values_.contains(name); }
     // The flag's value, else the environment's, else the default; nullopt when none.
     std::optional<std::string> get(const std::string& name) const;
     std::vector<std::string> all(const std::string& name) const;
@@ -63,6 +65,17 @@ struct s3_location {
     std::string prefix;
 };
 std::optional<s3_location> parse_s3_url(std::string_view text);
+
+// True when `host` (an address as --listen takes it, or "localhost") reaches this machine only: 127.0.0.0/8,
+// ::1, an IPv4-mapped loopback address. Pure.
+bool is_loopback(std::string_view host);
+
+// `s` without the blanks (space, tab, CR) around it. Pure.
+std::string_view trim_blanks(std::string_view s);
+
+// The lines of a settings file's text (a key file, the AWS credentials), each without the blanks (space,
+// tab, CR) around it; blank lines and those starting with one of `comment` left out. Pure.
+std::vector<std::string_view> setting_lines(std::string_view text, std::string_view comment = "#");
 
 // The --help text of a command.
 std::string usage(const std::string& command, const std::string& summary,

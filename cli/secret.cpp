@@ -1,11 +1,12 @@
 #include "secret.hpp"
 
+#include "file_io.hpp"
+#include "options.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -20,25 +21,8 @@ namespace {
 // A larger file is not a secret someone meant to give.
 constexpr std::size_t max_secret_bytes = 64 * 1024;
 
-struct unique_fd {
-    int fd = -1;
-    explicit unique_fd(int f) : fd(f) {}
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd() {
-        if (fd >= 0)
-            ::close(fd);
-    }
-};
-
 [[noreturn]] void fail(const fs::path& path, const std::string& what, int error) {
     throw std::runtime_error("secret file " + path.string() + ": " + what + ": " + std::strerror(error));
-}
-
-std::string octal_mode(mode_t mode) {
-    char text[8];
-    std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-    return text;
 }
 
 // The bytes of an open secret file, after checking that nobody but its owner can get at them.
@@ -51,52 +35,18 @@ std::string read_secret(int fd, const fs::path& path) {
     if (st.st_mode & (S_IRWXG | S_IRWXO))
         throw std::runtime_error("secret file " + path.string() + " is open to group or others (mode " +
                                  octal_mode(st.st_mode) + "); run: chmod 600 " + path.string());
-    std::string bytes;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail(path, "cannot read it", errno);
-        if (n == 0)
-            break;
-        bytes.append(buffer, static_cast<std::size_t>(n));
-        if (bytes.size() > max_secret_bytes)
-            throw std::runtime_error("secret file " + path.string() + " is larger than " +
-                                     std::to_string(max_secret_bytes) + " bytes; is it the right file?");
-    }
+    auto [bytes, error, too_large] = read_all(fd, max_secret_bytes);
+    if (error)
+        fail(path, "cannot read it", error);
+    if (too_large)
+        throw std::runtime_error("secret file " + path.string() + " is larger than " +
+                                 std::to_string(max_secret_bytes) + " bytes; is it the right file?");
     if (bytes.size() < min_secret_bytes)
         throw std::runtime_error("secret file " + path.string() + " holds " + std::to_string(bytes.size()) +
                                  " bytes; a secret needs at least " + std::to_string(min_secret_bytes) +
                                  " (write random ones, e.g. head -c 32 /dev/urandom > " + path.string() +
                                  "; a new secret invalidates links and the owners of existing jobs)");
     return bytes;
-}
-
-void random_bytes(char* out, std::size_t n) {
-    while (n > 0) {
-        const ssize_t got = ::getrandom(out, n, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            throw std::runtime_error(std::string("cannot get random bytes for a new secret: ") +
-                                     std::strerror(errno));
-        out += got;
-        n -= static_cast<std::size_t>(got);
-    }
-}
-
-void write_all(int fd, const std::string& bytes, const fs::path& path) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail(path, "cannot write it", errno);
-        done += static_cast<std::size_t>(n);
-    }
 }
 
 // Makes a new secret at `path`: written whole and synced under a temporary name, then linked to `path`,
@@ -113,26 +63,19 @@ std::optional<std::string> create_secret(const fs::path& path) {
 
     std::string bytes(min_secret_bytes, '\0');
     random_bytes(bytes.data(), bytes.size());
-    // A name no other process or thread picks: the pid and random digits.
-    unsigned char tag[6];
-    random_bytes(reinterpret_cast<char*>(tag), sizeof tag);
-    char suffix[40];
-    std::snprintf(suffix, sizeof suffix, ".tmp-%ld-%02x%02x%02x%02x%02x%02x", static_cast<long>(::getpid()),
-                  tag[0], tag[1], tag[2], tag[3], tag[4], tag[5]);
-    const fs::path temp = dir / (path.filename().string() + suffix);
+    const fs::path temp = temporary_name(dir / path.filename());
     struct remove_temp {
         const fs::path& p;
         ~remove_temp() { ::unlink(p.c_str()); }
     };
     {
-        unique_fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (fd.fd < 0)
+        unique_fd fd = create_private_file(temp);
+        if (!fd)
             fail(temp, "cannot create it", errno);
         remove_temp guard{temp};
-        if (::fchmod(fd.fd, 0600) != 0) // whatever the umask
-            fail(temp, "cannot set its mode", errno);
-        write_all(fd.fd, bytes, temp);
-        if (::fsync(fd.fd) != 0)
+        if (const int error = write_all(fd.get(), bytes))
+            fail(temp, "cannot write it", error);
+        if (::fsync(fd.get()) != 0)
             fail(temp, "cannot sync it", errno);
         if (::link(temp.c_str(), path.c_str()) != 0) {
             if (errno == EEXIST)
@@ -142,8 +85,8 @@ std::optional<std::string> create_secret(const fs::path& path) {
     }
     // The name must survive a crash as surely as the bytes.
     unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir_fd.fd >= 0)
-        ::fsync(dir_fd.fd);
+    if (dir_fd)
+        ::fsync(dir_fd.get());
     return bytes;
 }
 
@@ -153,8 +96,8 @@ std::string load_or_create_secret(const fs::path& path) {
     // A few rounds: the file may vanish between a lost race and the read (someone deleting it).
     for (int round = 0; round < 5; ++round) {
         unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.fd >= 0)
-            return read_secret(fd.fd, path);
+        if (fd)
+            return read_secret(fd.get(), path);
         if (errno != ENOENT)
             fail(path, "cannot open it", errno);
         if (auto created = create_secret(path))
@@ -166,32 +109,30 @@ std::string load_or_create_secret(const fs::path& path) {
 
 std::vector<std::string> parse_api_keys(std::string_view text) {
     std::vector<std::string> keys;
-    while (!text.empty()) {
-        const auto newline = text.find('\n');
-        std::string_view line = text.substr(0, newline);
-        text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
-        constexpr std::string_view blanks = " \t\r";
-        const auto first = line.find_first_not_of(blanks);
-        if (first == std::string_view::npos)
-            continue;
-        line = line.substr(first, line.find_last_not_of(blanks) - first + 1);
-        if (line.front() == '#')
-            continue;
+    for (const std::string_view line : setting_lines(text))
         keys.emplace_back(line);
-    }
     return keys;
 }
 
 std::vector<std::string> read_api_key_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        throw std::runtime_error("cannot read the API key file " + path.string() + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        throw std::runtime_error("cannot read the API key file " + path.string() + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        throw std::runtime_error("the API key file " + path.string() + " is not a regular file");
+    // Keys are passwords: a file that any user may read (or write: add a key of their own) is refused.
+    if (st.st_mode & S_IRWXO)
+        throw std::runtime_error("the API key file " + path.string() + " is open to other users (mode " +
+                                 octal_mode(st.st_mode) + "); run: chmod o-rwx " + path.string() +
+                                 " (0600, or 0640 with the service's group)");
+    auto [text, error, too_large] = read_all(fd.get(), std::size_t{16} << 20);
+    if (error || too_large)
         throw std::runtime_error("cannot read the API key file " + path.string() + ": " +
-                                 std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-        throw std::runtime_error("cannot read the API key file " + path.string());
-    auto keys = parse_api_keys(text.str());
+                                 (error ? std::strerror(error) : "larger than 16 MiB"));
+    auto keys = parse_api_keys(text);
     if (keys.empty())
         throw std::runtime_error(
             "the API key file " + path.string() +

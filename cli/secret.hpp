@@ -25,8 +25,9 @@ std::string load_or_create_secret(const std::filesystem::path& path);
 // and lines starting with '#' are skipped.
 std::vector<std::string> parse_api_keys(std::string_view text);
 
-// parse_api_keys of the file at `path`. Throws std::runtime_error when it cannot be read or names no
-// key (an empty key file must not leave the API open).
+// parse_api_keys of the file at `path`. Throws std::runtime_error when it cannot be read, is open to
+// other users (any permission bit for others: keys are passwords) or names no key (an empty key file must
+// not leave the API open).
 std::vector<std::string> read_api_key_file(const std::filesystem::path& path);
 
 } // namespace pgexport::cli

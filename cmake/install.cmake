@@ -105,8 +105,9 @@ install(CODE [[
         set(root "")
     endif()
     file(INSTALL "${pgexport_packaging_dir}/pgexport.service" DESTINATION "${root}/lib/systemd/system")
+    # 0640: it may hold passwords; postinst gives it the group pgexport.
     file(INSTALL "${pgexport_packaging_dir}/pgexport.default" DESTINATION "${root}/etc/default"
-         RENAME pgexport)
+         RENAME pgexport FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 ]] COMPONENT server)
 
 # tools/package: the .deb of the server component (the executable, the unit, the settings, the README).

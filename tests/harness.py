@@ -559,6 +559,27 @@ def request(port, method, path, body=None, headers=None, key=None, timeout=HTTP_
         conn.close()
 
 
+def exact_request(port, method, path, body=None, headers=None, host="127.0.0.1", timeout=HTTP_TIMEOUT):
+    """(status, headers with lower-case names, body) of one request to host:port whose headers are sent exactly
+    as given: Host is 127.0.0.1:port unless `headers` names another, and a header given as None is not sent."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        h = {"Host": f"127.0.0.1:{port}"}
+        h.update(headers or {})
+        for k, v in h.items():
+            if v is not None:
+                conn.putheader(k, v)
+        data = body.encode() if isinstance(body, str) else body
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
 def call(base, path, method="GET", body=None):
     """(HTTP status, JSON body) of one request to the server at `base` (http://127.0.0.1:PORT); the body of
     an error answer too."""

@@ -3,6 +3,7 @@
 // queue, job_runner runs one, chunk_copier streams its chunks, the sweeper applies the retention,
 // job_repository and table_catalog talk to the database.
 
+#include "files/data_dir.hpp"
 #include "format/sql.hpp"
 #include "lifecycle/instance_start.hpp"
 #include "lifecycle/sweeper.hpp"
@@ -145,8 +146,8 @@ asio::awaitable<result<export_download>> export_engine::async_open_download(cons
                                               "; its file can be downloaded once it is completed"};
     if (job.storage && *job.storage != st.storage_id)
         co_return problem{errc::other_storage,
-                          "the file of job " + job.id + " is in another storage than this instance's (" +
-                              *job.storage + "); ask an instance that uses that data directory or bucket"};
+                          "the file of job " + job.id + " is in another data directory or bucket than this"
+                          " instance's; ask an instance that shares the one the job was created on"};
     if (auto location = st.storage->redirect_for(job, ttl))
         co_return export_download{-1, 0, std::move(*location)};
     // The path comes from the validated id, never from a request's text.
@@ -228,12 +229,25 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         auto prepared = co_await st.on_catalog(std::move(prepare));
         if (!prepared)
             co_return prepared.error();
-        auto insert = [&prepared, max = st.config.max_queued, per_key = st.config.max_jobs_per_key](
-                          job_repository& r) { return r.insert(*prepared, max, per_key); };
+        const detail::insert_quota quota{st.config.max_jobs_per_key, st.config.max_request_bytes_per_key};
+        auto insert = [&prepared, max = st.config.max_queued, quota](job_repository& r) {
+            return r.insert(*prepared, max, quota);
+        };
         const auto outcome = co_await st.on_jobs(std::move(insert));
         if (outcome == detail::insert_outcome::queue_full)
             co_return problem{errc::too_busy, std::to_string(st.config.max_queued) +
                                                   " exports are already waiting; try again when some have finished"};
+        if (outcome == detail::insert_outcome::request_bytes_full) {
+            const auto stored = static_cast<std::uint64_t>(outcome.stored_bytes);
+            const auto asked = static_cast<std::uint64_t>(outcome.request_bytes);
+            co_return problem{errc::too_many_jobs,
+                              "your exports' stored requests take " + detail::format_size(stored) + ", and this one's " +
+                                  detail::format_size(asked) +
+                                  " would pass the most one client may keep (--max-request-bytes-per-key " +
+                                  detail::format_size(st.config.max_request_bytes_per_key) +
+                                  "); delete ended exports you no longer need (DELETE /api/export/{id}), or "
+                                  "send fewer filter values"};
+        }
         if (outcome == detail::insert_outcome::quota_full)
             co_return problem{errc::too_many_jobs,
                               "you have " + std::to_string(st.config.max_jobs_per_key) +
@@ -378,16 +392,17 @@ export_engine::async_list_records(export_request request, std::optional<std::int
         co_return schema.error();
     if (auto p = detail::check_columns(**schema, request))
         co_return *p;
-    using rows_or_problem = result<std::vector<std::pair<std::int64_t, std::string>>>;
+    using page_rows = std::vector<std::pair<std::int64_t, std::string>>;
     auto query = [&schema = **schema, request = std::move(request), after,
-                  limit](table_catalog& c) mutable -> rows_or_problem {
+                  limit](table_catalog& c) mutable -> result<page_rows> {
         if (auto p = detail::canonicalize(c, schema, request))
             return *p;
         return c.records(detail::records_page_sql(schema, request, after, limit));
     };
-    rows_or_problem rows = problem{errc::unavailable, ""};
+    // On the listing's own connections (store/listing_pool): busy, or too slow, is a problem to answer.
+    result<page_rows> rows = problem{errc::unavailable, ""};
     try {
-        rows = co_await self.state.on_catalog(std::move(query));
+        rows = co_await self.state.listings.async_run<page_rows>(std::move(query));
     } catch (const unavailable_error& e) {
         rows = problem{errc::unavailable, e.what()};
     }

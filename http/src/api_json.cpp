@@ -11,7 +11,11 @@ namespace pgexport::http {
 namespace {
 
 // Every field of the status but the request.
-json::object job_fields(const engine::job_info& job, const std::optional<std::string>& download_url) {
+json::object job_fields(const engine::job_info& job, const std::optional<std::string>& download_url,
+                        const client_view* view) {
+    auto message = [view](const std::string& text) {
+        return json::value(view ? shown_message(text, *view) : text);
+    };
     auto time_or_null = [](const std::optional<engine::timestamp>& t) {
         return t ? json::value(engine::format_timestamp(*t)) : json::value(nullptr);
     };
@@ -25,11 +29,13 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
     o["bytesWritten"] = job.bytes_written;
     o["totalRowsEstimate"] =
         job.total_rows_estimate ? json::value(*job.total_rows_estimate) : json::value(nullptr);
-    o["filePath"] = completed && job.file_path ? json::value(*job.file_path) : json::value(nullptr);
+    o["filePath"] = !completed || !job.file_path ? json::value(nullptr)
+                    : view                        ? json::value(shown_file_path(*job.file_path))
+                                                  : json::value(*job.file_path);
     o["downloadUrl"] = !completed     ? json::value(nullptr)
                        : download_url ? json::value(*download_url)
                                       : json::value("/api/export/" + job.id + "/download");
-    o["error"] = job.error ? json::value(*job.error) : json::value(nullptr);
+    o["error"] = job.error ? message(*job.error) : json::value(nullptr);
     o["createdAt"] = engine::format_timestamp(job.created_at);
     o["startedAt"] = time_or_null(job.started_at);
     o["finishedAt"] = time_or_null(job.finished_at);
@@ -37,7 +43,7 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
     o["attempts"] = job.attempts;
     o["instance"] = job.status == engine::job_status::running && job.instance ? json::value(*job.instance)
                                                                               : json::value(nullptr);
-    o["waiting"] = job.status == engine::job_status::running && job.waiting ? json::value(*job.waiting)
+    o["waiting"] = job.status == engine::job_status::running && job.waiting ? message(*job.waiting)
                                                                             : json::value(nullptr);
     auto millis = [](double seconds) { return std::round(seconds * 1000) / 1000; };
     if (job.throttled)
@@ -51,8 +57,9 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
 
 } // namespace
 
-json::object job_json(const engine::job_info& job, const std::optional<std::string>& download_url) {
-    json::object o = job_fields(job, download_url);
+json::object job_json(const engine::job_info& job, const std::optional<std::string>& download_url,
+                      const client_view* view) {
+    json::object o = job_fields(job, download_url, view);
     o["request"] = engine::to_json(job.request);
     return o;
 }
@@ -66,11 +73,17 @@ std::shared_ptr<const std::string> request_texts::get(const engine::job_info& jo
 }
 
 std::string job_json_text(const engine::job_info& job, request_texts& requests,
-                          const std::optional<std::string>& download_url) {
-    std::string text = json::serialize(job_fields(job, download_url));
+                          const std::optional<std::string>& download_url, const client_view* view,
+                          std::optional<std::size_t> max_request_bytes) {
+    std::string text = json::serialize(job_fields(job, download_url, view));
     text.pop_back(); // the object's closing brace: the request goes last
+    const auto request = requests.get(job);
+    if (max_request_bytes && request->size() > *max_request_bytes) {
+        text += ",\"requestBytes\":" + std::to_string(request->size()) + ",\"request\":null}";
+        return text;
+    }
     text += ",\"request\":";
-    text += *requests.get(job);
+    text += *request;
     text += '}';
     return text;
 }

@@ -6,6 +6,8 @@
 #include <pgexport/job.hpp>
 #include <pgexport/table_schema.hpp>
 
+#include "client_view.hpp"
+
 #include <pgexport/shared/fifo_cache.hpp>
 
 #include <boost/json/value.hpp>
@@ -19,9 +21,10 @@
 namespace pgexport::http {
 
 // {"jobId": …, "status": …, …} as GET /api/export/{id}/status returns it. `download_url` is the
-// completed job's downloadUrl (a signed link); nullopt gives the plain /api/export/{id}/download.
-boost::json::object job_json(const engine::job_info& job,
-                             const std::optional<std::string>& download_url = {});
+// completed job's downloadUrl (a signed link); nullopt gives the plain /api/export/{id}/download. With a
+// `view`, filePath, error and waiting are shown as a client may see them (client_view.hpp).
+boost::json::object job_json(const engine::job_info& job, const std::optional<std::string>& download_url = {},
+                             const client_view* view = nullptr);
 
 // The serialized requests of jobs, which never change: a request of many values (a 100,000-value `in`
 // list is some 800 KB) is serialized once, not at every status answer, list and event. Requests under
@@ -38,9 +41,11 @@ private:
     engine::detail::fifo_cache<std::string> texts_; // by job id
 };
 
-// job_json's text, the request taken from `requests`.
+// job_json's text, the request taken from `requests`. A request of more than `max_request_bytes` of JSON
+// is left out: "request": null and "requestBytes": its size (a list of many large requests stays small).
 std::string job_json_text(const engine::job_info& job, request_texts& requests,
-                          const std::optional<std::string>& download_url = {});
+                          const std::optional<std::string>& download_url = {}, const client_view* view = nullptr,
+                          std::optional<std::size_t> max_request_bytes = {});
 
 // The message of a download's 410 `expired`: when the file went, and that a new export is the way on.
 std::string expired_message(const engine::job_info& job);

@@ -71,6 +71,16 @@ asio::awaitable<void> stream_events(server_context& ctx, std::string id, engine:
 
 asio::awaitable<reply> export_events(server_context& ctx, const request_context& rc) {
     const unsigned v = rc.req.version();
+    // A stream holds a connection for as long as its job runs, and is never idle: each client may hold a
+    // few (--max-streams-per-client), so that one client cannot take every connection of the server.
+    const std::string client = quota_key(rc);
+    auto slot = ctx.streams.try_open(client, ctx.config.max_streams_per_client);
+    if (!slot)
+        co_return reply{error_response(v, http_errc::too_many_streams,
+                                       "this client has " + std::to_string(ctx.config.max_streams_per_client) +
+                                           " event streams open already, as many as the server allows "
+                                           "(--max-streams-per-client); close one, or poll the job's status"),
+                        "other", nullptr};
     auto job = co_await ctx.engine.async_status(std::string(rc.params.at(0)), rc.auth.owner_filter());
     if (!job)
         co_return reply{problem_response(v, job.error()), "other", nullptr};
@@ -79,7 +89,7 @@ asio::awaitable<reply> export_events(server_context& ctx, const request_context&
     r.response.set(bhttp::field::content_type, "text/event-stream");
     r.response.set(bhttp::field::cache_control, "no-store");
     r.response.set("X-Accel-Buffering", "no"); // a proxy in front (nginx) must not hold events back
-    r.stream = [&ctx, id = job->id, owner = rc.auth.owner_filter()](body_writer& out) {
+    r.stream = [&ctx, id = job->id, owner = rc.auth.owner_filter(), slot = std::move(slot)](body_writer& out) {
         return stream_events(ctx, id, owner, out);
     };
     co_return r;

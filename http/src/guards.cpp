@@ -1,7 +1,10 @@
 #include "guards.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 namespace pgexport::http {
 
@@ -75,46 +78,96 @@ host_allow_list::host_allow_list(std::string_view listen_host, const std::vector
         add(n);
 }
 
-bool host_allow_list::name_allowed(std::string_view name) const {
-    return any_ || std::find(names_.begin(), names_.end(), name) != names_.end();
+bool host_allow_list::name_listed(std::string_view name) const {
+    return std::find(names_.begin(), names_.end(), name) != names_.end();
 }
 
 bool host_allow_list::host_allowed(std::optional<std::string_view> host) const {
-    if (!host)
-        return true;
-    if (any_)
+    if (!host || any_)
         return true;
     auto name = host_name(*host);
-    return name && name_allowed(*name);
+    return name && name_listed(*name);
 }
 
-bool host_allow_list::origin_allowed(std::optional<std::string_view> origin) const {
-    if (!origin)
-        return true;
-    const auto scheme_end = origin->find("://");
+std::optional<unsigned> host_port(std::string_view host) {
+    const auto close = host.rfind(']');
+    const auto colon = host.rfind(':');
+    if (colon == std::string_view::npos || (close != std::string_view::npos && colon < close))
+        return std::nullopt;
+    const auto digits = host.substr(colon + 1);
+    if (!all_digits(digits))
+        return std::nullopt;
+    unsigned port = 0;
+    for (char c : digits)
+        port = port * 10 + static_cast<unsigned>(c - '0');
+    if (port > 65535)
+        return std::nullopt;
+    return port;
+}
+
+std::optional<web_origin> parse_origin(std::string_view text) {
+    const auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos)
-        return false; // "null" (a sandboxed page, a file) or garbage
-    const auto scheme = lower(origin->substr(0, scheme_end));
-    if (scheme != "http" && scheme != "https")
-        return false;
-    std::string_view rest = origin->substr(scheme_end + 3);
+        return std::nullopt; // "null" (a sandboxed page, a file) or garbage
+    web_origin o;
+    o.scheme = lower(text.substr(0, scheme_end));
+    if (o.scheme != "http" && o.scheme != "https")
+        return std::nullopt;
+    std::string_view rest = text.substr(scheme_end + 3);
     if (rest.ends_with('/'))
         rest.remove_suffix(1);
     if (rest.find('/') != std::string_view::npos)
-        return false;
+        return std::nullopt;
     auto name = host_name(rest);
-    return name && name_allowed(*name);
+    if (!name)
+        return std::nullopt;
+    o.host = std::move(*name);
+    if (auto port = host_port(rest)) {
+        if (*port == 0)
+            return std::nullopt;
+        o.port = *port;
+    } else {
+        o.port = o.scheme == "https" ? 443 : 80;
+    }
+    return o;
+}
+
+origin_policy::origin_policy(host_allow_list hosts, const std::vector<std::string>& allowed)
+    : hosts_(std::move(hosts)) {
+    for (const auto& text : allowed) {
+        auto o = parse_origin(text);
+        if (!o)
+            throw std::invalid_argument("--allowed-origin must be an origin such as https://exports.example.org or "
+                                        "http://localhost:3000 (scheme, host and port, no path), not \"" + text + "\"");
+        allowed_.push_back(std::move(*o));
+    }
+}
+
+bool origin_policy::allowed(std::optional<std::string_view> origin, std::optional<std::string_view> host,
+                            std::string_view scheme, unsigned listen_port) const {
+    if (!origin)
+        return true;
+    const auto o = parse_origin(*origin);
+    if (!o)
+        return false;
+    if (std::find(allowed_.begin(), allowed_.end(), *o) != allowed_.end())
+        return true;
+    if (!hosts_.name_listed(o->host))
+        return false; // a name that only --allowed-host '*' lets in, or none of ours: never our own page
+    if (o->scheme == "http" && o->port == listen_port)
+        return true;
+    // The origin the request itself came to: its Host, as the client (or a trusted proxy) used it.
+    if (!host || o->scheme != scheme)
+        return false;
+    const auto name = host_name(*host);
+    const unsigned port = host_port(*host).value_or(scheme == "https" ? 443 : 80);
+    return name && *name == o->host && port == o->port;
 }
 
 bool is_json_content_type(std::optional<std::string_view> content_type) {
     if (!content_type)
         return false;
-    std::string_view type = content_type->substr(0, content_type->find(';'));
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
-        type.remove_suffix(1);
-    while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
-        type.remove_prefix(1);
-    return lower(type) == "application/json";
+    return lower(trim_blanks(content_type->substr(0, content_type->find(';')))) == "application/json";
 }
 
 } // namespace pgexport::http

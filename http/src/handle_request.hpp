@@ -8,6 +8,9 @@
 
 namespace pgexport::http {
 
-boost::asio::awaitable<reply> handle_request(server_context& ctx, const request_t& req, std::string peer_address);
+// Who sent `req` over a connection from `peer` (--trusted-proxy: the client a trusted proxy names).
+client_info identify_client(const server_context& ctx, std::string_view peer, const request_t& req);
+
+boost::asio::awaitable<reply> handle_request(server_context& ctx, const request_t& req, client_info client);
 
 } // namespace pgexport::http

@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
+#include <limits>
 #include <sys/stat.h>
 
 namespace asio = boost::asio;
@@ -65,22 +66,52 @@ asio::awaitable<engine::result<engine::job_info>> job_of(server_context& ctx, co
     co_return co_await ctx.engine.async_status(std::string(rc.params.at(0)), rc.auth.owner_filter());
 }
 
+// The database and the object storage as /healthz last found them. A healthy finding is reused for
+// health_cache, so that probes at any rate cost one ping and one HEAD a second; an unhealthy one is checked
+// again at the next probe (an operator wants to see the way back at once). Probes that come while a check
+// runs get the last finding.
+asio::awaitable<health_snapshot> current_health(server_context& ctx) {
+    const auto now = std::chrono::steady_clock::now();
+    if (ctx.health && (ctx.health_refreshing || (ctx.health->reachable && !ctx.health->storage_problem &&
+                                                  now - ctx.health->at < ctx.config.health_cache)))
+        co_return *ctx.health;
+    ctx.health_refreshing = true;
+    struct done {
+        bool& flag;
+        ~done() { flag = false; }
+    } guard{ctx.health_refreshing};
+    health_snapshot h;
+    h.reachable = co_await ctx.engine.async_ping();
+    // Object storage out of reach degrades the service (downloads and publishing wait), it does not stop it.
+    h.storage_problem = co_await ctx.engine.async_storage_problem();
+    h.at = std::chrono::steady_clock::now();
+    // Why the storage is out of reach names its endpoint: the log's, not a client's.
+    const std::optional<std::string> before = ctx.health ? ctx.health->storage_problem : std::nullopt;
+    if (h.storage_problem && h.storage_problem != before)
+        log_event("warning", "storage_unreachable", {{"error", *h.storage_problem}});
+    else if (!h.storage_problem && before)
+        log_event("info", "storage_reachable", {});
+    ctx.health = h;
+    co_return h;
+}
+
 } // namespace
 
 awaitable<reply> healthz(server_context& ctx, const request_context& rc) {
     // Ready means the database answers and the engine has started (migrated, jobs resumed).
-    const bool reachable = co_await ctx.engine.async_ping();
-    const bool ready = reachable && ctx.engine.started();
-    // Object storage out of reach degrades the service (downloads and publishing wait), it does not stop it.
-    const std::optional<std::string> storage = co_await ctx.engine.async_storage_problem();
-    const char* status = !ready ? (reachable ? "starting" : "unavailable") : storage ? "degraded" : "ok";
-    json::object body{{"status", status},
-                      {"database", reachable ? "reachable" : "unreachable"},
-                      {"version", pgexport::version()}};
-    if (ctx.engine.config().s3) {
-        body["storage"] = storage ? "unreachable" : "reachable";
-        if (storage)
-            body["storageError"] = *storage;
+    const health_snapshot h = co_await current_health(ctx);
+    const bool ready = h.reachable && ctx.engine.started();
+    const char* status = !ready ? (h.reachable ? "starting" : "unavailable") : h.storage_problem ? "degraded" : "ok";
+    json::object body{{"status", status}};
+    // The parts and the version for those who may use the API; a probe without a key learns the status.
+    const bool detailed = !ctx.auth.keys_configured() ||
+                          ctx.auth.check(header_value(rc.req, bhttp::field::authorization)).kind ==
+                              auth_result::outcome::owner;
+    if (detailed) {
+        body["database"] = h.reachable ? "reachable" : "unreachable";
+        body["version"] = pgexport::version();
+        if (ctx.engine.config().s3)
+            body["storage"] = h.storage_problem ? "unreachable" : "reachable";
     }
     co_return of(json_response(rc.req.version(), ready ? bhttp::status::ok : bhttp::status::service_unavailable,
                                body));
@@ -161,11 +192,7 @@ awaitable<reply> create_export(server_context& ctx, const request_context& rc) {
     auto request = engine::parse_export_request(body);
     if (!request)
         co_return of(problem_response(v, request.error()));
-    // The quota (--max-jobs-per-key) is the key's; without keys, the client address's.
-    std::string quota_key = "addr:" + rc.peer_address;
-    if (rc.auth.kind == auth_result::outcome::owner)
-        quota_key = rc.auth.owner;
-    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter(), std::move(quota_key));
+    auto id = co_await ctx.engine.async_create(std::move(*request), rc.auth.owner_filter(), quota_key(rc));
     if (!id)
         co_return of(problem_response(v, id.error()));
     auto res = json_response(v, bhttp::status::accepted, json::object{{"jobId", *id}});
@@ -175,23 +202,28 @@ awaitable<reply> create_export(server_context& ctx, const request_context& rc) {
 
 awaitable<reply> list_exports(server_context& ctx, const request_context& rc) {
     const unsigned v = rc.req.version();
-    auto limit = parse_list_query(rc.query);
-    if (!limit)
-        co_return of(problem_response(v, limit.error()));
-    auto listed = co_await ctx.engine.async_list(rc.auth.owner_filter(), *limit);
+    auto q = parse_list_query(rc.query);
+    if (!q)
+        co_return of(problem_response(v, q.error()));
+    auto listed = co_await ctx.engine.async_list(rc.auth.owner_filter(), q->limit);
     if (!listed)
         co_return of(problem_response(v, listed.error()));
     const engine::job_list jobs = std::move(*listed);
-    auto body = ctx.list_bodies.get(jobs, [&ctx, &jobs] {
+    // A list shows small requests whole and large ones by their size, unless asked for all of them: the
+    // page polls it, and a thousand jobs of a megabyte of filter values each would be a gigabyte.
+    const std::optional<std::size_t> max_request =
+        q->full_requests ? std::nullopt : std::optional<std::size_t>(ctx.config.list_request_bytes);
+    auto make = [&ctx, &jobs, max_request] {
         std::string text = "[";
         for (const auto& j : *jobs) {
             if (text.size() > 1)
                 text += ',';
-            text += job_json_text(j, ctx.job_requests);
+            text += job_json_text(j, ctx.job_requests, std::nullopt, &ctx.view, max_request);
         }
         text += "]\n";
         return text;
-    });
+    };
+    auto body = q->full_requests ? std::make_shared<const std::string>(make()) : ctx.list_bodies.get(jobs, make);
     co_return of(json_text_response(v, bhttp::status::ok, *body));
 }
 
@@ -201,7 +233,7 @@ awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
     if (!done)
         co_return of(problem_response(v, done.error()));
     if (done->action == engine::delete_action::cancelled) {
-        std::string text = job_json_text(done->job, ctx.job_requests);
+        std::string text = job_json_text(done->job, ctx.job_requests, std::nullopt, &ctx.view);
         text += '\n';
         co_return of(json_text_response(v, bhttp::status::ok, std::move(text)));
     }
@@ -212,7 +244,7 @@ awaitable<reply> delete_export(server_context& ctx, const request_context& rc) {
 }
 
 std::string status_json(server_context& ctx, const engine::job_info& job) {
-    return job_json_text(job, ctx.job_requests, download_url(ctx, job));
+    return job_json_text(job, ctx.job_requests, download_url(ctx, job), &ctx.view);
 }
 
 awaitable<reply> export_status(server_context& ctx, const request_context& rc) {
@@ -243,8 +275,13 @@ awaitable<reply> download_export(server_context& ctx, const request_context& rc)
         co_return of(error_response(v, http_errc::not_ready,
                                     "job " + job->id + " is " + std::string(engine::to_string(job->status)) +
                                         "; the file can be downloaded once it is completed"));
-    // In object storage: a presigned URL of the object, for as long as a signed link lives.
-    auto opened = co_await ctx.engine.async_open_download(*job, ctx.config.link_ttl);
+    // In object storage: a presigned URL of the object, for as long as a signed link lives, and never
+    // longer than the link it was asked with (a link that expires in a minute buys a minute).
+    std::chrono::seconds ttl = ctx.config.link_ttl;
+    if (rc.link)
+        if (auto expires = parse_whole(rc.link->expires, 0, std::numeric_limits<std::int64_t>::max()))
+            ttl = std::min(ttl, std::chrono::seconds(std::max<std::int64_t>(1, *expires - unix_now())));
+    auto opened = co_await ctx.engine.async_open_download(*job, ttl);
     if (!opened)
         co_return of(problem_response(v, opened.error()));
     if (opened->redirect) {

@@ -22,6 +22,7 @@ std::string_view to_string(http_errc code) {
     case http_errc::unsupported_media_type: return "unsupported_media_type";
     case http_errc::range_not_satisfiable: return "range_not_satisfiable";
     case http_errc::misdirected_request: return "misdirected_request";
+    case http_errc::too_many_streams: return "too_many_streams";
     case http_errc::header_too_large: return "header_too_large";
     case http_errc::internal_error: return "internal_error";
     case http_errc::unavailable: return "unavailable";
@@ -47,6 +48,7 @@ bhttp::status status_for(http_errc code) {
     case http_errc::unsupported_media_type: return bhttp::status::unsupported_media_type;
     case http_errc::range_not_satisfiable: return bhttp::status::range_not_satisfiable;
     case http_errc::misdirected_request: return bhttp::status::misdirected_request;
+    case http_errc::too_many_streams: return bhttp::status::too_many_requests;
     case http_errc::header_too_large: return bhttp::status::request_header_fields_too_large;
     case http_errc::internal_error: return bhttp::status::internal_server_error;
     case http_errc::unavailable:

@@ -29,6 +29,7 @@ enum class http_errc {
     unsupported_media_type, // 415: a POST body that is not JSON
     range_not_satisfiable,  // 416
     misdirected_request,    // 421: a Host that is not ours (DNS rebinding)
+    too_many_streams,       // 429: the client has --max-streams-per-client event streams open
     header_too_large,       // 431
     internal_error,         // 500
     unavailable,            // 503: the database is away

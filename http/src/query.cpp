@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <map>
@@ -71,20 +72,28 @@ engine::result<int> parse_limit(std::string_view text) {
     return static_cast<int>(*n);
 }
 
-engine::result<int> parse_list_query(std::string_view query) {
+engine::result<list_query> parse_list_query(std::string_view query) {
     auto pairs = parse_query_pairs(query);
     if (!pairs)
         return pairs.error();
-    int limit = 100;
+    list_query q;
     for (const auto& [key, value] : *pairs) {
+        if (key == "requests") {
+            if (value != "full")
+                return problem{errc::invalid_request, "requests takes only \"full\" (every job's request whole), not \"" +
+                                                          value + "\""};
+            q.full_requests = true;
+            continue;
+        }
         if (key != "limit")
-            return problem{errc::invalid_request, "unknown query parameter \"" + key + "\"; this list takes only limit"};
+            return problem{errc::invalid_request,
+                           "unknown query parameter \"" + key + "\"; this list takes only limit and requests"};
         auto n = parse_limit(value);
         if (!n)
             return n.error();
-        limit = *n;
+        q.limit = *n;
     }
-    return limit;
+    return q;
 }
 
 engine::result<std::optional<std::string>> parse_schema_query(std::string_view query) {
@@ -175,6 +184,48 @@ engine::result<records_query> parse_records_query(std::string_view query) {
         return request.error();
     q.request = std::move(*request);
     return q;
+}
+
+namespace {
+
+bool secret_parameter(std::string_view name) {
+    std::string lower;
+    for (char c : name)
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (auto decoded = percent_decode(lower, true))
+        lower = std::move(*decoded);
+    for (std::string_view word : {"signature", "x-amz-", "key", "token", "secret", "password", "credential", "auth"})
+        if (lower.find(word) != std::string::npos)
+            return true;
+    return false;
+}
+
+} // namespace
+
+std::string loggable_target(std::string_view target) {
+    const auto qmark = target.find('?');
+    if (qmark == std::string_view::npos)
+        return std::string(target);
+    std::string out(target.substr(0, qmark + 1));
+    std::string_view query = target.substr(qmark + 1);
+    bool first = true;
+    while (true) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        if (!first)
+            out += '&';
+        first = false;
+        const auto eq = pair.find('=');
+        const std::string_view name = pair.substr(0, eq);
+        if (eq != std::string_view::npos && secret_parameter(name))
+            out.append(name).append("=REDACTED");
+        else
+            out.append(pair);
+        if (amp == std::string_view::npos)
+            break;
+        query = query.substr(amp + 1);
+    }
+    return out;
 }
 
 } // namespace pgexport::http

@@ -38,12 +38,22 @@ std::optional<long long> parse_whole(std::string_view text, long long min, long 
 // limit=N of a list: 1 to 1000.
 engine::result<int> parse_limit(std::string_view text);
 
-// GET /api/export's query string: limit=N [100]; any other parameter is invalid_request.
-engine::result<int> parse_list_query(std::string_view query);
+// GET /api/export's query string: limit=N [100] and requests=full (every job's request whole, however
+// large; by default a large one is left out); any other parameter is invalid_request.
+struct list_query {
+    int limit = 100;
+    bool full_requests = false;
+};
+engine::result<list_query> parse_list_query(std::string_view query);
 
 // GET /api/schema's query string: table=NAME, once at most (nullopt: the first table); any other
 // parameter is invalid_request.
 engine::result<std::optional<std::string>> parse_schema_query(std::string_view query);
+
+// A request target fit for the log: the value of every query parameter that can carry a secret
+// (signature, the X-Amz-* of a presigned URL, key, token, password, …, in any case) replaced by "REDACTED";
+// the rest as it came.
+std::string loggable_target(std::string_view target);
 
 // Percent-decoding; nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);

@@ -1,18 +1,12 @@
 #include "range.hpp"
 
+#include "text.hpp"
+
 #include <charconv>
 
 namespace pgexport::http {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
 
 std::optional<std::uint64_t> number(std::string_view s) {
     if (s.empty())
@@ -29,21 +23,21 @@ std::optional<std::uint64_t> number(std::string_view s) {
 range_decision parse_range(std::optional<std::string_view> header, std::uint64_t size) {
     if (!header)
         return {};
-    std::string_view h = trim(*header);
+    std::string_view h = trim_blanks(*header);
     constexpr std::string_view unit = "bytes=";
     if (h.size() < unit.size())
         return {};
     for (std::size_t i = 0; i < unit.size(); ++i)
         if ((h[i] | 0x20) != unit[i] && h[i] != unit[i])
             return {};
-    std::string_view spec = trim(h.substr(unit.size()));
+    std::string_view spec = trim_blanks(h.substr(unit.size()));
     if (spec.find(',') != std::string_view::npos)
         return {}; // several ranges: allowed to ignore, and we do
     auto dash = spec.find('-');
     if (dash == std::string_view::npos)
         return {};
-    std::string_view a = trim(spec.substr(0, dash));
-    std::string_view b = trim(spec.substr(dash + 1));
+    std::string_view a = trim_blanks(spec.substr(0, dash));
+    std::string_view b = trim_blanks(spec.substr(dash + 1));
     if (a.empty()) {
         // A suffix: the last n bytes.
         auto n = number(b);

@@ -2,32 +2,23 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <unistd.h>
 
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 
 namespace pgexport::http {
 
-unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-}
-
-unique_fd::~unique_fd() {
-    if (fd_ >= 0)
-        ::close(fd_);
-}
-
 std::optional<std::string_view> header_value(const request_t& req, bhttp::field f) {
     auto it = req.find(f);
     if (it == req.end())
         return std::nullopt;
     return std::string_view(it->value().data(), it->value().size());
+}
+
+void set_security_headers(string_response& res) {
+    res.set("X-Content-Type-Options", "nosniff");
+    if (res.find("Content-Security-Policy") == res.end())
+        res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 }
 
 string_response json_response(unsigned version, bhttp::status status, const json::value& body) {
@@ -50,11 +41,10 @@ string_response error_response(unsigned version, http_errc code, std::string_vie
 }
 
 string_response problem_response(unsigned version, const engine::problem& p) {
-    string_response r = json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
-    // The database (or the server's start) is away for now: the one place a 503 says when to come back.
-    if (p.code == engine::errc::unavailable)
-        r.set(boost::beast::http::field::retry_after, "5");
-    return r;
+    auto res = json_response(version, status_for(p.code), error_json(engine::to_string(p.code), p.message));
+    if (p.code == engine::errc::unavailable) // the database away, the listings busy: come back shortly
+        res.set(boost::beast::http::field::retry_after, "5");
+    return res;
 }
 
 } // namespace pgexport::http

@@ -2,6 +2,7 @@
 // What a handler answers: a Beast response; for a download the open file to send after the header, for an
 // event stream the coroutine that writes the body as it goes.
 
+#include <pgexport/shared/unique_fd.hpp>
 #include "http_error.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -21,22 +22,7 @@ namespace pgexport::http {
 using request_t = boost::beast::http::request<boost::beast::http::string_body>;
 using string_response = boost::beast::http::response<boost::beast::http::string_body>;
 
-// A file descriptor closed when it goes out of scope.
-class unique_fd {
-public:
-    unique_fd() = default;
-    explicit unique_fd(int fd) : fd_(fd) {}
-    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& other) noexcept;
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd();
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
+using engine::detail::unique_fd;
 
 // A slice of a file to send after the header.
 struct file_body {
@@ -68,6 +54,10 @@ struct reply {
 
 // A request header's value, or nullopt when absent.
 std::optional<std::string_view> header_value(const request_t& req, boost::beast::http::field f);
+
+// What every answer carries: X-Content-Type-Options: nosniff, and a Content-Security-Policy that lets
+// nothing run or frame it unless the answer set its own (the page).
+void set_security_headers(string_response& res);
 
 string_response json_response(unsigned version, boost::beast::http::status status, const boost::json::value& body);
 // The same with the JSON text already made (ending in a newline).

@@ -61,6 +61,7 @@ void server::listen() {
         a.set_option(tcp::acceptor::reuse_address(true));
         a.bind(ep);
         a.listen(asio::socket_base::max_listen_connections);
+        impl_->ctx->listen_port = a.local_endpoint().port(); // the port of our own origin (guards.hpp)
     } catch (const boost::system::system_error& e) {
         throw std::runtime_error("cannot listen on " + config.host + ":" + std::to_string(config.port) + ": " +
                                  e.code().message());

@@ -2,6 +2,7 @@
 
 #include "download.hpp"
 #include "handle_request.hpp"
+#include "query.hpp"
 #include "streaming.hpp"
 
 #include <pgexport/log.hpp>
@@ -112,12 +113,12 @@ asio::awaitable<void> write_reply(beast::tcp_stream& stream, reply& r, bool head
 
 // Runs the handler; anything unexpected is a logged 500. (The database being away comes back from the
 // engine as a problem, a 503 with Retry-After: problem_response.)
-asio::awaitable<reply> answer(server_context& ctx, const request_t& req, const std::string& address) {
+asio::awaitable<reply> answer(server_context& ctx, const request_t& req, client_info client) {
     try {
-        co_return co_await handle_request(ctx, req, address);
+        co_return co_await handle_request(ctx, req, std::move(client));
     } catch (const std::exception& e) {
         log_event("error", "http_handler_failed",
-                  {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
+                  {{"method", req.method_string()}, {"target", loggable_target(req.target())}, {"error", e.what()}});
         reply r;
         r.response = error_response(req.version(), http_errc::internal_error,
                                     "the server met an unexpected error; it has been logged");
@@ -140,18 +141,17 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
         auto ep = stream.socket().remote_endpoint(ec);
         if (!ec) {
             // The address alone, an IPv4 client as such on a dual-stack socket (quotas and caps go by it).
-            const auto a = ep.address();
-            address = a.is_v6() && a.to_v6().is_v4_mapped()
-                          ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string()
-                          : a.to_string();
+            address = canonical(ep.address()).to_string();
             peer = address + ":" + std::to_string(ep.port());
         }
     }
     const send_limits limits{ctx->config.read_timeout, ctx->config.min_download_rate, ctx->config.read_timeout};
     // Room for this connection: a full server closes its longest-waiting connection for it, else says no.
+    // A trusted proxy carries every client behind it: it is held to the server's cap only.
     const auto& config = ctx->config;
     bool admitted = (ctx->connections.size() < config.max_connections || ctx->connections.evict_oldest_waiting()) &&
-                    (ctx->connections.count(address) < config.max_connections_per_address ||
+                    (ctx->proxies.trusts(address) ||
+                     ctx->connections.count(address) < config.max_connections_per_address ||
                      ctx->connections.evict_oldest_waiting(address));
     const auto slot = ctx->connections.add(address, [&stream] {
         boost::system::error_code ignored;
@@ -167,6 +167,7 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
             ctx->connections.set_waiting(slot, false);
             auto res = error_response(11, http_errc::too_many_connections,
                                       "the server has too many open connections; try again shortly");
+            set_security_headers(res);
             res.keep_alive(false);
             stream.expires_after(std::chrono::seconds(5));
             count(*ctx, "overload", 503);
@@ -193,6 +194,7 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
                 if (is_disconnect(ec))
                     break;
                 auto res = read_error_response(config, ec);
+                set_security_headers(res);
                 res.keep_alive(false);
                 const unsigned status = res.result_int();
                 count(*ctx, "malformed", status);
@@ -204,15 +206,19 @@ asio::awaitable<void> run_session(std::shared_ptr<server_context> ctx, tcp::sock
             stream.expires_never();
             const auto start = std::chrono::steady_clock::now();
             auto req = parser.release();
-            reply r = co_await answer(*ctx, req, address);
+            client_info client = identify_client(*ctx, address, req);
+            const std::string client_address = client.address;
+            reply r = co_await answer(*ctx, req, std::move(client));
+            set_security_headers(r.response);
             r.response.keep_alive(req.keep_alive() && !ctx->connections.draining());
             const unsigned status = r.response.result_int();
             count(*ctx, r.route, status);
             co_await write_reply(stream, r, req.method() == bhttp::verb::head, limits);
             log_event("info", "http_request",
                       {{"peer", peer},
+                       {"client", client_address},
                        {"method", req.method_string()},
-                       {"target", req.target()},
+                       {"target", loggable_target(req.target())},
                        {"status", status},
                        {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                                   .count()}});

@@ -23,9 +23,12 @@
 
   // ---------- API key ----------
 
+  // The key lives in this tab's session storage: it survives a reload, and goes when the tab closes
+  // (local storage would keep it on disk for every later visitor of this browser profile).
   function storedKey() {
     try {
-      return localStorage.getItem(KEY_STORAGE) || '';
+      localStorage.removeItem(KEY_STORAGE); // where versions before kept it
+      return sessionStorage.getItem(KEY_STORAGE) || '';
     } catch {
       return '';
     }
@@ -37,8 +40,8 @@
 
   function saveKey() {
     try {
-      if (apiKey()) localStorage.setItem(KEY_STORAGE, apiKey());
-      else localStorage.removeItem(KEY_STORAGE);
+      if (apiKey()) sessionStorage.setItem(KEY_STORAGE, apiKey());
+      else sessionStorage.removeItem(KEY_STORAGE);
     } catch {
       /* storage may be disabled; the key still works for this page */
     }

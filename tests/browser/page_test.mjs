@@ -123,6 +123,13 @@ try {
     await page.reload({ waitUntil: 'load' });
     keyTyped = true;
     check('API key is remembered after a reload', (await keyField.inputValue()) === apiKey);
+    // ... in this tab's session storage only: nothing on disk for the next user of the browser.
+    const stored = await page.evaluate(() => ({
+      local: Object.keys(localStorage).map((k) => localStorage.getItem(k)),
+      session: sessionStorage.getItem('pgexport.apiKey'),
+    }));
+    check('API key is kept in session storage, not local storage',
+      stored.session === apiKey && !stored.local.includes(apiKey), JSON.stringify(stored));
   }
 
   // The form is built from /api/schema: wait for it.

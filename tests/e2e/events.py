@@ -399,8 +399,9 @@ class one_slot(events_case):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # 100 streams of one client: above the default --max-streams-per-client (16), which e2e.hardening2 checks.
         cls.srv_one_slot = cls.enterClassContext(server(BINARY, cls.url, "--chunk-rows", "100", "--max-concurrent", "1",
-                                                        *TABLES))
+                                                        "--max-streams-per-client", "200", *TABLES))
 
     def test_dropped_clients_do_not_leak(self):
         """50 streams on a queued job (nothing is written to them for 15 s) and 50 on a running one, dropped

@@ -3,7 +3,7 @@
 
     export_client.py <pgexport binary>      (PGEXPORT_TEST_DATABASE_URL: an admin URL, set by tools/test)
 
-Checks: the round trip saves a file equal to COPY; --quiet prints nothing; plain lines when not on a
+Checks: the round trip saves a file equal to COPY (an existing output is replaced only with --force); --quiet prints nothing; plain lines when not on a
 terminal; a refused request and a failed job exit non-zero with the server's message; a partial
 download of the same job resumes with Range (the server answers 206), while a stale part of another job,
 or one with no record of its job, is started over (the file is still COPY's, byte for byte); against a
@@ -228,8 +228,9 @@ class one_server(client_case):
               p.stderr.decode())
         check(download_statuses(s, job) == [200], f"the server's answers: {download_statuses(s, job)}")
         # A part without a record (an older client's, or one whose record was lost) is not trusted either.
+        # (--force: the first run's file is there, and is never replaced without it.)
         leave_part(out, expected[: len(expected) // 2])
-        p = run_client("--server", s.base, "--job", job, "--output", out)
+        p = run_client("--server", s.base, "--job", job, "--output", out, "--force")
         check(p.returncode == 0, p.stderr.decode())
         check(open(out, "rb").read() == expected, "the file equals COPY (the unrecorded part was not resumed)")
         check(b"nothing records which job it belongs to; starting over" in p.stderr, p.stderr.decode())
@@ -254,7 +255,7 @@ class one_server(client_case):
             leave_part(out, body[:700], job)
             with open(out + ".part.json", "w") as f:
                 json.dump({"jobId": job, "etag": '"v1"'}, f)
-            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            p = run_client("--server", fake.base, "--job", job, "--output", out, "--force")
             check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
             check(fake.downloads[0].get("Range") == "bytes=700-" and fake.downloads[0].get("If-Range") == '"v1"',
                   f"request: {fake.downloads}")
@@ -263,7 +264,7 @@ class one_server(client_case):
             leave_part(out, b"X" * 700, job)
             with open(out + ".part.json", "w") as f:
                 json.dump({"jobId": job, "etag": '"v1"'}, f)
-            p = run_client("--server", fake.base, "--job", job, "--output", out)
+            p = run_client("--server", fake.base, "--job", job, "--output", out, "--force")
             check(p.returncode == 0 and open(out, "rb").read() == body, p.stderr.decode())
             check(b"sent the whole file instead of the rest" in p.stderr, p.stderr.decode())
         # A download that breaks off leaves the part with its record, ETag included; the next run resumes it.

@@ -23,29 +23,14 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
-from harness import binary, check, copy_csv, main, scratch_database, seed, server
+from harness import binary, check, copy_csv, exact_request, main, scratch_database, seed, server
 
 BINARY = binary()
 
 
 def call(srv, method, path, body=None, headers=None, timeout=30):
     """(status, headers as a dict with lower-case names, body bytes); headers are sent exactly as given."""
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        h = {"Host": f"127.0.0.1:{srv.port}"}
-        h.update(headers or {})
-        for k, v in h.items():
-            if v is not None:
-                conn.putheader(k, v)
-        data = body.encode() if isinstance(body, str) else body
-        if data is not None:
-            conn.putheader("Content-Length", str(len(data)))
-        conn.endheaders(data)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    return exact_request(srv.port, method, path, body, headers, timeout=timeout)
 
 
 def check_error(result, status, code, what):

@@ -62,7 +62,7 @@ class one_server_with_keys(links_case):
     def setUpClass(cls):
         super().setUpClass()
         key_file = os.path.join(cls.work, "keys")
-        with open(key_file, "w") as f:
+        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:  # keys are passwords
             f.write(f"# the team's keys\n\n  {KEY_B}  \n")
         cls.s = cls.enterClassContext(server(BINARY, cls.url, "--api-key", KEY_A, "--api-key-file", key_file))
         cls.jobs = {"a": create_and_wait(cls.s, KEY_A, ["id", "email"]),
@@ -218,11 +218,17 @@ class servers_of_their_own(links_case):
         empty_keys = os.path.join(work, "empty-keys")
         with open(empty_keys, "w") as f:
             f.write("# no keys yet\n\n")
+        os.chmod(empty_keys, 0o600)
+        open_keys = os.path.join(work, "open-keys")
+        with open(open_keys, "w") as f:
+            f.write(KEY_A + "\n")
+        os.chmod(open_keys, 0o644)
         data_dir = os.path.join(work, "refused")
         cases = [
             (("--api-key", KEY_A, "--secret-file", open_secret), f"open to group or others (mode 0644); run: chmod 600 {open_secret}"),
             (("--api-key", KEY_A, "--secret-file", short_secret), "holds 16 bytes; a secret needs at least 32"),
             (("--api-key-file", empty_keys), "names no key"),
+            (("--api-key-file", open_keys), f"is open to other users (mode 0644); run: chmod o-rwx {open_keys}"),
             (("--api-key-file", os.path.join(work, "missing-keys")), "cannot read the API key file"),
             (("--api-key", KEY_A, "--link-ttl", "0s"), "--link-ttl must be a duration"),
         ]

@@ -117,6 +117,9 @@ class deb_package(unittest.TestCase):
               "the server package carries no development files")
         mode = next(line.split()[0] for line in listing.splitlines() if line.endswith("./usr/bin/pgexport"))
         check(mode == "-rwxr-xr-x", f"/usr/bin/pgexport mode {mode}")
+        # The settings may hold the database's password: not for every user (postinst makes it root:pgexport).
+        mode = next(line.split()[0] for line in listing.splitlines() if line.endswith("./etc/default/pgexport"))
+        check(mode == "-rw-r-----", f"/etc/default/pgexport mode {mode}")
 
     def test_maintainer_scripts(self):
         root_ctl = self.root_ctl
@@ -127,6 +130,8 @@ class deb_package(unittest.TestCase):
         with open(os.path.join(root_ctl, "postinst")) as f:
             postinst = f.read()
         check("adduser --system" in postinst and "pgexport" in postinst, "postinst creates the system user")
+        check("chown root:pgexport /etc/default/pgexport" in postinst and "chmod 0640 /etc/default/pgexport" in postinst,
+              "postinst gives the settings file to the group pgexport, mode 0640")
         with open(os.path.join(root_ctl, "prerm")) as f:
             check("systemctl stop pgexport.service" in f.read(), "prerm stops the service")
         with open(os.path.join(root_ctl, "conffiles")) as f:

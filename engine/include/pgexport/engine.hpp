@@ -39,6 +39,7 @@ struct s3_storage_config {
     std::string region = "us-east-1";
     std::string access_key{};
     std::string secret_key{};
+    std::string session_token{}; // temporary credentials' token (AWS_SESSION_TOKEN); empty: none
     std::uint64_t part_size = std::uint64_t{16} << 20; // at least 5 MiB (S3's minimum but for the last part)
 };
 
@@ -62,6 +63,16 @@ struct engine_config {
     std::size_t max_queued = 10000;                 // queued jobs at most, all instances; more: too_busy
     int max_jobs_per_key = 20; // queued plus running jobs per quota key (async_create); more: too_many_jobs;
                                // 0: no limit. Exact across instances.
+    // The bytes of stored requests (their JSON) per quota key, jobs in every state until the sweeper removes
+    // their records: jobs of huge "in" lists that end at once must not pile up. Past it async_create
+    // answers too_many_jobs; 0: no limit. Exact across instances, as max_jobs_per_key.
+    std::uint64_t max_request_bytes_per_key = std::uint64_t{16} << 20;
+    // GET /api/records (async_list_records): listings run on connections of their own, at most
+    // records_connections at once, each statement under records_timeout; records_queue more may wait, and
+    // one more is answered unavailable (busy). Creating an export never waits behind them.
+    int records_connections = 2;
+    std::size_t records_queue = 16;
+    std::chrono::milliseconds records_timeout{std::chrono::seconds(5)};
     // While the data directory's file system has less free space than this, async_create answers
     // insufficient_storage and running jobs wait before their next chunk (they neither fail nor use up
     // their attempts); 0: no guard.

@@ -21,6 +21,13 @@ struct column_info {
     // when the column is of another type, or when they could not be known cheaply. A hint for a form:
     // a filter may still name any value.
     std::vector<std::string> values{};
+    // The type as statements write it in casts: schema-qualified and quoted (pg_catalog."numeric"), found by
+    // the type's OID when the server started, so that a type of the same name that someone creates earlier
+    // on the search path never takes its place. Empty: `type`.
+    std::string sql_type{};
+
+    // sql_type, or type when it is empty.
+    const std::string& cast_type() const { return sql_type.empty() ? type : sql_type; }
 };
 
 // The most values column_info::values lists.
@@ -30,6 +37,13 @@ struct table_schema {
     std::string table;                // the relation as PostgreSQL prints regclass: quoted where needed
     std::string key;                  // the key column, unquoted
     std::vector<column_info> columns; // in table order
+    // The relation as statements write it: schema-qualified and quoted ("public"."records"), found by the
+    // relation's OID when the server started, so that a table of the same name that someone creates earlier
+    // on the search path never takes its place. Empty: `table`.
+    std::string sql_name{};
+
+    // sql_name, or table when it is empty.
+    const std::string& relation() const { return sql_name.empty() ? table : sql_name; }
 
     // The column named `name`, or nullptr.
     const column_info* find(const std::string& name) const;

@@ -66,7 +66,7 @@ std::string where_clause(const table_schema& schema, const export_request& reque
         if (!column)
             throw std::logic_error("where_clause: unchecked column " + f.column);
         const std::string lhs = quote_identifier(column->name);
-        auto typed = [&](const std::string& v) { return quote_literal(v) + "::" + column->type; };
+        auto typed = [&](const std::string& v) { return quote_literal(v) + "::" + column->cast_type(); };
         if (!sql.empty())
             sql += " AND ";
         const auto& first = f.values.at(0);
@@ -167,7 +167,7 @@ std::string chunk_copy_sql(const table_schema& schema, const export_request& req
     } else {
         columns = key_leads(schema, request) ? select_list(schema, request) : key + ", " + select_list(schema, request);
     }
-    std::string sql = "COPY (SELECT " + columns + " FROM " + schema.table;
+    std::string sql = "COPY (SELECT " + columns + " FROM " + schema.relation();
     if (request.format == output_format::jsonl)
         sql += " t";
     sql += " WHERE (" + where_clause(schema, request) + ")";
@@ -181,7 +181,7 @@ std::string chunk_copy_sql(const table_schema& schema, const export_request& req
 std::optional<std::string> header_copy_sql(const table_schema& schema, const export_request& request) {
     if (request.format != output_format::csv || !request.csv.header)
         return std::nullopt;
-    return "COPY (SELECT " + select_list(schema, request) + " FROM " + schema.table + " LIMIT 0) TO STDOUT (" +
+    return "COPY (SELECT " + select_list(schema, request) + " FROM " + schema.relation() + " LIMIT 0) TO STDOUT (" +
            copy_options(request, true) + ")";
 }
 
@@ -192,7 +192,7 @@ std::string records_page_sql(const table_schema& schema, const export_request& r
     for (const auto& c : output_columns(schema, request))
         columns += (columns.empty() ? "t." : ", t.") + quote_identifier(c);
     std::string sql = "SELECT t." + key + ", (SELECT row_to_json(r) FROM (SELECT " + columns +
-                      ") r)::text FROM " + schema.table + " t WHERE (" + where_clause(schema, request) + ")";
+                      ") r)::text FROM " + schema.relation() + " t WHERE (" + where_clause(schema, request) + ")";
     if (after)
         sql += " AND t." + key + " > " + std::to_string(*after);
     sql += " ORDER BY t." + key + " LIMIT " + std::to_string(limit);
@@ -200,7 +200,7 @@ std::string records_page_sql(const table_schema& schema, const export_request& r
 }
 
 std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper) {
-    return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.table + " WHERE (" +
+    return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.relation() + " WHERE (" +
            where_clause(schema, request) + ") AND " + quote_identifier(schema.key) +
            " <= " + std::to_string(upper);
 }
@@ -210,7 +210,7 @@ std::string key_sample_sql(const table_schema& schema, const export_request& req
     const std::string key = quote_identifier(schema.key);
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.6f", percent);
-    std::string sql = "SELECT " + key + " FROM " + schema.table + " TABLESAMPLE SYSTEM (";
+    std::string sql = "SELECT " + key + " FROM " + schema.relation() + " TABLESAMPLE SYSTEM (";
     sql += pct;
     sql += ") WHERE (" + where_clause(schema, request) + ") AND " + key + " <= " + std::to_string(upper);
     sql += " ORDER BY " + key;
@@ -227,7 +227,7 @@ std::string key_quantiles_sql(const table_schema& schema, const export_request& 
         fractions += std::to_string(i) + "::float8 / " + std::to_string(n);
     }
     std::string sql = "SELECT unnest(percentile_disc(ARRAY[" + fractions + "]) WITHIN GROUP (ORDER BY " + key +
-                      ")) FROM " + schema.table;
+                      ")) FROM " + schema.relation();
     sql += " WHERE (" + where_clause(schema, request) + ") AND " + key + " <= " + std::to_string(upper);
     return sql;
 }

@@ -36,7 +36,7 @@ std::optional<problem> canonicalize(table_catalog& catalog, const table_schema& 
                 texts.push_back(*v);
         if (texts.empty())
             continue;
-        auto canonical = catalog.canonical_values(f.column, schema.find(f.column)->type, texts);
+        auto canonical = catalog.canonical_values(f.column, schema.find(f.column)->cast_type(), texts);
         if (!canonical)
             return canonical.error();
         std::size_t next = 0;

@@ -12,6 +12,8 @@ engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
     : executor(std::move(ex)), config(std::move(cfg)),
       store(config.database_url, config.connect_timeout, config.lease),
       catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout),
+      listings({config.database_url, config.records_connections, config.records_queue, config.records_timeout,
+                config.connect_timeout}),
       health(config.database_url, std::chrono::seconds(5), config.connect_timeout), files(config.data_dir),
       progress(std::make_shared<progress_hub>(executor)) {
     storage_services services{executor, file_pool, store, files};

@@ -8,6 +8,7 @@
 #include "runtime/progress_hub.hpp"
 #include "runtime/running_jobs.hpp"
 #include "store/job_store.hpp"
+#include "store/listing_pool.hpp"
 #include "store/pg.hpp"
 #include "store/table_catalog.hpp"
 #include "util/offload.hpp"
@@ -65,7 +66,8 @@ struct engine_state {
     job_store store;
     boost::asio::thread_pool catalog_pool{1};
     boost::asio::thread_pool file_pool{2};
-    table_catalog catalog; // touched only on catalog_pool
+    table_catalog catalog; // touched only on catalog_pool: creation's validation, estimate and slice plan
+    listing_pool listings; // GET /api/records, on connections of its own: never in creation's way
     // /healthz's ping, on a connection and a thread of its own: behind no job-store or catalog work (a
     // 1 MB request's INSERT, a claim, a 100,000-value validation). Touched only on health_pool.
     boost::asio::thread_pool health_pool{1};

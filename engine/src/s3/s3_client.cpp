@@ -65,7 +65,7 @@ std::size_t read_header(char* in, std::size_t size, std::size_t count, void* use
 
 s3_client::s3_client(s3_storage_config config) : config_(std::move(config)) {
     global_init();
-    credentials_ = {config_.access_key, config_.secret_key, config_.region};
+    credentials_ = {config_.access_key, config_.secret_key, config_.region, config_.session_token};
 }
 
 std::string s3_client::object_key(std::string_view name) const {
@@ -125,6 +125,8 @@ s3_client::answer s3_client::perform(const std::string& method, const std::strin
     add("Authorization: " + signature.authorization);
     add("x-amz-date: " + signature.amz_date);
     add("x-amz-content-sha256: " + signature.content_sha256);
+    if (!signature.security_token.empty())
+        add("x-amz-security-token: " + signature.security_token);
     add("Expect:"); // no 100-continue round trip
     add("Content-Type:");
 

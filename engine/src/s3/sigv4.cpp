@@ -48,6 +48,10 @@ signed_headers sign_request(const sigv4_credentials& credentials, const request_
     headers.emplace_back("host", authority_of(request.origin));
     headers.emplace_back("x-amz-content-sha256", out.content_sha256);
     headers.emplace_back("x-amz-date", out.amz_date);
+    if (!credentials.session_token.empty()) {
+        out.security_token = credentials.session_token;
+        headers.emplace_back("x-amz-security-token", out.security_token);
+    }
     std::sort(headers.begin(), headers.end());
     std::string canonical = request.method;
     canonical.append("\n").append(sigv4_encode(request.path, true));
@@ -118,6 +122,8 @@ std::string presign_url(const sigv4_credentials& credentials, const presign_para
         {"X-Amz-Date", timestamp},
         {"X-Amz-Expires", std::to_string(params.expires.count())},
         {"X-Amz-SignedHeaders", "host"}};
+    if (!credentials.session_token.empty())
+        parameters.emplace_back("X-Amz-Security-Token", sigv4_encode(credentials.session_token, false));
     for (const auto& [name, value] : params.query)
         parameters.emplace_back(sigv4_encode(name, false), sigv4_encode(value, false));
     std::sort(parameters.begin(), parameters.end());

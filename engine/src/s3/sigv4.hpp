@@ -15,6 +15,9 @@ struct sigv4_credentials {
     std::string access_key{};
     std::string secret_key{};
     std::string region = "us-east-1";
+    // Temporary credentials' session token (AWS_SESSION_TOKEN): signed as x-amz-security-token in a
+    // request's headers, as X-Amz-Security-Token in a presigned URL's query. Empty: none.
+    std::string session_token{};
 };
 
 struct presign_params {
@@ -32,6 +35,7 @@ struct signed_headers {
     std::string authorization{};
     std::string amz_date{};
     std::string content_sha256{};
+    std::string security_token{}; // x-amz-security-token's value; empty: no such header
 };
 struct request_to_sign {
     std::string method = "GET";
@@ -43,7 +47,7 @@ struct request_to_sign {
     // More headers to sign (sent by the caller as given): lowercase names, values trimmed.
     std::vector<std::pair<std::string, std::string>> headers{};
 };
-// Signs host, x-amz-content-sha256, x-amz-date and `headers`.
+// Signs host, x-amz-content-sha256, x-amz-date, x-amz-security-token (with a session token) and `headers`.
 signed_headers sign_request(const sigv4_credentials& credentials, const request_to_sign& request);
 
 // The URL, signed for `params.expires` from `params.now`, with only the host header signed and the payload

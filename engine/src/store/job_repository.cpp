@@ -110,31 +110,36 @@ constexpr const char* quota_lock_class = "728340";
 
 } // namespace
 
-insert_outcome job_repository::insert(const stored_job& job, std::size_t max_queued, int max_per_key) {
+insert_outcome job_repository::insert(const stored_job& job, std::size_t max_queued, const insert_quota& quota) {
     const job_info& info = job.info;
     const auto created_us =
         std::chrono::duration_cast<std::chrono::microseconds>(info.created_at.time_since_epoch()).count();
-    const bool quota = job.quota_key && max_per_key > 0;
+    const bool count_jobs = job.quota_key && quota.max_jobs > 0;
+    const bool count_bytes = job.quota_key && quota.max_request_bytes > 0;
+    const std::string request = json::serialize(to_json(info.request));
     // Repeatable: a second run after a lost reply finds the row there and adds nothing; the answer is
     // the same. The notification wakes idle instances at once (at the commit, under a quota).
     const std::string sql =
-        "WITH quota AS (SELECT count(*) AS n FROM export_jobs"
-        " WHERE quota_key = $10 AND status IN ('queued', 'running')),"
+        "WITH quota AS (SELECT count(*) FILTER (WHERE status IN ('queued', 'running')) AS n,"
+        " coalesce(sum(coalesce(request_bytes, octet_length(request::text))), 0) AS bytes"
+        " FROM export_jobs WHERE quota_key = $10 AND ($14::bigint > 0 OR status IN ('queued', 'running'))),"
         " ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
-        " created_at, table_name, key_column, quota_key, wal_lsn, slices, storage)"
+        " created_at, table_name, key_column, quota_key, wal_lsn, slices, request_bytes, storage)"
         " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10,"
-        " $12::pg_lsn, $13::jsonb, $14"
+        " $12::pg_lsn, $13::jsonb, $15::bigint, $16"
         " WHERE (SELECT count(*) FROM export_jobs WHERE status = 'queued') < $9::bigint"
         " AND ($11::bigint = 0 OR (SELECT n FROM quota) < $11::bigint)"
+        " AND ($14::bigint = 0 OR (SELECT bytes FROM quota) + $15::bigint <= $14::bigint)"
         " ON CONFLICT (id) DO NOTHING RETURNING id)"
         " SELECT EXISTS (SELECT FROM ins) OR EXISTS (SELECT FROM export_jobs WHERE id = $1),"
-        " (SELECT n FROM quota), pg_notify('pgexport_jobs', $1::text)";
-    const sql_params params{info.id, json::serialize(to_json(info.request)), info.owner,
-                            opt_int(job.key_upper_bound), opt_int(info.total_rows_estimate),
-                            std::to_string(created_us), job.table, job.key, std::to_string(max_queued),
-                            job.quota_key, std::to_string(quota ? max_per_key : 0), job.wal_lsn,
+        " (SELECT n FROM quota), (SELECT bytes FROM quota), pg_notify('pgexport_jobs', $1::text)";
+    const sql_params params{info.id, request, info.owner, opt_int(job.key_upper_bound),
+                            opt_int(info.total_rows_estimate), std::to_string(created_us), job.table, job.key,
+                            std::to_string(max_queued), job.quota_key, std::to_string(count_jobs ? quota.max_jobs : 0),
+                            job.wal_lsn,
                             job.slices.empty() ? std::nullopt : std::optional<std::string>(slices_to_json(job.slices)),
-                            job.storage};
+                            std::to_string(count_bytes ? quota.max_request_bytes : 0),
+                            std::to_string(request.size()), job.storage};
     // The lock is taken by a statement of its own: a statement's snapshot is taken when it starts, so the
     // count in the next one sees every job that the previous holder of the lock committed.
     auto locked = [&] {
@@ -142,12 +147,16 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
                           {*job.quota_key});
         return session_.run_once(sql, params);
     };
-    result_ptr r = quota ? session_.transaction(locked) : session_.run(sql, params);
+    const bool counted = count_jobs || count_bytes;
+    result_ptr r = counted ? session_.transaction(locked) : session_.run(sql, params);
     if (get_text(r.get(), 0, 0) == std::optional<std::string>("t"))
-        return insert_outcome::inserted;
-    if (quota && get_int64(r.get(), 0, 1).value_or(0) >= max_per_key)
-        return insert_outcome::quota_full;
-    return insert_outcome::queue_full;
+        return {insert_outcome::inserted};
+    if (count_jobs && get_int64(r.get(), 0, 1).value_or(0) >= quota.max_jobs)
+        return {insert_outcome::quota_full};
+    const std::int64_t stored = get_int64(r.get(), 0, 2).value_or(0);
+    if (count_bytes && static_cast<std::uint64_t>(stored) + request.size() > quota.max_request_bytes)
+        return {insert_outcome::request_bytes_full, stored, static_cast<std::int64_t>(request.size())};
+    return {insert_outcome::queue_full};
 }
 
 std::optional<stored_job> job_repository::get(const std::string& id, const std::vector<std::string>& tables) {

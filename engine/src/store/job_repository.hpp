@@ -41,10 +41,24 @@ struct stored_job {
     std::optional<std::string> storage;
 };
 
-enum class insert_outcome {
-    inserted,   // queued (or had been, by an earlier run of the same insert)
-    queue_full, // max_queued jobs wait already, all callers together
-    quota_full, // the job's quota key has max_per_key jobs queued or running already
+struct insert_outcome {
+    enum kind_t {
+        inserted,           // queued (or had been, by an earlier run of the same insert)
+        queue_full,         // max_queued jobs wait already, all callers together
+        quota_full,         // the job's quota key has max_jobs jobs queued or running already
+        request_bytes_full, // the key's stored requests and this one would pass max_request_bytes
+    };
+    kind_t kind = inserted;
+    std::int64_t stored_bytes = 0;  // request_bytes_full: the key's stored requests
+    std::int64_t request_bytes = 0; // request_bytes_full: this one's
+
+    bool operator==(kind_t k) const { return kind == k; }
+};
+
+// What one quota key may hold (0: no limit).
+struct insert_quota {
+    int max_jobs = 0;                    // queued plus running
+    std::uint64_t max_request_bytes = 0; // stored requests' JSON, jobs in every state
 };
 
 class job_repository {
@@ -53,10 +67,11 @@ public:
                    std::chrono::milliseconds connect_timeout, std::chrono::milliseconds lease)
         : session_(std::move(url), statement_timeout, connect_timeout), lease_(lease) {}
 
-    // Queues a job unless `max_queued` jobs wait already, or its quota key has `max_per_key` jobs queued or
-    // running (0: no limit). The quota is exact across instances: its check and the insert run under a
-    // transaction-scoped advisory lock on the key.
-    insert_outcome insert(const stored_job& job, std::size_t max_queued, int max_per_key);
+    // Queues a job unless `max_queued` jobs wait already, or its quota key has `quota.max_jobs` jobs queued
+    // or running, or its stored requests and this one's would pass `quota.max_request_bytes`. The quota is
+    // exact across instances: its check and the insert run under a transaction-scoped advisory lock on the
+    // key.
+    insert_outcome insert(const stored_job& job, std::size_t max_queued, const insert_quota& quota);
 
     // Opens the connection now rather than at the first statement: at start-up, while descriptors and
     // connection slots are to spare, so that reads keep working when they run short later.

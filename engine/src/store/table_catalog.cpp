@@ -15,42 +15,54 @@ namespace json = boost::json;
 namespace pgexport::engine::detail {
 
 table_schema table_catalog::load_schema(const std::string& table, const std::string& key) {
-    result_ptr rel = session_.run("SELECT to_regclass($1)::text", {table});
-    auto name = get_text(rel.get(), 0, 0);
-    if (!name)
+    // Found once, by the name as configured; from then on by its OID, and written schema-qualified in every
+    // statement: a table or type that someone creates later in a schema earlier on the search path never
+    // takes the place of the one found here.
+    result_ptr rel = session_.run("SELECT c.oid::text, c.oid::regclass::text,"
+                                  " quote_ident(n.nspname) || '.' || quote_ident(c.relname)"
+                                  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                  " WHERE c.oid = to_regclass($1)",
+                                  {table});
+    if (PQntuples(rel.get()) == 0)
         throw std::runtime_error("table \"" + table + "\" does not exist (see --table)");
-    table_schema schema{*name, key, {}};
-    result_ptr cols =
-        session_.run("SELECT attname, format_type(atttypid, NULL), NOT attnotnull,"
-                     " (SELECT typtype::text FROM pg_type WHERE oid = atttypid) FROM pg_attribute"
-                     " WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                     {*name});
+    const std::string oid = *get_text(rel.get(), 0, 0);
+    const std::string name = *get_text(rel.get(), 0, 1);
+    table_schema schema{name, key, {}, *get_text(rel.get(), 0, 2)};
+    result_ptr cols = session_.run(
+        "SELECT a.attname, format_type(a.atttypid, NULL), NOT a.attnotnull, t.typtype::text,"
+        " quote_ident(tn.nspname) || '.' || quote_ident(t.typname)"
+        " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace"
+        " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        {oid});
     for (int i = 0; i < PQntuples(cols.get()); ++i) {
         std::string type = *get_text(cols.get(), i, 1);
         // Without their length, "character" and "bit" mean length 1: a cast to them would cut values short.
+        // (The qualified internal names, pg_catalog.bpchar and pg_catalog."bit", take any length.)
         if (type == "character")
             type = "bpchar";
         else if (type == "bit")
             type = "bit varying";
         const bool nullable = get_text(cols.get(), i, 2) == std::optional<std::string>("t");
-        schema.columns.push_back({*get_text(cols.get(), i, 0), std::move(type), nullable, {}});
+        column_info c{*get_text(cols.get(), i, 0), std::move(type), nullable, {}};
+        c.sql_type = *get_text(cols.get(), i, 4);
+        schema.columns.push_back(std::move(c));
     }
     std::map<std::string, std::vector<filter_op>> by_type;
     for (std::size_t i = 0; i < schema.columns.size(); ++i) {
         auto& c = schema.columns[i];
-        auto [it, fresh] = by_type.try_emplace(c.type);
+        auto [it, fresh] = by_type.try_emplace(c.sql_type);
         if (fresh)
-            it->second = operators_of(c.type);
+            it->second = operators_of(c.sql_type);
         c.operators = it->second;
-        c.values = few_values(*name, c, get_text(cols.get(), static_cast<int>(i), 3).value_or(""));
+        c.values = few_values(schema, c, get_text(cols.get(), static_cast<int>(i), 3).value_or(""));
     }
     const column_info* k = schema.find(key);
     if (!k)
-        throw std::runtime_error("table " + *name + " has no column \"" + key + "\" (see --key)");
+        throw std::runtime_error("table " + name + " has no column \"" + key + "\" (see --key)");
     if (k->type != "bigint" && k->type != "integer" && k->type != "smallint")
-        throw std::runtime_error("key column \"" + key + "\" of " + *name + " is " + k->type +
+        throw std::runtime_error("key column \"" + key + "\" of " + name + " is " + k->type +
                                  "; it must be an integer column (smallint, integer or bigint)");
-    check_key_is_unique(*name, key);
+    check_key_is_unique(schema, oid);
     return schema;
 }
 
@@ -107,8 +119,9 @@ constexpr int few_values_scan_rows = 100000;
 
 } // namespace
 
-std::vector<std::string> table_catalog::few_values(const std::string& table, const column_info& column,
+std::vector<std::string> table_catalog::few_values(const table_schema& schema, const column_info& column,
                                                    const std::string& typtype) {
+    const std::string& table = schema.table;
     const bool is_enum = typtype == "e";
     const bool is_text =
         column.type == "text" || column.type == "character varying" || column.type == "bpchar";
@@ -118,7 +131,7 @@ std::vector<std::string> table_catalog::few_values(const std::string& table, con
     try {
         result_ptr r;
         if (is_enum) {
-            r = session_.run("SELECT unnest(enum_range(NULL::" + column.type + "))::text");
+            r = session_.run("SELECT unnest(enum_range(NULL::" + column.cast_type() + "))::text");
         } else {
             // ANALYZE's sample lists every value when all of them are common ones: their frequencies and
             // NULL's add up to the whole sample. Statistics that say otherwise are believed too.
@@ -130,7 +143,7 @@ std::vector<std::string> table_catalog::few_values(const std::string& table, con
                 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = $2"
                 " WHERE c.oid = $1::regclass ORDER BY s.inherited DESC LIMIT 1",
-                {table, column.name, std::to_string(max_listed_values)});
+                {schema.relation(), column.name, std::to_string(max_listed_values)});
             if (PQntuples(stats.get()) == 1) {
                 if (get_text(stats.get(), 0, 0) != std::optional<std::string>("t"))
                     return {};
@@ -140,7 +153,7 @@ std::vector<std::string> table_catalog::few_values(const std::string& table, con
                 // Never analyzed: read a bounded number of rows; the list counts only when they were all.
                 const std::string col = quote_identifier(column.name);
                 const std::string rows = std::to_string(few_values_scan_rows);
-                std::string sql = "WITH s AS MATERIALIZED (SELECT " + col + "::text AS v FROM " + table;
+                std::string sql = "WITH s AS MATERIALIZED (SELECT " + col + "::text AS v FROM " + schema.relation();
                 sql += " WHERE " + col + " IS NOT NULL LIMIT " + rows + " + 1)";
                 sql += " SELECT v, (SELECT count(*) <= " + rows + " FROM s)";
                 sql += " FROM (SELECT DISTINCT v FROM s ORDER BY v LIMIT " + limit + ") d";
@@ -165,15 +178,17 @@ std::vector<std::string> table_catalog::few_values(const std::string& table, con
     }
 }
 
-void table_catalog::check_key_is_unique(const std::string& table, const std::string& key) {
+void table_catalog::check_key_is_unique(const table_schema& schema, const std::string& oid) {
+    const std::string& table = schema.table;
+    const std::string& key = schema.key;
     // Keyset chunks (key > last ORDER BY key LIMIT n) skip rows that share a key across a chunk's end,
     // so the key must be unique. A unique index counts when it is on the key alone, not partial, and valid.
     result_ptr r = session_.run("SELECT c.relkind::text, a.attnotnull, EXISTS (SELECT FROM pg_index i"
                        " WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL"
                        " AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)"
                        " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2"
-                       " WHERE c.oid = $1::regclass",
-                       {table, key});
+                       " WHERE c.oid = $1::oid",
+                       {oid, key});
     const std::string kind = get_text(r.get(), 0, 0).value_or("");
     const bool not_null = get_text(r.get(), 0, 1) == std::optional<std::string>("t");
     const bool unique = get_text(r.get(), 0, 2) == std::optional<std::string>("t");
@@ -195,7 +210,7 @@ void table_catalog::check_key_is_unique(const std::string& table, const std::str
 
 table_catalog::fixed_end table_catalog::fixed_end_of(const table_schema& schema) {
     result_ptr r = session_.run("SELECT max(" + quote_identifier(schema.key) +
-                                "), pg_current_wal_insert_lsn()::text FROM " + schema.table);
+                                "), pg_current_wal_insert_lsn()::text FROM " + schema.relation());
     return {get_int64(r.get(), 0, 0), *get_text(r.get(), 0, 1)};
 }
 
@@ -226,13 +241,10 @@ std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema,
                                   " coalesce(s.n_mod_since_analyze, 0) < 0.1 * greatest(c.reltuples, 0)"
                                   " FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid"
                                   " WHERE c.oid = to_regclass($1)",
-                                  {schema.table});
+                                  {schema.relation()});
     const std::string kind = get_text(rel.get(), 0, 0).value_or("v");
-    if (kind != "r" && kind != "m" && kind != "p") {
-        // A view cannot be sampled: even key ranges from the lowest key.
-        result_ptr low = session_.run("SELECT min(" + quote_identifier(schema.key) + ") FROM " + schema.table);
-        return even_slices(get_int64(low.get(), 0, 0).value_or(fixed_end), fixed_end, n);
-    }
+    if (kind != "r" && kind != "m" && kind != "p")
+        return even_key_ranges(schema, fixed_end, n); // a view cannot be sampled
     const double pages = static_cast<double>(get_int64(rel.get(), 0, 1).value_or(1));
     const bool fresh_statistics = get_text(rel.get(), 0, 2) == std::optional<std::string>("t");
     if (request.filters.empty() && fresh_statistics) {
@@ -241,7 +253,7 @@ std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema,
             "SELECT unnest(s.histogram_bounds::text::bigint[]) FROM pg_stats s"
             " JOIN pg_class c ON c.relname = s.tablename JOIN pg_namespace ns ON ns.oid = c.relnamespace"
             " AND ns.nspname = s.schemaname WHERE c.oid = to_regclass($1) AND s.attname = $2",
-            {schema.table, schema.key});
+            {schema.relation(), schema.key});
         auto bounds = keys_of(h.get());
         if (bounds.size() > static_cast<std::size_t>(4 * n)) {
             std::sort(bounds.begin(), bounds.end());
@@ -249,17 +261,49 @@ std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema,
         }
     }
     const double percent = std::min(100.0, 100.0 * 400.0 / pages);
-    result_ptr sample = session_.run(key_sample_sql(schema, request, fixed_end, percent));
-    auto keys = keys_of(sample.get());
+    auto sample = run_bounded(key_sample_sql(schema, request, fixed_end, percent), sample_time_limit);
+    if (!sample)
+        return sample_too_slow(schema, fixed_end, n);
+    auto keys = keys_of(sample->get());
     if (keys.size() < static_cast<std::size_t>(50 * n) && percent < 100.0) {
         // A selective filter: too few rows in the sample to cut by. Its selection is small, so exact.
-        result_ptr q = session_.run(key_quantiles_sql(schema, request, fixed_end, n));
-        keys = keys_of(q.get());
+        auto q = run_bounded(key_quantiles_sql(schema, request, fixed_end, n), sample_time_limit);
+        if (!q)
+            return sample_too_slow(schema, fixed_end, n);
+        keys = keys_of(q->get());
         std::sort(keys.begin(), keys.end());
         // The quantiles are the cuts themselves: one key per cut, and the end closes the last slice.
         keys.push_back(fixed_end);
     }
     return slices_from_sample(keys, fixed_end, n);
+}
+
+std::optional<result_ptr> table_catalog::run_bounded(const std::string& sql, std::chrono::milliseconds limit) {
+    try {
+        return session_.transaction([&] {
+            session_.run_once("SET LOCAL statement_timeout = " + std::to_string(limit.count()));
+            return session_.run_once(sql);
+        });
+    } catch (const pg_error& e) {
+        if (e.sqlstate() == "57014") // query_canceled: the limit
+            return std::nullopt;
+        throw;
+    }
+}
+
+std::vector<slice_bounds> table_catalog::even_key_ranges(const table_schema& schema, std::int64_t fixed_end, int n) {
+    result_ptr low = session_.run("SELECT min(" + quote_identifier(schema.key) + ") FROM " + schema.relation());
+    return even_slices(get_int64(low.get(), 0, 0).value_or(fixed_end), fixed_end, n);
+}
+
+std::vector<slice_bounds> table_catalog::sample_too_slow(const table_schema& schema, std::int64_t fixed_end, int n) {
+    // The catalog connection is what every export's creation waits for: a slow selection's sample must not
+    // hold it. Even ranges may be unbalanced; the export is the same.
+    log_event("warning", "slice_sample_slow",
+              {{"table", schema.table},
+               {"limit_ms", sample_time_limit.count()},
+               {"why", "the key sample of the selection took too long; the job's slices are even key ranges"}});
+    return even_key_ranges(schema, fixed_end, n);
 }
 
 bool table_catalog::in_recovery() {

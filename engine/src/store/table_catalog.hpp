@@ -29,7 +29,7 @@ public:
     // is taken with a warning in the log). Throws std::runtime_error with a clear message.
     table_schema load_schema(const std::string& table, const std::string& key);
 
-    // Each of `texts` parsed as `type` and printed back by PostgreSQL, in order, so that values like 'now'
+    // Each of `texts` parsed as `type` (a column's cast_type()) and printed back by PostgreSQL, in order, so that values like 'now'
     // are fixed at creation: one statement for all of them, however many. invalid_value when one does not
     // parse (PostgreSQL's message quotes it).
     result<std::vector<std::string>> canonical_values(const std::string& column, const std::string& type,
@@ -49,7 +49,8 @@ public:
     // A parallel job's slices: at most `n` over the selection's keys up to `fixed_end`, balanced by rows.
     // Without filters from pg_stats' histogram of the key when it is fresh (few rows changed since the
     // last ANALYZE); otherwise from a TABLESAMPLE SYSTEM of the selection (about 400 pages), or the exact
-    // quantiles when the selection is too small for a sample; even key ranges for a view.
+    // quantiles when the selection is too small for a sample; even key ranges for a view, and when the
+    // sample takes longer than sample_time_limit.
     std::vector<slice_bounds> plan_slices(const table_schema& schema, const export_request& request,
                                           std::int64_t fixed_end, int n);
 
@@ -62,15 +63,27 @@ public:
     // Runs a records_page_sql query: (key, row JSON) pairs.
     std::vector<std::pair<std::int64_t, std::string>> records(const std::string& sql);
 
+    // The longest a slice plan's key sample may take (a statement of its own under this timeout); past it
+    // the slices are even key ranges.
+    static constexpr std::chrono::milliseconds sample_time_limit{2000};
+
 private:
+    // `sql` in a transaction of its own under `limit` (SET LOCAL statement_timeout); nullopt when it ran
+    // out of time.
+    std::optional<result_ptr> run_bounded(const std::string& sql, std::chrono::milliseconds limit);
+    // Even key ranges from the lowest key up to `fixed_end`; sample_too_slow logs why first.
+    std::vector<slice_bounds> even_key_ranges(const table_schema& schema, std::int64_t fixed_end, int n);
+    std::vector<slice_bounds> sample_too_slow(const table_schema& schema, std::int64_t fixed_end, int n);
+
     // The filter operators PostgreSQL resolves for two values of `type`.
     std::vector<filter_op> operators_of(const std::string& type);
     // column_info::values of a column whose type's pg_type.typtype is `typtype`: an enum's labels; for
     // text, from the planner's statistics when the table was analyzed, else from at most
     // few_values_scan_rows rows. Never throws for a database error: no values then (logged).
-    std::vector<std::string> few_values(const std::string& table, const column_info& column,
+    std::vector<std::string> few_values(const table_schema& schema, const column_info& column,
                                         const std::string& typtype);
-    void check_key_is_unique(const std::string& table, const std::string& key);
+    // `schema`'s key (the relation of OID `oid`) is covered by a unique index; throws otherwise.
+    void check_key_is_unique(const table_schema& schema, const std::string& oid);
 
     blocking_session session_;
 };

@@ -152,3 +152,10 @@ BOOST_AUTO_TEST_CASE(storage_urls) {
         BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!parse_s3_url(bad)); }
     }
 }
+
+BOOST_AUTO_TEST_CASE(loopback_addresses) {
+    for (std::string_view yes : {"127.0.0.1", "127.1.2.3", "::1", "localhost", "::ffff:127.0.0.1"})
+        BOOST_TEST(pgexport::cli::is_loopback(yes), yes);
+    for (std::string_view no : {"0.0.0.0", "::", "10.0.0.5", "192.168.1.1", "fd00::1", "example.org", ""})
+        BOOST_TEST(!pgexport::cli::is_loopback(no), no);
+}

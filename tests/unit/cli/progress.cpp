@@ -1,6 +1,6 @@
 // The export client's progress line. No I/O.
 
-#include "export_client.hpp"
+#include "progress_display.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -168,6 +168,12 @@ BOOST_AUTO_TEST_CASE(a_key_file_must_name_a_key) {
     write_file(file, "k1\n# k2\nk3\n", 0600);
     BOOST_TEST(read_api_key_file(file) == (std::vector<std::string>{"k1", "k3"}),
                boost::test_tools::per_element());
+    // The service's group may read it; other users may not.
+    write_file(file, "k1\n", 0640);
+    BOOST_TEST(read_api_key_file(file).size() == 1u);
+    write_file(file, "k1\n", 0644);
+    error = error_of([&] { read_api_key_file(file); });
+    BOOST_TEST(error.find("is open to other users (mode 0644)") != std::string::npos, error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

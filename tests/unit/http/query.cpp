@@ -23,12 +23,27 @@ BOOST_AUTO_TEST_CASE(whole_numbers_are_strict) {
     BOOST_TEST(parse_whole("-7", -10, 10).value() == -7);
 }
 
-BOOST_AUTO_TEST_CASE(the_job_list_takes_limit_only) {
-    BOOST_TEST(parse_list_query("").value() == 100);
-    BOOST_TEST(parse_list_query("limit=5").value() == 5);
-    BOOST_TEST(parse_list_query("limit=1000").value() == 1000);
+BOOST_AUTO_TEST_CASE(the_job_list_takes_limit_and_requests) {
+    BOOST_TEST(parse_list_query("").value().limit == 100);
+    BOOST_TEST(!parse_list_query("").value().full_requests);
+    BOOST_TEST(parse_list_query("limit=5").value().limit == 5);
+    BOOST_TEST(parse_list_query("limit=1000").value().limit == 1000);
+    BOOST_TEST(parse_list_query("limit=3&requests=full").value().full_requests);
+    BOOST_TEST(!parse_list_query("requests=all").has_value());
     for (std::string_view bad : {"limit=5x", "limit=0", "limit=1001", "xlimit=5", "limit=5&foo=1", "limit=",
                                  "limit=-1", "limit=%35x"})
         BOOST_TEST(!parse_list_query(bad).has_value(), bad);
-    BOOST_TEST(parse_list_query("limit=%35").value() == 5);
+    BOOST_TEST(parse_list_query("limit=%35").value().limit == 5);
+}
+
+BOOST_AUTO_TEST_CASE(logged_targets_carry_no_secrets) {
+    BOOST_TEST(loggable_target("/api/export/x/download?expires=1700000000&signature=abcdef") ==
+               "/api/export/x/download?expires=1700000000&signature=REDACTED");
+    BOOST_TEST(loggable_target("/o?X-Amz-Credential=AK%2F2024&X-Amz-Signature=ff&x-amz-security-token=t&a=1") ==
+               "/o?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&x-amz-security-token=REDACTED&a=1");
+    BOOST_TEST(loggable_target("/api/records?api_key=k&password=p&limit=3") ==
+               "/api/records?api_key=REDACTED&password=REDACTED&limit=3");
+    BOOST_TEST(loggable_target("/api/records?limit=3&category=books") == "/api/records?limit=3&category=books");
+    BOOST_TEST(loggable_target("/api/export") == "/api/export");
+    BOOST_TEST(loggable_target("/a?sig%6Eature=x") == "/a?sig%6Eature=REDACTED");
 }

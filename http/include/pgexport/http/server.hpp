@@ -18,8 +18,13 @@ namespace pgexport::http {
 struct server_config {
     std::string host = "127.0.0.1";
     unsigned short port = 8080;
-    std::vector<std::string> api_keys;        // none: the API is open
+    std::vector<std::string> api_keys;        // none: the API is open (to loopback clients unless no_auth)
+    // No keys on purpose (--no-auth): something in front authenticates. Without it and without keys, a
+    // request that a proxy forwarded (X-Forwarded-For, Forwarded) is refused with 401.
+    bool no_auth = false;
     std::vector<std::string> allowed_hosts;   // Host names served besides the listen address and loopback
+    std::vector<std::string> allowed_origins; // origins besides the server's own that may change state
+    std::vector<std::string> trusted_proxies; // CIDRs whose X-Forwarded-For names the client
     std::string secret;                       // HMAC key of owners and signed links; needed with api_keys
     std::chrono::seconds link_ttl{3600};      // how long status's signed downloadUrl works
     std::size_t max_body_bytes = 1 << 20;     // larger request bodies get 413
@@ -28,6 +33,11 @@ struct server_config {
     std::size_t max_connections = 1000;       // more: the longest-waiting idle connection is closed, else 503
     std::size_t max_connections_per_address = 256; // the same, per client IP address
     std::uint64_t min_download_rate = 4096;   // bytes/s a download reader must keep up after read_timeout
+    std::size_t max_streams_per_client = 16;  // event streams open at once per API key (or client address)
+    // A job list shows a job's request only up to this many bytes of JSON (?requests=full: all of them).
+    std::size_t list_request_bytes = 4096;
+    // /healthz reads the database and the object storage at most this often; callers in between share.
+    std::chrono::milliseconds health_cache{1000};
 };
 
 // The owner names that earlier versions recorded for `config.api_keys`, each with today's.

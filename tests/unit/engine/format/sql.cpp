@@ -88,6 +88,21 @@ BOOST_AUTO_TEST_CASE(chunk_sql_puts_the_key_first_and_bounds_it) {
         " AND \"id\" > -7 AND \"id\" <= 500 ORDER BY \"id\" LIMIT 3) TO STDOUT (FORMAT csv)");
 }
 
+// Found by OID at start: the statements name the relation and the types schema-qualified, so that a table
+// or type of the same name created later earlier on the search path is never the one read.
+BOOST_AUTO_TEST_CASE(statements_use_the_qualified_names) {
+    auto schema = sample_schema();
+    schema.sql_name = "\"public\".\"My Table\"";
+    schema.columns[2].sql_type = "pg_catalog.\"numeric\"";
+    const auto request = parse(R"({"columns": ["amount"], "filters": {"amount": {"gt": 10}}})");
+    BOOST_TEST(where_clause(schema, request) == "\"amount\" > '10'::pg_catalog.\"numeric\"");
+    BOOST_TEST(chunk_copy_sql(schema, request, std::nullopt, 5, 1).find(" FROM \"public\".\"My Table\" WHERE") !=
+               std::string::npos);
+    BOOST_TEST(estimate_sql(schema, request, 5).find(" FROM \"public\".\"My Table\" WHERE") != std::string::npos);
+    BOOST_TEST(header_copy_sql(schema, request).value_or("").find(" FROM \"public\".\"My Table\" LIMIT 0") !=
+               std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(chunk_sql_selects_a_leading_key_once) {
     const auto schema = sample_schema();
     BOOST_TEST(key_leads(schema, parse("{}")));

@@ -71,6 +71,29 @@ BOOST_AUTO_TEST_CASE(every_input_changes_the_signature) {
     }
 }
 
+// Temporary credentials: the session token is signed, in the query of a presigned URL and as the
+// x-amz-security-token header of a request. The signatures were computed independently (Python's hmac and
+// hashlib, following the reference's canonical request) for the examples above with a token added.
+BOOST_AUTO_TEST_CASE(a_session_token_is_signed) {
+    sigv4_credentials temporary = aws_example;
+    temporary.session_token = "FQoGZXIvYXdzEXAMPLE/token+with=chars";
+    const std::string url = presign_url(temporary, {"GET", "https://examplebucket.s3.amazonaws.com", "/test.txt",
+                                                    may_24_2013(), std::chrono::seconds(86400)});
+    // In the canonical query's order (Security before SignedHeaders), and signed with it.
+    BOOST_TEST(url.ends_with("&X-Amz-Expires=86400&X-Amz-Security-Token=FQoGZXIvYXdzEXAMPLE%2Ftoken%2Bwith%3Dchars"
+                             "&X-Amz-SignedHeaders=host"
+                             "&X-Amz-Signature=4f068e766c30fa2f6fa6533f1011e8068b0166cfdc3065a3576123885d2ed3ba"));
+    const signed_headers h = sign_request(temporary, {"GET", "https://examplebucket.s3.amazonaws.com", "/test.txt", "",
+                                                      sha256_hex(""), may_24_2013()});
+    BOOST_TEST(h.security_token == temporary.session_token);
+    BOOST_TEST(h.authorization.ends_with(
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, "
+        "Signature=352332178630b4caa5cd7dc07c5fb1a46043afdd1b88f80790a25697cb37c463"));
+    BOOST_TEST(sign_request(aws_example, {"GET", "https://examplebucket.s3.amazonaws.com", "/test.txt", "",
+                                          sha256_hex(""), may_24_2013()})
+                   .security_token.empty());
+}
+
 BOOST_AUTO_TEST_CASE(path_style_keys_are_encoded_once) {
     const std::string url = presign_url(aws_example, {"GET", "http://127.0.0.1:9000", "/bucket/exports/a b+c.csv",
                                                       may_24_2013(), std::chrono::seconds(60)});
