@@ -1,6 +1,7 @@
 #include "queue/scheduler.hpp"
 
 #include "queue/job_runner.hpp"
+#include "store/notification_listener.hpp"
 
 #include <pgexport/log.hpp>
 
@@ -111,26 +112,8 @@ asio::awaitable<void> scheduler::listen_loop() {
     // Other instances' new jobs arrive as notifications: an idle instance claims them at once instead of
     // at its next poll. Without the listener (the database away), polling alone finds them. Bound to
     // listener_stop_: async_stop cancels whatever it waits for.
-    co_await asio::this_coro::throw_if_cancelled(false);
-    while (!state_.stopping) {
-        try {
-            async_connection connection(state_.executor);
-            co_await connection.async_connect(state_.config.database_url, std::chrono::milliseconds(0),
-                                              state_.config.connect_timeout);
-            co_await connection.async_exec("LISTEN pgexport_jobs");
-            wake(); // anything queued while we were not listening
-            while (!state_.stopping) {
-                co_await connection.async_wait_notification();
-                wake();
-            }
-        } catch (const std::exception&) {
-            if (state_.stopping)
-                break;
-        }
-        asio::steady_timer backoff(state_.executor, std::chrono::seconds(2));
-        boost::system::error_code ec;
-        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    co_await async_listen(state_.executor, state_.config.database_url, state_.config.connect_timeout,
+                          "pgexport_jobs", [this] { wake(); }, state_.stopping);
 }
 
 asio::awaitable<void> scheduler::async_stop() {
