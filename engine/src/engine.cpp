@@ -13,6 +13,7 @@
 #include "queue/scheduler.hpp"
 #include "runtime/engine_state.hpp"
 #include "runtime/job_watch_impl.hpp"
+#include "queue/job_download.hpp"
 #include "storage/export_storage.hpp"
 
 #include <pgexport/engine.hpp>
@@ -161,34 +162,7 @@ const engine_config& export_engine::config() const {
 }
 asio::awaitable<result<export_download>> export_engine::async_open_download(const job_info& job,
                                                                             std::chrono::seconds ttl) {
-    auto& st = impl_->state;
-    if (job.status != job_status::completed)
-        co_return problem{errc::conflict, "job " + job.id + " is " + std::string(to_string(job.status)) +
-                                              "; its file can be downloaded once it is completed"};
-    if (job.storage && *job.storage != st.storage_id)
-        co_return problem{errc::other_storage,
-                          "the file of job " + job.id + " is in another data directory or bucket than this"
-                          " instance's; ask an instance that shares the one the job was created on"};
-    if (auto location = st.storage->redirect_for(job, ttl))
-        co_return export_download{-1, 0, std::move(*location)};
-    // The path comes from the validated id, never from a request's text.
-    auto open = [path = st.files.final(job.id)]() -> std::optional<export_download> {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        struct stat info {};
-        if (fd < 0)
-            return std::nullopt;
-        if (::fstat(fd, &info) != 0) {
-            ::close(fd);
-            return std::nullopt;
-        }
-        return export_download{fd, static_cast<std::uint64_t>(info.st_size)};
-    };
-    auto opened = co_await detail::async_offload(st.file_pool, std::move(open));
-    if (!opened) {
-        log_event("error", "download_missing_file", {{"job", job.id}});
-        co_return problem{errc::file_missing, "the file of job " + job.id + " is no longer on the server"};
-    }
-    co_return *opened;
+    co_return co_await detail::async_open_download(impl_->state, job, ttl);
 }
 void export_engine::set_notification_data(std::function<std::string(const job_info&)> format) {
     if (impl_->webhooks)
@@ -210,6 +184,8 @@ asio::awaitable<void> export_engine::async_start() {
     co_await detail::async_start_instance(st);
     st.started = true;
     log_event("info", "instance_started", {{"instance", st.config.instance_id}});
+    if (impl_->webhooks)
+        st.webhooks_due = [w = impl_->webhooks.get()] { w->wake(); }; // the scheduler's listener hears the outbox
     impl_->scheduler.start();
     impl_->sweeper.start();
     if (impl_->webhooks)
@@ -414,36 +390,7 @@ asio::awaitable<bool> export_engine::async_ping() {
 
 asio::awaitable<result<records_page>>
 export_engine::async_list_records(export_request request, std::optional<std::int64_t> after, int limit) {
-    auto& self = *impl_;
-    if (!self.state.started)
-        co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
-    auto schema = detail::schema_for(self.state, request);
-    if (!schema)
-        co_return schema.error();
-    if (auto p = detail::check_columns(**schema, request))
-        co_return *p;
-    using page_rows = std::vector<std::pair<std::int64_t, std::string>>;
-    auto query = [&schema = **schema, request = std::move(request), after,
-                  limit](table_catalog& c) mutable -> result<page_rows> {
-        if (auto p = detail::canonicalize(c, schema, request))
-            return *p;
-        return c.records(detail::records_page_sql(schema, request, after, limit));
-    };
-    // On the listing's own connections (store/listing_pool): busy, or too slow, is a problem to answer.
-    result<page_rows> rows = problem{errc::unavailable, ""};
-    try {
-        rows = co_await self.state.listings.async_run<page_rows>(std::move(query));
-    } catch (const unavailable_error& e) {
-        rows = problem{errc::unavailable, e.what()};
-    }
-    if (!rows)
-        co_return rows.error();
-    records_page page;
-    for (auto& [key, json] : *rows)
-        page.rows_json.push_back(std::move(json));
-    if (static_cast<int>(rows->size()) == limit && !rows->empty())
-        page.next_after = rows->back().first;
-    co_return page;
+    co_return co_await detail::async_records_page(impl_->state, std::move(request), after, limit);
 }
 
 const engine_stats& export_engine::stats() const {
@@ -455,8 +402,10 @@ std::size_t export_engine::running_count() const {
 
 asio::awaitable<void> export_engine::async_shutdown() {
     impl_->state.progress->stop(); // the followers end first: no job will change here any more
-    if (impl_->webhooks)
+    if (impl_->webhooks) {
+        impl_->state.webhooks_due = nullptr;
         co_await impl_->webhooks->async_stop(); // tries in flight given back: the next start makes them
+    }
     co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
 }

@@ -5,7 +5,7 @@
 
 #include "files/file_writer.hpp"
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 #include "store/pg.hpp"
 
 #include <boost/asio/awaitable.hpp>

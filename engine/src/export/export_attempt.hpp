@@ -5,7 +5,7 @@
 // Runs as a task bound to the job's stop: a stop cancels whatever it waits for.
 
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

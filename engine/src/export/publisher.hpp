@@ -4,7 +4,7 @@
 // every step is fenced, or ordered so that it cannot matter.
 
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

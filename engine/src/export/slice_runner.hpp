@@ -5,7 +5,7 @@
 // the header and the slices in key order into one file (in the kernel), which is published.
 
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

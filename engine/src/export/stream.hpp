@@ -4,7 +4,7 @@
 // enough), then copies the chunks from the checkpoint.
 
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

@@ -4,12 +4,10 @@
 #include "notify/webhook_sender.hpp"
 #include "policy/sweep_policy.hpp"
 #include "store/job_store.hpp"
-#include "store/notification_listener.hpp"
 #include "util/offload.hpp"
 
 #include <pgexport/log.hpp>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/json.hpp>
@@ -82,18 +80,10 @@ auto webhook_service::on_outbox(F f) -> asio::awaitable<std::invoke_result_t<F&,
 
 void webhook_service::start() {
     stopped_ = std::make_shared<event>(executor_);
-    listener_stopped_ = std::make_shared<event>(executor_);
     asio::co_spawn(executor_, loop(), [stopped = stopped_](std::exception_ptr e) {
         log_if_failed(e, "webhook_service_crashed");
         stopped->set();
     });
-    asio::co_spawn(executor_,
-                   async_listen(executor_, config_.database_url, config_.connect_timeout, "pgexport_webhooks",
-                                [this] { wake(); }, stopping_),
-                   asio::bind_cancellation_slot(listener_stop_.slot(), [stopped = listener_stopped_](std::exception_ptr e) {
-                       log_if_failed(e, "webhook_listener_crashed");
-                       stopped->set();
-                   }));
 }
 
 void webhook_service::wake() {
@@ -105,11 +95,8 @@ asio::awaitable<void> webhook_service::async_stop() {
     stopping_ = true;
     abort_tries_ = true;
     timer_.cancel();
-    listener_stop_.emit(asio::cancellation_type::terminal);
     if (stopped_)
         co_await stopped_->async_wait();
-    if (listener_stopped_)
-        co_await listener_stopped_->async_wait();
 }
 
 asio::awaitable<void> webhook_service::loop() {

@@ -6,9 +6,10 @@
 // is policy/webhook_retry's. Delivery is at least once: a try cut short (the instance killed, its claim run
 // out, a stop) is made again, by this or another instance, with the same webhook-id and body.
 //
-// Woken at once by every new row (LISTEN pgexport_webhooks: the outbox's insert trigger notifies), polls
-// as a fallback and for retries that come due. Its statements run on a connection and a thread of its own,
-// its tries on a thread of their own: neither waits behind the job store, nor holds up a checkpoint.
+// Woken at once by every new row (wake(): the outbox's insert trigger notifies webhook_channel, which the
+// scheduler's listener hears), polls as a fallback and for retries that come due. Its statements run on a
+// connection and a thread of its own, its tries on a thread of their own: neither waits behind the job
+// store, nor holds up a checkpoint.
 // Runs on the engine's executor. The River shape: a config checked at construction, start/stop, one pass
 // (async_run_once) that returns what it did, and the pure decision tested alone.
 
@@ -20,7 +21,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -107,8 +107,6 @@ private:
     bool stopping_ = false;
     std::atomic<bool> abort_tries_{false}; // read on the sender's thread
     std::shared_ptr<event> stopped_;
-    std::shared_ptr<event> listener_stopped_;
-    boost::asio::cancellation_signal listener_stop_;
     std::chrono::steady_clock::time_point last_cleanup_{};
     std::minstd_rand random_{std::random_device{}()};
     boost::asio::thread_pool sender_pool_{1};

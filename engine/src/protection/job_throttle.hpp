@@ -11,7 +11,7 @@
 #include "policy/load_throttle.hpp"
 #include "policy/token_bucket.hpp"
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

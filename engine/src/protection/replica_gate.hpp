@@ -4,7 +4,7 @@
 // shutdown ends the wait at once while the lease keeper keeps renewing the lease.
 
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 #include "store/pg.hpp"
 
 #include <boost/asio/awaitable.hpp>

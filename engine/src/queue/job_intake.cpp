@@ -124,4 +124,37 @@ result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schem
     return job;
 }
 
+asio::awaitable<result<records_page>> async_records_page(engine_state& state, export_request request,
+                                                       std::optional<std::int64_t> after, int limit) {
+    if (!state.started)
+        co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
+    auto schema = schema_for(state, request);
+    if (!schema)
+        co_return schema.error();
+    if (auto p = check_columns(**schema, request))
+        co_return *p;
+    using page_rows = std::vector<std::pair<std::int64_t, std::string>>;
+    auto query = [&schema = **schema, request = std::move(request), after,
+                  limit](table_catalog& c) mutable -> result<page_rows> {
+        if (auto p = canonicalize(c, schema, request))
+            return *p;
+        return c.records(records_page_sql(schema, request, after, limit));
+    };
+    // On the listing's own connections (store/listing_pool): busy, or too slow, is a problem to answer.
+    result<page_rows> rows = problem{errc::unavailable, ""};
+    try {
+        rows = co_await state.listings.async_run<page_rows>(std::move(query));
+    } catch (const unavailable_error& e) {
+        rows = problem{errc::unavailable, e.what()};
+    }
+    if (!rows)
+        co_return rows.error();
+    records_page page;
+    for (auto& [key, json] : *rows)
+        page.rows_json.push_back(std::move(json));
+    if (static_cast<int>(rows->size()) == limit && !rows->empty())
+        page.next_after = rows->back().first;
+    co_return page;
+}
+
 } // namespace pgexport::engine::detail

@@ -40,4 +40,8 @@ boost::asio::awaitable<std::optional<problem>> async_check_notify(engine_state& 
 result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
                                export_request request, std::int64_t min_slice_rows);
 
+// One page of /api/records (see export_engine::async_list_records), on the listings' own connections.
+boost::asio::awaitable<result<records_page>> async_records_page(engine_state& state, export_request request,
+                                                               std::optional<std::int64_t> after, int limit);
+
 } // namespace pgexport::engine::detail

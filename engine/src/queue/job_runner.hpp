@@ -11,7 +11,7 @@
 // ends the job (`lease_lost`).
 
 #include "runtime/engine_state.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

@@ -4,7 +4,7 @@
 // lease ran out unrenewed) never replaces an entry still there, and an entry is removed only by the run
 // that added it. Touched only on the engine's executor.
 
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <map>
 #include <memory>

@@ -9,7 +9,7 @@
 // after the job's end (failed, cancelled) was.
 
 #include "files/export_files.hpp"
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 #include "store/job_store.hpp"
 
 #include <pgexport/engine.hpp>

@@ -105,31 +105,11 @@ stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& pars
     return read_job_at(r, row, 0, parsed);
 }
 
-// The first column of every row, as text (ids).
-std::vector<std::string> first_column(const PGresult* r) {
-    std::vector<std::string> values;
-    for (int i = 0; i < PQntuples(r); ++i)
-        values.push_back(get_text(r, i, 0).value_or(""));
-    return values;
-}
-
 std::vector<stored_job> read_jobs(const PGresult* r, fifo_cache<export_request>& parsed) {
     std::vector<stored_job> jobs;
     for (int i = 0; i < PQntuples(r); ++i)
         jobs.push_back(read_job(r, i, parsed));
     return jobs;
-}
-
-// The outbox rows (schema/012_delivery.sql) of the jobs that `changed` (a CTE of export_jobs rows as a
-// statement just changed them: their new status is the event) and whose request asks for that event: a
-// CTE to add to that statement, so that the event and its notification are one transaction. Safe to
-// repeat: an event is notified once.
-std::string notify_cte(std::string_view changed) {
-    std::string sql = " notified AS (INSERT INTO export_webhooks (job_id, event, url, job)"
-                      " SELECT c.id, c.status, c.request->'notify'->>'url', to_jsonb(c) FROM ";
-    sql += changed;
-    sql += " c WHERE c.request->'notify'->'events' ? c.status ON CONFLICT (job_id, event) DO NOTHING)";
-    return sql;
 }
 
 } // namespace
@@ -142,6 +122,14 @@ namespace {
 constexpr const char* quota_lock_class = "728340";
 
 } // namespace
+
+std::string outbox_insert_cte(std::string_view changed) {
+    std::string sql = " notified AS (INSERT INTO export_webhooks (job_id, event, url, job)"
+                      " SELECT c.id, c.status, c.request->'notify'->>'url', to_jsonb(c) FROM ";
+    sql += changed;
+    sql += " c WHERE c.request->'notify'->'events' ? c.status ON CONFLICT (job_id, event) DO NOTHING)";
+    return sql;
+}
 
 insert_outcome job_repository::insert(const stored_job& job, std::size_t max_queued, const insert_quota& quota) {
     const job_info& info = job.info;
@@ -210,17 +198,6 @@ std::vector<stored_job> job_repository::list(const owner_filter& owner, const st
     return read_jobs(r.get(), parsed_);
 }
 
-int job_repository::adopt_unnamed(const std::string& table, const std::string& key) {
-    result_ptr r = session_.run(
-        "UPDATE export_jobs SET table_name = $1, key_column = $2 WHERE table_name IS NULL", {table, key});
-    return std::atoi(PQcmdTuples(r.get()));
-}
-
-int job_repository::rename_owner(const std::string& from, const std::string& to) {
-    result_ptr r = session_.run("UPDATE export_jobs SET owner = $2 WHERE owner = $1", {from, to});
-    return std::atoi(PQcmdTuples(r.get()));
-}
-
 std::optional<stored_job> job_repository::claim(const std::string& owner, const std::vector<std::string>& tables,
                                                const std::string& storage, const std::vector<std::string>& running) {
     // SKIP LOCKED: instances claiming at the same moment take different jobs instead of queueing on one.
@@ -239,29 +216,11 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
                     " lease_expires_at = now() + $3::bigint * interval '1 millisecond',"
                     " started_at = coalesce(started_at, now()), updated_at = now()"
                     " FROM next WHERE id = next.next_id RETURNING ") +
-            job_columns,
+            job_columns + ", pg_notify('pgexport_job_state', id::text)",
         {owner, text_array(tables), std::to_string(lease_.count()), storage, text_array(running)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return read_job(r.get(), 0, parsed_);
-}
-
-int job_repository::adopt_storage(const std::string& storage, const std::vector<std::string>& tables) {
-    result_ptr r = session_.run("UPDATE export_jobs SET storage = $1 WHERE storage IS NULL AND table_name = ANY($2::text[])",
-                                {storage, text_array(tables)});
-    return std::atoi(PQcmdTuples(r.get()));
-}
-
-std::map<std::string, std::int64_t> job_repository::other_storages(const std::string& storage,
-                                                                  const std::vector<std::string>& tables) {
-    result_ptr r = session_.run("SELECT storage, count(*) FROM export_jobs WHERE storage <> $1"
-                                " AND table_name = ANY($2::text[]) AND status IN ('queued', 'running', 'completed')"
-                                " GROUP BY storage",
-                                {storage, text_array(tables)});
-    std::map<std::string, std::int64_t> found;
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-        found[*get_text(r.get(), i, 0)] = *get_int64(r.get(), i, 1);
-    return found;
 }
 
 lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
@@ -273,7 +232,10 @@ lease_state job_repository::fenced(std::string_view set, std::string_view status
         "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
         ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
         " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING " +
-        (ends ? "export_jobs.*)," + notify_cte("upd") + "," : std::string("1),")) +
+        // A change of state is told to every instance's followers (job_state_channel), and announced when
+        // the request asks for it (the outbox).
+        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd") + ","
+              : std::string("1),")) +
         " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
         " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
         " WHEN cur.status = '" +
@@ -380,9 +342,10 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
         " upd AS (UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
         " THEN 'cancelled' ELSE old.status END,"
         " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"
-        " updated_at = now() FROM old WHERE j.id = old.id RETURNING j.*, old.status AS status_before),"
+        " updated_at = now() FROM old WHERE j.id = old.id"
+        " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
         " cancelled AS (SELECT * FROM upd WHERE status_before IN ('queued', 'running')),"
-        + notify_cte("cancelled") + " SELECT status_before FROM upd",
+        + outbox_insert_cte("cancelled") + " SELECT status_before FROM upd",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -399,63 +362,15 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
         " FOR UPDATE),"
         " cancelled AS (UPDATE export_jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()"
         " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running')"
-        " RETURNING j.*, old.status AS status_before),"
+        " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
         " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
         " AND old.status NOT IN ('queued', 'running') RETURNING old.status),"
-        + notify_cte("cancelled") +
+        + outbox_insert_cte("cancelled") +
         " SELECT status_before FROM cancelled UNION ALL SELECT status FROM deleted",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
     return parse_job_status(*get_text(r.get(), 0, 0));
-}
-
-std::vector<std::string> job_repository::expire_completed(std::chrono::milliseconds retention,
-                                                          const std::vector<std::string>& tables, int limit) {
-    result_ptr r = session_.run(
-        "WITH expired AS (UPDATE export_jobs SET status = 'expired', file_path = NULL, updated_at = now()"
-        " WHERE status = 'completed' AND id IN (SELECT id FROM export_jobs WHERE status = 'completed'"
-        " AND finished_at < now() - $1::bigint * interval '1 millisecond' AND table_name = ANY($2::text[])"
-        " ORDER BY finished_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-        " RETURNING export_jobs.*)," +
-            notify_cte("expired") + " SELECT id::text FROM expired",
-        {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
-    return first_column(r.get());
-}
-
-std::vector<std::string> job_repository::remove_ended(std::chrono::milliseconds retention,
-                                                      const std::vector<std::string>& tables, int limit) {
-    result_ptr r = session_.run(
-        "DELETE FROM export_jobs WHERE id IN (SELECT id FROM export_jobs WHERE table_name = ANY($2::text[])"
-        " AND ((status IN ('failed', 'cancelled') AND finished_at < now() - $1::bigint * interval '1 millisecond')"
-        " OR (status = 'expired' AND finished_at < now() - 2 * $1::bigint * interval '1 millisecond'))"
-        " LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-        " AND status IN ('failed', 'cancelled', 'expired')"
-        " RETURNING id::text",
-        {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
-    return first_column(r.get());
-}
-
-std::map<std::string, job_status> job_repository::statuses(const std::vector<std::string>& ids) {
-    result_ptr r = session_.run("SELECT id::text, status FROM export_jobs WHERE id = ANY($1::uuid[])",
-                                {text_array(ids)});
-    std::map<std::string, job_status> found;
-    // A status this version does not know (a newer version wrote it) counts as unfinished: its files stay.
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-        found.emplace(*get_text(r.get(), i, 0),
-                      parse_job_status(*get_text(r.get(), i, 1)).value_or(job_status::running));
-    return found;
-}
-
-std::map<job_status, std::int64_t> job_repository::count_by_status(const std::vector<std::string>& tables) {
-    result_ptr r = session_.run(
-        "SELECT status, count(*) FROM export_jobs WHERE table_name = ANY($1::text[]) GROUP BY status",
-        {text_array(tables)});
-    std::map<job_status, std::int64_t> counts;
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-        if (auto s = parse_job_status(*get_text(r.get(), i, 0)))
-            counts[*s] = *get_int64(r.get(), i, 1);
-    return counts;
 }
 
 std::string job_repository::current_wal_lsn() {

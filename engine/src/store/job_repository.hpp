@@ -62,6 +62,20 @@ struct insert_quota {
     std::uint64_t max_request_bytes = 0; // stored requests' JSON, jobs in every state
 };
 
+// Every change of a job's state (claimed, completed, failed, cancelled, expired) sends NOTIFY on this
+// channel with the job's id, from any instance: followers of the job elsewhere learn it at once.
+inline constexpr const char* job_state_channel = "pgexport_job_state";
+
+// Every notification added to the outbox (export_webhooks) sends NOTIFY on this channel (a trigger, once per
+// transaction): the webhook services of every instance look for due rows at once.
+inline constexpr const char* webhook_channel = "pgexport_webhooks";
+
+// The outbox rows (schema/012_delivery.sql) of the jobs that the CTE `changed` holds (export_jobs rows as
+// a statement just changed them, all columns: their new status is the event) and whose request asks for
+// that event: a CTE named `notified` to add to that statement, so that the event and its notification are
+// one transaction. Safe to repeat: an event is notified once.
+std::string outbox_insert_cte(std::string_view changed);
+
 // A notification claimed for one try (export_webhooks).
 struct webhook_row {
     std::string id;     // the row's uuid: the webhook-id is msg_<id>

@@ -14,7 +14,7 @@
 #include "policy/job_policy.hpp"
 #include "policy/multipart_plan.hpp"
 #include "policy/slice_plan.hpp"
-#include "runtime/job_stop.hpp"
+#include "job/job_stop.hpp"
 #include "store/job_store.hpp"
 
 #include <pgexport/job.hpp>

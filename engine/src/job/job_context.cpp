@@ -1,4 +1,4 @@
-#include "runtime/job_context.hpp"
+#include "job/job_context.hpp"
 
 #include <pgexport/log.hpp>
 
