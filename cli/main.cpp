@@ -12,6 +12,7 @@
 #include <pgexport/log.hpp>
 #include <pgexport/migrations.hpp>
 #include <pgexport/version.hpp>
+#include <pgexport/webhooks.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -107,6 +108,13 @@ const std::vector<option_spec> serve_specs = {
     {"secret-file", "FILE",
      "HMAC key of signed download links and job owners, shared by all instances; created (0600) when absent",
      "<data-dir>/secret", "PGEXPORT_SECRET_FILE"},
+    {"webhook-secret-file", "FILE", "the whsec_ secret that signs notifications (Standard Webhooks), shared by "
+     "all instances; created (0600) when absent", "<beside --secret-file>/webhook-secret",
+     "PGEXPORT_WEBHOOK_SECRET_FILE"},
+    {"webhook-allow", "HOST", "a notification host allowed although it resolves to a loopback, private or "
+     "link-local address (repeatable; as written in the URL)", "", "PGEXPORT_WEBHOOK_ALLOW", true},
+    {"webhook-retry-for", "DURATION", "how long a notification is tried again after its event while the "
+     "receiver does not answer 2xx", "24h", "PGEXPORT_WEBHOOK_RETRY_FOR"},
     {"link-ttl", "DURATION", "how long status's signed downloadUrl works (with API keys)", "1h",
      "PGEXPORT_LINK_TTL"},
     {"retention", "DURATION",
@@ -293,14 +301,29 @@ int run_serve(const options& o) {
             "proxy), or --no-auth when something in front authenticates every request");
     sc.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(
         o.get_duration("link-ttl", std::chrono::seconds(1), std::chrono::days(30)));
+    std::filesystem::path secret_file = required(o, "secret-file");
+    if (secret_file == "<data-dir>/secret")
+        secret_file = ec.data_dir / "secret";
     if (!sc.api_keys.empty()) {
         // Only keys need it: owners and links are HMACs under it.
-        std::filesystem::path secret_file = required(o, "secret-file");
-        if (secret_file == "<data-dir>/secret")
-            secret_file = ec.data_dir / "secret";
         sc.secret = pgexport::cli::load_or_create_secret(secret_file);
         pgexport::log_event("info", "secret_loaded", {{"path", secret_file.string()}});
     }
+    // Notifications: signed with a whsec_ secret that every instance shares, beside the link secret.
+    std::filesystem::path webhook_file = required(o, "webhook-secret-file");
+    if (webhook_file == "<beside --secret-file>/webhook-secret")
+        webhook_file = secret_file.parent_path() / "webhook-secret";
+    const std::string webhook_secret =
+        pgexport::cli::load_or_create_secret(webhook_file, [] { return pgexport::engine::make_webhook_secret() + "\n"; });
+    const auto webhook_key = pgexport::engine::webhook_key_of(webhook_secret);
+    if (!webhook_key)
+        throw std::invalid_argument("the webhook secret file " + webhook_file.string() +
+                                    " does not hold a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 "
+                                    "bytes (remove it to have one made)");
+    ec.notify.key = *webhook_key;
+    ec.notify.allowed_hosts = o.all("webhook-allow");
+    ec.notify.retry_for = o.get_duration("webhook-retry-for", std::chrono::seconds(1), std::chrono::days(30));
+    pgexport::log_event("info", "webhook_secret_loaded", {{"path", webhook_file.string()}});
     // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
     // and size the connection cap from it, so that a flood of connections cannot starve the jobs.
     const auto descriptors = pgexport::cli::raise_descriptor_limit();

@@ -7,6 +7,7 @@
 #include "format/sql.hpp"
 #include "lifecycle/instance_start.hpp"
 #include "lifecycle/sweeper.hpp"
+#include "notify/webhook_service.hpp"
 #include "queue/job_intake.hpp"
 #include "queue/job_lookup.hpp"
 #include "queue/scheduler.hpp"
@@ -122,7 +123,27 @@ struct export_engine::impl {
     detail::job_lookup lookup{state};
     detail::scheduler scheduler{state};
     detail::sweeper sweeper{state};
+    // Notifications: only with a webhook key (notify_config::key).
+    std::unique_ptr<detail::webhook_service> webhooks = make_webhooks(state);
     boost::uuids::random_generator uuid_generator;
+
+    static std::unique_ptr<detail::webhook_service> make_webhooks(const detail::engine_state& st) {
+        const notify_config& n = st.config.notify;
+        if (n.key.empty())
+            return nullptr;
+        detail::webhook_service_config c;
+        c.database_url = st.config.database_url;
+        c.connect_timeout = st.config.connect_timeout;
+        c.instance = st.config.instance_id;
+        c.key = n.key;
+        c.allowed_hosts = n.allowed_hosts;
+        c.retry = {n.retry_for, n.first_retry_delay, n.max_retry_delay};
+        c.timeout = n.timeout;
+        c.claim = std::max<std::chrono::milliseconds>(c.claim, 2 * n.timeout + std::chrono::seconds(10));
+        c.poll_interval = st.config.poll_interval;
+        c.retention = st.config.retention;
+        return std::make_unique<detail::webhook_service>(st.executor, std::move(c));
+    }
 };
 
 export_engine::export_engine(asio::any_io_executor executor, engine_config config)
@@ -143,6 +164,10 @@ asio::awaitable<result<export_download>> export_engine::async_open_download(cons
                                                                             std::chrono::seconds ttl) {
     co_return co_await detail::async_open_download(impl_->state, job, ttl);
 }
+void export_engine::set_notification_data(std::function<std::string(const job_info&)> format) {
+    if (impl_->webhooks)
+        impl_->webhooks->set_data_formatter(std::move(format));
+}
 asio::awaitable<std::optional<std::string>> export_engine::async_storage_problem() {
     co_return co_await impl_->state.storage->async_problem();
 }
@@ -159,8 +184,12 @@ asio::awaitable<void> export_engine::async_start() {
     co_await detail::async_start_instance(st);
     st.started = true;
     log_event("info", "instance_started", {{"instance", st.config.instance_id}});
+    if (impl_->webhooks)
+        st.webhooks_due = [w = impl_->webhooks.get()] { w->wake(); }; // the scheduler's listener hears the outbox
     impl_->scheduler.start();
     impl_->sweeper.start();
+    if (impl_->webhooks)
+        impl_->webhooks->start();
 }
 
 bool export_engine::started() const {
@@ -183,6 +212,9 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return *p;
     if (auto p = co_await detail::async_check_free_space(st))
         co_return *p;
+    if (request.notify)
+        if (auto p = co_await detail::async_check_notify(st, *request.notify))
+            co_return *p;
     // Above the server's cap the request gets the cap: it asked for speed, not for a number of connections.
     request.parallelism = std::clamp(request.parallelism, 1, std::max(1, st.config.max_parallelism));
     stored_job job;
@@ -370,6 +402,10 @@ std::size_t export_engine::running_count() const {
 
 asio::awaitable<void> export_engine::async_shutdown() {
     impl_->state.progress->stop(); // the followers end first: no job will change here any more
+    if (impl_->webhooks) {
+        impl_->state.webhooks_due = nullptr;
+        co_await impl_->webhooks->async_stop(); // tries in flight given back: the next start makes them
+    }
     co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
 }

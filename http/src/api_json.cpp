@@ -52,6 +52,14 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
     else
         o["throttledSeconds"] = nullptr;
     o["replicaWaitSeconds"] = job.throttled ? json::value(millis(job.throttled->replica)) : json::value(nullptr);
+    if (job.notify)
+        o["notify"] = json::object{{"url", job.notify->url},
+                                   {"delivered", job.notify->delivered},
+                                   {"attempts", job.notify->attempts},
+                                   {"lastError", job.notify->last_error ? json::value(*job.notify->last_error)
+                                                                        : json::value(nullptr)}};
+    else
+        o["notify"] = nullptr;
     return o;
 }
 

@@ -25,6 +25,14 @@ struct throttle_seconds {
     double replica = 0; // waiting for --replica: behind the job's WAL position, or unreachable
 };
 
+// A job's notification ("notify"), as its latest event's delivery stands.
+struct notify_state {
+    std::string url;
+    bool delivered = false; // the receiver answered 2xx
+    int attempts = 0;       // tries made so far
+    std::optional<std::string> last_error; // the last try's failure; nullopt before any, or once delivered
+};
+
 struct job_info {
     std::string id; // a UUID, lower case
     job_status status = job_status::queued;
@@ -53,6 +61,8 @@ struct job_info {
     // Time the job was held back on purpose (--max-rate, --gentle); known to the instance running it only
     // (nullopt elsewhere and once it ended).
     std::optional<throttle_seconds> throttled;
+    // The request's "notify", with its delivery; nullopt when the request asked for none.
+    std::optional<notify_state> notify;
 };
 
 // ISO 8601 in UTC with milliseconds, e.g. "2024-01-31T12:00:00.123Z".

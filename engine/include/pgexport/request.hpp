@@ -49,6 +49,19 @@ struct csv_options {
     friend bool operator==(const csv_options&, const csv_options&) = default;
 };
 
+// The "notify" field: where the job's end is announced (a signed POST, Standard Webhooks), and for which of
+// its final states.
+struct notify_request {
+    std::string url;                 // http:// or https://; its host must resolve to public addresses (or be
+                                     // allowed by the server), checked at creation and at every try
+    std::vector<std::string> events; // of "completed", "failed", "cancelled", "expired", in that order
+
+    friend bool operator==(const notify_request&, const notify_request&) = default;
+};
+
+// The events a notification may be asked for, in the order a request holds them.
+inline constexpr std::string_view notify_events[] = {"completed", "failed", "cancelled", "expired"};
+
 struct export_request {
     std::vector<filter> filters;      // ANDed, in the order given
     std::vector<std::string> columns; // empty: every column in table order
@@ -60,6 +73,7 @@ struct export_request {
     // job is created the server lowers it to its own cap (engine_config::max_parallelism), then to the
     // slices the selection is worth (engine_config::min_slice_rows): a job's request holds what it runs.
     int parallelism = 1;
+    std::optional<notify_request> notify{}; // nullopt: nobody is told when the job ends
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
@@ -76,8 +90,9 @@ struct request_limits {
 };
 
 // Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl",
-// "csv": {...}, "compression": "none|gzip",
-// "parallelism": 1..16}, all optional, nothing else. The csv options are checked as
+// "csv": {...}, "compression": "none|gzip", "parallelism": 1..16, "notify": {"url", "events"}}, all
+// optional, nothing else. "notify"'s URL is checked for its form here (http or https, a host, no
+// credentials or fragment); where its host points is the engine's to check. The csv options are checked as
 // COPY checks them (and a NULL string of \. is refused: it would read back as COPY's end marker), so a
 // job never fails on them later.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be

@@ -18,7 +18,11 @@ constexpr const char* job_columns = "id::text, status, request::text, owner, key
                                     " (extract(epoch FROM finished_at) * 1000000)::bigint,"
                                     " table_name, key_column, lease_token, part_token,"
                                     " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text, slices::text,"
-                                    " publishing::text, storage";
+                                    " publishing::text, storage,"
+                                    // The latest notification's delivery: [delivered, attempts, lastError].
+                                    " (SELECT json_build_array(w.delivered_at IS NOT NULL, w.attempts, w.last_error)::text"
+                                    " FROM export_webhooks w WHERE w.job_id = export_jobs.id"
+                                    " ORDER BY w.created_at DESC LIMIT 1)";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -44,44 +48,61 @@ export_request read_request(const std::string& id, std::string_view text, fifo_c
     return std::move(*request);
 }
 
-stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& parsed) {
+// A job read from job_columns, which start at column `at` of the result.
+stored_job read_job_at(const PGresult* r, int row, int at, fifo_cache<export_request>& parsed) {
     stored_job j;
     job_info& info = j.info;
-    info.id = *get_text(r, row, 0);
-    info.status = parse_job_status(*get_text(r, row, 1)).value_or(job_status::failed);
-    info.request = read_request(info.id, *get_text(r, row, 2), parsed);
-    info.owner = get_text(r, row, 3);
-    j.key_upper_bound = get_int64(r, row, 4);
-    info.last_processed_id = get_int64(r, row, 5);
-    info.rows_exported = get_int64(r, row, 6).value_or(0);
-    info.bytes_written = get_int64(r, row, 7).value_or(0);
-    info.total_rows_estimate = get_int64(r, row, 8);
-    info.file_path = get_text(r, row, 9);
-    info.error = get_text(r, row, 10);
-    info.attempts = static_cast<int>(get_int64(r, row, 11).value_or(0));
-    info.created_at = micros(r, row, 12).value_or(timestamp{});
-    info.started_at = micros(r, row, 13);
-    info.finished_at = micros(r, row, 14);
-    j.table = get_text(r, row, 15).value_or("");
-    j.key = get_text(r, row, 16).value_or("");
-    j.lease_token = get_int64(r, row, 17).value_or(0);
-    j.part_token = get_int64(r, row, 18);
-    info.instance = get_text(r, row, 19);
-    j.wal_lsn = get_text(r, row, 20);
-    if (auto text = get_text(r, row, 21)) {
+    info.id = *get_text(r, row, at + 0);
+    info.status = parse_job_status(*get_text(r, row, at + 1)).value_or(job_status::failed);
+    info.request = read_request(info.id, *get_text(r, row, at + 2), parsed);
+    info.owner = get_text(r, row, at + 3);
+    j.key_upper_bound = get_int64(r, row, at + 4);
+    info.last_processed_id = get_int64(r, row, at + 5);
+    info.rows_exported = get_int64(r, row, at + 6).value_or(0);
+    info.bytes_written = get_int64(r, row, at + 7).value_or(0);
+    info.total_rows_estimate = get_int64(r, row, at + 8);
+    info.file_path = get_text(r, row, at + 9);
+    info.error = get_text(r, row, at + 10);
+    info.attempts = static_cast<int>(get_int64(r, row, at + 11).value_or(0));
+    info.created_at = micros(r, row, at + 12).value_or(timestamp{});
+    info.started_at = micros(r, row, at + 13);
+    info.finished_at = micros(r, row, at + 14);
+    j.table = get_text(r, row, at + 15).value_or("");
+    j.key = get_text(r, row, at + 16).value_or("");
+    j.lease_token = get_int64(r, row, at + 17).value_or(0);
+    j.part_token = get_int64(r, row, at + 18);
+    info.instance = get_text(r, row, at + 19);
+    j.wal_lsn = get_text(r, row, at + 20);
+    if (auto text = get_text(r, row, at + 21)) {
         auto slices = slices_from_json(*text);
         if (!slices)
             throw std::runtime_error("job " + info.id + " has unreadable slices");
         j.slices = std::move(*slices);
     }
-    if (auto text = get_text(r, row, 22)) {
+    if (auto text = get_text(r, row, at + 22)) {
         j.publishing = publish_record_from_json(*text);
         if (!j.publishing)
             throw std::runtime_error("job " + info.id + " has an unreadable publishing record");
     }
-    j.storage = get_text(r, row, 23);
+    j.storage = get_text(r, row, at + 23);
     info.storage = j.storage;
+    if (info.request.notify) {
+        info.notify.emplace();
+        info.notify->url = info.request.notify->url;
+        if (auto text = get_text(r, row, at + 24)) {
+            const json::value delivery = json::parse(*text);
+            const json::array& d = delivery.as_array();
+            info.notify->delivered = d.at(0).as_bool();
+            info.notify->attempts = static_cast<int>(d.at(1).to_number<std::int64_t>());
+            if (d.at(2).is_string())
+                info.notify->last_error = std::string(d.at(2).get_string());
+        }
+    }
     return j;
+}
+
+stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& parsed) {
+    return read_job_at(r, row, 0, parsed);
 }
 
 std::vector<stored_job> read_jobs(const PGresult* r, fifo_cache<export_request>& parsed) {
@@ -101,6 +122,14 @@ namespace {
 constexpr const char* quota_lock_class = "728340";
 
 } // namespace
+
+std::string outbox_insert_cte(std::string_view changed) {
+    std::string sql = " notified AS (INSERT INTO export_webhooks (job_id, event, url, job)"
+                      " SELECT c.id, c.status, c.request->'notify'->>'url', to_jsonb(c) FROM ";
+    sql += changed;
+    sql += " c WHERE c.request->'notify'->'events' ? c.status ON CONFLICT (job_id, event) DO NOTHING)";
+    return sql;
+}
 
 insert_outcome job_repository::insert(const stored_job& job, std::size_t max_queued, const insert_quota& quota) {
     const job_info& info = job.info;
@@ -196,13 +225,17 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
 
 lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
     // $1 id, $2 owner, $3 token, $4 the lease in ms; then the statement's own. The second branch makes a
-    // repeat of a write that was made (its reply lost) answer `held` too.
+    // repeat of a write that was made (its reply lost) answer `held` too. A write that ends the job
+    // writes its notification in the same statement (it changes nothing on a repeat).
+    const bool ends = status_after != "running";
     const std::string sql =
         "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
         ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
-        " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING 1" +
-        // A change of state is told to every instance's followers (job_state_channel).
-        std::string(status_after == "running" ? "" : ", pg_notify('pgexport_job_state', $1::text)") + "),"
+        " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING " +
+        // A change of state is told to every instance's followers (job_state_channel), and announced when
+        // the request asks for it (the outbox).
+        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd") + ","
+              : std::string("1),")) +
         " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
         " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
         " WHEN cur.status = '" +
@@ -305,11 +338,14 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
     // connection: a second run would find the job cancelled by the first and call it a conflict.
     result_ptr r = session_.run_once(
         "WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 AND table_name = ANY($2::text[])"
-        " FOR UPDATE)"
-        " UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
+        " FOR UPDATE),"
+        " upd AS (UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
         " THEN 'cancelled' ELSE old.status END,"
         " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"
-        " updated_at = now() FROM old WHERE j.id = old.id RETURNING old.status, pg_notify('pgexport_job_state', j.id::text)",
+        " updated_at = now() FROM old WHERE j.id = old.id"
+        " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
+        " cancelled AS (SELECT * FROM upd WHERE status_before IN ('queued', 'running')),"
+        + outbox_insert_cte("cancelled") + " SELECT status_before FROM upd",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -326,10 +362,11 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
         " FOR UPDATE),"
         " cancelled AS (UPDATE export_jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()"
         " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running')"
-        " RETURNING old.status, pg_notify('pgexport_job_state', j.id::text)),"
+        " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
         " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
-        " AND old.status NOT IN ('queued', 'running') RETURNING old.status)"
-        " SELECT status FROM cancelled UNION ALL SELECT status FROM deleted",
+        " AND old.status NOT IN ('queued', 'running') RETURNING old.status),"
+        + outbox_insert_cte("cancelled") +
+        " SELECT status_before FROM cancelled UNION ALL SELECT status FROM deleted",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -339,6 +376,86 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
 std::string job_repository::current_wal_lsn() {
     result_ptr r = session_.run("SELECT pg_current_wal_insert_lsn()::text");
     return *get_text(r.get(), 0, 0);
+}
+
+std::vector<webhook_row> job_repository::claim_webhooks(const std::string& owner, std::chrono::milliseconds claim,
+                                                        int limit) {
+    // The job's record as the event left it goes through the same reader as a live one: the snapshot
+    // becomes a row of export_jobs again (jsonb_populate_record), named so that job_columns reads it.
+    result_ptr r = session_.run(
+        std::string("WITH due AS (SELECT id FROM export_webhooks WHERE delivered_at IS NULL AND stopped_at IS NULL"
+                    " AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())"
+                    " ORDER BY next_attempt_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED),"
+                    " claimed AS (UPDATE export_webhooks w SET claimed_by = $1, claim_token = claim_token + 1,"
+                    " claimed_until = now() + $2::bigint * interval '1 millisecond'"
+                    " FROM due WHERE w.id = due.id RETURNING w.*)"
+                    " SELECT c.id::text, c.job_id::text, c.event, c.url, c.claim_token, c.attempts,"
+                    " (extract(epoch FROM c.created_at) * 1000000)::bigint, c.payload, s.* FROM claimed c"
+                    " LEFT JOIN LATERAL (SELECT ") +
+            job_columns +
+            " FROM jsonb_populate_record(NULL::export_jobs, c.job) AS export_jobs WHERE c.payload IS NULL) s"
+            " ON true ORDER BY c.next_attempt_at, c.id",
+        {owner, std::to_string(claim.count()), std::to_string(limit)});
+    std::vector<webhook_row> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        webhook_row w;
+        w.id = *get_text(r.get(), i, 0);
+        w.job_id = *get_text(r.get(), i, 1);
+        w.event = *get_text(r.get(), i, 2);
+        w.url = *get_text(r.get(), i, 3);
+        w.claim_token = *get_int64(r.get(), i, 4);
+        w.attempts = static_cast<int>(*get_int64(r.get(), i, 5));
+        w.created_at = *micros(r.get(), i, 6);
+        w.payload = get_text(r.get(), i, 7);
+        if (!w.payload) {
+            // From the columns after the row's own, as job_columns gives them.
+            job_info info = read_job_at(r.get(), i, 8, parsed_).info;
+            w.job = std::move(info);
+        }
+        rows.push_back(std::move(w));
+    }
+    return rows;
+}
+
+std::optional<std::string> job_repository::fix_webhook_payload(const std::string& id, std::int64_t token,
+                                                                const std::string& payload) {
+    result_ptr r = session_.run("UPDATE export_webhooks SET payload = coalesce(payload, $3)"
+                                " WHERE id = $1 AND claim_token = $2::bigint RETURNING payload",
+                                {id, std::to_string(token), payload});
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return get_text(r.get(), 0, 0);
+}
+
+bool job_repository::record_webhook_try(const std::string& id, std::int64_t token, const webhook_try_record& outcome) {
+    // Safe to repeat: a repeat finds the claim ended (claimed_until NULL) and changes nothing, and the try
+    // counts once.
+    result_ptr r = session_.run(
+        "WITH upd AS (UPDATE export_webhooks SET attempts = attempts + 1, last_error = $3,"
+        " delivered_at = CASE WHEN $4::boolean THEN now() END, stopped_at = CASE WHEN $5::boolean THEN now() END,"
+        " next_attempt_at = now() + $6::bigint * interval '1 millisecond', claimed_by = NULL, claimed_until = NULL"
+        " WHERE id = $1 AND claim_token = $2::bigint AND claimed_until IS NOT NULL RETURNING 1)"
+        " SELECT EXISTS (SELECT FROM upd) OR EXISTS (SELECT FROM export_webhooks WHERE id = $1"
+        " AND claim_token = $2::bigint AND claimed_until IS NULL)",
+        {id, std::to_string(token), outcome.error, outcome.delivered ? "true" : "false",
+         outcome.stopped ? "true" : "false", std::to_string(outcome.delay.count())});
+    return get_text(r.get(), 0, 0) == std::optional<std::string>("t");
+}
+
+void job_repository::release_webhook(const std::string& id, std::int64_t token) {
+    session_.run("UPDATE export_webhooks SET claimed_by = NULL, claimed_until = NULL"
+                 " WHERE id = $1 AND claim_token = $2::bigint",
+                 {id, std::to_string(token)});
+}
+
+std::int64_t job_repository::remove_old_webhooks(std::chrono::milliseconds age, int limit) {
+    result_ptr r = session_.run(
+        "DELETE FROM export_webhooks WHERE id IN (SELECT id FROM export_webhooks"
+        " WHERE (delivered_at IS NOT NULL OR stopped_at IS NOT NULL)"
+        " AND coalesce(delivered_at, stopped_at) < now() - $1::bigint * interval '1 millisecond'"
+        " LIMIT $2::int FOR UPDATE SKIP LOCKED)",
+        {std::to_string(age.count()), std::to_string(limit)});
+    return std::atoll(PQcmdTuples(r.get()));
 }
 
 } // namespace pgexport::engine::detail

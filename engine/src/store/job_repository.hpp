@@ -1,5 +1,6 @@
 #pragma once
-// Every statement on export_jobs, the job queue that all instances share. Each is safe to repeat after a
+// Every statement on export_jobs, the job queue that all instances share, and on export_webhooks, the
+// outbox of the jobs' notifications (written with the job's final state, in the same statement). Each is safe to repeat after a
 // lost connection (cancel, the one that is not, runs once). A running job's writes are fenced by its
 // lease: they name the lease's owner and token and change nothing once another instance has claimed the
 // job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
@@ -64,6 +65,37 @@ struct insert_quota {
 // Every change of a job's state (claimed, completed, failed, cancelled, expired) sends NOTIFY on this
 // channel with the job's id, from any instance: followers of the job elsewhere learn it at once.
 inline constexpr const char* job_state_channel = "pgexport_job_state";
+
+// Every notification added to the outbox (export_webhooks) sends NOTIFY on this channel (a trigger, once per
+// transaction): the webhook services of every instance look for due rows at once.
+inline constexpr const char* webhook_channel = "pgexport_webhooks";
+
+// The outbox rows (schema/012_delivery.sql) of the jobs that the CTE `changed` holds (export_jobs rows as
+// a statement just changed them, all columns: their new status is the event) and whose request asks for
+// that event: a CTE named `notified` to add to that statement, so that the event and its notification are
+// one transaction. Safe to repeat: an event is notified once.
+std::string outbox_insert_cte(std::string_view changed);
+
+// A notification claimed for one try (export_webhooks).
+struct webhook_row {
+    std::string id;     // the row's uuid: the webhook-id is msg_<id>
+    std::string job_id;
+    std::string event;  // the job's final state it announces
+    std::string url;
+    std::int64_t claim_token = 0; // this claim's: the try's record names it
+    int attempts = 0;             // tries made before this one
+    timestamp created_at;         // the event's time
+    std::optional<std::string> payload; // the body, once the first try fixed it
+    std::optional<job_info> job;        // the job as the event left it: read while the payload is not fixed
+};
+
+// What a try came to, for its record.
+struct webhook_try_record {
+    bool delivered = false;
+    bool stopped = false;                  // no more tries
+    std::chrono::milliseconds delay{0};    // neither: until the next try
+    std::optional<std::string> error;      // the try's failure
+};
 
 class job_repository {
 public:
@@ -155,6 +187,24 @@ public:
     std::map<std::string, job_status> statuses(const std::vector<std::string>& ids);
 
     std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
+
+    // The outbox. Notifications due (their next try's time has come, none delivered or stopped, none
+    // claimed by a live claim), oldest due first, at most `limit`, claimed for `owner` for `claim` (a claim
+    // outlives a try's time limit; an instance that dies mid-try leaves the row to the next claim once it
+    // runs out). SKIP LOCKED: instances claiming at once take different rows.
+    std::vector<webhook_row> claim_webhooks(const std::string& owner, std::chrono::milliseconds claim, int limit);
+    // Fixes the body of notification `id` under claim `token` unless an earlier try fixed one; returns the
+    // body every try sends, or nullopt when the claim was lost.
+    std::optional<std::string> fix_webhook_payload(const std::string& id, std::int64_t token,
+                                                   const std::string& payload);
+    // Records a try under claim `token` and ends the claim; false when the claim was lost (another
+    // instance claims the row after its claim ran out: its record is the one that counts).
+    bool record_webhook_try(const std::string& id, std::int64_t token, const webhook_try_record& outcome);
+    // Gives claim `token` of notification `id` back without counting a try (a try cut short at a stop):
+    // the row is due again at once, for whichever instance claims it.
+    void release_webhook(const std::string& id, std::int64_t token);
+    // Notifications delivered or stopped more than `age` ago removed, at most `limit`; how many.
+    std::int64_t remove_old_webhooks(std::chrono::milliseconds age, int limit);
 
     // The primary's WAL position now (pg_lsn text), for a job that recorded none.
     std::string current_wal_lsn();

@@ -210,6 +210,41 @@ BOOST_AUTO_TEST_CASE(reads_parallelism) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(reads_notify) {
+    BOOST_TEST(!parse("{}").value().notify);
+    BOOST_TEST(!parse(R"({"notify": null})").value().notify);
+    // Events: every one when left out; those asked, each once, in the one order, otherwise.
+    const auto all = parse(R"({"notify": {"url": "https://hooks.example.com/x"}})").value();
+    BOOST_REQUIRE(all.notify);
+    BOOST_TEST(all.notify->url == "https://hooks.example.com/x");
+    BOOST_TEST(all.notify->events == (std::vector<std::string>{"completed", "failed", "cancelled", "expired"}));
+    const auto some =
+        parse(R"({"notify": {"events": ["expired", "completed", "expired"], "url": "http://h:8080/"}})").value();
+    BOOST_TEST(some.notify->events == (std::vector<std::string>{"completed", "expired"}));
+    BOOST_TEST(boost::json::serialize(to_json(some)) ==
+               R"({"filters":{},"notify":{"url":"http://h:8080/","events":["completed","expired"]}})");
+    BOOST_TEST((parse_export_request(to_json(some)).value() == some));
+    const std::pair<const char*, const char*> bad[] = {
+        {R"({"notify": "https://h/"})", "must be an object"},
+        {R"({"notify": {}})", "needs a \"url\""},
+        {R"({"notify": {"url": 7}})", "must be a string"},
+        {R"({"notify": {"url": "ftp://h/"}})", "http:// or https://"},
+        {R"({"notify": {"url": "https://u:p@h/"}})", "credentials"},
+        {R"({"notify": {"url": "https://h/", "events": []}})", "non-empty array"},
+        {R"({"notify": {"url": "https://h/", "events": ["running"]}})", "may hold only"},
+        {R"({"notify": {"url": "https://h/", "events": [1]}})", "may hold only"},
+        {R"({"notify": {"url": "https://h/", "secret": "x"}})", "unknown field \"secret\""},
+    };
+    for (const auto& [body, why] : bad) {
+        BOOST_TEST_CONTEXT(body) {
+            const auto r = parse(body);
+            BOOST_REQUIRE(!r);
+            BOOST_TEST(r.error().code == errc::invalid_request);
+            BOOST_TEST(r.error().message.find(why) != std::string::npos, r.error().message);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {
     struct item {
         const char* body;
