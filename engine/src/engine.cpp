@@ -124,26 +124,8 @@ struct export_engine::impl {
     detail::scheduler scheduler{state};
     detail::sweeper sweeper{state};
     // Notifications: only with a webhook key (notify_config::key).
-    std::unique_ptr<detail::webhook_service> webhooks = make_webhooks(state);
+    std::unique_ptr<detail::webhook_service> webhooks = detail::make_webhook_service(state);
     boost::uuids::random_generator uuid_generator;
-
-    static std::unique_ptr<detail::webhook_service> make_webhooks(const detail::engine_state& st) {
-        const notify_config& n = st.config.notify;
-        if (n.key.empty())
-            return nullptr;
-        detail::webhook_service_config c;
-        c.database_url = st.config.database_url;
-        c.connect_timeout = st.config.connect_timeout;
-        c.instance = st.config.instance_id;
-        c.key = n.key;
-        c.allowed_hosts = n.allowed_hosts;
-        c.retry = {n.retry_for, n.first_retry_delay, n.max_retry_delay};
-        c.timeout = n.timeout;
-        c.claim = std::max<std::chrono::milliseconds>(c.claim, 2 * n.timeout + std::chrono::seconds(10));
-        c.poll_interval = st.config.poll_interval;
-        c.retention = st.config.retention;
-        return std::make_unique<detail::webhook_service>(st.executor, std::move(c));
-    }
 };
 
 export_engine::export_engine(asio::any_io_executor executor, engine_config config)

@@ -12,6 +12,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace asio = boost::asio;
@@ -222,6 +223,24 @@ asio::awaitable<webhook_report> webhook_service::async_run_once() {
         }
     }
     co_return report;
+}
+
+std::unique_ptr<webhook_service> make_webhook_service(const engine_state& st) {
+    const notify_config& n = st.config.notify;
+    if (n.key.empty())
+        return nullptr;
+    webhook_service_config c;
+    c.database_url = st.config.database_url;
+    c.connect_timeout = st.config.connect_timeout;
+    c.instance = st.config.instance_id;
+    c.key = n.key;
+    c.allowed_hosts = n.allowed_hosts;
+    c.retry = {n.retry_for, n.first_retry_delay, n.max_retry_delay};
+    c.timeout = n.timeout;
+    c.claim = std::max<std::chrono::milliseconds>(c.claim, 2 * n.timeout + std::chrono::seconds(10));
+    c.poll_interval = st.config.poll_interval;
+    c.retention = st.config.retention;
+    return std::make_unique<webhook_service>(st.executor, std::move(c));
 }
 
 } // namespace pgexport::engine::detail

@@ -14,6 +14,7 @@
 // (async_run_once) that returns what it did, and the pure decision tested alone.
 
 #include "policy/webhook_retry.hpp"
+#include "runtime/engine_state.hpp"
 #include "store/job_repository.hpp"
 #include "util/event.hpp"
 
@@ -113,5 +114,8 @@ private:
     boost::asio::thread_pool outbox_pool_{1};
     job_repository outbox_; // touched only on outbox_pool_
 };
+
+// The engine's webhook service, configured from its notify settings; nullptr without a webhook key.
+std::unique_ptr<webhook_service> make_webhook_service(const engine_state& st);
 
 } // namespace pgexport::engine::detail

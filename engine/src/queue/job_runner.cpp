@@ -2,7 +2,7 @@
 
 #include "export/export_attempt.hpp"
 #include "policy/job_policy.hpp"
-#include "policy/replica_lag.hpp"
+#include "pacing/replica_lag.hpp"
 #include "storage/export_storage.hpp"
 #include "util/event.hpp"
 
