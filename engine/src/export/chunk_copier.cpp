@@ -276,8 +276,9 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
             // A slice records that it is done, so that a resume skips it: also when its range had no rows
             // left (its header, for the first slice, is vouched for then too). Parquet vouches only for the
             // row groups it flushed: a chunk that ended none has nothing new to checkpoint.
-            const bool vouch =
-                parquet ? co_await parquet->async_end_chunk(writer, ended) || (ended && slice) : sink.count > 0 || slice;
+            bool vouch = sink.count > 0 || slice;
+            if (parquet)
+                vouch = co_await parquet->async_end_chunk(writer, ended) || (ended && slice);
             if (!vouch && ended)
                 break;
             if (sink.count > 0)
