@@ -297,7 +297,9 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
                                run_checkpoint(state, job.shared_from_this(), writer, pending, slice,
                                               parquet ? parquet->vouched(progress) : progress,
                                               parquet ? parquet->take_flushed() : row_group_batch{}, uploader),
-                               [](std::exception_ptr) {});
+                               [id = job.id()](std::exception_ptr e) {
+                                   log_if_failed(e, "checkpoint_crashed", {{"job", id}});
+                               });
             }
             if (progress.done)
                 break;
