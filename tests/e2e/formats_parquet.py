@@ -151,31 +151,30 @@ class one_server(parquet_case):
 
 
 class resume(parquet_case):
-    def test_killed_twice_resumes_to_the_same_bytes(self):
-        """The gate holds the export past id `open_below`, in the middle of a row group, after a checkpoint;
-        SIGKILL; a new server takes the job over (its lease ran out), truncates the file to the last row group
-        a checkpoint vouched for and goes on. Twice, then to the end: the uninterrupted export's bytes."""
+    def killed_and_resumed(self, body, kills, *more):
+        """The gate holds the export past id `open_below`, in the middle of a row group, after a checkpoint
+        of `vouched` rows; SIGKILL; a new server takes the job over (its lease ran out), truncates the files
+        to the last row group a checkpoint vouched for and goes on; at the end, the uninterrupted export's
+        bytes (a job of the same request on the same view: the same slices)."""
         url = self.url
-        args = ("--table", "every_type_gated:id", "--chunk-rows", CHUNK, "--lease", "1s")
-        body = {"format": "parquet", "parquet": {"rowGroupRows": GROUP}}
+        args = ("--table", "every_type_gated:id", "--chunk-rows", CHUNK, "--lease", "1s", *more)
         install_gate(url, view="every_type_gated", table="every_type", open_below=1_000_000)
         reference = os.path.join(self.work, "reference.parquet")
         with server(BINARY, url, *args) as s:
             job = s.create(body)
-            s.wait_completed(job, WAIT)
+            st = s.wait_completed(job, WAIT)
+            check(st["request"].get("parallelism", 1) == body.get("parallelism", 1), f"ran as {st['request']}")
             download_to(s, job, reference)
         data_dir = os.path.join(self.work, "exports")
         job = None
-        # Row 1000 is id 1092, row 2000 id 2092: the first kill leaves one row group vouched for and rows of
-        # the second in memory; the second kill two, and rows of the third.
-        for open_below, vouched in ((1500, GROUP), (2600, 2 * GROUP)):
+        rows_of = lambda: int(psql(url, f"SELECT rows_exported FROM export_jobs WHERE id = '{job}'").decode().strip()
+                              or 0)
+        for open_below, vouched in kills:
             install_gate(url, view="every_type_gated", table="every_type", open_below=open_below)
             with held_gate(url) as gate, server(BINARY, url, *args, data_dir=data_dir) as s:
                 job = job or s.create(body)
                 gate.wait_for_waiters(1, WAIT)
-                rows = wait_until(f"a checkpoint of {vouched} rows", lambda: int(psql(
-                    url, f"SELECT rows_exported FROM export_jobs WHERE id = '{job}'").decode().strip() or 0) >= vouched
-                    and int(psql(url, f"SELECT rows_exported FROM export_jobs WHERE id = '{job}'").decode()), WAIT)
+                rows = wait_until(f"a checkpoint of {vouched} rows", lambda: rows_of() >= vouched and rows_of(), WAIT)
                 check(rows == vouched, f"the checkpoint holds {rows} rows, not the {vouched} of the row groups")
                 s.kill()
         install_gate(url, view="every_type_gated", table="every_type", open_below=1_000_000)
@@ -185,10 +184,22 @@ class resume(parquet_case):
             download_to(s, job, resumed)
         with open(reference, "rb") as a, open(resumed, "rb") as b:
             want, got = a.read(), b.read()
-        check(got == want, f"after two kills the file differs: {len(got)} bytes, uninterrupted {len(want)}")
+        check(got == want, f"after {len(kills)} kill(s) the file differs: {len(got)} bytes, uninterrupted {len(want)}")
         left = psql(url, f"SELECT count(*) FROM export_row_groups WHERE job_id = '{job}'").decode().strip()
         check(left == "0", f"{left} row group records left after the job completed")
         check_readers(url, "every_type", [resumed], self.work)
+
+    def test_killed_twice_resumes_to_the_same_bytes(self):
+        # Row 1000 is id 1092, row 2000 id 2092: the first kill leaves one row group vouched for and rows of
+        # the second in memory; the second kill two, and rows of the third.
+        self.killed_and_resumed({"format": "parquet", "parquet": {"rowGroupRows": GROUP}},
+                                ((1500, GROUP), (2600, 2 * GROUP)))
+
+    def test_parallel_killed_resumes_to_the_same_bytes(self):
+        # Two slices of the view's even key ranges, split near id 1550: the first has one row group vouched
+        # for and rows of its second in memory, the second waits at the gate from its first row.
+        self.killed_and_resumed({"format": "parquet", "parquet": {"rowGroupRows": GROUP}, "parallelism": 2},
+                                ((1500, GROUP),), "--max-parallelism", "2", "--min-slice-rows", "1")
 
 
 if __name__ == "__main__":
