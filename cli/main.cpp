@@ -157,10 +157,11 @@ const std::vector<option_spec> export_specs = {
      "IPv6 address in brackets", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
     {"filters", "JSON", "the filters object of POST /api/export", "", ""},
     {"columns", "a,b,c", "columns in order [all]", "", ""},
-    {"format", "csv|jsonl", "the file's format [csv]", "", ""},
-    {"compression", "none|gzip", "compress the file [none]", "", ""},
+    {"format", "csv|jsonl|parquet", "the file's format [csv]", "", ""},
+    {"compression", "none|gzip", "compress the file [none] (not parquet: see --parquet)", "", ""},
     {"csv", "JSON", "CSV options: {\"delimiter\", \"header\", \"null\", \"forceQuote\", \"bom\"}", "", ""},
-    {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz]", "", ""},
+    {"parquet", "JSON", "Parquet options: {\"compression\": \"zstd|snappy|none\", \"rowGroupRows\": N}", "", ""},
+    {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz, .jsonl.gz or .parquet]", "", ""},
     {"api-key", "KEY", "API key for the server (on a command line every user sees it in ps: prefer "
      "PGEXPORT_API_KEY)", "", "PGEXPORT_API_KEY"},
     {"force", "", "replace --output when it exists (by default an existing file is never replaced)", "", ""},
@@ -440,6 +441,7 @@ int run_export(const options& o) {
     p.format = o.get("format");
     p.compression = o.get("compression");
     p.csv_json = o.get("csv");
+    p.parquet_json = o.get("parquet");
     p.output = o.get("output");
     p.api_key = o.get("api-key");
     p.job_id = o.get("job");

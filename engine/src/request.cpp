@@ -18,6 +18,7 @@ namespace pgexport::engine {
 using detail::check_text;
 using detail::invalid;
 using detail::parse_csv_options;
+using detail::parse_parquet_options;
 
 namespace {
 
@@ -31,8 +32,8 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
     {"in", filter_op::in},
 }};
 
-constexpr std::string_view known_fields =
-    "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\", \"parallelism\" and \"notify\"";
+constexpr std::string_view known_fields = "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\","
+                                          " \"parquet\", \"parallelism\" and \"notify\"";
 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
@@ -176,6 +177,7 @@ result<export_request> parse_export_request(const json::value& body, const reque
         return invalid("the request body must be a JSON object");
     export_request request;
     bool csv_given = false;
+    bool parquet_given = false;
     std::size_t filter_values = 0;
     // Counted as filters are added, so that a body of many lists is refused before it is all converted.
     auto add = [&](filter f) -> std::optional<problem> {
@@ -261,8 +263,10 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 request.format = output_format::csv;
             else if (value.is_string() && value.get_string() == "jsonl")
                 request.format = output_format::jsonl;
+            else if (value.is_string() && value.get_string() == "parquet")
+                request.format = output_format::parquet;
             else
-                return invalid("\"format\" must be \"csv\" or \"jsonl\"");
+                return invalid("\"format\" must be \"csv\", \"jsonl\" or \"parquet\"");
         } else if (key == "compression") {
             if (value.is_null())
                 continue;
@@ -298,6 +302,14 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 return csv.error();
             request.csv = std::move(*csv);
             csv_given = true;
+        } else if (key == "parquet") {
+            if (value.is_null())
+                continue;
+            auto parquet = parse_parquet_options(value);
+            if (!parquet)
+                return parquet.error();
+            request.parquet = *parquet;
+            parquet_given = true;
         } else {
             if (check_text(key, "field"))
                 return invalid("unknown field in the request; expected " + std::string(known_fields));
@@ -305,7 +317,15 @@ result<export_request> parse_export_request(const json::value& body, const reque
         }
     }
     if (csv_given && request.format != output_format::csv)
-        return invalid("\"csv\" options apply only to \"format\": \"csv\"; leave them out for jsonl");
+        return invalid("\"csv\" options apply only to \"format\": \"csv\"; leave them out for " +
+                       std::string(to_string(request.format)));
+    if (parquet_given && request.format != output_format::parquet)
+        return invalid("\"parquet\" options apply only to \"format\": \"parquet\"; leave them out for " +
+                       std::string(to_string(request.format)));
+    if (request.format == output_format::parquet && request.compression == output_compression::gzip)
+        return invalid("\"compression\": \"gzip\" does not apply to \"format\": \"parquet\", whose pages are"
+                       " compressed inside the file; choose their codec with \"parquet\": {\"compression\":"
+                       " \"zstd\", \"snappy\" or \"none\"}");
     return request;
 }
 
@@ -350,6 +370,12 @@ json::value to_json(const export_request& request) {
     }
     if (request.compression != output_compression::none)
         out["compression"] = to_string(request.compression);
+    if (request.parquet != parquet_options{}) {
+        json::object parquet;
+        parquet["compression"] = to_string(request.parquet.compression);
+        parquet["rowGroupRows"] = request.parquet.row_group_rows;
+        out["parquet"] = std::move(parquet);
+    }
     if (request.parallelism != 1)
         out["parallelism"] = request.parallelism;
     if (request.notify) {

@@ -104,9 +104,13 @@ std::string expired_message(const engine::job_info& job) {
 
 json::object export_options_json(int max_parallelism) {
     // The one place that says which request options this server takes beyond filters and columns.
-    return json::object{{"formats", json::array{"csv", "jsonl"}},
+    return json::object{{"formats", json::array{"csv", "jsonl", "parquet"}},
                         {"compression", json::array{"none", "gzip"}},
                         {"csvOptions", json::array{"delimiter", "header", "null", "forceQuote", "bom"}},
+                        {"parquetOptions", json::object{{"compression", json::array{"zstd", "snappy", "none"}},
+                                                        {"rowGroupRows", json::object{{"min", engine::min_row_group_rows},
+                                                                                      {"max", engine::max_row_group_rows},
+                                                                                      {"default", 100000}}}}},
                         {"maxParallelism", max_parallelism}};
 }
 

@@ -1,6 +1,7 @@
 #include "store/job_repository.hpp"
 
 #include "store/job_rows.hpp"
+#include "store/row_group_records.hpp"
 
 #include <boost/json.hpp>
 
@@ -119,7 +120,8 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
     return read_job(r.get(), 0, parsed_);
 }
 
-lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
+lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params,
+                                   std::string_view also) {
     // $1 id, $2 owner, $3 token, $4 the lease in ms; then the statement's own. The second branch makes a
     // repeat of a write that was made (its reply lost) answer `held` too. A write that ends the job
     // writes its notification in the same statement (it changes nothing on a repeat).
@@ -130,9 +132,10 @@ lease_state job_repository::fenced(std::string_view set, std::string_view status
         " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING " +
         // A change of state is told to every instance's followers (job_state_channel), and announced when
         // the request asks for it (the outbox).
-        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd") + ","
-              : std::string("1),")) +
-        " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
+        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd")
+              : std::string("1)")) +
+        std::string(also) +
+        ", cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
         " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
         " WHEN cur.status = '" +
         std::string(status_after) +
@@ -155,12 +158,13 @@ lease_state job_repository::renew(const std::string& id, const std::string& owne
 
 lease_state job_repository::checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
                                        std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
-                                       int attempts) {
+                                       int attempts, const row_group_batch& groups) {
+    sql_params params{id, owner, std::to_string(token), std::to_string(lease_.count()), opt_int(last_id),
+                      std::to_string(rows), std::to_string(bytes), std::to_string(attempts)};
+    const std::string also = record_row_groups({groups}, params);
     return fenced("last_processed_id = $5, rows_exported = $6, bytes_written = $7, attempts = $8,"
                   " part_token = $3::bigint",
-                  "running",
-                  {id, owner, std::to_string(token), std::to_string(lease_.count()), opt_int(last_id),
-                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
+                  "running", std::move(params), also);
 }
 
 lease_state job_repository::record_upload(const std::string& id, const std::string& owner, std::int64_t token,
@@ -177,14 +181,29 @@ std::optional<std::string> job_repository::upload_of(const std::string& id) {
 }
 
 lease_state job_repository::checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
-                                              const std::vector<slice_state>& slices, int attempts) {
+                                              const std::vector<slice_state>& slices, int attempts,
+                                              const std::vector<row_group_batch>& groups) {
     const slice_totals totals = totals_of(slices);
+    sql_params params{id, owner, std::to_string(token), std::to_string(lease_.count()), slices_to_json(slices),
+                      opt_int(watermark(slices)), std::to_string(totals.rows), std::to_string(totals.bytes),
+                      std::to_string(attempts)};
+    const std::string also = record_row_groups(groups, params);
     return fenced("slices = $5::jsonb, last_processed_id = $6, rows_exported = $7, bytes_written = $8,"
                   " attempts = $9, part_token = $3::bigint",
-                  "running",
-                  {id, owner, std::to_string(token), std::to_string(lease_.count()), slices_to_json(slices),
-                   opt_int(watermark(slices)), std::to_string(totals.rows), std::to_string(totals.bytes),
-                   std::to_string(attempts)});
+                  "running", std::move(params), also);
+}
+
+std::map<int, std::vector<std::string>> job_repository::row_groups_of(const std::string& id) {
+    result_ptr r = session_.run("SELECT file, ordinal, info::text FROM export_row_groups WHERE job_id = $1::uuid"
+                                " ORDER BY file, ordinal",
+                                {id});
+    std::map<int, std::vector<std::string>> files;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        auto& groups = files[static_cast<int>(*get_int64(r.get(), i, 0))];
+        if (get_int64(r.get(), i, 1) == static_cast<std::int64_t>(groups.size()))
+            groups.push_back(*get_text(r.get(), i, 2));
+    }
+    return files;
 }
 
 lease_state job_repository::record_publishing(const std::string& id, const std::string& owner, std::int64_t token,
@@ -201,7 +220,8 @@ lease_state job_repository::complete(const std::string& id, const std::string& o
                   " finished_at = now()",
                   "completed",
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), file_path,
-                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
+                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)},
+                  ", rg AS (DELETE FROM export_row_groups WHERE job_id = $1::uuid AND EXISTS (SELECT FROM upd))");
 }
 
 lease_state job_repository::fail(const std::string& id, const std::string& owner, std::int64_t token,

@@ -56,6 +56,15 @@ struct insert_outcome {
     bool operator==(kind_t k) const { return kind == k; }
 };
 
+// Parquet: row groups that a checkpoint vouches for the first time, of one file (0: a single stream's; k:
+// a parallel job's slice k), from its row group `first` on, each as its metadata's JSON text
+// (format/parquet/metadata.hpp). Recorded in export_row_groups by the checkpoint's own statement.
+struct row_group_batch {
+    int file = 0;
+    std::int64_t first = 0;
+    std::vector<std::string> groups;
+};
+
 // What one quota key may hold (0: no limit).
 struct insert_quota {
     int max_jobs = 0;                    // queued plus running
@@ -145,23 +154,31 @@ public:
 
     // The lease again for its full length.
     lease_state renew(const std::string& id, const std::string& owner, std::int64_t token);
-    // The checkpoint (and the lease renewed): the partial file of this lease holds `bytes` bytes.
+    // The checkpoint (and the lease renewed): the partial file of this lease holds `bytes` bytes; with
+    // `groups`, the Parquet row groups among them not recorded before.
     lease_state checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
                            std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
-                           int attempts);
+                           int attempts, const row_group_batch& groups = {});
     // --storage s3://: the multipart upload as it stands (JSON, multipart_state), under the lease.
     lease_state record_upload(const std::string& id, const std::string& owner, std::int64_t token,
                               const std::string& upload_json);
     // The upload the job's checkpoint recorded, or nullopt.
     std::optional<std::string> upload_of(const std::string& id);
     // A parallel job's checkpoint: every slice's state (each vouched for by its own fdatasync'd part file,
-    // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them.
+    // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them; with
+    // `groups`, the Parquet row groups of any slices that their states vouch for (job_slices::unrecorded).
     lease_state checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
-                                  const std::vector<slice_state>& slices, int attempts);
+                                  const std::vector<slice_state>& slices, int attempts,
+                                  const std::vector<row_group_batch>& groups = {});
+    // The Parquet row groups recorded for the job: each file's (0, or a slice's), as metadata JSON texts
+    // from its first row group on, as far as they go without a gap. Some at the end may lie past the
+    // checkpoint (see export_row_groups).
+    std::map<int, std::vector<std::string>> row_groups_of(const std::string& id);
     // Step 2 of publishing (policy/publish_plan.hpp): this lease's file, `publishing.bytes` long, is the
     // export; the job's rows and bytes with it.
     lease_state record_publishing(const std::string& id, const std::string& owner, std::int64_t token,
                                   const publish_record& publishing, std::int64_t rows, int attempts);
+    // The job completed (its Parquet row groups' records go: the footer is written).
     lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
                          const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
     lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,
@@ -210,7 +227,10 @@ public:
     std::string current_wal_lsn();
 
 private:
-    lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);
+    // An UPDATE of the job's record under the lease (`set`), answering whether the lease held; `also`:
+    // further statements of the same one (", name AS (...)"), which act only when the update did (`upd`).
+    lease_state fenced(std::string_view set, std::string_view status_after, sql_params params,
+                       std::string_view also = {});
 
     blocking_session session_;
     std::chrono::milliseconds lease_;

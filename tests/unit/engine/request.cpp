@@ -158,6 +158,8 @@ BOOST_AUTO_TEST_CASE(round_trips_through_json) {
     for (std::string_view json : {R"({})", R"({"filters": {"a": {"gte": "1", "lt": "5"}, "b": ["x", "y"]}})",
                                   R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})",
                                   R"({"format": "jsonl", "compression": "gzip"})", R"({"parallelism": 16})",
+                                  R"({"format": "parquet"})", R"({"format": "parquet", "parquet": {"rowGroupRows": 1000}})",
+                                  R"({"format": "parquet", "parquet": {"compression": "none"}, "parallelism": 3})",
                                   R"({"csv": {"delimiter": "\t", "header": false, "null": "\\N", "forceQuote": true,
                                       "bom": true}, "compression": "none"})"}) {
         BOOST_TEST_CONTEXT("body " << json) {
@@ -251,7 +253,7 @@ BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {
         const char* says;
     };
     const item cases[] = {
-        {R"({"format": "xml"})", "\"format\" must be \"csv\" or \"jsonl\""},
+        {R"({"format": "xml"})", "\"format\" must be \"csv\", \"jsonl\" or \"parquet\""},
         {R"({"format": 1})", "\"format\" must be"},
         {R"({"compression": "zstd"})", "\"compression\" must be \"none\" or \"gzip\""},
         {R"({"csv": ","})", "\"csv\" must be an object"},
@@ -279,6 +281,15 @@ BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {
         {R"({"csv": {"quote": "'"}})", "unknown field \"quote\" in \"csv\""},
         {R"({"format": "jsonl", "csv": {}})", "only to \"format\": \"csv\""},
         {R"({"csv": {}, "format": "jsonl"})", "only to \"format\": \"csv\""},
+        {R"({"csv": {}, "format": "parquet"})", "only to \"format\": \"csv\""},
+        {R"({"parquet": {}})", "only to \"format\": \"parquet\""},
+        {R"({"format": "parquet", "compression": "gzip"})", "does not apply to \"format\": \"parquet\""},
+        {R"({"format": "parquet", "parquet": []})", "\"parquet\" must be an object"},
+        {R"({"format": "parquet", "parquet": {"compression": "gzip"}})", "\"compression\" must be \"zstd\""},
+        {R"({"format": "parquet", "parquet": {"rowGroupRows": 999}})", "from 1000 to 10000000"},
+        {R"({"format": "parquet", "parquet": {"rowGroupRows": 10000001}})", "from 1000 to 10000000"},
+        {R"({"format": "parquet", "parquet": {"rowGroupRows": "5000"}})", "\"rowGroupRows\" must be"},
+        {R"({"format": "parquet", "parquet": {"pageRows": 1}})", "unknown field \"pageRows\" in \"parquet\""},
         {R"({"formats": "csv"})", "unknown field \"formats\""},
     };
     for (const auto& c : cases) {
@@ -303,6 +314,7 @@ BOOST_AUTO_TEST_CASE(names_and_types_the_download) {
         {R"({"format": "jsonl"})", "export-j.jsonl", "application/x-ndjson"},
         {R"({"compression": "gzip"})", "export-j.csv.gz", "application/gzip"},
         {R"({"format": "jsonl", "compression": "gzip"})", "export-j.jsonl.gz", "application/gzip"},
+        {R"({"format": "parquet"})", "export-j.parquet", "application/vnd.apache.parquet"},
     };
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT("body " << c.body) {
