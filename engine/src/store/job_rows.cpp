@@ -41,7 +41,7 @@ const char* const job_columns = "id::text, status, request::text, owner, key_upp
                                     // The latest notification's delivery: [delivered, attempts, lastError].
                                     " (SELECT json_build_array(w.delivered_at IS NOT NULL, w.attempts, w.last_error)::text"
                                     " FROM export_webhooks w WHERE w.job_id = export_jobs.id"
-                                    " ORDER BY w.created_at DESC LIMIT 1)";
+                                    " ORDER BY w.created_at DESC LIMIT 1), key_lower_bound";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -100,6 +100,7 @@ stored_job read_job_at(const PGresult* r, int row, int at, fifo_cache<export_req
                 info.notify->last_error = std::string(d.at(2).get_string());
         }
     }
+    info.from_key = get_int64(r, row, at + 25);
     return j;
 }
 
