@@ -72,6 +72,8 @@ std::string json_request(const export_client_params& p) {
         body["format"] = *p.format; // the server checks the values, and says what is allowed
     if (p.compression)
         body["compression"] = *p.compression;
+    if (p.consistency)
+        body["consistency"] = *p.consistency;
     if (p.csv_json) {
         boost::system::error_code ec;
         json::value csv = json::parse(*p.csv_json, ec);

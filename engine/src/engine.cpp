@@ -368,6 +368,19 @@ std::size_t export_engine::running_count() const {
     return impl_->state.running.size();
 }
 
+held_snapshots export_engine::snapshots_held() const {
+    held_snapshots held;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& job : impl_->state.running.all()) {
+        if (!job->snapshot.held())
+            continue;
+        ++held.count;
+        held.oldest_age_seconds =
+            std::max(held.oldest_age_seconds, std::chrono::duration<double>(now - job->snapshot.held_since).count());
+    }
+    return held;
+}
+
 asio::awaitable<void> export_engine::async_shutdown() {
     impl_->state.progress->stop(); // the followers end first: no job will change here any more
     co_await impl_->sweeper.async_stop();

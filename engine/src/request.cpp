@@ -30,7 +30,7 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
 }};
 
 constexpr std::string_view known_fields =
-    "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\" and \"parallelism\"";
+    "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\", \"parallelism\" and \"consistency\"";
 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
@@ -111,6 +111,10 @@ std::string_view to_string(filter_op op) {
         if (value == op)
             return name;
     return "?";
+}
+
+std::string_view to_string(export_consistency consistency) {
+    return consistency == export_consistency::snapshot ? "snapshot" : "chunked";
 }
 
 result<export_request> parse_export_request(const json::value& body, const request_limits& limits) {
@@ -225,6 +229,15 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 return invalid(std::move(message));
             }
             request.parallelism = static_cast<int>(*n);
+        } else if (key == "consistency") {
+            if (value.is_null())
+                continue;
+            if (value.is_string() && value.get_string() == "chunked")
+                request.consistency = export_consistency::chunked;
+            else if (value.is_string() && value.get_string() == "snapshot")
+                request.consistency = export_consistency::snapshot;
+            else
+                return invalid("\"consistency\" must be \"chunked\" or \"snapshot\"");
         } else if (key == "csv") {
             if (value.is_null())
                 continue;
@@ -287,6 +300,8 @@ json::value to_json(const export_request& request) {
         out["compression"] = to_string(request.compression);
     if (request.parallelism != 1)
         out["parallelism"] = request.parallelism;
+    if (request.consistency != export_consistency::chunked)
+        out["consistency"] = to_string(request.consistency);
     return out;
 }
 

@@ -37,6 +37,13 @@ enum class output_compression { none, gzip };
 std::string_view to_string(output_format format);
 std::string_view to_string(output_compression compression);
 
+// The request's "consistency": chunked, each chunk sees the rows as they are when it is read (bounded by
+// the fixed end); snapshot, every chunk of every slice reads one snapshot taken when the job starts, so
+// the file is what one COPY in one transaction at that moment would have written (docs/consistency.md).
+enum class export_consistency { chunked, snapshot };
+
+std::string_view to_string(export_consistency consistency);
+
 // The "csv" field: COPY's own options. The file is what COPY ... TO STDOUT WITH (FORMAT csv, DELIMITER
 // delimiter, HEADER header, NULL null [, FORCE_QUOTE *]) writes, after the UTF-8 BOM when `bom`.
 struct csv_options {
@@ -60,6 +67,7 @@ struct export_request {
     // job is created the server lowers it to its own cap (engine_config::max_parallelism), then to the
     // slices the selection is worth (engine_config::min_slice_rows): a job's request holds what it runs.
     int parallelism = 1;
+    export_consistency consistency = export_consistency::chunked;
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
@@ -77,7 +85,7 @@ struct request_limits {
 
 // Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl",
 // "csv": {...}, "compression": "none|gzip",
-// "parallelism": 1..16}, all optional, nothing else. The csv options are checked as
+// "parallelism": 1..16, "consistency": "chunked|snapshot"}, all optional, nothing else. The csv options are checked as
 // COPY checks them (and a NULL string of \. is refused: it would read back as COPY's end marker), so a
 // job never fails on them later.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be

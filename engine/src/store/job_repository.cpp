@@ -18,7 +18,7 @@ constexpr const char* job_columns = "id::text, status, request::text, owner, key
                                     " (extract(epoch FROM finished_at) * 1000000)::bigint,"
                                     " table_name, key_column, lease_token, part_token,"
                                     " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text, slices::text,"
-                                    " publishing::text, storage";
+                                    " publishing::text, storage, snapshot::text, snapshot_restarts, error_code";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -81,6 +81,17 @@ stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& pars
     }
     j.storage = get_text(r, row, 23);
     info.storage = j.storage;
+    if (auto text = get_text(r, row, 24)) {
+        j.snapshot = snapshot_from_json(*text);
+        if (!j.snapshot)
+            throw std::runtime_error("job " + info.id + " has an unreadable snapshot record");
+        info.snapshot_id = j.snapshot->id;
+        info.snapshot_reason = j.snapshot->reason;
+        info.snapshot_at = timestamp(std::chrono::duration_cast<timestamp::duration>(
+            std::chrono::microseconds(j.snapshot->taken_at_us)));
+    }
+    info.snapshot_restarts = static_cast<int>(get_int64(r, row, 25).value_or(0));
+    info.error_code = get_text(r, row, 26);
     return j;
 }
 
@@ -194,28 +205,34 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
     return read_job(r.get(), 0, parsed_);
 }
 
-lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
+std::string job_repository::fenced_sql(std::string_view set, std::string_view status_after) {
     // $1 id, $2 owner, $3 token, $4 the lease in ms; then the statement's own. The second branch makes a
     // repeat of a write that was made (its reply lost) answer `held` too.
-    const std::string sql =
-        "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
-        ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
-        " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING 1),"
-        " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
-        " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
-        " WHEN cur.status = '" +
-        std::string(status_after) +
-        "' AND cur.lease_owner = $2 AND cur.lease_token = $3::bigint THEN 'held'"
-        " WHEN cur.status = 'cancelled' THEN 'cancelled' ELSE 'lost' END FROM cur";
-    result_ptr r = session_.run(sql, params);
-    if (PQntuples(r.get()) == 0)
+    return "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
+           ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
+           " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING 1),"
+           " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
+           " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
+           " WHEN cur.status = '" +
+           std::string(status_after) +
+           "' AND cur.lease_owner = $2 AND cur.lease_token = $3::bigint THEN 'held'"
+           " WHEN cur.status = 'cancelled' THEN 'cancelled' ELSE 'lost' END FROM cur";
+}
+
+lease_state job_repository::lease_answer(const PGresult* r) {
+    if (PQntuples(r) == 0)
         return lease_state::lost; // the job is gone
-    const auto answer = get_text(r.get(), 0, 0);
+    const auto answer = get_text(r, 0, 0);
     if (answer == std::optional<std::string>("held"))
         return lease_state::held;
     if (answer == std::optional<std::string>("cancelled"))
         return lease_state::cancelled;
     return lease_state::lost;
+}
+
+lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
+    result_ptr r = session_.run(fenced_sql(set, status_after), params);
+    return lease_answer(r.get());
 }
 
 lease_state job_repository::renew(const std::string& id, const std::string& owner, std::int64_t token) {
@@ -274,10 +291,35 @@ lease_state job_repository::complete(const std::string& id, const std::string& o
 }
 
 lease_state job_repository::fail(const std::string& id, const std::string& owner, std::int64_t token,
-                                 const std::string& error, int attempts) {
-    return fenced("status = 'failed', error = $5, attempts = $6, finished_at = now()", "failed",
+                                 const std::string& error, int attempts, const std::optional<std::string>& code) {
+    return fenced("status = 'failed', error = $5, attempts = $6, error_code = $7, finished_at = now()", "failed",
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), error,
-                   std::to_string(attempts)});
+                   std::to_string(attempts), code});
+}
+
+lease_state job_repository::record_snapshot(const std::string& id, const std::string& owner, std::int64_t token,
+                                            const recorded_snapshot& snapshot, int restarts,
+                                            std::optional<std::int64_t> key_upper_bound, const slice_state& progress,
+                                            const std::vector<slice_state>& slices, int attempts) {
+    const bool parallel = !slices.empty();
+    const slice_totals totals = parallel ? totals_of(slices) : slice_totals{progress.rows, progress.bytes};
+    const std::optional<std::int64_t> last = parallel ? watermark(slices) : progress.last;
+    const std::string sql = fenced_sql(
+        "snapshot = $5::jsonb, snapshot_restarts = $6, key_upper_bound = $7, last_processed_id = $8,"
+        " rows_exported = $9, bytes_written = $10, slices = coalesce($11::jsonb, slices), attempts = $12",
+        "running");
+    const sql_params params{id, owner, std::to_string(token), std::to_string(lease_.count()),
+                            snapshot_to_json(snapshot), std::to_string(restarts), opt_int(key_upper_bound),
+                            opt_int(last), std::to_string(totals.rows), std::to_string(totals.bytes),
+                            parallel ? std::optional<std::string>(slices_to_json(slices)) : std::nullopt,
+                            std::to_string(attempts)};
+    // Safe to repeat whole: the same values again.
+    auto write = [&] {
+        session_.run_once("SET LOCAL synchronous_commit = on");
+        return session_.run_once(sql, params);
+    };
+    result_ptr r = session_.transaction(write);
+    return lease_answer(r.get());
 }
 
 std::vector<job_repository::lease_holder> job_repository::leases_held_on(const std::string& host,
