@@ -62,8 +62,10 @@ event_pacer::send event_pacer::step(clock::time_point now, std::optional<engine:
 }
 
 event_pacer::clock::duration event_pacer::next_look(clock::time_point now) const {
-    // Once a second at most between looks: that is how a job another instance runs is followed.
-    clock::duration wait = pacing_.progress_every;
+    // Once a second at most between looks: that is how a job another instance runs is followed. A queued
+    // job changes only by a change of state, which wakes the stream: its looks are the fallback.
+    clock::duration wait = last_status_ == engine::job_status::queued ? clock::duration(pacing_.queued_look_every)
+                                                                      : clock::duration(pacing_.progress_every);
     if (last_status_ == engine::job_status::running)
         wait = std::min<clock::duration>(wait, last_event_ + pacing_.progress_every - now);
     if (pending_)

@@ -30,6 +30,9 @@ struct event_pacing {
     std::chrono::milliseconds min_gap{200};
     // A comment when nothing was sent for this long (a queued job, the database away).
     std::chrono::milliseconds ping_every{15000};
+    // A queued job is looked at again only this often: its claim (or cancel), by any instance, wakes the
+    // stream at once (job_watch); this is the fallback should a notice be lost.
+    std::chrono::milliseconds queued_look_every{15000};
 };
 
 // Decides, each time the stream looks at the job, whether to send a progress event, the final event, a

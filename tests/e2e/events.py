@@ -18,9 +18,11 @@
 - /api/schema describes the demo table and a second table with other types; its operators are exactly
   those the export accepts (every operator of every column is tried); an unknown table is 404.
 One line per case, then `N passed, M failed`; `-k NAME` runs only the cases whose name has NAME in it."""
+import datetime
 import http.server
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -549,6 +551,39 @@ class servers_of_their_own(events_case):
             check(resumed and resumed[0].get("resumed_at_row", 0) > 0, f"the job resumed from its checkpoint: {resumed}")
         finally:
             srv.close()
+
+    def test_a_queued_job_run_elsewhere_wakes_its_stream_by_notification(self):
+        """A stream on instance B of a job queued on A (another data directory: B never runs it) gets the
+        job's claim by A within 3 s: through the database's notification of the change of state, since a
+        queued job's stream looks again only every 15 s by itself."""
+        url, work = self.url, self.work
+        a = server(BINARY, url, "--chunk-rows", "100", "--table", "records_gated", "--max-concurrent", "1",
+                   name="notify-a", work=work)
+        b = server(BINARY, url, "--chunk-rows", "100", "--table", "records_gated", name="notify-b", work=work)
+        try:
+            with held_gate(url) as gate:
+                first = a.create({})
+                gate.wait_for_waiters(1)
+                second = a.create({"columns": ["id", "name"]})
+                check(a.status(second)["status"] == "queued", "the second job waits for A's slot")
+                stream = event_stream(b, second)
+                e = stream.next()
+                check(e[0] == "progress" and e[1]["status"] == "queued", f"the stream opens queued: {e}")
+                gate.release()
+                while (e := stream.next(within=60)) is not None and e[1]["status"] == "queued":
+                    pass
+                arrived = time.time()
+                check(e is not None and e[1]["status"] in ("running", "completed"), f"the claim was told: {e}")
+                started = a.status(second)["startedAt"]
+                lag = arrived - datetime.datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+                print(f"    the claim reached B's stream {lag:.2f} s after it was made", flush=True)
+                check(lag < 3, f"the claim reached the stream on another instance {lag:.2f} s after it was made")
+                stream.close()
+                a.wait_completed(first, 120)
+                a.wait_completed(second, 120)
+        finally:
+            a.close()
+            b.close()
 
     def test_client_falls_back_to_polling(self):
         work = self.work

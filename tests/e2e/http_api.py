@@ -311,8 +311,9 @@ def export_and_compare(server, req, where_sql, columns_sql, key=None):
     check(st["bytesWritten"] == len(r.body), f"bytesWritten {st['bytesWritten']} != file size {len(r.body)}")
     check(st["downloadUrl"] == f"/api/export/{job_id}/download", f"downloadUrl {st['downloadUrl']!r}")
     check(isinstance(st["filePath"], str) and st["filePath"], f"filePath {st['filePath']!r}")
-    # The servers run in TMP (their working directory) with the data directory TMP/data.
-    path = st["filePath"] if os.path.isabs(st["filePath"]) else os.path.join(TMP, st["filePath"])
+    # filePath is the file's name in the data directory (TMP/data): no server path is shown to a client.
+    check(not os.path.isabs(st["filePath"]) and "/" not in st["filePath"], f"filePath {st['filePath']!r} shows a path")
+    path = os.path.join(server.data_dir, st["filePath"])
     check(os.path.isfile(path), f"filePath {st['filePath']!r}: no file at {path}")
     with open(path, "rb") as f:
         check(f.read() == r.body, f"the file at filePath {path} differs from the download")

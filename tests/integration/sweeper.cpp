@@ -5,43 +5,29 @@
 // Each test has a scratch database and a data directory of its own. The tests wait for states (a job's
 // status, the engine's count of sweeps), never for a time that decides the result.
 
-#include "test_support.hpp"
+#include "engine_fixture.hpp"
 
 #include "store/pg.hpp"
 
 #include <pgexport/engine.hpp>
-#include <pgexport/migrations.hpp>
-#include <pgexport/request.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <optional>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace asio = boost::asio;
-namespace fs = std::filesystem;
-namespace json = boost::json;
-using namespace std::chrono_literals;
 using namespace pgexport::engine;
-using pgexport::test::scratch_database;
+using namespace pgexport::test;
 
 namespace {
 
-constexpr auto wait_limit = 60s;
 constexpr int gate_lock = 424242;
 
 // A table t of `rows` rows, and tg: the same rows behind a gate. A COPY of tg's rows waits while the gate
@@ -59,35 +45,15 @@ std::string tables_sql(int rows) {
            "CREATE VIEW tg AS SELECT * FROM t WHERE id <= 0 OR gate();";
 }
 
-struct test_env {
-    scratch_database db;
-    fs::path dir;
-
-    explicit test_env(int rows) {
-        db.query(tables_sql(rows));
-        apply_migrations(db.url());
-        dir = fs::temp_directory_path() / ("pgexport-sweeper-" + db.name());
-        fs::remove_all(dir);
-        fs::create_directories(dir);
-    }
-    ~test_env() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    test_env(const test_env&) = delete;
-    test_env& operator=(const test_env&) = delete;
+// The shared test_env on tables_sql, its data directory made up front, and job rows and files put there
+// by hand.
+struct sweeper_env : test_env {
+    explicit sweeper_env(int rows) : test_env(tables_sql(rows)) { fs::create_directories(dir); }
 
     engine_config config(std::chrono::milliseconds retention) const {
-        engine_config c;
-        c.database_url = db.url();
-        c.data_dir = dir;
-        c.table = "t";
+        engine_config c = test_env::config(10);
         c.more_tables = {{"tg", "id"}};
-        c.chunk_rows = 10;
-        c.max_concurrent = 2;
         c.retention = retention;
-        c.retry_base_delay = 50ms;
-        c.retry_max_delay = 400ms;
         return c;
     }
 
@@ -109,23 +75,6 @@ struct test_env {
         std::ofstream(p) << "x";
         return p;
     }
-    std::vector<std::string> part_files(const std::string& id) const {
-        std::vector<std::string> found;
-        for (const auto& entry : fs::directory_iterator(dir)) {
-            const std::string name = entry.path().filename().string();
-            if (name.starts_with(id + ".") && name.ends_with(".csv.part"))
-                found.push_back(name);
-        }
-        return found;
-    }
-    // The data directory's names but its identity file (.pgexport-id), which stays.
-    std::set<std::string> names() const {
-        std::set<std::string> found;
-        for (const auto& entry : fs::directory_iterator(dir))
-            if (entry.path().filename() != ".pgexport-id")
-                found.insert(entry.path().filename().string());
-        return found;
-    }
 };
 
 // Holds the gate closed from a session of its own until released or destroyed.
@@ -141,73 +90,6 @@ private:
     pgexport::engine::detail::conn_ptr conn_;
 };
 
-export_request make_request(const std::string& body) {
-    auto r = parse_export_request(json::parse(body));
-    if (!r)
-        throw std::runtime_error("the test's request does not parse: " + body);
-    return *r;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, d);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-// Polls until `done` holds; throws when it has not within the limit.
-asio::awaitable<void> wait_until(const std::function<bool()>& done, const std::string& what) {
-    const auto deadline = std::chrono::steady_clock::now() + wait_limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("timed out waiting until " + what);
-        co_await sleep_for(10ms);
-    }
-}
-
-// Polls the job's status until `wanted` (or not_found, when `wanted` is nullopt); the last status seen.
-asio::awaitable<std::optional<job_info>> wait_for_status(export_engine& engine, const std::string& id,
-                                                         std::optional<job_status> wanted) {
-    const auto deadline = std::chrono::steady_clock::now() + wait_limit;
-    for (;;) {
-        auto status = co_await engine.async_status(id);
-        if (!status && status.error().code != errc::not_found)
-            throw std::runtime_error("async_status: " + status.error().message);
-        if (!status && !wanted)
-            co_return std::nullopt;
-        if (status && wanted && status->status == *wanted)
-            co_return *status;
-        if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("job " + id + " did not become " +
-                                     (wanted ? std::string(to_string(*wanted)) : "unknown") + "; it is " +
-                                     (status ? std::string(to_string(status->status)) : "unknown"));
-        co_await sleep_for(10ms);
-    }
-}
-
-asio::awaitable<std::string> create(export_engine& engine, const std::string& body,
-                                    std::optional<std::string> owner = {}) {
-    auto id = co_await engine.async_create(make_request(body), std::move(owner));
-    if (!id)
-        throw std::runtime_error("async_create: " + id.error().message);
-    co_return *id;
-}
-
-// Starts the engine, runs `body`, and shuts the engine down afterwards, also when `body` throws: a failed
-// check then ends the test instead of leaving the engine's loops (and the io_context) running forever.
-template <class Body> void run_engine(asio::io_context& io, export_engine& engine, Body body) {
-    pgexport::test::run(io, [&]() -> asio::awaitable<void> {
-        co_await engine.async_start();
-        std::exception_ptr failure;
-        try {
-            co_await body();
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        co_await engine.async_shutdown();
-        if (failure)
-            std::rethrow_exception(failure);
-    });
-}
-
 const std::string other_uuid = "7d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a"; // no job has this id
 
 } // namespace
@@ -216,12 +98,12 @@ BOOST_AUTO_TEST_SUITE(sweeper)
 
 // One pass with a long retention, the jobs' ages set in the table: exactly what must go goes.
 BOOST_AUTO_TEST_CASE(one_pass_expires_removes_and_cleans) {
-    test_env env(50);
+    sweeper_env env(50);
     asio::io_context io;
     export_engine engine(io.get_executor(), env.config(1h));
     run_engine(io, engine, [&]() -> asio::awaitable<void> {
         // The pass at start has run (on an empty directory); the next one is a minute away at the earliest.
-        co_await wait_until([&] { return engine.stats().sweeps >= 1; }, "the first sweep ran");
+        co_await wait_for("the first sweep ran", [&] { return engine.stats().sweeps >= 1; });
 
         const std::string old_done = co_await create(engine, R"({})");
         const std::string new_done = co_await create(engine, R"({"filters": {"id": {"lte": 5}}})");
@@ -306,7 +188,7 @@ BOOST_AUTO_TEST_CASE(one_pass_expires_removes_and_cleans) {
 // A tiny retention and the sweeper on its own timer: a completed job expires by itself, orphans go, and a
 // running job's partial file, present through several passes, is never touched.
 BOOST_AUTO_TEST_CASE(periodic_sweeps_with_a_tiny_retention) {
-    test_env env(50);
+    sweeper_env env(50);
     const auto retention = 2s;
     asio::io_context io;
     export_engine engine(io.get_executor(), env.config(retention));
@@ -314,8 +196,8 @@ BOOST_AUTO_TEST_CASE(periodic_sweeps_with_a_tiny_retention) {
     run_engine(io, engine, [&]() -> asio::awaitable<void> {
         const std::string running = co_await create(engine, R"({"table": "tg"})");
         co_await wait_for_status(engine, running, job_status::running);
-        co_await wait_until([&] { return !env.part_files(running).empty(); }, "the running job has its part");
-        const std::vector<std::string> running_parts = env.part_files(running);
+        co_await wait_for("the running job has its part", [&] { return !env.part_files(running).empty(); });
+        const std::vector<fs::path> running_parts = env.part_files(running);
 
         const std::string done = co_await create(engine, R"({})");
         const job_info completed = *co_await wait_for_status(engine, done, job_status::completed);
@@ -323,7 +205,7 @@ BOOST_AUTO_TEST_CASE(periodic_sweeps_with_a_tiny_retention) {
         BOOST_TEST((*completed.expires_at - *completed.finished_at == retention));
         const job_info expired = *co_await wait_for_status(engine, done, job_status::expired);
         // The record says expired first, then the file goes.
-        co_await wait_until([&] { return !fs::exists(env.dir / (done + ".csv")); }, "the expired file is deleted");
+        co_await wait_for("the expired file is deleted", [&] { return !fs::exists(env.dir / (done + ".csv")); });
         BOOST_TEST((expired.expires_at == completed.expires_at));
         BOOST_TEST(!expired.file_path.has_value());
 
@@ -334,13 +216,13 @@ BOOST_AUTO_TEST_CASE(periodic_sweeps_with_a_tiny_retention) {
         env.touch("notes.txt");
         // Two passes that began after the files were there.
         const auto seen = engine.stats().sweeps;
-        co_await wait_until([&] { return engine.stats().sweeps >= seen + 2; }, "two more sweeps ran");
+        co_await wait_for("two more sweeps ran", [&] { return engine.stats().sweeps >= seen + 2; });
         const auto left = env.names();
         for (const auto& name : orphans)
             BOOST_TEST_CONTEXT("orphan " << name) { BOOST_TEST(!left.contains(name)); }
         BOOST_TEST(left.contains("notes.txt"));
-        for (const auto& name : running_parts)
-            BOOST_TEST_CONTEXT("running job's part " << name) { BOOST_TEST(left.contains(name)); }
+        for (const auto& part : running_parts)
+            BOOST_TEST_CONTEXT("running job's part " << part) { BOOST_TEST(left.contains(part.filename().string())); }
         const auto still = co_await engine.async_status(running);
         BOOST_TEST_REQUIRE(still.has_value());
         BOOST_TEST(to_string(still->status) == "running");
@@ -360,7 +242,7 @@ BOOST_AUTO_TEST_CASE(periodic_sweeps_with_a_tiny_retention) {
 
 // DELETE's engine side: a queued or running job is cancelled, an ended one deleted with its files.
 BOOST_AUTO_TEST_CASE(delete_cancels_or_removes) {
-    test_env env(50);
+    sweeper_env env(50);
     auto config = env.config(1h);
     config.max_concurrent = 1;
     asio::io_context io;
@@ -385,7 +267,7 @@ BOOST_AUTO_TEST_CASE(delete_cancels_or_removes) {
         BOOST_TEST(to_string(q->job.status) == "cancelled");
         BOOST_TEST(q->job.expires_at.has_value());
 
-        co_await wait_until([&] { return !env.part_files(running).empty(); }, "the running job has its part");
+        co_await wait_for("the running job has its part", [&] { return !env.part_files(running).empty(); });
         auto r = co_await engine.async_delete(running);
         BOOST_TEST_REQUIRE(r.has_value());
         BOOST_TEST((r->action == delete_action::cancelled));

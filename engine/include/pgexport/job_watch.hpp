@@ -1,8 +1,9 @@
 #pragma once
 // Following one job's changes without polling: export_engine::watch hands out a job_watch that wakes at
-// each checkpoint and each change of state of the job while this instance runs it (claimed, ended,
-// cancelled here). A job that another instance runs sends no notice here: waiting on it just times out,
-// and the caller reads its status from the job store instead.
+// each checkpoint of the job while this instance runs it, and at each change of its state wherever it
+// runs (claimed, completed, failed, cancelled, expired: every instance sends them through the database's
+// notifications). The progress of a job another instance runs sends no notice here: a caller that wants it
+// reads the status again when a wait times out.
 //
 // Used on the engine's executor only. A watch may outlive the engine object: it then only times out.
 

@@ -280,7 +280,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
             // run_checkpoint keeps its failure in `pending`.
             asio::co_spawn(state.executor,
                            run_checkpoint(state, job.shared_from_this(), writer, pending, slice, progress, uploader),
-                           [](std::exception_ptr) {});
+                           [id = job.id()](std::exception_ptr e) { log_if_failed(e, "checkpoint_crashed", {{"job", id}}); });
             if (progress.done)
                 break;
             // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the

@@ -22,6 +22,11 @@ void progress_hub::notify(const std::string& id) {
         it->second->wake();
 }
 
+void progress_hub::notify_all() {
+    for (auto& [id, follower] : followers_)
+        follower->wake();
+}
+
 void progress_hub::stop() {
     stopped_ = true;
     for (auto& [id, follower] : followers_)

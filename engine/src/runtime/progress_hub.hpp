@@ -26,6 +26,8 @@ public:
 
     // Wakes every follower of job `id`; costs a map look-up when there is none.
     void notify(const std::string& id);
+    // Wakes every follower (changes may have been missed: the listener reconnected).
+    void notify_all();
 
     // The engine shuts down: wakes every follower, and every later wait returns stopping at once.
     void stop();

@@ -54,7 +54,7 @@ std::vector<std::string> job_repository::expire_completed(std::chrono::milliseco
         " WHERE status = 'completed' AND id IN (SELECT id FROM export_jobs WHERE status = 'completed'"
         " AND finished_at < now() - $1::bigint * interval '1 millisecond' AND table_name = ANY($2::text[])"
         " ORDER BY finished_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-        " RETURNING id::text",
+        " RETURNING id::text, pg_notify('pgexport_job_state', id::text)",
         {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
     return first_column(r.get());
 }

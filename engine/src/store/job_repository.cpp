@@ -198,7 +198,7 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
                     " lease_expires_at = now() + $3::bigint * interval '1 millisecond',"
                     " started_at = coalesce(started_at, now()), updated_at = now()"
                     " FROM next WHERE id = next.next_id RETURNING ") +
-            job_columns,
+            job_columns + ", pg_notify('pgexport_job_state', id::text)",
         {owner, text_array(tables), std::to_string(lease_.count()), storage, text_array(running)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -210,7 +210,9 @@ std::string job_repository::fenced_sql(std::string_view set, std::string_view st
     // repeat of a write that was made (its reply lost) answer `held` too.
     return "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
            ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
-           " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING 1),"
+           " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING 1" +
+           // A change of state is told to every instance's followers (job_state_channel).
+           std::string(status_after == "running" ? "" : ", pg_notify('pgexport_job_state', $1::text)") + "),"
            " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
            " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
            " WHEN cur.status = '" +
@@ -349,7 +351,7 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
         " UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
         " THEN 'cancelled' ELSE old.status END,"
         " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"
-        " updated_at = now() FROM old WHERE j.id = old.id RETURNING old.status",
+        " updated_at = now() FROM old WHERE j.id = old.id RETURNING old.status, pg_notify('pgexport_job_state', j.id::text)",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -365,7 +367,8 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
         "WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 AND table_name = ANY($2::text[])"
         " FOR UPDATE),"
         " cancelled AS (UPDATE export_jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()"
-        " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running') RETURNING old.status),"
+        " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running')"
+        " RETURNING old.status, pg_notify('pgexport_job_state', j.id::text)),"
         " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
         " AND old.status NOT IN ('queued', 'running') RETURNING old.status)"
         " SELECT status FROM cancelled UNION ALL SELECT status FROM deleted",

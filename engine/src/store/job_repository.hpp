@@ -65,6 +65,10 @@ struct insert_quota {
     std::uint64_t max_request_bytes = 0; // stored requests' JSON, jobs in every state
 };
 
+// Every change of a job's state (claimed, completed, failed, cancelled, expired) sends NOTIFY on this
+// channel with the job's id, from any instance: followers of the job elsewhere learn it at once.
+inline constexpr const char* job_state_channel = "pgexport_job_state";
+
 class job_repository {
 public:
     job_repository(std::string url, std::chrono::milliseconds statement_timeout,

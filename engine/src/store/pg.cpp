@@ -225,16 +225,17 @@ asio::awaitable<void> async_connection::async_flush_output() {
     }
 }
 
-asio::awaitable<void> async_connection::async_wait_notification() {
+asio::awaitable<std::vector<async_connection::notification>> async_connection::async_wait_notification() {
     for (;;) {
         if (!conn_ || !PQconsumeInput(conn_.get()))
             throw_connection_error("lost the database connection");
-        if (PGnotify* n = PQnotifies(conn_.get())) {
+        std::vector<notification> got;
+        while (PGnotify* n = PQnotifies(conn_.get())) {
+            got.push_back({n->relname ? n->relname : "", n->extra ? n->extra : ""});
             PQfreemem(n);
-            while ((n = PQnotifies(conn_.get())))
-                PQfreemem(n);
-            co_return;
         }
+        if (!got.empty())
+            co_return got;
         co_await async_wait_readable();
     }
 }

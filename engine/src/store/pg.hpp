@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgexport::engine::detail {
 
@@ -49,9 +50,14 @@ public:
     // Throws pg_error; exceptions from the sink pass through (the connection must then be closed).
     boost::asio::awaitable<void> async_copy_out(const std::string& sql, copy_sink& sink);
 
-    // Waits until a notification (LISTEN) arrives and consumes every one that has; throws pg_error when
+    // One NOTIFY as received: its channel and payload.
+    struct notification {
+        std::string channel;
+        std::string payload;
+    };
+    // Waits until a notification (LISTEN) arrives and returns every one that has; throws pg_error when
     // the connection is lost.
-    boost::asio::awaitable<void> async_wait_notification();
+    boost::asio::awaitable<std::vector<notification>> async_wait_notification();
 
     // Cancels the pending wait, if any, and every later one: they fail with operation_aborted.
     void cancel();

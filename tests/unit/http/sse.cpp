@@ -78,13 +78,15 @@ BOOST_AUTO_TEST_CASE(a_running_job_gets_progress_at_least_every_progress_every_e
     BOOST_TEST((p.step(t0 + 1000ms, job_status::running, "r") == send::progress));
 }
 
-BOOST_AUTO_TEST_CASE(a_queued_job_is_looked_at_every_second_and_pinged_every_fifteen) {
+BOOST_AUTO_TEST_CASE(a_queued_job_waits_for_its_change_of_state_and_is_pinged_every_fifteen) {
+    // Its claim or cancel wakes the stream (job_watch): the looks are only the fallback, a ping apart.
     event_pacer p(t0, pacing);
     BOOST_TEST((p.step(t0, job_status::queued, "q") == send::progress));
+    BOOST_TEST((p.next_look(t0) == 15000ms));
     for (int s = 1; s < 15; ++s) {
         BOOST_TEST_CONTEXT("second " << s) {
-            BOOST_TEST((p.step(t0 + s * 1s, job_status::queued, "q") == send::nothing));
-            BOOST_TEST((p.next_look(t0 + s * 1s) == 1000ms));
+            BOOST_TEST((p.step(t0 + s * 1s, job_status::queued, "q") == send::nothing)); // woken, no change
+            BOOST_TEST((p.next_look(t0 + s * 1s) == 15000ms - s * 1000ms));
         }
     }
     BOOST_TEST((p.step(t0 + 15s, job_status::queued, "q") == send::ping));
