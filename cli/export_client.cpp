@@ -74,15 +74,20 @@ std::string json_request(const export_client_params& p) {
         body["compression"] = *p.compression;
     if (p.consistency)
         body["consistency"] = *p.consistency;
-    if (p.csv_json) {
+    // The objects of options, checked by the server.
+    auto options = [&body](const std::optional<std::string>& text, const char* name, const char* example) {
+        if (!text)
+            return;
         boost::system::error_code ec;
-        json::value csv = json::parse(*p.csv_json, ec);
+        json::value value = json::parse(*text, ec);
         if (ec)
-            throw client_error("--csv is not valid JSON (" + ec.message() + "): " + *p.csv_json, 2);
-        if (!csv.is_object())
-            throw client_error("--csv must be a JSON object, e.g. '{\"delimiter\": \";\", \"bom\": true}'", 2);
-        body["csv"] = std::move(csv);
-    }
+            throw client_error(std::string("--") + name + " is not valid JSON (" + ec.message() + "): " + *text, 2);
+        if (!value.is_object())
+            throw client_error(std::string("--") + name + " must be a JSON object, e.g. '" + example + "'", 2);
+        body[name] = std::move(value);
+    };
+    options(p.csv_json, "csv", "{\"delimiter\": \";\", \"bom\": true}");
+    options(p.parquet_json, "parquet", "{\"compression\": \"snappy\", \"rowGroupRows\": 50000}");
     return json::serialize(body);
 }
 
@@ -318,7 +323,7 @@ std::string default_output_name(const std::string& job_id, const std::string& st
         const json::value* v = request ? request->if_contains(field) : nullptr;
         return v && v->is_string() && v->as_string() == value;
     };
-    name += field_is("format", "jsonl") ? ".jsonl" : ".csv";
+    name += field_is("format", "jsonl") ? ".jsonl" : field_is("format", "parquet") ? ".parquet" : ".csv";
     if (field_is("compression", "gzip"))
         name += ".gz";
     return name;

@@ -13,11 +13,12 @@ struct export_client_params {
     std::string server = "http://127.0.0.1:8080";
     std::optional<std::string> filters_json; // the "filters" object, as JSON text
     std::optional<std::string> columns;      // a,b,c
-    std::optional<std::string> format;       // "csv" or "jsonl" (the request's "format")
+    std::optional<std::string> format;       // "csv", "jsonl" or "parquet" (the request's "format")
     std::optional<std::string> consistency;  // "chunked" or "snapshot" (the request's "consistency")
     std::optional<std::string> compression;  // "none" or "gzip"
     std::optional<std::string> csv_json;     // the "csv" options object, as JSON text
-    std::optional<std::string> output;       // default export-<jobId>.csv (.jsonl, .csv.gz, .jsonl.gz)
+    std::optional<std::string> parquet_json; // the "parquet" options object, as JSON text
+    std::optional<std::string> output;       // default export-<jobId>.csv (.jsonl, .csv.gz, .jsonl.gz, .parquet)
     std::optional<std::string> api_key;
     std::optional<std::string> job_id; // attach to this job instead of creating one
     bool quiet = false;
@@ -30,7 +31,7 @@ struct export_client_params {
 // stderr; the saved path to stdout.
 int run_export_client(const export_client_params& params);
 
-// The default output file of a job: export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz after the "request"
+// The default output file of a job: export-<jobId>.csv, .jsonl, .csv.gz, .jsonl.gz or .parquet after the "request"
 // of its status (format and compression). Pure, for tests.
 std::string default_output_name(const std::string& job_id, const std::string& status_json);
 

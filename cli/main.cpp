@@ -12,6 +12,7 @@
 #include <pgexport/log.hpp>
 #include <pgexport/migrations.hpp>
 #include <pgexport/version.hpp>
+#include <pgexport/webhooks.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -107,6 +108,13 @@ const std::vector<option_spec> serve_specs = {
     {"secret-file", "FILE",
      "HMAC key of signed download links and job owners, shared by all instances; created (0600) when absent",
      "<data-dir>/secret", "PGEXPORT_SECRET_FILE"},
+    {"webhook-secret-file", "FILE", "the whsec_ secret that signs notifications (Standard Webhooks), shared by "
+     "all instances; created (0600) when absent", "<beside --secret-file>/webhook-secret",
+     "PGEXPORT_WEBHOOK_SECRET_FILE"},
+    {"webhook-allow", "HOST", "a notification host allowed although it resolves to a loopback, private or "
+     "link-local address (repeatable; as written in the URL)", "", "PGEXPORT_WEBHOOK_ALLOW", true},
+    {"webhook-retry-for", "DURATION", "how long a notification is tried again after its event while the "
+     "receiver does not answer 2xx", "24h", "PGEXPORT_WEBHOOK_RETRY_FOR"},
     {"link-ttl", "DURATION", "how long status's signed downloadUrl works (with API keys)", "1h",
      "PGEXPORT_LINK_TTL"},
     {"retention", "DURATION",
@@ -152,12 +160,13 @@ const std::vector<option_spec> export_specs = {
      "IPv6 address in brackets", "http://127.0.0.1:8080", "PGEXPORT_SERVER"},
     {"filters", "JSON", "the filters object of POST /api/export", "", ""},
     {"columns", "a,b,c", "columns in order [all]", "", ""},
-    {"format", "csv|jsonl", "the file's format [csv]", "", ""},
-    {"compression", "none|gzip", "compress the file [none]", "", ""},
+    {"format", "csv|jsonl|parquet", "the file's format [csv]", "", ""},
+    {"compression", "none|gzip", "compress the file [none] (not parquet: see --parquet)", "", ""},
     {"consistency", "chunked|snapshot", "snapshot: the whole file is one moment of the database (one snapshot "
      "for every chunk) [chunked]", "", ""},
     {"csv", "JSON", "CSV options: {\"delimiter\", \"header\", \"null\", \"forceQuote\", \"bom\"}", "", ""},
-    {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz or .jsonl.gz]", "", ""},
+    {"parquet", "JSON", "Parquet options: {\"compression\": \"zstd|snappy|none\", \"rowGroupRows\": N}", "", ""},
+    {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz, .jsonl.gz or .parquet]", "", ""},
     {"api-key", "KEY", "API key for the server (on a command line every user sees it in ps: prefer "
      "PGEXPORT_API_KEY)", "", "PGEXPORT_API_KEY"},
     {"force", "", "replace --output when it exists (by default an existing file is never replaced)", "", ""},
@@ -299,14 +308,29 @@ int run_serve(const options& o) {
             "proxy), or --no-auth when something in front authenticates every request");
     sc.link_ttl = std::chrono::duration_cast<std::chrono::seconds>(
         o.get_duration("link-ttl", std::chrono::seconds(1), std::chrono::days(30)));
+    std::filesystem::path secret_file = required(o, "secret-file");
+    if (secret_file == "<data-dir>/secret")
+        secret_file = ec.data_dir / "secret";
     if (!sc.api_keys.empty()) {
         // Only keys need it: owners and links are HMACs under it.
-        std::filesystem::path secret_file = required(o, "secret-file");
-        if (secret_file == "<data-dir>/secret")
-            secret_file = ec.data_dir / "secret";
         sc.secret = pgexport::cli::load_or_create_secret(secret_file);
         pgexport::log_event("info", "secret_loaded", {{"path", secret_file.string()}});
     }
+    // Notifications: signed with a whsec_ secret that every instance shares, beside the link secret.
+    std::filesystem::path webhook_file = required(o, "webhook-secret-file");
+    if (webhook_file == "<beside --secret-file>/webhook-secret")
+        webhook_file = secret_file.parent_path() / "webhook-secret";
+    const std::string webhook_secret =
+        pgexport::cli::load_or_create_secret(webhook_file, [] { return pgexport::engine::make_webhook_secret() + "\n"; });
+    const auto webhook_key = pgexport::engine::webhook_key_of(webhook_secret);
+    if (!webhook_key)
+        throw std::invalid_argument("the webhook secret file " + webhook_file.string() +
+                                    " does not hold a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 "
+                                    "bytes (remove it to have one made)");
+    ec.notify.key = *webhook_key;
+    ec.notify.allowed_hosts = o.all("webhook-allow");
+    ec.notify.retry_for = o.get_duration("webhook-retry-for", std::chrono::seconds(1), std::chrono::days(30));
+    pgexport::log_event("info", "webhook_secret_loaded", {{"path", webhook_file.string()}});
     // Every connection, job file and database connection is a descriptor: take all the hard limit allows,
     // and size the connection cap from it, so that a flood of connections cannot starve the jobs.
     const auto descriptors = pgexport::cli::raise_descriptor_limit();
@@ -424,6 +448,7 @@ int run_export(const options& o) {
     p.compression = o.get("compression");
     p.consistency = o.get("consistency");
     p.csv_json = o.get("csv");
+    p.parquet_json = o.get("parquet");
     p.output = o.get("output");
     p.api_key = o.get("api-key");
     p.job_id = o.get("job");

@@ -52,7 +52,7 @@ std::string read_secret(int fd, const fs::path& path) {
 // Makes a new secret at `path`: written whole and synced under a temporary name, then linked to `path`,
 // which fails with EEXIST rather than replace a secret another instance made meanwhile. Returns the new
 // bytes, or nullopt when another instance won (its file is complete: it was synced before its link).
-std::optional<std::string> create_secret(const fs::path& path) {
+std::optional<std::string> create_secret(const fs::path& path, const std::function<std::string()>& make) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
     std::error_code ec;
     if (fs::create_directories(dir, ec))
@@ -62,7 +62,10 @@ std::optional<std::string> create_secret(const fs::path& path) {
                                  " for the secret file: " + ec.message());
 
     std::string bytes(min_secret_bytes, '\0');
-    random_bytes(bytes.data(), bytes.size());
+    if (make)
+        bytes = make();
+    else
+        random_bytes(bytes.data(), bytes.size());
     const fs::path temp = temporary_name(dir / path.filename());
     struct remove_temp {
         const fs::path& p;
@@ -92,7 +95,7 @@ std::optional<std::string> create_secret(const fs::path& path) {
 
 } // namespace
 
-std::string load_or_create_secret(const fs::path& path) {
+std::string load_or_create_secret(const fs::path& path, const std::function<std::string()>& make) {
     // A few rounds: the file may vanish between a lost race and the read (someone deleting it).
     for (int round = 0; round < 5; ++round) {
         unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -100,7 +103,7 @@ std::string load_or_create_secret(const fs::path& path) {
             return read_secret(fd.get(), path);
         if (errno != ENOENT)
             fail(path, "cannot open it", errno);
-        if (auto created = create_secret(path))
+        if (auto created = create_secret(path, make))
             return *created;
     }
     throw std::runtime_error("secret file " + path.string() +

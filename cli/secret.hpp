@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,9 @@ inline constexpr std::size_t min_secret_bytes = 32;
 // use its secret. Returns the file's bytes as they are. Throws std::runtime_error, with a message for
 // a person, when the file is readable or writable by group or others, is not a regular file, holds
 // fewer than min_secret_bytes bytes, or cannot be read or created.
-std::string load_or_create_secret(const std::filesystem::path& path);
+// `make`, when given, makes a new secret's bytes instead (a webhook secret is text: "whsec_…").
+std::string load_or_create_secret(const std::filesystem::path& path,
+                                  const std::function<std::string()>& make = {});
 
 // The keys of a key file's text: one a line; surrounding blanks (and a CR) are trimmed; blank lines
 // and lines starting with '#' are skipped.

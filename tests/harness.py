@@ -988,6 +988,129 @@ class server:
 # tests/s3rver) and Debian's awscli as the independent client that checks what pgexport stored.
 
 S3RVER = os.path.join(ROOT, "tests", "s3rver", "node_modules", ".bin", "s3rver")
+# ---------------------------------------------------------------------------------------------------------
+# Notifications
+
+WEBHOOK_VERIFIER = os.path.join(ROOT, "tests", "webhooks", "verify.mjs")
+
+
+class webhook_receiver:
+    """A small HTTP server on 127.0.0.1 that takes notifications (POST) and verifies every one with the
+    Standard Webhooks reference library (npm's standardwebhooks in tests/webhooks, through node: not
+    pgexport's code), under `secret` (a whsec_ secret, or a callable that gives it: the server's file).
+
+    `answer` is the status to send, or a callable(delivery) -> status. `hold()` makes the next requests wait
+    unanswered until `release()` (a try in flight). Each delivery: {"id", "timestamp", "signature", "body",
+    "payload" (the verified body, parsed) or "error", "at" (time.time() on arrival), "answered"}. Not started
+    at once unless start=True, so that a test can send to its port while nothing listens there."""
+
+    def __init__(self, secret, port=None, answer=200, start=True):
+        import threading
+        self.secret, self.answer = secret, answer
+        self.port = port or free_port()
+        self.deliveries = []
+        self._lock = threading.Condition()
+        self._open = threading.Event()
+        self._open.set()
+        self._verifier = None
+        self._verify_lock = threading.Lock()
+        self._server = self._thread = None
+        if start:
+            self.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self):
+        import http.server
+        import threading
+        receiver = self
+
+        class handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode("utf-8", "replace")
+                d = {"id": self.headers.get("webhook-id"), "timestamp": self.headers.get("webhook-timestamp"),
+                     "signature": self.headers.get("webhook-signature"), "body": body, "at": time.time(),
+                     "path": self.path, "answered": None}
+                d.update(receiver._verify(self.headers, body))
+                with receiver._lock:
+                    receiver.deliveries.append(d)
+                    receiver._lock.notify_all()
+                receiver._open.wait()
+                status = receiver.answer(d) if callable(receiver.answer) else receiver.answer
+                d["answered"] = status
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender is gone (killed mid-try)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stops listening (the port refuses connections from then on)."""
+        self._open.set()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def hold(self):
+        self._open.clear()
+
+    def release(self):
+        self._open.set()
+
+    def _verify(self, headers, body):
+        secret = self.secret() if callable(self.secret) else self.secret
+        line = json.dumps({"secret": secret, "body": body, "headers": {
+            k: headers.get(k) or "" for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}})
+        with self._verify_lock:
+            if self._verifier is None:
+                self._verifier = subprocess.Popen(["node", WEBHOOK_VERIFIER], stdin=subprocess.PIPE,
+                                                  stdout=subprocess.PIPE, text=True)
+            self._verifier.stdin.write(line + "\n")
+            self._verifier.stdin.flush()
+            answer = json.loads(self._verifier.stdout.readline())
+        return {"payload": answer["payload"]} if answer["ok"] else {"error": answer["error"]}
+
+    def of(self, job=None, event=None):
+        """The deliveries (of `job`, for `event`), in arrival order."""
+        with self._lock:
+            found = list(self.deliveries)
+        return [d for d in found if (job is None or (d.get("payload") or {}).get("data", {}).get("jobId") == job)
+                and (event is None or (d.get("payload") or {}).get("type") == f"export.{event}")]
+
+    def wait_for(self, what, predicate, timeout=60):
+        """Waits until predicate(deliveries) is true; returns the deliveries then."""
+        return wait_until(f"the receiver to have {what}", lambda: (lambda ds: ds if predicate(ds) else None)(
+            self.of()), timeout)
+
+    def close(self):
+        self.stop()
+        if self._verifier is not None:
+            self._verifier.stdin.close()
+            self._verifier.wait(10)
+            self._verifier = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "us-east-1"}
 
 

@@ -7,6 +7,7 @@
 #include "format/sql.hpp"
 #include "lifecycle/instance_start.hpp"
 #include "lifecycle/sweeper.hpp"
+#include "notify/webhook_service.hpp"
 #include "queue/job_intake.hpp"
 #include "queue/job_lookup.hpp"
 #include "queue/scheduler.hpp"
@@ -122,6 +123,8 @@ struct export_engine::impl {
     detail::job_lookup lookup{state};
     detail::scheduler scheduler{state};
     detail::sweeper sweeper{state};
+    // Notifications: only with a webhook key (notify_config::key).
+    std::unique_ptr<detail::webhook_service> webhooks = detail::make_webhook_service(state);
     boost::uuids::random_generator uuid_generator;
 };
 
@@ -143,6 +146,10 @@ asio::awaitable<result<export_download>> export_engine::async_open_download(cons
                                                                             std::chrono::seconds ttl) {
     co_return co_await detail::async_open_download(impl_->state, job, ttl);
 }
+void export_engine::set_notification_data(std::function<std::string(const job_info&)> format) {
+    if (impl_->webhooks)
+        impl_->webhooks->set_data_formatter(std::move(format));
+}
 asio::awaitable<std::optional<std::string>> export_engine::async_storage_problem() {
     co_return co_await impl_->state.storage->async_problem();
 }
@@ -159,8 +166,12 @@ asio::awaitable<void> export_engine::async_start() {
     co_await detail::async_start_instance(st);
     st.started = true;
     log_event("info", "instance_started", {{"instance", st.config.instance_id}});
+    if (impl_->webhooks)
+        st.webhooks_due = [w = impl_->webhooks.get()] { w->wake(); }; // the scheduler's listener hears the outbox
     impl_->scheduler.start();
     impl_->sweeper.start();
+    if (impl_->webhooks)
+        impl_->webhooks->start();
 }
 
 bool export_engine::started() const {
@@ -183,6 +194,9 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return *p;
     if (auto p = co_await detail::async_check_free_space(st))
         co_return *p;
+    if (request.notify)
+        if (auto p = co_await detail::async_check_notify(st, *request.notify))
+            co_return *p;
     // Above the server's cap the request gets the cap: it asked for speed, not for a number of connections.
     request.parallelism = std::clamp(request.parallelism, 1, std::max(1, st.config.max_parallelism));
     stored_job job;
@@ -369,20 +383,16 @@ std::size_t export_engine::running_count() const {
 }
 
 held_snapshots export_engine::snapshots_held() const {
-    held_snapshots held;
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& job : impl_->state.running.all()) {
-        if (!job->snapshot.held())
-            continue;
-        ++held.count;
-        held.oldest_age_seconds =
-            std::max(held.oldest_age_seconds, std::chrono::duration<double>(now - job->snapshot.held_since).count());
-    }
-    return held;
+    const auto [count, since] = impl_->state.running.snapshots_held();
+    return {count, since ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *since).count() : 0.0};
 }
 
 asio::awaitable<void> export_engine::async_shutdown() {
     impl_->state.progress->stop(); // the followers end first: no job will change here any more
+    if (impl_->webhooks) {
+        impl_->state.webhooks_due = nullptr;
+        co_await impl_->webhooks->async_stop(); // tries in flight given back: the next start makes them
+    }
     co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
 }

@@ -74,10 +74,62 @@ result<csv_options> parse_csv_options(const json::value& value) {
     return csv;
 }
 
+result<parquet_options> parse_parquet_options(const json::value& value) {
+    if (!value.is_object())
+        return invalid("\"parquet\" must be an object of compression and rowGroupRows");
+    parquet_options parquet;
+    for (const auto& [key, v] : value.get_object()) {
+        if (key == "compression") {
+            const json::string* name = v.if_string();
+            if (name && *name == "zstd")
+                parquet.compression = parquet_compression::zstd;
+            else if (name && *name == "snappy")
+                parquet.compression = parquet_compression::snappy;
+            else if (name && *name == "none")
+                parquet.compression = parquet_compression::none;
+            else
+                return invalid("\"parquet\": \"compression\" must be \"zstd\", \"snappy\" or \"none\" (the codec of"
+                               " the file's pages; gzip is not offered)");
+        } else if (key == "rowGroupRows") {
+            const auto rows = v.if_int64();
+            if (!rows || *rows < min_row_group_rows || *rows > max_row_group_rows)
+                return invalid("\"parquet\": \"rowGroupRows\" must be a whole number from " +
+                               std::to_string(min_row_group_rows) + " to " + std::to_string(max_row_group_rows) +
+                               ": the rows of each row group, and how often the export checkpoints");
+            parquet.row_group_rows = *rows;
+        } else {
+            if (check_text(key, "field"))
+                return invalid("unknown field in \"parquet\"; expected compression and rowGroupRows");
+            return invalid("unknown field \"" + std::string(key) + "\" in \"parquet\"; expected compression and rowGroupRows");
+        }
+    }
+    return parquet;
+}
+
 } // namespace detail
 
 std::string_view to_string(output_format format) {
-    return format == output_format::jsonl ? "jsonl" : "csv";
+    switch (format) {
+    case output_format::jsonl:
+        return "jsonl";
+    case output_format::parquet:
+        return "parquet";
+    case output_format::csv:
+        break;
+    }
+    return "csv";
+}
+
+std::string_view to_string(parquet_compression compression) {
+    switch (compression) {
+    case parquet_compression::snappy:
+        return "snappy";
+    case parquet_compression::none:
+        return "none";
+    case parquet_compression::zstd:
+        break;
+    }
+    return "zstd";
 }
 
 std::string_view to_string(output_compression compression) {
@@ -87,7 +139,8 @@ std::string_view to_string(output_compression compression) {
 std::string download_file_name(std::string_view job_id, const export_request& request) {
     std::string name = "export-";
     name += job_id;
-    name += request.format == output_format::jsonl ? ".jsonl" : ".csv";
+    name += '.';
+    name += to_string(request.format);
     if (request.compression == output_compression::gzip)
         name += ".gz";
     return name;
@@ -96,7 +149,15 @@ std::string download_file_name(std::string_view job_id, const export_request& re
 std::string_view download_content_type(const export_request& request) {
     if (request.compression == output_compression::gzip)
         return "application/gzip";
-    return request.format == output_format::jsonl ? "application/x-ndjson" : "text/csv; charset=utf-8";
+    switch (request.format) {
+    case output_format::jsonl:
+        return "application/x-ndjson";
+    case output_format::parquet:
+        return "application/vnd.apache.parquet";
+    case output_format::csv:
+        break;
+    }
+    return "text/csv; charset=utf-8";
 }
 
 } // namespace pgexport::engine

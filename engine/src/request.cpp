@@ -1,10 +1,12 @@
 #include <pgexport/request.hpp>
 
 #include "format/output_options.hpp"
+#include "policy/webhook_target.hpp"
 #include "util/text_checks.hpp"
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <map>
@@ -16,6 +18,7 @@ namespace pgexport::engine {
 using detail::check_text;
 using detail::invalid;
 using detail::parse_csv_options;
+using detail::parse_parquet_options;
 
 namespace {
 
@@ -29,8 +32,8 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
     {"in", filter_op::in},
 }};
 
-constexpr std::string_view known_fields =
-    "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\", \"parallelism\" and \"consistency\"";
+constexpr std::string_view known_fields = "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\","
+                                          " \"parquet\", \"parallelism\", \"consistency\" and \"notify\"";
 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
@@ -104,6 +107,62 @@ result<filter> make_filter(const std::string& column, filter_op op, const json::
     return f;
 }
 
+std::string events_list() {
+    std::string names;
+    for (const std::string_view e : notify_events) {
+        if (!names.empty())
+            names += e == notify_events[std::size(notify_events) - 1] ? " or " : ", ";
+        names += '"';
+        names += e;
+        names += '"';
+    }
+    return names;
+}
+
+// The "notify" object: {"url": "http[s]://…", "events": [...]} (events: every one when left out).
+result<notify_request> parse_notify(const json::value& value) {
+    if (!value.is_object())
+        return invalid("\"notify\" must be an object: {\"url\": \"https://…\", \"events\": [...]}");
+    notify_request notify;
+    bool url_given = false;
+    std::vector<std::string_view> asked;
+    for (const auto& [key, field] : value.get_object()) {
+        if (key == "url") {
+            if (!field.is_string())
+                return invalid("\"notify\": \"url\" must be a string, an http:// or https:// URL");
+            auto url = detail::parse_webhook_url(field.get_string());
+            if (!url)
+                return url.error();
+            notify.url = std::string(field.get_string());
+            url_given = true;
+        } else if (key == "events") {
+            if (!field.is_array() || field.get_array().empty())
+                return invalid("\"notify\": \"events\" must be a non-empty array of " + events_list());
+            for (const json::value& e : field.get_array()) {
+                const auto* name = e.if_string();
+                const auto* known = name ? std::find(std::begin(notify_events), std::end(notify_events),
+                                                     std::string_view(*name))
+                                         : std::end(notify_events);
+                if (known == std::end(notify_events))
+                    return invalid("\"notify\": \"events\" may hold only " + events_list());
+                asked.push_back(*known);
+            }
+        } else {
+            if (check_text(key, "field"))
+                return invalid("\"notify\" has an unknown field; expected \"url\" and \"events\"");
+            return invalid("\"notify\" has an unknown field \"" + std::string(key) +
+                           "\"; expected \"url\" and \"events\"");
+        }
+    }
+    if (!url_given)
+        return invalid("\"notify\" needs a \"url\"");
+    // In the one order, each once: a stored request reads back equal, and the outbox asks it by name.
+    for (const std::string_view e : notify_events)
+        if (asked.empty() || std::find(asked.begin(), asked.end(), e) != asked.end())
+            notify.events.emplace_back(e);
+    return notify;
+}
+
 } // namespace
 
 std::string_view to_string(filter_op op) {
@@ -122,6 +181,7 @@ result<export_request> parse_export_request(const json::value& body, const reque
         return invalid("the request body must be a JSON object");
     export_request request;
     bool csv_given = false;
+    bool parquet_given = false;
     std::size_t filter_values = 0;
     // Counted as filters are added, so that a body of many lists is refused before it is all converted.
     auto add = [&](filter f) -> std::optional<problem> {
@@ -207,8 +267,10 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 request.format = output_format::csv;
             else if (value.is_string() && value.get_string() == "jsonl")
                 request.format = output_format::jsonl;
+            else if (value.is_string() && value.get_string() == "parquet")
+                request.format = output_format::parquet;
             else
-                return invalid("\"format\" must be \"csv\" or \"jsonl\"");
+                return invalid("\"format\" must be \"csv\", \"jsonl\" or \"parquet\"");
         } else if (key == "compression") {
             if (value.is_null())
                 continue;
@@ -238,6 +300,13 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 request.consistency = export_consistency::snapshot;
             else
                 return invalid("\"consistency\" must be \"chunked\" or \"snapshot\"");
+        } else if (key == "notify") {
+            if (value.is_null())
+                continue;
+            auto notify = parse_notify(value);
+            if (!notify)
+                return notify.error();
+            request.notify = std::move(*notify);
         } else if (key == "csv") {
             if (value.is_null())
                 continue;
@@ -246,6 +315,14 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 return csv.error();
             request.csv = std::move(*csv);
             csv_given = true;
+        } else if (key == "parquet") {
+            if (value.is_null())
+                continue;
+            auto parquet = parse_parquet_options(value);
+            if (!parquet)
+                return parquet.error();
+            request.parquet = *parquet;
+            parquet_given = true;
         } else {
             if (check_text(key, "field"))
                 return invalid("unknown field in the request; expected " + std::string(known_fields));
@@ -253,56 +330,16 @@ result<export_request> parse_export_request(const json::value& body, const reque
         }
     }
     if (csv_given && request.format != output_format::csv)
-        return invalid("\"csv\" options apply only to \"format\": \"csv\"; leave them out for jsonl");
+        return invalid("\"csv\" options apply only to \"format\": \"csv\"; leave them out for " +
+                       std::string(to_string(request.format)));
+    if (parquet_given && request.format != output_format::parquet)
+        return invalid("\"parquet\" options apply only to \"format\": \"parquet\"; leave them out for " +
+                       std::string(to_string(request.format)));
+    if (request.format == output_format::parquet && request.compression == output_compression::gzip)
+        return invalid("\"compression\": \"gzip\" does not apply to \"format\": \"parquet\", whose pages are"
+                       " compressed inside the file; choose their codec with \"parquet\": {\"compression\":"
+                       " \"zstd\", \"snappy\" or \"none\"}");
     return request;
-}
-
-json::value to_json(const export_request& request) {
-    json::object filters;
-    for (const filter& f : request.filters) {
-        json::value& entry = filters[f.column];
-        if (!entry.is_object())
-            entry = json::object();
-        auto to_value = [](const std::optional<std::string>& v) {
-            return v ? json::value(*v) : json::value(nullptr);
-        };
-        if (f.op == filter_op::in) {
-            json::array values;
-            for (const auto& v : f.values)
-                values.push_back(to_value(v));
-            entry.get_object()[to_string(f.op)] = std::move(values);
-        } else {
-            entry.get_object()[to_string(f.op)] = to_value(f.values.at(0));
-        }
-    }
-    json::object out;
-    out["filters"] = std::move(filters);
-    json::array columns;
-    for (const auto& c : request.columns)
-        columns.emplace_back(c);
-    if (!columns.empty())
-        out["columns"] = std::move(columns);
-    if (request.table)
-        out["table"] = *request.table;
-    // Written only when not the default, so that requests stored before formats existed read the same.
-    if (request.format != output_format::csv)
-        out["format"] = to_string(request.format);
-    if (request.csv != csv_options{}) {
-        json::object csv;
-        csv["delimiter"] = std::string(1, request.csv.delimiter);
-        csv["header"] = request.csv.header;
-        csv["null"] = request.csv.null;
-        csv["forceQuote"] = request.csv.force_quote;
-        csv["bom"] = request.csv.bom;
-        out["csv"] = std::move(csv);
-    }
-    if (request.compression != output_compression::none)
-        out["compression"] = to_string(request.compression);
-    if (request.parallelism != 1)
-        out["parallelism"] = request.parallelism;
-    if (request.consistency != export_consistency::chunked)
-        out["consistency"] = to_string(request.consistency);
-    return out;
 }
 
 } // namespace pgexport::engine

@@ -60,6 +60,14 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
     o["snapshotId"] = snapshot && job.snapshot_id ? json::value(*job.snapshot_id) : json::value(nullptr);
     o["snapshotRestarts"] = snapshot ? json::value(job.snapshot_restarts) : json::value(nullptr);
     o["snapshotReason"] = snapshot && job.snapshot_reason ? json::value(*job.snapshot_reason) : json::value(nullptr);
+    if (job.notify)
+        o["notify"] = json::object{{"url", job.notify->url},
+                                   {"delivered", job.notify->delivered},
+                                   {"attempts", job.notify->attempts},
+                                   {"lastError", job.notify->last_error ? json::value(*job.notify->last_error)
+                                                                        : json::value(nullptr)}};
+    else
+        o["notify"] = nullptr;
     return o;
 }
 
@@ -104,10 +112,14 @@ std::string expired_message(const engine::job_info& job) {
 
 json::object export_options_json(int max_parallelism) {
     // The one place that says which request options this server takes beyond filters and columns.
-    return json::object{{"formats", json::array{"csv", "jsonl"}},
+    return json::object{{"formats", json::array{"csv", "jsonl", "parquet"}},
                         {"compression", json::array{"none", "gzip"}},
                         {"consistency", json::array{"chunked", "snapshot"}},
                         {"csvOptions", json::array{"delimiter", "header", "null", "forceQuote", "bom"}},
+                        {"parquetOptions", json::object{{"compression", json::array{"zstd", "snappy", "none"}},
+                                                        {"rowGroupRows", json::object{{"min", engine::min_row_group_rows},
+                                                                                      {"max", engine::max_row_group_rows},
+                                                                                      {"default", 100000}}}}},
                         {"maxParallelism", max_parallelism}};
 }
 

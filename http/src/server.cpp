@@ -3,6 +3,7 @@
 // sendfile), metrics.cpp, auth.cpp, http_error.cpp (codes and statuses).
 
 #include "context.hpp"
+#include "handlers.hpp"
 #include "link_signing.hpp"
 #include "session.hpp"
 
@@ -48,7 +49,13 @@ asio::awaitable<void> async_rename_legacy_owners(engine::export_engine& engine, 
 }
 
 server::server(asio::io_context& io, engine::export_engine& engine, server_config config)
-    : impl_(std::make_shared<impl>(io, engine, std::move(config))) {}
+    : impl_(std::make_shared<impl>(io, engine, std::move(config))) {
+    // A notification's data is the job's status as GET status answers it (a signed downloadUrl with keys,
+    // paths as a client sees them). The context lives as long as the engine keeps the function.
+    engine.set_notification_data([ctx = impl_->ctx](const engine::job_info& job) {
+        return handlers::status_json(*ctx, job);
+    });
+}
 
 server::~server() = default;
 

@@ -265,12 +265,45 @@
       return s;
     };
     const formats = Array.isArray(o.formats) ? o.formats : ['csv'];
-    const format = formats.length > 1 ? select('f-format', 'Format', formats, { csv: 'CSV', jsonl: 'JSON Lines' }) : null;
+    const formatNames = { csv: 'CSV', jsonl: 'JSON Lines', parquet: 'Parquet' };
+    const format = formats.length > 1 ? select('f-format', 'Format', formats, formatNames) : null;
     if (format) optionReaders.push(() => (format.value !== 'csv' ? ['format', format.value] : null));
+    const parquetChosen = () => !!format && format.value === 'parquet';
     const compressions = Array.isArray(o.compression) ? o.compression : ['none'];
     if (compressions.length > 1) {
+      // gzip does not apply to Parquet, whose pages are compressed inside the file.
       const c = select('f-compression', 'Compression', compressions, { none: 'None', gzip: 'gzip' });
-      optionReaders.push(() => (c.value !== 'none' ? ['compression', c.value] : null));
+      const field = c.closest('.field');
+      const showCompression = () => (field.hidden = parquetChosen());
+      if (format) format.addEventListener('change', showCompression);
+      optionReaders.push(() => (!field.hidden && c.value !== 'none' ? ['compression', c.value] : null));
+    }
+    const parquetOptions = o.parquetOptions && typeof o.parquetOptions === 'object' ? o.parquetOptions : null;
+    if (parquetOptions && formats.includes('parquet')) {
+      // Only what differs from the defaults is sent: {"compression": "zstd", "rowGroupRows": 100000}.
+      const box = el('fieldset', { class: 'field', id: 'parquet-options' }, el('legend', { text: 'Parquet options' }));
+      const codecs = Array.isArray(parquetOptions.compression) ? parquetOptions.compression : ['zstd'];
+      const codec = el('select', { id: 'f-parquet-compression' });
+      for (const v of codecs) codec.append(el('option', { value: v, text: { zstd: 'Zstandard', snappy: 'Snappy', none: 'None' }[v] || v }));
+      box.append(el('div', { class: 'sub' }, el('label', { for: codec.id, text: 'Page compression' }), codec));
+      const bounds = parquetOptions.rowGroupRows || {};
+      const rowsDefault = Number(bounds.default) || 100000;
+      const rows = el('input', { type: 'number', id: 'f-parquet-rows', step: '1', inputmode: 'numeric', value: String(rowsDefault) });
+      if (bounds.min) rows.min = String(bounds.min);
+      if (bounds.max) rows.max = String(bounds.max);
+      box.append(el('div', { class: 'sub' }, el('label', { for: rows.id, text: 'Rows a row group' }), rows));
+      optionsBox.append(box);
+      const showParquet = () => (box.hidden = !parquetChosen());
+      if (format) format.addEventListener('change', showParquet);
+      showParquet();
+      optionReaders.push(() => {
+        if (box.hidden) return null;
+        const parquet = {};
+        if (codec.value !== codecs[0]) parquet.compression = codec.value;
+        const n = Number(rows.value);
+        if (rows.value !== '' && n !== rowsDefault) parquet.rowGroupRows = Number.isInteger(n) ? n : rows.value;
+        return Object.keys(parquet).length ? ['parquet', parquet] : null;
+      });
     }
     const csvNames = Array.isArray(o.csvOptions) ? o.csvOptions : [];
     if (csvNames.length) {
@@ -320,7 +353,7 @@
       });
     }
     const updateButton = () => {
-      exportButton.textContent = 'Export to ' + (format && format.value === 'jsonl' ? 'JSON Lines' : 'CSV');
+      exportButton.textContent = 'Export to ' + (format ? formatNames[format.value] || format.value : 'CSV');
     };
     if (format) format.addEventListener('change', updateButton);
     updateButton();
@@ -503,7 +536,7 @@
     timeZone: 'UTC', timeZoneName: 'short',
   });
 
-  // The name the server gives the job's file: export-<id>.csv, .jsonl, .csv.gz, ...
+  // The name the server gives the job's file: export-<id>.csv, .jsonl, .csv.gz, .parquet, ...
   function fileName(job) {
     const r = job.request || {};
     return 'export-' + job.jobId + '.' + (r.format || 'csv') + (r.compression === 'gzip' ? '.gz' : '');

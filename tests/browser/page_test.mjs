@@ -301,8 +301,10 @@ try {
     // /api/schema answer with more options): each gets its control, and the body carries what was chosen.
     await page.route(base + '/api/schema', async (route) => {
       const real = await (await route.fetch()).json();
-      real.options = { formats: ['csv', 'jsonl'], compression: ['none', 'gzip'],
-        csvOptions: ['delimiter', 'header', 'null', 'forceQuote', 'bom'], maxParallelism: 4 };
+      real.options = { formats: ['csv', 'jsonl', 'parquet'], compression: ['none', 'gzip'],
+        csvOptions: ['delimiter', 'header', 'null', 'forceQuote', 'bom'],
+        parquetOptions: { compression: ['zstd', 'snappy', 'none'], rowGroupRows: { min: 1000, max: 10000000, default: 100000 } },
+        maxParallelism: 4 };
       await route.fulfill({ json: real });
     });
     let offered = null;
@@ -328,6 +330,21 @@ try {
     await page.locator('#f-format').selectOption('jsonl');
     check('CSV options hide for JSON Lines', !(await page.locator('#csv-options').isVisible()));
     check('the button names the format', /JSON Lines/.test(await page.getByTestId('export-button').innerText()));
+    // Parquet: gzip and the CSV options do not apply; its own options do, sent where they differ.
+    check('Parquet options hide until Parquet is chosen', !(await page.locator('#parquet-options').isVisible()));
+    await page.locator('#f-format').selectOption('parquet');
+    check('Parquet hides gzip and the CSV options, and shows its own',
+      !(await page.locator('#f-compression').isVisible()) && !(await page.locator('#csv-options').isVisible()) &&
+      (await page.locator('#parquet-options').isVisible()));
+    check('the button names Parquet', /Parquet/.test(await page.getByTestId('export-button').innerText()));
+    await page.locator('#f-parquet-compression').selectOption('snappy');
+    await page.locator('#f-parquet-rows').fill('5000');
+    const answered = page.waitForResponse((r) => r.url() === base + '/api/export' && r.request().method() === 'POST');
+    await page.getByTestId('export-button').click();
+    await answered;
+    check('Parquet\'s options are sent, without gzip or CSV options', JSON.stringify(offered) ===
+      JSON.stringify({ columns: ['id', 'category', 'created_at', 'name', 'email', 'amount', 'status', 'description'],
+        format: 'parquet', parquet: { compression: 'snappy', rowGroupRows: 5000 }, parallelism: 3 }), JSON.stringify(offered));
     await page.unrouteAll({ behavior: 'wait' });
     const unexpected = pageErrors.filter((e) => !/status of 400/.test(e));
     check('no script errors with the options', unexpected.length === 0, unexpected.join(' | '));

@@ -360,8 +360,12 @@ class one_server(events_case):
               and len(cols["category"].get("values", [])) == 10, f"few values listed: {cols['status']} {cols['category']}")
         check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
               f"values only for few-valued text: {s['columns']}")
-        check(s["options"] == {"formats": ["csv", "jsonl"], "compression": ["none", "gzip"],
-                               "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"], "maxParallelism": 4},
+        check(s["options"] == {"formats": ["csv", "jsonl", "parquet"], "compression": ["none", "gzip"],
+                               "consistency": ["chunked", "snapshot"],
+                               "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"],
+                               "parquetOptions": {"compression": ["zstd", "snappy", "none"],
+                                                  "rowGroupRows": {"min": 1000, "max": 10000000, "default": 100000}},
+                               "maxParallelism": 4},
               f"options: {s['options']}")
         check(call(srv, "GET", "/api/schema?table=records")[2] == raw, "?table=records is the default")
 

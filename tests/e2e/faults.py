@@ -642,8 +642,10 @@ def kill_series(srv, gate, chunk, body, columns, where_sql, plan, totals, where_
                   f"{job}.csv was written again after a kill between its rename and its record")
         say(f"  job {job[:8]} completed {st['rowsExported']} rows, {st['bytesWritten']} bytes byte-identically, "
             f"{time.monotonic() - t0:.1f} s after the last start")
-    # .pgexport-id: the data directory's identity, which stays.
-    stray = sorted(f for f in os.listdir(srv.data_dir) if not f.endswith(".csv") and f != ".pgexport-id")
+    # .pgexport-id: the data directory's identity, and webhook-secret: the notifications' key made at the
+    # first start; both stay.
+    stray = sorted(f for f in os.listdir(srv.data_dir)
+                   if not f.endswith(".csv") and f not in (".pgexport-id", "webhook-secret"))
     check(not stray, f"stray files in the data directory: {stray}")
 
 

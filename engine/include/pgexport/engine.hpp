@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,21 @@ struct s3_storage_config {
     std::string secret_key{};
     std::string session_token{}; // temporary credentials' token (AWS_SESSION_TOKEN); empty: none
     std::uint64_t part_size = std::uint64_t{16} << 20; // at least 5 MiB (S3's minimum but for the last part)
+};
+
+// Notifications: a request's "notify" announces the job's end with a POST signed as Standard Webhooks say,
+// delivered at least once from an outbox in the database by any instance (see docs/api.md).
+struct notify_config {
+    // The HMAC key: the bytes of the whsec_ secret (24 to 64). Empty: requests with "notify" are refused
+    // (invalid_request) and this instance delivers nothing.
+    std::string key{};
+    // Hosts a notification may go to although they resolve to loopback, private, link-local or other
+    // non-public addresses (compared without case; an IP literal as written in the URL).
+    std::vector<std::string> allowed_hosts{};
+    std::chrono::milliseconds retry_for{std::chrono::hours(24)}; // tries stop this long after the event
+    std::chrono::milliseconds timeout{std::chrono::seconds(10)}; // one try, all in
+    std::chrono::milliseconds first_retry_delay{std::chrono::seconds(1)}; // doubling from here, jittered,
+    std::chrono::milliseconds max_retry_delay{std::chrono::hours(1)};      // up to this
 };
 
 struct engine_config {
@@ -118,6 +134,7 @@ struct engine_config {
     // fails with code snapshot_too_old: a held snapshot holds back vacuum on the whole cluster (on the
     // standby's primary too with hot_standby_feedback). Zero: no limit.
     std::chrono::milliseconds max_snapshot_age{std::chrono::hours(6)};
+    notify_config notify{};
 };
 
 // What this process has done since it started, for metrics. Read on the engine's executor.
@@ -283,6 +300,10 @@ public:
     // not use: another data directory or bucket), file_missing (its file is gone).
     boost::asio::awaitable<result<export_download>> async_open_download(const job_info& job,
                                                                         std::chrono::seconds ttl);
+    // How a notification shows its job ("data"): the status JSON as the embedding program's API serves it.
+    // Called on the executor; without one, {"jobId", "status"}. Set it before async_start.
+    void set_notification_data(std::function<std::string(const job_info&)> format);
+
     // Why the object storage cannot be used right now (unreachable, the bucket refused), for /healthz;
     // nullopt when it answers, or when files are stored in the data directory.
     boost::asio::awaitable<std::optional<std::string>> async_storage_problem();

@@ -25,6 +25,14 @@ struct throttle_seconds {
     double replica = 0; // waiting for --replica: behind the job's WAL position, or unreachable
 };
 
+// A job's notification ("notify"), as its latest event's delivery stands.
+struct notify_state {
+    std::string url;
+    bool delivered = false; // the receiver answered 2xx
+    int attempts = 0;       // tries made so far
+    std::optional<std::string> last_error; // the last try's failure; nullopt before any, or once delivered
+};
+
 struct job_info {
     std::string id; // a UUID, lower case
     job_status status = job_status::queued;
@@ -64,6 +72,8 @@ struct job_info {
     // Why it holds its current snapshot and not the one before (lost): whether it went on or started over,
     // and why; nullopt for its first snapshot.
     std::optional<std::string> snapshot_reason;
+    // The request's "notify", with its delivery; nullopt when the request asked for none.
+    std::optional<notify_state> notify;
 };
 
 // ISO 8601 in UTC with milliseconds, e.g. "2024-01-31T12:00:00.123Z".

@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,8 +29,9 @@ struct filter {
     friend bool operator==(const filter&, const filter&) = default;
 };
 
-// The file's format: "csv" (PostgreSQL's COPY ... FORMAT csv) or "jsonl" (one row_to_json per line).
-enum class output_format { csv, jsonl };
+// The file's format: "csv" (PostgreSQL's COPY ... FORMAT csv), "jsonl" (one row_to_json per line) or
+// "parquet" (one Parquet file, typed columns: CONTRACT.md, Part 3).
+enum class output_format { csv, jsonl, parquet };
 
 // The file's compression: none, or gzip (one gzip member per chunk).
 enum class output_compression { none, gzip };
@@ -56,18 +58,51 @@ struct csv_options {
     friend bool operator==(const csv_options&, const csv_options&) = default;
 };
 
+// The "notify" field: where the job's end is announced (a signed POST, Standard Webhooks), and for which of
+// its final states.
+struct notify_request {
+    std::string url;                 // http:// or https://; its host must resolve to public addresses (or be
+                                     // allowed by the server), checked at creation and at every try
+    std::vector<std::string> events; // of "completed", "failed", "cancelled", "expired", in that order
+
+    friend bool operator==(const notify_request&, const notify_request&) = default;
+};
+
+// The events a notification may be asked for, in the order a request holds them.
+inline constexpr std::string_view notify_events[] = {"completed", "failed", "cancelled", "expired"};
+
+// How a Parquet file's pages are compressed.
+enum class parquet_compression { zstd, snappy, none };
+
+std::string_view to_string(parquet_compression compression);
+
+// The "parquet" field. A row group holds row_group_rows rows (the last one fewer), or fewer when its
+// encoded pages reach 32 MiB first (the bound on a job's memory, whatever the rows' width).
+struct parquet_options {
+    parquet_compression compression = parquet_compression::zstd;
+    std::int64_t row_group_rows = 100'000;
+
+    friend bool operator==(const parquet_options&, const parquet_options&) = default;
+};
+
+// The bounds of "rowGroupRows".
+inline constexpr std::int64_t min_row_group_rows = 1'000;
+inline constexpr std::int64_t max_row_group_rows = 10'000'000;
+
 struct export_request {
     std::vector<filter> filters;      // ANDed, in the order given
     std::vector<std::string> columns; // empty: every column in table order
     std::optional<std::string> table; // one of the server's tables; nullopt: the first
     output_format format = output_format::csv;
     csv_options csv{};                // only with format csv
-    output_compression compression = output_compression::none;
+    output_compression compression = output_compression::none; // gzip: not with parquet
+    parquet_options parquet{};        // only with format parquet
     // Connections that export key-range slices of the rows at once (1 to max_request_parallelism). When the
     // job is created the server lowers it to its own cap (engine_config::max_parallelism), then to the
     // slices the selection is worth (engine_config::min_slice_rows): a job's request holds what it runs.
     int parallelism = 1;
     export_consistency consistency = export_consistency::chunked;
+    std::optional<notify_request> notify{}; // nullopt: nobody is told when the job ends
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
@@ -83,9 +118,13 @@ struct request_limits {
     std::size_t max_columns = 1'000;         // names in "columns"
 };
 
-// Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl",
-// "csv": {...}, "compression": "none|gzip",
-// "parallelism": 1..16, "consistency": "chunked|snapshot"}, all optional, nothing else. The csv options are checked as
+// Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl|parquet",
+// "csv": {...}, "compression": "none|gzip", "parquet": {"compression": "zstd|snappy|none", "rowGroupRows": N},
+// "parallelism": 1..16, "notify": {"url", "events"},
+// "consistency": "chunked|snapshot"}, all optional, nothing else. "csv" goes only with csv,
+// "parquet" only with parquet, and gzip not with parquet (whose pages are compressed already). "notify"'s URL
+// is checked for its form here (http or https, a host, no credentials or fragment); where its host points is
+// the engine's to check. The csv options are checked as
 // COPY checks them (and a NULL string of \. is refused: it would read back as COPY's end marker), so a
 // job never fails on them later.
 // A filter is column -> scalar (eq), array (in), or an object of eq/ne/gt/gte/lt/lte/in. Scalars may be
@@ -97,10 +136,11 @@ result<export_request> parse_export_request(const boost::json::value& body, cons
 // The request as JSON that parse_export_request reads back to an equal request.
 boost::json::value to_json(const export_request& request);
 
-// The download's file name: export-<id>.csv, .jsonl, .csv.gz or .jsonl.gz.
+// The download's file name: export-<id>.csv, .jsonl, .csv.gz, .jsonl.gz or .parquet.
 std::string download_file_name(std::string_view job_id, const export_request& request);
 
-// The download's Content-Type: text/csv; charset=utf-8, application/x-ndjson or application/gzip.
+// The download's Content-Type: text/csv; charset=utf-8, application/x-ndjson, application/gzip or
+// application/vnd.apache.parquet.
 std::string_view download_content_type(const export_request& request);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).

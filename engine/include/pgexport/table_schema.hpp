@@ -25,6 +25,10 @@ struct column_info {
     // the type's OID when the server started, so that a type of the same name that someone creates earlier
     // on the search path never takes its place. Empty: `type`.
     std::string sql_type{};
+    // format_type() with the column's typmod, e.g. "numeric(12,2)", "character varying(20)": what a Parquet
+    // column is typed from (numeric(p,s) becomes DECIMAL(p,s)). Empty: `type`.
+    std::string full_type{};
+    bool is_enum = false; // an enum type (pg_type.typtype 'e')
 
     // sql_type, or type when it is empty.
     const std::string& cast_type() const { return sql_type.empty() ? type : sql_type; }

@@ -1,6 +1,7 @@
 #include "export/chunk_copier.hpp"
 
 #include "export/chunk_transaction.hpp"
+#include "export/parquet_stream.hpp"
 #include "files/data_dir.hpp"
 #include "format/csv_row.hpp"
 #include "format/sql.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 // Appends the rows of a chunk: reads the key off each row and writes the rest. Over --max-rate it asks
 // for a drain, which waits: meanwhile the socket is not read.
-struct chunk_sink final : copy_sink {
+struct chunk_sink final : keyed_sink {
     chunk_sink(file_writer& w, job_context& j, job_throttle& t, bool single, bool key_leads, const export_request& r,
                std::optional<std::size_t> s)
         : writer(w), job(j), throttle(t), single_column(single), key_leads(key_leads),
@@ -75,8 +76,6 @@ struct chunk_sink final : copy_sink {
     bool jsonl;
     char delimiter;
     std::optional<std::size_t> slice;
-    std::int64_t last_key = 0;
-    std::int64_t count = 0;
 };
 
 // Writes rows as they come (the header).
@@ -98,24 +97,29 @@ struct pending_checkpoint {
 // them, under the lease. The job's committed state moves only when both succeeded.
 asio::awaitable<void> run_checkpoint(engine_state& state, std::shared_ptr<job_context> job, file_writer& writer,
                                      std::shared_ptr<pending_checkpoint> p, std::optional<std::size_t> slice,
-                                     slice_state progress, part_uploader* uploader) {
+                                     slice_state progress, row_group_batch groups, part_uploader* uploader) {
     try {
         co_await writer.async_datasync();
         // A parallel job records every slice at once: this one as it stands now (durable since the
         // fdatasync above), the others as last sent (each durable before it was sent).
+        // Parquet: the row groups each slice's state vouches for go with it, whichever checkpoint sends it.
         std::vector<slice_state> sent_slices;
         std::vector<std::uint64_t> versions;
+        std::vector<row_group_batch> slice_groups;
         if (slice) {
             job->slices.sent.at(*slice) = progress;
             ++job->slices.sent_version.at(*slice);
             sent_slices = job->slices.sent;
             versions = job->slices.sent_version;
+            slice_groups = job->slices.send_row_groups(*slice, std::move(groups));
         }
-        auto checkpoint = [progress, sent_slices, attempts = job->progress.attempts,
+        auto checkpoint = [progress, sent_slices, groups = std::move(groups), slice_groups = std::move(slice_groups),
+                           attempts = job->progress.attempts,
                            parallel = slice.has_value()](job_repository& r, const job_fence::lease_name& l) {
             if (parallel)
-                return r.checkpoint_slices(l.id, l.owner, l.token, sent_slices, attempts);
-            return r.checkpoint(l.id, l.owner, l.token, progress.last, progress.rows, progress.bytes, attempts);
+                return r.checkpoint_slices(l.id, l.owner, l.token, sent_slices, attempts, slice_groups);
+            return r.checkpoint(l.id, l.owner, l.token, progress.last, progress.rows, progress.bytes, attempts,
+                                groups);
         };
         const bool held = co_await job->fence.async_write(std::move(checkpoint));
         p->outcome = held ? lease_state::held : lease_state::lost;
@@ -230,6 +234,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
     // At most one checkpoint is in flight. Every way out of here waits for it and for the write in flight:
     // a stale write landing after the next attempt's truncation would corrupt the file.
     std::shared_ptr<pending_checkpoint> pending;
+    std::unique_ptr<parquet_stream> parquet; // the rows' Parquet writer, across the chunks
     std::exception_ptr failure;
     try {
         // One stream walks (.. fixed end] from the job's checkpoint; a slice its own range from its own.
@@ -237,7 +242,11 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
                                      : slice_state{{std::nullopt, job.job.key_upper_bound.value_or(0)},
                                                    job.progress.last_id, job.progress.rows, job.progress.bytes,
                                                    false};
-        if (progress.bytes == 0 && slice.value_or(0) == 0) {
+        if (request.format == output_format::parquet)
+            parquet = co_await parquet_stream::async_open(state, job, slice, progress);
+        if (progress.bytes == 0 && parquet) {
+            writer.append(parquet_stream::magic); // every slice's file too: the join skips theirs
+        } else if (progress.bytes == 0 && slice.value_or(0) == 0) {
             // The start of the file, written again after any failure before the first checkpoint. A
             // parallel job's file starts with its first slice's.
             if (request.format == output_format::csv && request.csv.bom)
@@ -255,7 +264,8 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
             // In object storage, at most about two parts of the file wait for the store on the local disk.
             if (uploader)
                 co_await uploader->async_room();
-            chunk_sink sink(writer, job, throttle, single, leads, request, slice);
+            chunk_sink csv(writer, job, throttle, single, leads, request, slice);
+            keyed_sink& sink = parquet ? parquet->chunk_sink(writer, throttle) : csv;
             const std::string sql = chunk_copy_sql(schema, request, progress.cursor(), progress.bounds.upper,
                                                    state.config.chunk_rows);
             const auto chunk_start = std::chrono::steady_clock::now();
@@ -263,24 +273,35 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
             co_await async_copy_chunk(job, connection, sql, sink);
             const auto took = std::chrono::steady_clock::now() - chunk_start;
             record_chunk(state.stats, took);
+            const bool ended = sink.count < state.config.chunk_rows;
             // A slice records that it is done, so that a resume skips it: also when its range had no rows
-            // left (its header, for the first slice, is vouched for then too).
-            if (sink.count == 0 && !slice)
+            // left (its header, for the first slice, is vouched for then too). Parquet vouches only for the
+            // row groups it flushed: a chunk that ended none has nothing new to checkpoint.
+            bool vouch = sink.count > 0 || slice;
+            if (parquet)
+                vouch = co_await parquet->async_end_chunk(writer, ended) || (ended && slice);
+            if (!vouch && ended)
                 break;
-            co_await writer.async_flush();
-            job.set_live_bytes(slice, writer.size());
-            co_await await_checkpoint(pending);
             if (sink.count > 0)
                 progress.last = sink.last_key;
             progress.rows += sink.count;
-            progress.bytes = writer.size();
-            progress.done = sink.count < state.config.chunk_rows;
-            pending = std::make_shared<pending_checkpoint>(state.executor);
-            // Not bound to the job's stop: a checkpoint runs to its end, and every way out waits for it.
-            // run_checkpoint keeps its failure in `pending`.
-            asio::co_spawn(state.executor,
-                           run_checkpoint(state, job.shared_from_this(), writer, pending, slice, progress, uploader),
-                           [id = job.id()](std::exception_ptr e) { log_if_failed(e, "checkpoint_crashed", {{"job", id}}); });
+            progress.done = ended;
+            if (vouch) {
+                co_await writer.async_flush();
+                job.set_live_bytes(slice, writer.size());
+                co_await await_checkpoint(pending);
+                progress.bytes = writer.size();
+                pending = std::make_shared<pending_checkpoint>(state.executor);
+                // Not bound to the job's stop: a checkpoint runs to its end, and every way out waits for it.
+                // run_checkpoint keeps its failure in `pending`.
+                asio::co_spawn(state.executor,
+                               run_checkpoint(state, job.shared_from_this(), writer, pending, slice,
+                                              parquet ? parquet->vouched(progress) : progress,
+                                              parquet ? parquet->take_flushed() : row_group_batch{}, uploader),
+                               [id = job.id()](std::exception_ptr e) {
+                                   log_if_failed(e, "checkpoint_crashed", {{"job", id}});
+                               });
+            }
             if (progress.done)
                 break;
             // The checkpoint runs during the pause, if there is one. The chunk's own pace leaves out the
@@ -289,6 +310,8 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
             co_await throttle.async_between_chunks(connection, worked, sink.count);
         }
         co_await await_checkpoint(pending);
+        if (parquet && !slice) // a parallel job's footer comes with the join of its slices
+            co_await parquet->async_write_footer(writer);
     } catch (...) {
         failure = std::current_exception();
     }

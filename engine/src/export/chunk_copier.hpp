@@ -1,7 +1,9 @@
 #pragma once
 // One stream of a job's rows into its partial file: a keyset chunk per COPY (key > last ORDER BY key
 // LIMIT n), each row's key read off as it passes, and after each chunk the checkpoint (fdatasync, then
-// the record under the job's lease) running while the next chunk streams.
+// the record under the job's lease) running while the next chunk streams. Parquet's rows go through the
+// stream's Parquet writer (export/parquet_stream.hpp), and only a chunk that ended a row group is
+// checkpointed.
 
 #include "files/file_writer.hpp"
 #include "runtime/engine_state.hpp"
@@ -15,6 +17,12 @@
 namespace pgexport::engine::detail {
 
 class part_uploader;
+
+// A chunk's rows as they pass, whatever the format: how many, and the key of the last one.
+struct keyed_sink : copy_sink {
+    std::int64_t count = 0;
+    std::int64_t last_key = 0;
+};
 
 // Writes the header when the file is empty, then the chunks from the job's checkpoint to its fixed end.
 // With `slice` (a parallel job), the chunks of that slice from its own checkpoint to its upper bound, into

@@ -1,7 +1,7 @@
 #include "export/chunk_transaction.hpp"
 
 #include "export/snapshot_session.hpp"
-#include "format/snapshot_sql.hpp"
+#include "snapshot/snapshot_sql.hpp"
 #include "policy/job_policy.hpp"
 
 namespace asio = boost::asio;

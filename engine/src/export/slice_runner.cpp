@@ -1,5 +1,6 @@
 #include "export/slice_runner.hpp"
 
+#include "export/parquet_stream.hpp"
 #include "export/publisher.hpp"
 #include "export/snapshot_session.hpp"
 #include "export/stream.hpp"
@@ -108,14 +109,18 @@ asio::awaitable<void> export_slices(engine_state& state, std::shared_ptr<job_con
     if (!all_done(job.slices.held))
         throw std::logic_error("a parallel export ended with slices not done");
 
-    std::vector<std::pair<fs::path, std::int64_t>> parts;
     std::int64_t total = 0;
-    for (std::size_t k = 0; k < n; ++k) {
-        parts.emplace_back(own[k], job.slices.held[k].bytes);
-        total += job.slices.held[k].bytes;
+    if (job.job.info.request.format == output_format::parquet) {
+        total = co_await async_join_parquet_slices(state, job, own, assembled);
+    } else {
+        std::vector<file_part> parts;
+        for (std::size_t k = 0; k < n; ++k) {
+            parts.push_back({own[k], 0, job.slices.held[k].bytes});
+            total += job.slices.held[k].bytes;
+        }
+        auto assemble = [parts, assembled] { concatenate(parts, assembled); };
+        co_await async_offload(state.file_pool, std::move(assemble));
     }
-    auto assemble = [parts, assembled] { concatenate(parts, assembled); };
-    co_await async_offload(state.file_pool, std::move(assemble));
     co_await async_publish_export(state, job, assembled, total);
 }
 

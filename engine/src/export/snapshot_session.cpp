@@ -1,7 +1,7 @@
 #include "export/snapshot_session.hpp"
 
-#include "format/snapshot_sql.hpp"
-#include "policy/replica_lag.hpp"
+#include "snapshot/snapshot_sql.hpp"
+#include "pacing/replica_lag.hpp"
 #include "protection/replica_gate.hpp"
 
 #include <pgexport/log.hpp>

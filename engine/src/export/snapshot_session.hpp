@@ -8,7 +8,7 @@
 //
 // A snapshot recorded before, whose session is gone (kill -9, a takeover, a database restart), is not
 // held any more: the job takes a new one and asks the database whether the rows already written are
-// exactly the same tuples under it (policy/snapshot_resume.hpp); if so it goes on under the new one,
+// exactly the same tuples under it (snapshot/snapshot_resume.hpp); if so it goes on under the new one,
 // otherwise it starts over under it. The new snapshot and the checkpoint it was checked against are
 // recorded in one write before any chunk is read under it.
 

@@ -262,14 +262,22 @@ void copy_prefix(const std::filesystem::path& from, const std::filesystem::path&
         throw_errno("cannot fsync", to);
 }
 
-void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t>>& parts,
-                 const std::filesystem::path& to) {
+void concatenate(const std::vector<file_part>& parts, const std::filesystem::path& to, std::string_view tail) {
     const int out = open_private(to, O_WRONLY | O_TRUNC);
     fd_closer close_out{out};
     off64_t out_offset = 0;
-    for (const auto& [from, bytes] : parts)
-        if (bytes > 0) // a part that has no bytes may have no file either
-            copy_range(from, 0, bytes, out, out_offset, to);
+    for (const auto& part : parts)
+        if (part.to > part.from) // a part that has no bytes may have no file either
+            copy_range(part.path, part.from, part.to, out, out_offset, to);
+    while (!tail.empty()) {
+        const ssize_t n = ::pwrite(out, tail.data(), tail.size(), out_offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            throw_errno("cannot write", to);
+        tail.remove_prefix(static_cast<std::size_t>(n));
+        out_offset += n;
+    }
     if (::fdatasync(out) != 0)
         throw_errno("cannot fsync", to);
 }

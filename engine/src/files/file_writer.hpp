@@ -90,11 +90,17 @@ int open_private(const std::filesystem::path& path, int flags);
 void copy_prefix(const std::filesystem::path& from, const std::filesystem::path& to, std::int64_t bytes,
                  std::int64_t hole = 0);
 
-// Writes the first `bytes` bytes of each part, in order, to a new file `to` (replacing it), in the kernel
-// (copy_file_range), and fdatasyncs it: a parallel job's slices into the file it publishes. A part of 0
-// bytes needs no file. Throws std::system_error, also when a part is shorter than its bytes.
-void concatenate(const std::vector<std::pair<std::filesystem::path, std::int64_t>>& parts,
-                 const std::filesystem::path& to);
+// Bytes [from, to) of the file `path`.
+struct file_part {
+    std::filesystem::path path;
+    std::int64_t from = 0;
+    std::int64_t to = 0;
+};
+
+// Writes each part, in order, to a new file `to` (replacing it), in the kernel (copy_file_range), then
+// `tail`, and fdatasyncs it: a parallel job's slices into the file it publishes (a Parquet file's footer
+// last). A part of no bytes needs no file. Throws std::system_error, also when a part's file is shorter.
+void concatenate(const std::vector<file_part>& parts, const std::filesystem::path& to, std::string_view tail = {});
 
 // Frees the disk blocks of bytes [offset, offset + length) of `path`, which read as zeros afterwards; its
 // length stays. False when the file system cannot (the bytes stay on disk). Throws std::system_error.

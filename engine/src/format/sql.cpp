@@ -1,6 +1,7 @@
 #include "format/sql.hpp"
 
 #include "format/csv_row.hpp"
+#include "format/parquet/pg_columns.hpp"
 
 #include <cstdio>
 
@@ -124,6 +125,8 @@ bool key_leads(const table_schema& schema, const export_request& request) {
 }
 
 std::string copy_options(const export_request& request, bool header) {
+    if (request.format == output_format::parquet)
+        return "FORMAT binary";
     if (request.format == output_format::jsonl) {
         // Bytes that JSON text never holds (control characters are escaped in it): PostgreSQL has no reason
         // to quote or double anything, so each row is the key, the delimiter and row_to_json's text as is.
@@ -164,6 +167,12 @@ std::string chunk_copy_sql(const table_schema& schema, const export_request& req
             fields += quote_identifier(c);
         }
         columns = "t." + key + ", (SELECT row_to_json(r) FROM (SELECT " + fields + ") r)::text";
+    } else if (request.format == output_format::parquet) {
+        // The key, then each output column in its binary send form, or as its text where Parquet takes the
+        // text (format/parquet/pg_columns.hpp).
+        columns = key;
+        for (const auto& plan : parquet::plan_export_columns(schema, request))
+            columns += ", " + quote_identifier(plan.parquet.name) + (plan.as_text ? "::text" : "");
     } else {
         columns = key_leads(schema, request) ? select_list(schema, request) : key + ", " + select_list(schema, request);
     }

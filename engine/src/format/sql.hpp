@@ -40,7 +40,8 @@ bool key_leads(const table_schema& schema, const export_request& request);
 
 // One chunk: rows with after < key <= upper in key order, at most `limit`; no lower bound when `after` is
 // nullopt. The key comes first: as the first output column when key_leads, else as an extra column that
-// the engine reads and strips. For jsonl each row is the key and the row_to_json text of the output columns.
+// the engine reads and strips. For jsonl each row is the key and the row_to_json text of the output columns;
+// for parquet, FORMAT binary of the key and the output columns (::text where their Parquet column is text).
 std::string chunk_copy_sql(const table_schema& schema, const export_request& request,
                            std::optional<std::int64_t> after, std::int64_t upper, int limit);
 
@@ -49,7 +50,8 @@ std::string chunk_copy_sql(const table_schema& schema, const export_request& req
 std::optional<std::string> header_copy_sql(const table_schema& schema, const export_request& request);
 
 // The options of the request's COPY statements: FORMAT csv with its DELIMITER, NULL, FORCE_QUOTE and (when
-// `header`) HEADER true; for jsonl, a delimiter and quote that JSON text never holds. Values are literals.
+// `header`) HEADER true; for jsonl, a delimiter and quote that JSON text never holds; for parquet, FORMAT
+// binary. Values are literals.
 std::string copy_options(const export_request& request, bool header);
 
 // A page for the listing API: one JSON object per row (the output columns), key order, key > after.

@@ -36,6 +36,7 @@ void job_slices::load(const std::vector<slice_state>& recorded) {
     held_version.assign(recorded.size(), 0);
     sent_version.assign(recorded.size(), 0);
     live_bytes.assign(recorded.size(), 0);
+    unrecorded.clear();
 }
 
 void job_slices::on_held(const std::vector<slice_state>& slices, const std::vector<std::uint64_t>& versions) {
@@ -44,6 +45,19 @@ void job_slices::on_held(const std::vector<slice_state>& slices, const std::vect
             held[k] = slices[k];
             held_version[k] = versions[k];
         }
+    std::erase_if(unrecorded, [&](const auto& batch) {
+        const auto k = static_cast<std::size_t>(batch.second.file);
+        return k < versions.size() && batch.first <= versions[k];
+    });
+}
+
+std::vector<row_group_batch> job_slices::send_row_groups(std::size_t slice, row_group_batch groups) {
+    if (!groups.groups.empty())
+        unrecorded.emplace_back(sent_version.at(slice), std::move(groups));
+    std::vector<row_group_batch> all;
+    for (const auto& batch : unrecorded)
+        all.push_back(batch.second);
+    return all;
 }
 
 job_context::job_context(stored_job claimed, job_store& store, std::string owner,

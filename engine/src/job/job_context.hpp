@@ -16,7 +16,7 @@
 #include "policy/job_policy.hpp"
 #include "policy/multipart_plan.hpp"
 #include "policy/slice_plan.hpp"
-#include "policy/snapshot_resume.hpp"
+#include "snapshot/snapshot_resume.hpp"
 #include "store/job_store.hpp"
 #include "store/pg.hpp"
 
@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pgexport::engine::detail {
@@ -113,10 +114,17 @@ struct job_slices {
     std::vector<std::uint64_t> held_version; // of `held`: the send it came from
     std::vector<std::uint64_t> sent_version; // bumped at each send of the slice
     std::vector<std::int64_t> live_bytes;    // each slice's file, written so far
+    // Parquet: the row groups that a slice's sends vouched for and no held checkpoint recorded yet, each
+    // with the send's version. Every checkpoint records them all, as it records all of `sent`: a checkpoint
+    // that records a slice's bytes always records the row groups in them, whichever slice's it is.
+    std::vector<std::pair<std::uint64_t, row_group_batch>> unrecorded;
 
     void load(const std::vector<slice_state>& recorded);
     // The slices sent in a checkpoint that came back held, with their version numbers then.
     void on_held(const std::vector<slice_state>& slices, const std::vector<std::uint64_t>& versions);
+    // Slice `slice`'s send (its version just bumped) vouches for `groups` too. Returns every unrecorded
+    // batch, for the checkpoint.
+    std::vector<row_group_batch> send_row_groups(std::size_t slice, row_group_batch groups);
 };
 
 struct job_upload {

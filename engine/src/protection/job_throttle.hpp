@@ -8,8 +8,8 @@
 // counted for the job and in the metrics.
 // A wait for a streaming replica to catch up (--replica) belongs here as well: before each chunk.
 
-#include "policy/load_throttle.hpp"
-#include "policy/token_bucket.hpp"
+#include "pacing/load_throttle.hpp"
+#include "pacing/token_bucket.hpp"
 #include "runtime/engine_state.hpp"
 #include "job/job_context.hpp"
 

@@ -1,7 +1,7 @@
 #include "protection/replica_gate.hpp"
 
 #include "policy/job_policy.hpp"
-#include "policy/replica_lag.hpp"
+#include "pacing/replica_lag.hpp"
 
 #include <pgexport/log.hpp>
 

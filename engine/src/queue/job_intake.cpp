@@ -1,8 +1,13 @@
 #include "queue/job_intake.hpp"
 
 #include "files/data_dir.hpp"
-#include "util/offload.hpp"
 #include "format/sql.hpp"
+#include "policy/webhook_target.hpp"
+#include "util/offload.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <string>
@@ -60,6 +65,28 @@ asio::awaitable<std::optional<problem>> async_check_free_space(engine_state& sta
                           format_size(min) +
                           " it keeps free (--min-free-disk); new exports are refused until space is freed"
                           " (download and delete finished exports, or ask the operator)"};
+}
+
+asio::awaitable<std::optional<problem>> async_check_notify(engine_state& state, const notify_request& notify) {
+    if (state.config.notify.key.empty())
+        co_return problem{errc::invalid_request,
+                          "this server sends no notifications (it has no webhook secret): leave \"notify\" out"};
+    auto url = parse_webhook_url(notify.url);
+    if (!url)
+        co_return url.error();
+    asio::ip::tcp::resolver resolver(state.executor);
+    boost::system::error_code ec;
+    const auto found = co_await resolver.async_resolve(url->host, std::to_string(url->port),
+                                                       asio::redirect_error(asio::use_awaitable, ec));
+    if (ec)
+        co_return problem{errc::invalid_request, "\"notify\": \"url\": the host " + url->host +
+                                                     " cannot be resolved (" + ec.message() + ")"};
+    std::vector<asio::ip::address> addresses;
+    for (const auto& entry : found)
+        addresses.push_back(entry.endpoint().address());
+    if (auto why = refuse_addresses(url->host, addresses, state.config.notify.allowed_hosts))
+        co_return problem{errc::invalid_request, "\"notify\": \"url\": " + *why};
+    co_return std::nullopt;
 }
 
 result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,

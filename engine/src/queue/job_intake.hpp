@@ -28,6 +28,11 @@ std::optional<problem> canonicalize(table_catalog& catalog, const table_schema& 
 // space than min_free_disk. A file system that cannot be asked is not a reason to refuse.
 boost::asio::awaitable<std::optional<problem>> async_check_free_space(engine_state& state);
 
+// The check of a request's "notify" at creation: the server must have a webhook key, and the URL's host
+// must resolve (now, asynchronously) to addresses the rule of policy/webhook_target allows;
+// invalid_request saying why not. The rule is applied again at every try.
+boost::asio::awaitable<std::optional<problem>> async_check_notify(engine_state& state, const notify_request& notify);
+
 // The job to insert: its request canonicalized, its fixed end (the highest key now), its estimate and its
 // slices (slice_count of the request's parallelism, the estimate and `min_slice_rows`), with the request's
 // parallelism set to the number of slices it runs; invalid_value when a filter does not fit its column's

@@ -3,7 +3,7 @@
 #include "export/export_attempt.hpp"
 #include "export/snapshot_session.hpp"
 #include "policy/job_policy.hpp"
-#include "policy/replica_lag.hpp"
+#include "pacing/replica_lag.hpp"
 #include "storage/export_storage.hpp"
 #include "util/event.hpp"
 
@@ -43,6 +43,10 @@ asio::awaitable<void> renew(std::shared_ptr<job_context> job) {
 // flight, so that nothing renews the lease after the job gave it back.
 asio::awaitable<void> keep_lease(engine_state& state, std::shared_ptr<job_context> job) {
     co_await asio::this_coro::throw_if_cancelled(false);
+    // The group's cancel reaches the timer only while the keeper waits on it; one that comes while the
+    // timer's completion is queued is kept in this state, which the loop reads after every wait (without
+    // it, the keeper renewed on and the job's run never ended: shutdown hung under load).
+    const asio::cancellation_state cancel = co_await asio::this_coro::cancellation_state;
     // A keeper that fails (a bug) must not leave the job running unrenewed: it stops as at a shutdown.
     struct stop_unless_done {
         job_context& job;
@@ -55,7 +59,7 @@ asio::awaitable<void> keep_lease(engine_state& state, std::shared_ptr<job_contex
     asio::steady_timer timer(state.executor);
     std::shared_ptr<event> in_flight;
     auto next_renewal = clock::now() + job->fence.tracker().renewal_interval();
-    for (;;) {
+    while (cancel.cancelled() == asio::cancellation_type::none) {
         const auto now = clock::now();
         if (now >= next_renewal && (!in_flight || in_flight->is_set())) {
             in_flight = std::make_shared<event>(state.executor);

@@ -111,23 +111,30 @@ asio::awaitable<void> scheduler::listen_loop() {
     // Other instances' new jobs arrive as notifications: an idle instance claims them at once instead of
     // at its next poll. Without the listener (the database away), polling alone finds them. Changes of
     // a job's state, from any instance, wake its followers here (event streams of queued jobs need no
-    // polling). Bound to listener_stop_: async_stop cancels whatever it waits for.
+    // polling), and new notifications in the outbox the webhook service. Bound to listener_stop_:
+    // async_stop cancels whatever it waits for.
     co_await asio::this_coro::throw_if_cancelled(false);
     while (!state_.stopping) {
         try {
             async_connection connection(state_.executor);
             co_await connection.async_connect(state_.config.database_url, std::chrono::milliseconds(0),
                                               state_.config.connect_timeout);
-            co_await connection.async_exec(std::string("LISTEN pgexport_jobs; LISTEN ") + job_state_channel);
-            // Anything queued, and any change of state, while we were not listening.
+            co_await connection.async_exec(std::string("LISTEN pgexport_jobs; LISTEN ") + job_state_channel +
+                                           "; LISTEN " + webhook_channel);
+            // Anything queued, any change of state and any notification due while we were not listening.
             wake();
             state_.progress->notify_all();
+            if (state_.webhooks_due)
+                state_.webhooks_due();
             while (!state_.stopping) {
                 const auto notifications = co_await connection.async_wait_notification();
                 for (const auto& n : notifications)
                     if (n.channel == job_state_channel)
                         state_.progress->notify(n.payload); // a job's followers here, wherever it runs
-                    else
+                    else if (n.channel == webhook_channel) {
+                        if (state_.webhooks_due)
+                            state_.webhooks_due();
+                    } else
                         wake();
             }
         } catch (const std::exception&) {

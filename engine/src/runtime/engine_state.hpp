@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,6 +81,9 @@ struct engine_state {
     running_jobs running;
     // Wakes whoever follows a job (job_watch): notify it after each checkpoint and change of state.
     std::shared_ptr<progress_hub> progress;
+    // Wakes the webhook service (a notification was added to the outbox: webhook_channel); empty when
+    // this instance sends none. The scheduler's listener calls it.
+    std::function<void()> webhooks_due;
     std::map<std::string, job_info> ended;
     std::map<std::string, std::chrono::steady_clock::time_point> ended_read_at;
     std::deque<std::string> ended_order;

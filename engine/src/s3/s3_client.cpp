@@ -1,29 +1,16 @@
 #include "s3/s3_client.hpp"
 #include "s3/s3_xml.hpp"
+#include "util/curl.hpp"
 
 #include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
 #include <memory>
-#include <mutex>
 
 namespace pgexport::engine::detail {
 
 namespace {
-
-// curl_global_init is not thread-safe: once, before the first handle.
-void global_init() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct easy_deleter {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct slist_deleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 struct upload_source {
     std::string_view data;
@@ -64,7 +51,7 @@ std::size_t read_header(char* in, std::size_t size, std::size_t count, void* use
 } // namespace
 
 s3_client::s3_client(s3_storage_config config) : config_(std::move(config)) {
-    global_init();
+    curl_global_once();
     credentials_ = {config_.access_key, config_.secret_key, config_.region, config_.session_token};
 }
 
@@ -103,7 +90,7 @@ std::string s3_client::path_of(const std::string& key) const {
 
 s3_client::answer s3_client::perform(const std::string& method, const std::string& key, const std::string& query,
                                      std::string_view body, bool head) {
-    std::unique_ptr<CURL, easy_deleter> curl(curl_easy_init());
+    curl_easy_ptr curl(curl_easy_init());
     if (!curl)
         throw s3_error("object storage: cannot create a curl handle", 0, "", true);
     const std::string path = path_of(key);
@@ -114,7 +101,7 @@ s3_client::answer s3_client::perform(const std::string& method, const std::strin
     const signed_headers signature =
         sign_request(credentials_, {method, origin(), path, query, sha256_hex(body), std::chrono::system_clock::now()});
 
-    std::unique_ptr<curl_slist, slist_deleter> headers;
+    curl_slist_ptr headers;
     auto add = [&headers](const std::string& line) {
         curl_slist* next = curl_slist_append(headers.get(), line.c_str());
         if (!next)

@@ -50,11 +50,13 @@ std::map<std::string, std::int64_t> job_repository::other_storages(const std::st
 std::vector<std::string> job_repository::expire_completed(std::chrono::milliseconds retention,
                                                           const std::vector<std::string>& tables, int limit) {
     result_ptr r = session_.run(
-        "UPDATE export_jobs SET status = 'expired', file_path = NULL, updated_at = now()"
+        "WITH expired AS (UPDATE export_jobs SET status = 'expired', file_path = NULL, updated_at = now()"
         " WHERE status = 'completed' AND id IN (SELECT id FROM export_jobs WHERE status = 'completed'"
         " AND finished_at < now() - $1::bigint * interval '1 millisecond' AND table_name = ANY($2::text[])"
         " ORDER BY finished_at LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-        " RETURNING id::text, pg_notify('pgexport_job_state', id::text)",
+        " RETURNING export_jobs.*, pg_notify('pgexport_job_state', id::text)),"
+        // The expiry is announced where the request asks for it, in the same statement.
+        + outbox_insert_cte("expired") + " SELECT id::text FROM expired",
         {std::to_string(retention.count()), text_array(tables), std::to_string(limit)});
     return first_column(r.get());
 }

@@ -1,5 +1,8 @@
 #include "store/job_repository.hpp"
 
+#include "store/job_rows.hpp"
+#include "store/row_group_records.hpp"
+
 #include <boost/json.hpp>
 
 #include <stdexcept>
@@ -10,108 +13,20 @@ namespace pgexport::engine::detail {
 
 namespace {
 
-constexpr const char* job_columns = "id::text, status, request::text, owner, key_upper_bound, "
-                                    "last_processed_id, rows_exported, bytes_written,"
-                                    " total_rows_estimate, file_path, error, attempts,"
-                                    " (extract(epoch FROM created_at) * 1000000)::bigint,"
-                                    " (extract(epoch FROM started_at) * 1000000)::bigint,"
-                                    " (extract(epoch FROM finished_at) * 1000000)::bigint,"
-                                    " table_name, key_column, lease_token, part_token,"
-                                    " CASE WHEN status = 'running' THEN lease_owner END, wal_lsn::text, slices::text,"
-                                    " publishing::text, storage, snapshot::text, snapshot_restarts, error_code";
-
-std::optional<timestamp> micros(const PGresult* r, int row, int column) {
-    auto v = get_int64(r, row, column);
-    if (!v)
-        return std::nullopt;
-    return timestamp(std::chrono::duration_cast<timestamp::duration>(std::chrono::microseconds(*v)));
-}
-
-// A stored request, parsed; a large one once (`parsed`), as a request never changes.
-export_request read_request(const std::string& id, std::string_view text, fifo_cache<export_request>& parsed) {
-    // The text's length is part of the name, in case an id ever came back with another request.
-    std::string name = id;
-    name += '/';
-    name += std::to_string(text.size());
-    if (auto known = parsed.find(name))
-        return *known;
-    // Accepted under the limits of its day: read back whatever they are now.
-    constexpr request_limits unlimited{SIZE_MAX, SIZE_MAX, SIZE_MAX};
-    auto request = parse_export_request(json::parse(text), unlimited);
-    if (!request)
-        throw std::runtime_error("job " + id + " has an unreadable request: " + request.error().message);
-    parsed.insert(name, std::make_shared<const export_request>(*request), text.size());
-    return std::move(*request);
-}
-
-stored_job read_job(const PGresult* r, int row, fifo_cache<export_request>& parsed) {
-    stored_job j;
-    job_info& info = j.info;
-    info.id = *get_text(r, row, 0);
-    info.status = parse_job_status(*get_text(r, row, 1)).value_or(job_status::failed);
-    info.request = read_request(info.id, *get_text(r, row, 2), parsed);
-    info.owner = get_text(r, row, 3);
-    j.key_upper_bound = get_int64(r, row, 4);
-    info.last_processed_id = get_int64(r, row, 5);
-    info.rows_exported = get_int64(r, row, 6).value_or(0);
-    info.bytes_written = get_int64(r, row, 7).value_or(0);
-    info.total_rows_estimate = get_int64(r, row, 8);
-    info.file_path = get_text(r, row, 9);
-    info.error = get_text(r, row, 10);
-    info.attempts = static_cast<int>(get_int64(r, row, 11).value_or(0));
-    info.created_at = micros(r, row, 12).value_or(timestamp{});
-    info.started_at = micros(r, row, 13);
-    info.finished_at = micros(r, row, 14);
-    j.table = get_text(r, row, 15).value_or("");
-    j.key = get_text(r, row, 16).value_or("");
-    j.lease_token = get_int64(r, row, 17).value_or(0);
-    j.part_token = get_int64(r, row, 18);
-    info.instance = get_text(r, row, 19);
-    j.wal_lsn = get_text(r, row, 20);
-    if (auto text = get_text(r, row, 21)) {
-        auto slices = slices_from_json(*text);
-        if (!slices)
-            throw std::runtime_error("job " + info.id + " has unreadable slices");
-        j.slices = std::move(*slices);
-    }
-    if (auto text = get_text(r, row, 22)) {
-        j.publishing = publish_record_from_json(*text);
-        if (!j.publishing)
-            throw std::runtime_error("job " + info.id + " has an unreadable publishing record");
-    }
-    j.storage = get_text(r, row, 23);
-    info.storage = j.storage;
-    if (auto text = get_text(r, row, 24)) {
-        j.snapshot = snapshot_from_json(*text);
-        if (!j.snapshot)
-            throw std::runtime_error("job " + info.id + " has an unreadable snapshot record");
-        info.snapshot_id = j.snapshot->id;
-        info.snapshot_reason = j.snapshot->reason;
-        info.snapshot_at = timestamp(std::chrono::duration_cast<timestamp::duration>(
-            std::chrono::microseconds(j.snapshot->taken_at_us)));
-    }
-    info.snapshot_restarts = static_cast<int>(get_int64(r, row, 25).value_or(0));
-    info.error_code = get_text(r, row, 26);
-    return j;
-}
-
-std::vector<stored_job> read_jobs(const PGresult* r, fifo_cache<export_request>& parsed) {
-    std::vector<stored_job> jobs;
-    for (int i = 0; i < PQntuples(r); ++i)
-        jobs.push_back(read_job(r, i, parsed));
-    return jobs;
-}
-
-} // namespace
-
-namespace {
-
 // The class of the advisory locks that serialize quota checks (the two-key form: it cannot meet the
 // one-key locks that migrations take); the second key is the quota key's hash. Keys that share a hash
 // only wait for each other.
 constexpr const char* quota_lock_class = "728340";
 
 } // namespace
+
+std::string outbox_insert_cte(std::string_view changed) {
+    std::string sql = " notified AS (INSERT INTO export_webhooks (job_id, event, url, job)"
+                      " SELECT c.id, c.status, c.request->'notify'->>'url', to_jsonb(c) FROM ";
+    sql += changed;
+    sql += " c WHERE c.request->'notify'->'events' ? c.status ON CONFLICT (job_id, event) DO NOTHING)";
+    return sql;
+}
 
 insert_outcome job_repository::insert(const stored_job& job, std::size_t max_queued, const insert_quota& quota) {
     const job_info& info = job.info;
@@ -205,20 +120,26 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
     return read_job(r.get(), 0, parsed_);
 }
 
-std::string job_repository::fenced_sql(std::string_view set, std::string_view status_after) {
+std::string job_repository::fenced_sql(std::string_view set, std::string_view status_after, std::string_view also) {
     // $1 id, $2 owner, $3 token, $4 the lease in ms; then the statement's own. The second branch makes a
-    // repeat of a write that was made (its reply lost) answer `held` too.
-    return "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
-           ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
-           " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING 1" +
-           // A change of state is told to every instance's followers (job_state_channel).
-           std::string(status_after == "running" ? "" : ", pg_notify('pgexport_job_state', $1::text)") + "),"
-           " cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
-           " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
-           " WHEN cur.status = '" +
-           std::string(status_after) +
-           "' AND cur.lease_owner = $2 AND cur.lease_token = $3::bigint THEN 'held'"
-           " WHEN cur.status = 'cancelled' THEN 'cancelled' ELSE 'lost' END FROM cur";
+    // repeat of a write that was made (its reply lost) answer `held` too. A write that ends the job
+    // writes its notification in the same statement (it changes nothing on a repeat).
+    const bool ends = status_after != "running";
+    return
+        "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
+        ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
+        " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING " +
+        // A change of state is told to every instance's followers (job_state_channel), and announced when
+        // the request asks for it (the outbox).
+        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd")
+              : std::string("1)")) +
+        std::string(also) +
+        ", cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
+        " SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN 'held'"
+        " WHEN cur.status = '" +
+        std::string(status_after) +
+        "' AND cur.lease_owner = $2 AND cur.lease_token = $3::bigint THEN 'held'"
+        " WHEN cur.status = 'cancelled' THEN 'cancelled' ELSE 'lost' END FROM cur";
 }
 
 lease_state job_repository::lease_answer(const PGresult* r) {
@@ -232,8 +153,9 @@ lease_state job_repository::lease_answer(const PGresult* r) {
     return lease_state::lost;
 }
 
-lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params) {
-    result_ptr r = session_.run(fenced_sql(set, status_after), params);
+lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params,
+                                   std::string_view also) {
+    result_ptr r = session_.run(fenced_sql(set, status_after, also), params);
     return lease_answer(r.get());
 }
 
@@ -243,12 +165,13 @@ lease_state job_repository::renew(const std::string& id, const std::string& owne
 
 lease_state job_repository::checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
                                        std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
-                                       int attempts) {
+                                       int attempts, const row_group_batch& groups) {
+    sql_params params{id, owner, std::to_string(token), std::to_string(lease_.count()), opt_int(last_id),
+                      std::to_string(rows), std::to_string(bytes), std::to_string(attempts)};
+    const std::string also = record_row_groups({groups}, params);
     return fenced("last_processed_id = $5, rows_exported = $6, bytes_written = $7, attempts = $8,"
                   " part_token = $3::bigint",
-                  "running",
-                  {id, owner, std::to_string(token), std::to_string(lease_.count()), opt_int(last_id),
-                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
+                  "running", std::move(params), also);
 }
 
 lease_state job_repository::record_upload(const std::string& id, const std::string& owner, std::int64_t token,
@@ -265,14 +188,29 @@ std::optional<std::string> job_repository::upload_of(const std::string& id) {
 }
 
 lease_state job_repository::checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
-                                              const std::vector<slice_state>& slices, int attempts) {
+                                              const std::vector<slice_state>& slices, int attempts,
+                                              const std::vector<row_group_batch>& groups) {
     const slice_totals totals = totals_of(slices);
+    sql_params params{id, owner, std::to_string(token), std::to_string(lease_.count()), slices_to_json(slices),
+                      opt_int(watermark(slices)), std::to_string(totals.rows), std::to_string(totals.bytes),
+                      std::to_string(attempts)};
+    const std::string also = record_row_groups(groups, params);
     return fenced("slices = $5::jsonb, last_processed_id = $6, rows_exported = $7, bytes_written = $8,"
                   " attempts = $9, part_token = $3::bigint",
-                  "running",
-                  {id, owner, std::to_string(token), std::to_string(lease_.count()), slices_to_json(slices),
-                   opt_int(watermark(slices)), std::to_string(totals.rows), std::to_string(totals.bytes),
-                   std::to_string(attempts)});
+                  "running", std::move(params), also);
+}
+
+std::map<int, std::vector<std::string>> job_repository::row_groups_of(const std::string& id) {
+    result_ptr r = session_.run("SELECT file, ordinal, info::text FROM export_row_groups WHERE job_id = $1::uuid"
+                                " ORDER BY file, ordinal",
+                                {id});
+    std::map<int, std::vector<std::string>> files;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        auto& groups = files[static_cast<int>(*get_int64(r.get(), i, 0))];
+        if (get_int64(r.get(), i, 1) == static_cast<std::int64_t>(groups.size()))
+            groups.push_back(*get_text(r.get(), i, 2));
+    }
+    return files;
 }
 
 lease_state job_repository::record_publishing(const std::string& id, const std::string& owner, std::int64_t token,
@@ -289,7 +227,8 @@ lease_state job_repository::complete(const std::string& id, const std::string& o
                   " finished_at = now()",
                   "completed",
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), file_path,
-                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
+                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)},
+                  ", rg AS (DELETE FROM export_row_groups WHERE job_id = $1::uuid AND EXISTS (SELECT FROM upd))");
 }
 
 lease_state job_repository::fail(const std::string& id, const std::string& owner, std::int64_t token,
@@ -297,31 +236,6 @@ lease_state job_repository::fail(const std::string& id, const std::string& owner
     return fenced("status = 'failed', error = $5, attempts = $6, error_code = $7, finished_at = now()", "failed",
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), error,
                    std::to_string(attempts), code});
-}
-
-lease_state job_repository::record_snapshot(const std::string& id, const std::string& owner, std::int64_t token,
-                                            const recorded_snapshot& snapshot, int restarts,
-                                            std::optional<std::int64_t> key_upper_bound, const slice_state& progress,
-                                            const std::vector<slice_state>& slices, int attempts) {
-    const bool parallel = !slices.empty();
-    const slice_totals totals = parallel ? totals_of(slices) : slice_totals{progress.rows, progress.bytes};
-    const std::optional<std::int64_t> last = parallel ? watermark(slices) : progress.last;
-    const std::string sql = fenced_sql(
-        "snapshot = $5::jsonb, snapshot_restarts = $6, key_upper_bound = $7, last_processed_id = $8,"
-        " rows_exported = $9, bytes_written = $10, slices = coalesce($11::jsonb, slices), attempts = $12",
-        "running");
-    const sql_params params{id, owner, std::to_string(token), std::to_string(lease_.count()),
-                            snapshot_to_json(snapshot), std::to_string(restarts), opt_int(key_upper_bound),
-                            opt_int(last), std::to_string(totals.rows), std::to_string(totals.bytes),
-                            parallel ? std::optional<std::string>(slices_to_json(slices)) : std::nullopt,
-                            std::to_string(attempts)};
-    // Safe to repeat whole: the same values again.
-    auto write = [&] {
-        session_.run_once("SET LOCAL synchronous_commit = on");
-        return session_.run_once(sql, params);
-    };
-    result_ptr r = session_.transaction(write);
-    return lease_answer(r.get());
 }
 
 std::vector<job_repository::lease_holder> job_repository::leases_held_on(const std::string& host,
@@ -347,11 +261,14 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
     // connection: a second run would find the job cancelled by the first and call it a conflict.
     result_ptr r = session_.run_once(
         "WITH old AS (SELECT id, status FROM export_jobs WHERE id = $1 AND table_name = ANY($2::text[])"
-        " FOR UPDATE)"
-        " UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
+        " FOR UPDATE),"
+        " upd AS (UPDATE export_jobs j SET status = CASE WHEN old.status IN ('queued', 'running')"
         " THEN 'cancelled' ELSE old.status END,"
         " finished_at = CASE WHEN old.status IN ('queued', 'running') THEN now() ELSE j.finished_at END,"
-        " updated_at = now() FROM old WHERE j.id = old.id RETURNING old.status, pg_notify('pgexport_job_state', j.id::text)",
+        " updated_at = now() FROM old WHERE j.id = old.id"
+        " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
+        " cancelled AS (SELECT * FROM upd WHERE status_before IN ('queued', 'running')),"
+        + outbox_insert_cte("cancelled") + " SELECT status_before FROM upd",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -368,10 +285,11 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
         " FOR UPDATE),"
         " cancelled AS (UPDATE export_jobs j SET status = 'cancelled', finished_at = now(), updated_at = now()"
         " FROM old WHERE j.id = old.id AND old.status IN ('queued', 'running')"
-        " RETURNING old.status, pg_notify('pgexport_job_state', j.id::text)),"
+        " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
         " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
-        " AND old.status NOT IN ('queued', 'running') RETURNING old.status)"
-        " SELECT status FROM cancelled UNION ALL SELECT status FROM deleted",
+        " AND old.status NOT IN ('queued', 'running') RETURNING old.status),"
+        + outbox_insert_cte("cancelled") +
+        " SELECT status_before FROM cancelled UNION ALL SELECT status FROM deleted",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -381,6 +299,86 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
 std::string job_repository::current_wal_lsn() {
     result_ptr r = session_.run("SELECT pg_current_wal_insert_lsn()::text");
     return *get_text(r.get(), 0, 0);
+}
+
+std::vector<webhook_row> job_repository::claim_webhooks(const std::string& owner, std::chrono::milliseconds claim,
+                                                        int limit) {
+    // The job's record as the event left it goes through the same reader as a live one: the snapshot
+    // becomes a row of export_jobs again (jsonb_populate_record), named so that job_columns reads it.
+    result_ptr r = session_.run(
+        std::string("WITH due AS (SELECT id FROM export_webhooks WHERE delivered_at IS NULL AND stopped_at IS NULL"
+                    " AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())"
+                    " ORDER BY next_attempt_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED),"
+                    " claimed AS (UPDATE export_webhooks w SET claimed_by = $1, claim_token = claim_token + 1,"
+                    " claimed_until = now() + $2::bigint * interval '1 millisecond'"
+                    " FROM due WHERE w.id = due.id RETURNING w.*)"
+                    " SELECT c.id::text, c.job_id::text, c.event, c.url, c.claim_token, c.attempts,"
+                    " (extract(epoch FROM c.created_at) * 1000000)::bigint, c.payload, s.* FROM claimed c"
+                    " LEFT JOIN LATERAL (SELECT ") +
+            job_columns +
+            " FROM jsonb_populate_record(NULL::export_jobs, c.job) AS export_jobs WHERE c.payload IS NULL) s"
+            " ON true ORDER BY c.next_attempt_at, c.id",
+        {owner, std::to_string(claim.count()), std::to_string(limit)});
+    std::vector<webhook_row> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        webhook_row w;
+        w.id = *get_text(r.get(), i, 0);
+        w.job_id = *get_text(r.get(), i, 1);
+        w.event = *get_text(r.get(), i, 2);
+        w.url = *get_text(r.get(), i, 3);
+        w.claim_token = *get_int64(r.get(), i, 4);
+        w.attempts = static_cast<int>(*get_int64(r.get(), i, 5));
+        w.created_at = *micros(r.get(), i, 6);
+        w.payload = get_text(r.get(), i, 7);
+        if (!w.payload) {
+            // From the columns after the row's own, as job_columns gives them.
+            job_info info = read_job_at(r.get(), i, 8, parsed_).info;
+            w.job = std::move(info);
+        }
+        rows.push_back(std::move(w));
+    }
+    return rows;
+}
+
+std::optional<std::string> job_repository::fix_webhook_payload(const std::string& id, std::int64_t token,
+                                                                const std::string& payload) {
+    result_ptr r = session_.run("UPDATE export_webhooks SET payload = coalesce(payload, $3)"
+                                " WHERE id = $1 AND claim_token = $2::bigint RETURNING payload",
+                                {id, std::to_string(token), payload});
+    if (PQntuples(r.get()) == 0)
+        return std::nullopt;
+    return get_text(r.get(), 0, 0);
+}
+
+bool job_repository::record_webhook_try(const std::string& id, std::int64_t token, const webhook_try_record& outcome) {
+    // Safe to repeat: a repeat finds the claim ended (claimed_until NULL) and changes nothing, and the try
+    // counts once.
+    result_ptr r = session_.run(
+        "WITH upd AS (UPDATE export_webhooks SET attempts = attempts + 1, last_error = $3,"
+        " delivered_at = CASE WHEN $4::boolean THEN now() END, stopped_at = CASE WHEN $5::boolean THEN now() END,"
+        " next_attempt_at = now() + $6::bigint * interval '1 millisecond', claimed_by = NULL, claimed_until = NULL"
+        " WHERE id = $1 AND claim_token = $2::bigint AND claimed_until IS NOT NULL RETURNING 1)"
+        " SELECT EXISTS (SELECT FROM upd) OR EXISTS (SELECT FROM export_webhooks WHERE id = $1"
+        " AND claim_token = $2::bigint AND claimed_until IS NULL)",
+        {id, std::to_string(token), outcome.error, outcome.delivered ? "true" : "false",
+         outcome.stopped ? "true" : "false", std::to_string(outcome.delay.count())});
+    return get_text(r.get(), 0, 0) == std::optional<std::string>("t");
+}
+
+void job_repository::release_webhook(const std::string& id, std::int64_t token) {
+    session_.run("UPDATE export_webhooks SET claimed_by = NULL, claimed_until = NULL"
+                 " WHERE id = $1 AND claim_token = $2::bigint",
+                 {id, std::to_string(token)});
+}
+
+std::int64_t job_repository::remove_old_webhooks(std::chrono::milliseconds age, int limit) {
+    result_ptr r = session_.run(
+        "DELETE FROM export_webhooks WHERE id IN (SELECT id FROM export_webhooks"
+        " WHERE (delivered_at IS NOT NULL OR stopped_at IS NOT NULL)"
+        " AND coalesce(delivered_at, stopped_at) < now() - $1::bigint * interval '1 millisecond'"
+        " LIMIT $2::int FOR UPDATE SKIP LOCKED)",
+        {std::to_string(age.count()), std::to_string(limit)});
+    return std::atoll(PQcmdTuples(r.get()));
 }
 
 } // namespace pgexport::engine::detail

@@ -1,5 +1,6 @@
 #pragma once
-// Every statement on export_jobs, the job queue that all instances share. Each is safe to repeat after a
+// Every statement on export_jobs, the job queue that all instances share, and on export_webhooks, the
+// outbox of the jobs' notifications (written with the job's final state, in the same statement). Each is safe to repeat after a
 // lost connection (cancel, the one that is not, runs once). A running job's writes are fenced by its
 // lease: they name the lease's owner and token and change nothing once another instance has claimed the
 // job. Blocking libpq on a connection of its own: called only from the engine's queue thread.
@@ -7,7 +8,7 @@
 #include "policy/job_policy.hpp"
 #include "policy/publish_plan.hpp"
 #include "policy/slice_plan.hpp"
-#include "policy/snapshot_resume.hpp"
+#include "snapshot/snapshot_resume.hpp"
 #include "store/pg.hpp"
 #include <pgexport/shared/fifo_cache.hpp>
 
@@ -59,6 +60,15 @@ struct insert_outcome {
     bool operator==(kind_t k) const { return kind == k; }
 };
 
+// Parquet: row groups that a checkpoint vouches for the first time, of one file (0: a single stream's; k:
+// a parallel job's slice k), from its row group `first` on, each as its metadata's JSON text
+// (format/parquet/metadata.hpp). Recorded in export_row_groups by the checkpoint's own statement.
+struct row_group_batch {
+    int file = 0;
+    std::int64_t first = 0;
+    std::vector<std::string> groups;
+};
+
 // What one quota key may hold (0: no limit).
 struct insert_quota {
     int max_jobs = 0;                    // queued plus running
@@ -68,6 +78,37 @@ struct insert_quota {
 // Every change of a job's state (claimed, completed, failed, cancelled, expired) sends NOTIFY on this
 // channel with the job's id, from any instance: followers of the job elsewhere learn it at once.
 inline constexpr const char* job_state_channel = "pgexport_job_state";
+
+// Every notification added to the outbox (export_webhooks) sends NOTIFY on this channel (a trigger, once per
+// transaction): the webhook services of every instance look for due rows at once.
+inline constexpr const char* webhook_channel = "pgexport_webhooks";
+
+// The outbox rows (schema/012_delivery.sql) of the jobs that the CTE `changed` holds (export_jobs rows as
+// a statement just changed them, all columns: their new status is the event) and whose request asks for
+// that event: a CTE named `notified` to add to that statement, so that the event and its notification are
+// one transaction. Safe to repeat: an event is notified once.
+std::string outbox_insert_cte(std::string_view changed);
+
+// A notification claimed for one try (export_webhooks).
+struct webhook_row {
+    std::string id;     // the row's uuid: the webhook-id is msg_<id>
+    std::string job_id;
+    std::string event;  // the job's final state it announces
+    std::string url;
+    std::int64_t claim_token = 0; // this claim's: the try's record names it
+    int attempts = 0;             // tries made before this one
+    timestamp created_at;         // the event's time
+    std::optional<std::string> payload; // the body, once the first try fixed it
+    std::optional<job_info> job;        // the job as the event left it: read while the payload is not fixed
+};
+
+// What a try came to, for its record.
+struct webhook_try_record {
+    bool delivered = false;
+    bool stopped = false;                  // no more tries
+    std::chrono::milliseconds delay{0};    // neither: until the next try
+    std::optional<std::string> error;      // the try's failure
+};
 
 class job_repository {
 public:
@@ -117,23 +158,31 @@ public:
 
     // The lease again for its full length.
     lease_state renew(const std::string& id, const std::string& owner, std::int64_t token);
-    // The checkpoint (and the lease renewed): the partial file of this lease holds `bytes` bytes.
+    // The checkpoint (and the lease renewed): the partial file of this lease holds `bytes` bytes; with
+    // `groups`, the Parquet row groups among them not recorded before.
     lease_state checkpoint(const std::string& id, const std::string& owner, std::int64_t token,
                            std::optional<std::int64_t> last_id, std::int64_t rows, std::int64_t bytes,
-                           int attempts);
+                           int attempts, const row_group_batch& groups = {});
     // --storage s3://: the multipart upload as it stands (JSON, multipart_state), under the lease.
     lease_state record_upload(const std::string& id, const std::string& owner, std::int64_t token,
                               const std::string& upload_json);
     // The upload the job's checkpoint recorded, or nullopt.
     std::optional<std::string> upload_of(const std::string& id);
     // A parallel job's checkpoint: every slice's state (each vouched for by its own fdatasync'd part file,
-    // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them.
+    // all in lease `token`'s files), with the job's rows, bytes and lastProcessedId made of them; with
+    // `groups`, the Parquet row groups of any slices that their states vouch for (job_slices::unrecorded).
     lease_state checkpoint_slices(const std::string& id, const std::string& owner, std::int64_t token,
-                                  const std::vector<slice_state>& slices, int attempts);
+                                  const std::vector<slice_state>& slices, int attempts,
+                                  const std::vector<row_group_batch>& groups = {});
+    // The Parquet row groups recorded for the job: each file's (0, or a slice's), as metadata JSON texts
+    // from its first row group on, as far as they go without a gap. Some at the end may lie past the
+    // checkpoint (see export_row_groups).
+    std::map<int, std::vector<std::string>> row_groups_of(const std::string& id);
     // Step 2 of publishing (policy/publish_plan.hpp): this lease's file, `publishing.bytes` long, is the
     // export; the job's rows and bytes with it.
     lease_state record_publishing(const std::string& id, const std::string& owner, std::int64_t token,
                                   const publish_record& publishing, std::int64_t rows, int attempts);
+    // The job completed (its Parquet row groups' records go: the footer is written).
     lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
                          const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
     // `code`: the failure's code, where it has one (snapshot_too_old).
@@ -170,12 +219,33 @@ public:
 
     std::map<job_status, std::int64_t> count_by_status(const std::vector<std::string>& tables);
 
+    // The outbox. Notifications due (their next try's time has come, none delivered or stopped, none
+    // claimed by a live claim), oldest due first, at most `limit`, claimed for `owner` for `claim` (a claim
+    // outlives a try's time limit; an instance that dies mid-try leaves the row to the next claim once it
+    // runs out). SKIP LOCKED: instances claiming at once take different rows.
+    std::vector<webhook_row> claim_webhooks(const std::string& owner, std::chrono::milliseconds claim, int limit);
+    // Fixes the body of notification `id` under claim `token` unless an earlier try fixed one; returns the
+    // body every try sends, or nullopt when the claim was lost.
+    std::optional<std::string> fix_webhook_payload(const std::string& id, std::int64_t token,
+                                                   const std::string& payload);
+    // Records a try under claim `token` and ends the claim; false when the claim was lost (another
+    // instance claims the row after its claim ran out: its record is the one that counts).
+    bool record_webhook_try(const std::string& id, std::int64_t token, const webhook_try_record& outcome);
+    // Gives claim `token` of notification `id` back without counting a try (a try cut short at a stop):
+    // the row is due again at once, for whichever instance claims it.
+    void release_webhook(const std::string& id, std::int64_t token);
+    // Notifications delivered or stopped more than `age` ago removed, at most `limit`; how many.
+    std::int64_t remove_old_webhooks(std::chrono::milliseconds age, int limit);
+
     // The primary's WAL position now (pg_lsn text), for a job that recorded none.
     std::string current_wal_lsn();
 
 private:
-    lease_state fenced(std::string_view set, std::string_view status_after, sql_params params);
-    static std::string fenced_sql(std::string_view set, std::string_view status_after);
+    // An UPDATE of the job's record under the lease (`set`), answering whether the lease held; `also`:
+    // further statements of the same one (", name AS (...)"), which act only when the update did (`upd`).
+    lease_state fenced(std::string_view set, std::string_view status_after, sql_params params,
+                       std::string_view also = {});
+    static std::string fenced_sql(std::string_view set, std::string_view status_after, std::string_view also = {});
     static lease_state lease_answer(const PGresult* r);
 
     blocking_session session_;

@@ -30,7 +30,7 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
     table_schema schema{name, key, {}, *get_text(rel.get(), 0, 2)};
     result_ptr cols = session_.run(
         "SELECT a.attname, format_type(a.atttypid, NULL), NOT a.attnotnull, t.typtype::text,"
-        " quote_ident(tn.nspname) || '.' || quote_ident(t.typname)"
+        " quote_ident(tn.nspname) || '.' || quote_ident(t.typname), format_type(a.atttypid, a.atttypmod)"
         " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace"
         " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         {oid});
@@ -45,6 +45,8 @@ table_schema table_catalog::load_schema(const std::string& table, const std::str
         const bool nullable = get_text(cols.get(), i, 2) == std::optional<std::string>("t");
         column_info c{*get_text(cols.get(), i, 0), std::move(type), nullable, {}};
         c.sql_type = *get_text(cols.get(), i, 4);
+        c.full_type = *get_text(cols.get(), i, 5);
+        c.is_enum = get_text(cols.get(), i, 3) == std::optional<std::string>("e");
         schema.columns.push_back(std::move(c));
     }
     std::map<std::string, std::vector<filter_op>> by_type;

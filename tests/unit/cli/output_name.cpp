@@ -18,6 +18,7 @@ BOOST_AUTO_TEST_CASE(follows_format_and_compression) {
         {R"({"jobId": "j", "request": {"format": "jsonl"}})", "export-j.jsonl"},
         {R"({"jobId": "j", "request": {"compression": "gzip"}})", "export-j.csv.gz"},
         {R"({"jobId": "j", "request": {"format": "jsonl", "compression": "gzip"}})", "export-j.jsonl.gz"},
+        {R"({"jobId": "j", "request": {"format": "parquet"}})", "export-j.parquet"},
         {R"({"jobId": "j"})", "export-j.csv"},        // a server from before formats
         {R"({"jobId": "j", "request": 1})", "export-j.csv"},
         {"not json", "export-j.csv"},

@@ -158,6 +158,8 @@ BOOST_AUTO_TEST_CASE(round_trips_through_json) {
     for (std::string_view json : {R"({})", R"({"filters": {"a": {"gte": "1", "lt": "5"}, "b": ["x", "y"]}})",
                                   R"({"filters": {"a": null, "b": {"ne": null}}, "columns": ["b", "a"]})",
                                   R"({"format": "jsonl", "compression": "gzip"})", R"({"parallelism": 16})",
+                                  R"({"format": "parquet"})", R"({"format": "parquet", "parquet": {"rowGroupRows": 1000}})",
+                                  R"({"format": "parquet", "parquet": {"compression": "none"}, "parallelism": 3})",
                                   R"({"csv": {"delimiter": "\t", "header": false, "null": "\\N", "forceQuote": true,
                                       "bom": true}, "compression": "none"})"}) {
         BOOST_TEST_CONTEXT("body " << json) {
@@ -210,13 +212,48 @@ BOOST_AUTO_TEST_CASE(reads_parallelism) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(reads_notify) {
+    BOOST_TEST(!parse("{}").value().notify);
+    BOOST_TEST(!parse(R"({"notify": null})").value().notify);
+    // Events: every one when left out; those asked, each once, in the one order, otherwise.
+    const auto all = parse(R"({"notify": {"url": "https://hooks.example.com/x"}})").value();
+    BOOST_REQUIRE(all.notify);
+    BOOST_TEST(all.notify->url == "https://hooks.example.com/x");
+    BOOST_TEST(all.notify->events == (std::vector<std::string>{"completed", "failed", "cancelled", "expired"}));
+    const auto some =
+        parse(R"({"notify": {"events": ["expired", "completed", "expired"], "url": "http://h:8080/"}})").value();
+    BOOST_TEST(some.notify->events == (std::vector<std::string>{"completed", "expired"}));
+    BOOST_TEST(boost::json::serialize(to_json(some)) ==
+               R"({"filters":{},"notify":{"url":"http://h:8080/","events":["completed","expired"]}})");
+    BOOST_TEST((parse_export_request(to_json(some)).value() == some));
+    const std::pair<const char*, const char*> bad[] = {
+        {R"({"notify": "https://h/"})", "must be an object"},
+        {R"({"notify": {}})", "needs a \"url\""},
+        {R"({"notify": {"url": 7}})", "must be a string"},
+        {R"({"notify": {"url": "ftp://h/"}})", "http:// or https://"},
+        {R"({"notify": {"url": "https://u:p@h/"}})", "credentials"},
+        {R"({"notify": {"url": "https://h/", "events": []}})", "non-empty array"},
+        {R"({"notify": {"url": "https://h/", "events": ["running"]}})", "may hold only"},
+        {R"({"notify": {"url": "https://h/", "events": [1]}})", "may hold only"},
+        {R"({"notify": {"url": "https://h/", "secret": "x"}})", "unknown field \"secret\""},
+    };
+    for (const auto& [body, why] : bad) {
+        BOOST_TEST_CONTEXT(body) {
+            const auto r = parse(body);
+            BOOST_REQUIRE(!r);
+            BOOST_TEST(r.error().code == errc::invalid_request);
+            BOOST_TEST(r.error().message.find(why) != std::string::npos, r.error().message);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {
     struct item {
         const char* body;
         const char* says;
     };
     const item cases[] = {
-        {R"({"format": "xml"})", "\"format\" must be \"csv\" or \"jsonl\""},
+        {R"({"format": "xml"})", "\"format\" must be \"csv\", \"jsonl\" or \"parquet\""},
         {R"({"format": 1})", "\"format\" must be"},
         {R"({"compression": "zstd"})", "\"compression\" must be \"none\" or \"gzip\""},
         {R"({"csv": ","})", "\"csv\" must be an object"},
@@ -244,6 +281,15 @@ BOOST_AUTO_TEST_CASE(refuses_what_copy_refuses) {
         {R"({"csv": {"quote": "'"}})", "unknown field \"quote\" in \"csv\""},
         {R"({"format": "jsonl", "csv": {}})", "only to \"format\": \"csv\""},
         {R"({"csv": {}, "format": "jsonl"})", "only to \"format\": \"csv\""},
+        {R"({"csv": {}, "format": "parquet"})", "only to \"format\": \"csv\""},
+        {R"({"parquet": {}})", "only to \"format\": \"parquet\""},
+        {R"({"format": "parquet", "compression": "gzip"})", "does not apply to \"format\": \"parquet\""},
+        {R"({"format": "parquet", "parquet": []})", "\"parquet\" must be an object"},
+        {R"({"format": "parquet", "parquet": {"compression": "gzip"}})", "\"compression\" must be \"zstd\""},
+        {R"({"format": "parquet", "parquet": {"rowGroupRows": 999}})", "from 1000 to 10000000"},
+        {R"({"format": "parquet", "parquet": {"rowGroupRows": 10000001}})", "from 1000 to 10000000"},
+        {R"({"format": "parquet", "parquet": {"rowGroupRows": "5000"}})", "\"rowGroupRows\" must be"},
+        {R"({"format": "parquet", "parquet": {"pageRows": 1}})", "unknown field \"pageRows\" in \"parquet\""},
         {R"({"formats": "csv"})", "unknown field \"formats\""},
     };
     for (const auto& c : cases) {
@@ -268,6 +314,7 @@ BOOST_AUTO_TEST_CASE(names_and_types_the_download) {
         {R"({"format": "jsonl"})", "export-j.jsonl", "application/x-ndjson"},
         {R"({"compression": "gzip"})", "export-j.csv.gz", "application/gzip"},
         {R"({"format": "jsonl", "compression": "gzip"})", "export-j.jsonl.gz", "application/gzip"},
+        {R"({"format": "parquet"})", "export-j.parquet", "application/vnd.apache.parquet"},
     };
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT("body " << c.body) {

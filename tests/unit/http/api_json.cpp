@@ -31,7 +31,7 @@ BOOST_AUTO_TEST_CASE(values_are_listed_only_for_columns_that_have_them) {
 
 BOOST_AUTO_TEST_CASE(options_say_what_a_request_may_ask) {
     const json::object o = http::export_options_json();
-    BOOST_TEST(o.size() == 5u);
+    BOOST_TEST(o.size() == 6u);
     BOOST_TEST(o.at("consistency") == (json::array{"chunked", "snapshot"}));
     const json::array& formats = o.at("formats").as_array();
     BOOST_TEST(std::find(formats.begin(), formats.end(), json::value("csv")) != formats.end());
@@ -40,6 +40,10 @@ BOOST_AUTO_TEST_CASE(options_say_what_a_request_may_ask) {
     BOOST_TEST(std::find(formats.begin(), formats.end(), json::value("jsonl")) != formats.end());
     BOOST_TEST(std::find(compression.begin(), compression.end(), json::value("gzip")) != compression.end());
     BOOST_TEST(o.at("csvOptions").as_array().size() == 5u);
+    BOOST_TEST(std::find(formats.begin(), formats.end(), json::value("parquet")) != formats.end());
+    const json::object& parquet = o.at("parquetOptions").as_object();
+    BOOST_TEST(parquet.at("compression").as_array().size() == 3u);
+    BOOST_TEST(parquet.at("rowGroupRows").at("min").to_number<std::int64_t>() == engine::min_row_group_rows);
     BOOST_TEST(o.at("maxParallelism").to_number<int>() >= 1);
     // /api/schema carries them as they are, with the server's --max-parallelism.
     const json::object s = http::schema_json(engine::table_schema{"t", "id", {}}, {"t"});

@@ -304,6 +304,10 @@ std::size_t column_writer::buffered_bytes() const {
            indices_.capacity() * sizeof(std::uint32_t) + dictionary_.memory() + min_.capacity() + max_.capacity();
 }
 
+std::size_t column_writer::encoded_bytes() const {
+    return pages_.size() + page_estimate() + dictionary_.page().size();
+}
+
 column_chunk_info column_writer::finish_chunk(std::int64_t offset, std::string& out) {
     close_page();
     column_chunk_info info;

@@ -70,6 +70,10 @@ public:
     std::int64_t values() const { return values_; }
     // Bytes held: the chunk's finished pages, the page in progress, the dictionary (not the codec's).
     std::size_t buffered_bytes() const;
+    // The chunk's encoded bytes so far: its finished pages, the page in progress as estimated, the
+    // dictionary page. Sizes, not capacities: the same for the same values whatever the writer did before,
+    // so that a row group ended on it ends at the same row in a resumed export.
+    std::size_t encoded_bytes() const;
 
     // Ends the chunk: appends its bytes to `out`, where they will start at file offset `offset`, and
     // answers what the footer says of them. The writer is then empty, ready for the next chunk.

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
 #include <numeric>
 
 namespace pgexport::engine::detail::parquet {
@@ -181,23 +182,16 @@ void write_column_chunk(compact_writer& w, const column_spec& column, const colu
 }
 
 std::optional<std::string> bytes_from_hex(std::string_view hex) {
-    auto digit = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        return -1;
-    };
     if (hex.size() % 2 != 0)
         return std::nullopt;
     std::string bytes;
     bytes.reserve(hex.size() / 2);
     for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int high = digit(hex[i]);
-        const int low = digit(hex[i + 1]);
-        if (high < 0 || low < 0)
+        unsigned byte = 0;
+        const char* end = hex.data() + i + 2;
+        if (auto [stop, error] = std::from_chars(hex.data() + i, end, byte, 16); error != std::errc{} || stop != end)
             return std::nullopt;
-        bytes.push_back(static_cast<char>(high * 16 + low));
+        bytes.push_back(static_cast<char>(byte));
     }
     return bytes;
 }

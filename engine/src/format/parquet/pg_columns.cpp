@@ -1,8 +1,10 @@
 #include "format/parquet/pg_columns.hpp"
 
 #include "format/parquet/column_writer.hpp"
+#include "format/sql.hpp"
 
 #include <charconv>
+#include <stdexcept>
 
 namespace pgexport::engine::detail::parquet {
 
@@ -93,6 +95,41 @@ pg_column_plan plan_pg_column(std::string_view name, std::string_view type, bool
         }
     }
     return plan;
+}
+
+std::vector<pg_column_plan> plan_export_columns(const table_schema& schema, const export_request& request) {
+    std::vector<pg_column_plan> plans;
+    for (const auto& name : output_columns(schema, request)) {
+        const column_info* column = schema.find(name);
+        if (!column)
+            throw std::logic_error("plan_export_columns: unchecked column " + name);
+        const std::string& type = column->full_type.empty() ? column->type : column->full_type;
+        plans.push_back(plan_pg_column(column->name, type, column->is_enum, column->nullable));
+    }
+    return plans;
+}
+
+pg_binary_column key_binary_column(const table_schema& schema) {
+    const column_info* key = schema.find(schema.key);
+    if (!key)
+        throw std::logic_error("key_binary_column: the table has no column " + schema.key);
+    pg_binary_column column;
+    column.kind = key->type == "smallint"  ? pg_binary_kind::int2
+                  : key->type == "integer" ? pg_binary_kind::int4
+                                           : pg_binary_kind::int8;
+    return column;
+}
+
+codec codec_of(parquet_compression compression) {
+    switch (compression) {
+    case parquet_compression::snappy:
+        return codec::snappy;
+    case parquet_compression::none:
+        return codec::uncompressed;
+    case parquet_compression::zstd:
+        break;
+    }
+    return codec::zstd;
 }
 
 void append_row(writer& out, std::span<const pg_field> fields) {

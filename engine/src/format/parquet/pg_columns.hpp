@@ -27,8 +27,12 @@
 #include "format/parquet/writer.hpp"
 #include "format/pg_binary.hpp"
 
+#include <pgexport/request.hpp>
+#include <pgexport/table_schema.hpp>
+
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace pgexport::engine::detail::parquet {
 
@@ -42,6 +46,17 @@ struct pg_column_plan {
 // "numeric(12,2)", "character varying(20)", "timestamp(3) with time zone"), `is_enum` when its type is an
 // enum (pg_type.typtype 'e'), `nullable` unless NOT NULL.
 pg_column_plan plan_pg_column(std::string_view name, std::string_view type, bool is_enum, bool nullable);
+
+// The plans of an export's output columns (format/sql.hpp's output_columns, in order), each from the
+// column's catalog type with its typmod (column_info::full_type). Throws std::logic_error for a column the
+// table does not have (requests are checked before).
+std::vector<pg_column_plan> plan_export_columns(const table_schema& schema, const export_request& request);
+
+// How the key, an integer column, is read (int2, int4 or int8).
+pg_binary_column key_binary_column(const table_schema& schema);
+
+// The Parquet writer's codec for a request's "parquet" "compression".
+codec codec_of(parquet_compression compression);
 
 // Appends the decoded row `fields` (one a column, from a decoder made with the plans' `binary`) to
 // `out` and ends the row. Throws what the column writers throw for a value of the wrong kind.

@@ -30,6 +30,13 @@ std::size_t writer::buffered_bytes() const {
     return bytes;
 }
 
+std::size_t writer::encoded_bytes() const {
+    std::size_t bytes = 0;
+    for (const auto& column : columns_)
+        bytes += column.encoded_bytes();
+    return bytes;
+}
+
 std::string writer::flush_row_group() {
     if (open_rows_ == 0)
         return {};

@@ -63,6 +63,9 @@ public:
     std::int64_t open_rows() const { return open_rows_; }
     // Bytes the open row group holds (see the memory bound above).
     std::size_t buffered_bytes() const;
+    // The open row group's encoded bytes so far (column_writer::encoded_bytes): where a caller that bounds
+    // a row group's size ends it, the same in every run over the same rows.
+    std::size_t encoded_bytes() const;
 
     // Ends the open row group: its bytes, to be written at file_length() (as it was before this call),
     // and its metadata kept for the footer. Nothing (an empty string) when it has no rows. Throws

@@ -138,6 +138,16 @@ BOOST_AUTO_TEST_CASE(jsonl_chunks_select_the_key_and_row_to_json) {
                "\"id\" LIMIT 2) TO STDOUT (FORMAT csv, DELIMITER '\x02', QUOTE '\x01')");
 }
 
+BOOST_AUTO_TEST_CASE(parquet_chunks_are_binary_with_text_where_parquet_takes_text) {
+    // numeric without a typmod has no DECIMAL(p,s): its text, in a STRING column.
+    const auto schema = sample_schema();
+    const auto r = parse(R"({"format": "parquet", "columns": ["amount", "created_at", "we\"ird"]})");
+    BOOST_TEST(chunk_copy_sql(schema, r, std::nullopt, 9, 2) ==
+               "COPY (SELECT \"id\", \"amount\"::text, \"created_at\", \"we\"\"ird\" FROM public.\"My Table\" "
+               "WHERE (TRUE) AND \"id\" <= 9 ORDER BY \"id\" LIMIT 2) TO STDOUT (FORMAT binary)");
+    BOOST_TEST(!header_copy_sql(schema, r));
+}
+
 BOOST_AUTO_TEST_CASE(header_sql_and_default_columns) {
     const auto schema = sample_schema();
     BOOST_TEST(

@@ -1,4 +1,4 @@
-#include "policy/replica_lag.hpp"
+#include "pacing/replica_lag.hpp"
 
 #include <charconv>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // --gentle's controller on recorded load traces: when it pauses, how long, how it backs off while the load
 // stays high, and how fast it goes on once the load falls.
 
-#include "policy/load_throttle.hpp"
+#include "pacing/load_throttle.hpp"
 
 #include <boost/test/unit_test.hpp>
 

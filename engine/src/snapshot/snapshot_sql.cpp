@@ -1,4 +1,4 @@
-#include "format/snapshot_sql.hpp"
+#include "snapshot/snapshot_sql.hpp"
 
 #include "format/sql.hpp"
 

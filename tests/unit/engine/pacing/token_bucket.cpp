@@ -1,6 +1,6 @@
 // --max-rate's token bucket, on a clock the test moves: bursts, debt, waits, the long-run rate.
 
-#include "policy/token_bucket.hpp"
+#include "pacing/token_bucket.hpp"
 
 #include <boost/test/unit_test.hpp>
 

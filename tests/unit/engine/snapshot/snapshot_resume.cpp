@@ -1,7 +1,7 @@
 // Snapshot-consistent exports' decisions: when a job whose snapshot was lost goes on under a new one, and
 // when it starts over; the recorded snapshot's JSON and pg_snapshot's text; the keepalive and the age.
 
-#include "policy/snapshot_resume.hpp"
+#include "snapshot/snapshot_resume.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-#include "policy/load_throttle.hpp"
+#include "pacing/load_throttle.hpp"
 
 #include <algorithm>
 #include <cstdio>

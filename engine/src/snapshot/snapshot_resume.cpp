@@ -1,6 +1,6 @@
-#include "policy/snapshot_resume.hpp"
+#include "snapshot/snapshot_resume.hpp"
 
-#include "policy/replica_lag.hpp"
+#include "pacing/replica_lag.hpp"
 
 #include <boost/json.hpp>
 

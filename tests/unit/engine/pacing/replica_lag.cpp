@@ -1,7 +1,7 @@
 // --replica's decisions: pg_lsn text, when a standby has replayed far enough, and the reasons a job shows
 // while it waits.
 
-#include "policy/replica_lag.hpp"
+#include "pacing/replica_lag.hpp"
 
 #include <boost/test/unit_test.hpp>
 

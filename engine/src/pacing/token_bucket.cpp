@@ -1,4 +1,4 @@
-#include "policy/token_bucket.hpp"
+#include "pacing/token_bucket.hpp"
 
 #include <algorithm>
 

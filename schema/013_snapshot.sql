@@ -1,6 +1,6 @@
 -- Snapshot-consistent exports ("consistency": "snapshot", docs/consistency.md).
 -- snapshot: the snapshot the job's file is of, recorded under the lease before any chunk is read under it
--- (policy/snapshot_resume.hpp: {"id", "xmin", "xmax", "xip", "takenAtUs", "lsn", "systemId", "standby",
+-- (snapshot/snapshot_resume.hpp: {"id", "xmin", "xmax", "xip", "takenAtUs", "lsn", "systemId", "standby",
 -- "end"}), rewritten with the checkpoint it was checked against when the job goes on under a new one.
 -- NULL for a chunked job, and before a snapshot job first started.
 ALTER TABLE export_jobs ADD COLUMN IF NOT EXISTS snapshot jsonb;

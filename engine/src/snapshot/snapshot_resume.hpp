@@ -2,7 +2,7 @@
 // Snapshot-consistent exports ("consistency": "snapshot"), their pure decisions: the snapshot a job records,
 // whether a job whose snapshot was lost may go on under a new one, how often the held session is kept
 // alive, and when a held snapshot is too old. No I/O: export/snapshot_session asks the database and acts
-// on the answers; tests/unit/engine/policy/snapshot_resume.cpp runs every case. docs/consistency.md has the
+// on the answers; tests/unit/engine/snapshot/snapshot_resume.cpp runs every case. docs/consistency.md has the
 // argument that the check never accepts a changed prefix.
 //
 // The check. S1 is the recorded snapshot, whose rows the file holds up to the checkpoint; S2 the new one.
