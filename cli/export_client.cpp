@@ -73,6 +73,8 @@ std::string json_request(const export_client_params& p) {
         body["format"] = *p.format; // the server checks the values, and says what is allowed
     if (p.compression)
         body["compression"] = *p.compression;
+    if (p.consistency)
+        body["consistency"] = *p.consistency;
     if (p.since)
         body["since"] = *p.since; // the earlier job fills in what is not given here
     // The objects of options, checked by the server.

@@ -85,7 +85,7 @@ result<since_request> parse_since(const json::value& value, const json::object& 
     };
     since_request since{std::move(*id), {}};
     since.inherit = {left_out("table"), left_out("filters"),     left_out("columns"), left_out("format"),
-                     left_out("csv"),   left_out("compression"), left_out("parquet")};
+                     left_out("csv"),   left_out("compression"), left_out("parquet"), left_out("consistency")};
     return since;
 }
 
@@ -124,6 +124,8 @@ export_request inherit_request(export_request request, const export_request& ear
         request.parquet = earlier.parquet;
     if (take.compression && request.format != output_format::parquet)
         request.compression = earlier.compression;
+    if (take.consistency)
+        request.consistency = earlier.consistency;
     request.since->inherit = {};
     return request;
 }

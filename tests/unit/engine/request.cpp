@@ -258,12 +258,12 @@ BOOST_AUTO_TEST_CASE(reads_since) {
     BOOST_REQUIRE(r);
     BOOST_REQUIRE(r->since);
     BOOST_TEST(r->since->job == "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11");
-    const inherited_fields all_but_columns{true, true, false, true, true, true, true};
+    const inherited_fields all_but_columns{true, true, false, true, true, true, true, true};
     BOOST_TEST((r->since->inherit == all_but_columns));
     const auto given = parse(R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "table": "t", "filters": {},
         "format": "csv", "csv": {}, "compression": "none"})")
                            .value();
-    BOOST_TEST((given.since->inherit == inherited_fields{false, false, true, false, false, false, true}));
+    BOOST_TEST((given.since->inherit == inherited_fields{false, false, true, false, false, false, true, true}));
     // Stored as the id alone, and read back as the same request.
     BOOST_TEST(boost::json::serialize(to_json(*r)) ==
                R"({"filters":{},"columns":["id"],"since":"0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11"})");
@@ -285,7 +285,7 @@ BOOST_AUTO_TEST_CASE(since_takes_what_the_body_leaves_out) {
     const auto earlier =
         parse(R"({"table": "orders", "filters": {"status": "paid"}, "columns": ["id", "total"],
         "format": "csv", "csv": {"delimiter": ";", "bom": true}, "compression": "gzip", "parallelism": 4,
-        "notify": {"url": "https://h/"}})")
+        "consistency": "snapshot", "notify": {"url": "https://h/"}})")
             .value();
     struct item {
         const char* body;
@@ -295,17 +295,17 @@ BOOST_AUTO_TEST_CASE(since_takes_what_the_body_leaves_out) {
     const item cases[] = {
         // Everything that selects and formats the rows; never parallelism or notify.
         {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11"})",
-         R"({"filters":{"status":{"eq":"paid"}},"columns":["id","total"],"table":"orders","csv":{"delimiter":";","header":true,"null":"","forceQuote":false,"bom":true},"compression":"gzip",)"},
+         R"({"filters":{"status":{"eq":"paid"}},"columns":["id","total"],"table":"orders","csv":{"delimiter":";","header":true,"null":"","forceQuote":false,"bom":true},"compression":"gzip","consistency":"snapshot",)"},
         // Given fields win; filters given replace the earlier ones (they are not ANDed).
         {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "filters": {"total": {"gt": 5}}, "compression": "none",
-             "parallelism": 2})",
+             "parallelism": 2, "consistency": "chunked"})",
          R"({"filters":{"total":{"gt":"5"}},"columns":["id","total"],"table":"orders","csv":{"delimiter":";","header":true,"null":"","forceQuote":false,"bom":true},"parallelism":2,)"},
         // Another format: the earlier csv options do not apply to it; gzip still does (jsonl), not to
         // parquet.
         {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "format": "jsonl"})",
-         R"({"filters":{"status":{"eq":"paid"}},"columns":["id","total"],"table":"orders","format":"jsonl","compression":"gzip",)"},
+         R"({"filters":{"status":{"eq":"paid"}},"columns":["id","total"],"table":"orders","format":"jsonl","compression":"gzip","consistency":"snapshot",)"},
         {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "format": "parquet", "columns": ["id"]})",
-         R"({"filters":{"status":{"eq":"paid"}},"columns":["id"],"table":"orders","format":"parquet",)"},
+         R"({"filters":{"status":{"eq":"paid"}},"columns":["id"],"table":"orders","format":"parquet","consistency":"snapshot",)"},
     };
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT(c.body) {
