@@ -16,9 +16,9 @@ file is byte-identical to the same export with parallelism 1 and to psql's COPY.
 - the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range;
 - a small selection runs as one slice under the default --min-slice-rows (the status's request and the
   log's job_created say so), a large enough one gets as many slices as it is worth;
-- incremental exports ("since"), at parallelism 1 and 2: three generations A, B since A, C since B with
-  rows inserted between them; each file is psql's COPY of its key range with the options B and C took
-  from A, together they are the whole selection, each row once; a row updated below the fixed end is
+- incremental exports ("since"), at parallelism 1 (snapshot-consistent) and 2: three generations A, B
+  since A, C since B with rows inserted between them; each file is psql's COPY of its key range with the
+  options B and C took from A, together they are the whole selection, each row once; a row updated below the fixed end is
   not exported again; the status's since and fromKey, the slices cut inside (fromKey .. end]; and the
   400s: a malformed or unknown id, a running or cancelled job, a job of another table.
 Every other server here starts with --min-slice-rows 1, so that these small tables are sliced as asked.
@@ -232,8 +232,10 @@ class parallel_export(unittest.TestCase):
         for n in (1, 2):
             with self.subTest(parallelism=n):
                 self.grow(30)
+                # The first chain is snapshot-consistent (B and C take that from A too), the second chunked.
+                consistency = "snapshot" if n == 1 else "chunked"
                 body = {"table": "grow", "filters": {"grp": {"ne": "x"}}, "columns": ["id", "t"],
-                        "csv": {"delimiter": ";", "null": "NULL"}, "parallelism": n}
+                        "csv": {"delimiter": ";", "null": "NULL"}, "parallelism": n, "consistency": consistency}
                 jobs, files, ends = [], [], []
                 for generation in range(3):
                     if generation:
@@ -246,6 +248,7 @@ class parallel_export(unittest.TestCase):
                     self.assertEqual(st["fromKey"], after)
                     self.assertEqual(st["request"].get("since"), jobs[-1] if jobs else None)
                     self.assertEqual(st["request"]["columns"], ["id", "t"], "taken from A")
+                    self.assertEqual(st["consistency"], consistency, "taken from A")
                     lower = f" AND id > {after}" if after is not None else ""
                     expected = psql(self.url, f"COPY ({select}{lower} AND id <= {end} ORDER BY id) TO STDOUT WITH"
                                               f" ({options})")
