@@ -66,19 +66,9 @@ partial_download::found partial_download::inspect_part() const {
 }
 
 void partial_download::write_record(const std::optional<std::string>& etag) const {
-    const fs::path temp = temporary_name(record_);
-    unique_fd fd = create_private_file(temp);
-    if (!fd)
-        throw client_error("cannot create " + temp.string() + ": " + std::strerror(errno));
-    if (const int error = write_all(fd.get(), format_part_record({job_id_, etag}))) {
-        ::unlink(temp.c_str());
-        throw client_error("cannot write " + temp.string() + ": " + std::strerror(error));
-    }
-    if (::rename(temp.c_str(), record_.c_str()) != 0) {
-        const int error = errno;
-        ::unlink(temp.c_str());
-        throw client_error("cannot write " + record_.string() + ": " + std::strerror(error));
-    }
+    if (const std::string why = replace_small_file(record_, format_part_record({job_id_, etag}));
+        !why.empty())
+        throw client_error(why);
 }
 
 unique_fd partial_download::open_part(std::uint64_t offset) const {

@@ -1,6 +1,7 @@
 #include "export_client.hpp"
 
 #include "download_files.hpp"
+#include "file_io.hpp"
 #include "http_client.hpp"
 #include "interrupt.hpp"
 #include "progress_display.hpp"
@@ -74,6 +75,8 @@ std::string json_request(const export_client_params& p) {
         body["compression"] = *p.compression;
     if (p.consistency)
         body["consistency"] = *p.consistency;
+    if (p.since)
+        body["since"] = *p.since; // the earlier job fills in what is not given here
     // The objects of options, checked by the server.
     auto options = [&body](const std::optional<std::string>& text, const char* name, const char* example) {
         if (!text)
@@ -369,6 +372,10 @@ int run_export_client(const export_client_params& p) {
             if (auto refused = refuse_existing_output(output, p.force))
                 throw client_error(*refused, 2);
         save(client, p, job_id, *job, output, display);
+        if (p.save_job_id)
+            if (const std::string why = replace_small_file(*p.save_job_id, job_id + "\n"); !why.empty())
+                throw client_error("the file is saved as " + output.string() +
+                                   ", but its job's id is not: " + why);
         std::cout << output.string() << "\n";
         return 0;
     } catch (const client_error& e) {

@@ -21,6 +21,9 @@ struct export_client_params {
     std::optional<std::string> output;       // default export-<jobId>.csv (.jsonl, .csv.gz, .jsonl.gz, .parquet)
     std::optional<std::string> api_key;
     std::optional<std::string> job_id; // attach to this job instead of creating one
+    std::optional<std::string>
+        since; // the request's "since": an earlier job whose fixed end this one starts after
+    std::optional<std::string> save_job_id; // a file the job's id is written to once the file is saved
     bool quiet = false;
     bool cancel_on_interrupt = false;
     bool force = false; // replace an existing output file
@@ -28,7 +31,9 @@ struct export_client_params {
 
 // Runs the whole round trip. Returns the process exit code: 0 done, 1 the job failed or the server
 // refused, 2 bad arguments (an existing output without --force too), 130 interrupted. Messages go to
-// stderr; the saved path to stdout.
+// stderr; the saved path to stdout. With save_job_id, the job's id replaces that file's content once the
+// export's file is saved, never before: a run that fails leaves the id of the last one that succeeded, so
+// the next `--since "$(cat FILE)"` takes up from there.
 int run_export_client(const export_client_params& params);
 
 // The default output file of a job: export-<jobId>.csv, .jsonl, .csv.gz, .jsonl.gz or .parquet after the "request"

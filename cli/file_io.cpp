@@ -84,4 +84,21 @@ std::string octal_mode(unsigned mode) {
     return text;
 }
 
+std::string replace_small_file(const fs::path& path, std::string_view bytes) {
+    const fs::path temp = temporary_name(path);
+    unique_fd fd = create_private_file(temp);
+    if (!fd)
+        return "cannot create " + temp.string() + ": " + std::strerror(errno);
+    if (const int error = write_all(fd.get(), bytes)) {
+        ::unlink(temp.c_str());
+        return "cannot write " + temp.string() + ": " + std::strerror(error);
+    }
+    if (::rename(temp.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temp.c_str());
+        return "cannot write " + path.string() + ": " + std::strerror(error);
+    }
+    return "";
+}
+
 } // namespace pgexport::cli

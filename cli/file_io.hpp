@@ -36,6 +36,10 @@ std::filesystem::path temporary_name(const std::filesystem::path& path);
 // umask. An invalid descriptor, with errno set, when it cannot.
 unique_fd create_private_file(const std::filesystem::path& path);
 
+// Replaces `path` by a file of `bytes` (mode 0600) in one step: written beside it under a temporary_name,
+// then renamed over it, so a reader sees the old file or the new one whole. "" when done, else why not.
+std::string replace_small_file(const std::filesystem::path& path, std::string_view bytes);
+
 // "0644".
 std::string octal_mode(unsigned mode);
 

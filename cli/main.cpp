@@ -172,6 +172,9 @@ const std::vector<option_spec> export_specs = {
     {"force", "", "replace --output when it exists (by default an existing file is never replaced)", "", ""},
     {"quiet", "", "print nothing but errors", "", ""},
     {"job", "ID", "attach to an existing job instead of creating one", "", ""},
+    {"since", "ID", "only the rows added since that job: those whose key is above its fixed end, with its table, "
+     "filters, columns and format unless given here", "", ""},
+    {"save-job-id", "FILE", "once the file is saved, write the job's id to FILE (for the next run's --since)", "", ""},
     {"cancel-on-interrupt", "", "cancel the job on Ctrl-C (by default it keeps running)", "", ""},
 };
 
@@ -452,6 +455,8 @@ int run_export(const options& o) {
     p.output = o.get("output");
     p.api_key = o.get("api-key");
     p.job_id = o.get("job");
+    p.since = o.get("since");
+    p.save_job_id = o.get("save-job-id");
     p.quiet = o.flag("quiet");
     p.cancel_on_interrupt = o.flag("cancel-on-interrupt");
     p.force = o.flag("force");

@@ -15,6 +15,7 @@
 #include "runtime/job_watch_impl.hpp"
 #include "queue/job_download.hpp"
 #include "storage/export_storage.hpp"
+#include "util/text_checks.hpp"
 
 #include <pgexport/engine.hpp>
 #include <pgexport/log.hpp>
@@ -38,27 +39,10 @@ namespace pgexport::engine {
 namespace {
 
 using detail::job_repository;
+using detail::normalize_job_id;
 using detail::stored_job;
 using detail::table_catalog;
 
-// Canonical lower-case UUID text, or nullopt.
-std::optional<std::string> normalize_job_id(std::string_view id) {
-    if (id.size() != 36)
-        return std::nullopt;
-    std::string out(id);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        char& c = out[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return std::nullopt;
-        } else if (std::isxdigit(static_cast<unsigned char>(c))) {
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        } else {
-            return std::nullopt;
-        }
-    }
-    return out;
-}
 
 } // namespace
 
@@ -187,6 +171,10 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
         co_return problem{errc::unavailable, "the server is shutting down"};
     if (!st.started)
         co_return problem{errc::unavailable, "the server is starting: the database has not been reached yet"};
+    // An incremental export takes what it leaves out from the job it continues, and starts after its end.
+    const auto from_key = co_await detail::async_resolve_since(st, request, owner);
+    if (!from_key)
+        co_return from_key.error();
     auto schema = detail::schema_for(st, request);
     if (!schema)
         co_return schema.error();
@@ -204,6 +192,7 @@ asio::awaitable<result<std::string>> export_engine::async_create(export_request 
     job.info.created_at =
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     job.info.owner = std::move(owner);
+    job.info.from_key = *from_key;
     job.quota_key = std::move(quota_key);
     job.table = (*schema)->table;
     job.key = (*schema)->key;

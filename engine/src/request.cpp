@@ -1,7 +1,7 @@
 #include <pgexport/request.hpp>
 
 #include "format/output_options.hpp"
-#include "policy/webhook_target.hpp"
+#include "format/request_fields.hpp"
 #include "util/text_checks.hpp"
 
 #include <boost/json.hpp>
@@ -33,7 +33,7 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
 }};
 
 constexpr std::string_view known_fields = "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\","
-                                          " \"parquet\", \"parallelism\", \"consistency\" and \"notify\"";
+                                          " \"parquet\", \"parallelism\", \"consistency\", \"notify\" and \"since\"";
 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
@@ -105,62 +105,6 @@ result<filter> make_filter(const std::string& column, filter_op op, const json::
         return invalid("filter \"" + column + "\": null is allowed only with eq and ne");
     f.values.push_back(std::move(*text));
     return f;
-}
-
-std::string events_list() {
-    std::string names;
-    for (const std::string_view e : notify_events) {
-        if (!names.empty())
-            names += e == notify_events[std::size(notify_events) - 1] ? " or " : ", ";
-        names += '"';
-        names += e;
-        names += '"';
-    }
-    return names;
-}
-
-// The "notify" object: {"url": "http[s]://…", "events": [...]} (events: every one when left out).
-result<notify_request> parse_notify(const json::value& value) {
-    if (!value.is_object())
-        return invalid("\"notify\" must be an object: {\"url\": \"https://…\", \"events\": [...]}");
-    notify_request notify;
-    bool url_given = false;
-    std::vector<std::string_view> asked;
-    for (const auto& [key, field] : value.get_object()) {
-        if (key == "url") {
-            if (!field.is_string())
-                return invalid("\"notify\": \"url\" must be a string, an http:// or https:// URL");
-            auto url = detail::parse_webhook_url(field.get_string());
-            if (!url)
-                return url.error();
-            notify.url = std::string(field.get_string());
-            url_given = true;
-        } else if (key == "events") {
-            if (!field.is_array() || field.get_array().empty())
-                return invalid("\"notify\": \"events\" must be a non-empty array of " + events_list());
-            for (const json::value& e : field.get_array()) {
-                const auto* name = e.if_string();
-                const auto* known = name ? std::find(std::begin(notify_events), std::end(notify_events),
-                                                     std::string_view(*name))
-                                         : std::end(notify_events);
-                if (known == std::end(notify_events))
-                    return invalid("\"notify\": \"events\" may hold only " + events_list());
-                asked.push_back(*known);
-            }
-        } else {
-            if (check_text(key, "field"))
-                return invalid("\"notify\" has an unknown field; expected \"url\" and \"events\"");
-            return invalid("\"notify\" has an unknown field \"" + std::string(key) +
-                           "\"; expected \"url\" and \"events\"");
-        }
-    }
-    if (!url_given)
-        return invalid("\"notify\" needs a \"url\"");
-    // In the one order, each once: a stored request reads back equal, and the outbox asks it by name.
-    for (const std::string_view e : notify_events)
-        if (asked.empty() || std::find(asked.begin(), asked.end(), e) != asked.end())
-            notify.events.emplace_back(e);
-    return notify;
 }
 
 } // namespace
@@ -303,10 +247,17 @@ result<export_request> parse_export_request(const json::value& body, const reque
         } else if (key == "notify") {
             if (value.is_null())
                 continue;
-            auto notify = parse_notify(value);
+            auto notify = detail::parse_notify(value);
             if (!notify)
                 return notify.error();
             request.notify = std::move(*notify);
+        } else if (key == "since") {
+            if (value.is_null())
+                continue;
+            auto since = detail::parse_since(value, body.get_object());
+            if (!since)
+                return since.error();
+            request.since = std::move(*since);
         } else if (key == "csv") {
             if (value.is_null())
                 continue;

@@ -65,6 +65,8 @@ json::value to_json(const export_request& request) {
             events.emplace_back(e);
         out["notify"] = json::object{{"url", request.notify->url}, {"events", std::move(events)}};
     }
+    if (request.since)
+        out["since"] = request.since->job;
     return out;
 }
 

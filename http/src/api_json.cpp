@@ -29,6 +29,9 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
     o["bytesWritten"] = job.bytes_written;
     o["totalRowsEstimate"] =
         job.total_rows_estimate ? json::value(*job.total_rows_estimate) : json::value(nullptr);
+    // An incremental export: the job it continues, and the key its rows are above (that job's fixed end).
+    o["since"] = job.request.since ? json::value(job.request.since->job) : json::value(nullptr);
+    o["fromKey"] = job.from_key ? json::value(*job.from_key) : json::value(nullptr);
     o["filePath"] = !completed || !job.file_path ? json::value(nullptr)
                     : view                        ? json::value(shown_file_path(*job.file_path))
                                                   : json::value(*job.file_path);

@@ -15,7 +15,12 @@ file is byte-identical to the same export with parallelism 1 and to psql's COPY.
   the file is the primary's COPY; --gentle gives the same bytes;
 - the cap (--max-parallelism), /api/schema's maxParallelism, and 400 for a parallelism out of range;
 - a small selection runs as one slice under the default --min-slice-rows (the status's request and the
-  log's job_created say so), a large enough one gets as many slices as it is worth.
+  log's job_created say so), a large enough one gets as many slices as it is worth;
+- incremental exports ("since"), at parallelism 1 (snapshot-consistent) and 2: three generations A, B
+  since A, C since B with rows inserted between them; each file is psql's COPY of its key range with the
+  options B and C took from A, together they are the whole selection, each row once; a row updated below the fixed end is
+  not exported again; the status's since and fromKey, the slices cut inside (fromKey .. end]; and the
+  400s: a malformed or unknown id, a running or cancelled job, a job of another table.
 Every other server here starts with --min-slice-rows 1, so that these small tables are sliced as asked.
 Chunks are 7 rows, so every slice spans several chunks. Every wait polls for a state with a deadline."""
 import gzip
@@ -30,7 +35,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (binary, copy_csv, held_gate, install_gate, main, private_cluster, psql, scratch_database, seed,
-                     server, streaming_standby, wait_until)
+                     server, sql_value, streaming_standby, wait_until)
 
 BINARY = binary()
 WAIT = 120  # seconds any state may take to come about on a loaded machine
@@ -71,6 +76,7 @@ CREATE VIEW hard_v AS SELECT * FROM hard;
 CREATE TABLE few (id bigint PRIMARY KEY, t text);
 INSERT INTO few VALUES (5, 'five'), (50, E'fifty\\n"50"'), (500, NULL);
 CREATE TABLE empty (id bigint PRIMARY KEY, t text);
+CREATE TABLE grow (id bigserial PRIMARY KEY, t text, grp text NOT NULL);
 CREATE TABLE big (id bigint PRIMARY KEY, t text, n int);
 INSERT INTO big SELECT g, repeat(md5(g::text), 3) || CASE WHEN g % 97 = 0 THEN E'\\n"x"' ELSE '' END, g % 13
                 FROM generate_series(1, 6000) g WHERE g % 11 <> 0;
@@ -138,9 +144,10 @@ class parallel_export(unittest.TestCase):
         cls.db = scratch_database("e2e_parallel")
         cls.url = cls.db.__enter__()
         psql(cls.url, TABLES)
+        install_gate(cls.url, view="grow_gated", table="grow", key="id")
         cls.server = server(BINARY, cls.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--max-parallelism", "16",
                             "--max-concurrent", "4", "--table", "hard", "--table", "hard_v:id", "--table", "few",
-                            "--table", "empty")
+                            "--table", "empty", "--table", "grow", "--table", "grow_gated:id")
 
     @classmethod
     def tearDownClass(cls):
@@ -209,6 +216,89 @@ class parallel_export(unittest.TestCase):
         self.assertEqual(data, expected)
         _, _, data = export(self.server, {"table": "hard", "csv": {"header": False}, "parallelism": 3})
         self.assertEqual(data, psql(self.url, f"COPY ({select}) TO STDOUT WITH (FORMAT csv)"))
+
+    def grow(self, n, grp_x_every=4):
+        """Inserts n rows into grow (hard text; every grp_x_every-th in group 'x', which the filter leaves out)."""
+        psql(self.url, "INSERT INTO grow (t, grp) SELECT CASE g % 3 WHEN 0 THEN 'q \"' || g || E'\"\\nline'"
+                       f" WHEN 1 THEN NULL ELSE 'r' || g || ';' END, CASE WHEN g % {grp_x_every} = 0 THEN 'x'"
+                       f" ELSE 'a' END FROM generate_series(1, {n}) g")
+
+    def test_since_three_generations(self):
+        """A (full), B since A, C since B, with rows inserted before each: each file is COPY of its own key
+        range (after the earlier job's fixed end, up to its own), with the filters, columns and csv options
+        B and C took from A; their rows together are the whole selection, each once, in key order."""
+        select = "SELECT id, t FROM grow WHERE grp <> 'x'"
+        options = "FORMAT csv, HEADER true, DELIMITER ';', NULL 'NULL'"
+        for n in (1, 2):
+            with self.subTest(parallelism=n):
+                self.grow(30)
+                # The first chain is snapshot-consistent (B and C take that from A too), the second chunked.
+                consistency = "snapshot" if n == 1 else "chunked"
+                body = {"table": "grow", "filters": {"grp": {"ne": "x"}}, "columns": ["id", "t"],
+                        "csv": {"delimiter": ";", "null": "NULL"}, "parallelism": n, "consistency": consistency}
+                jobs, files, ends = [], [], []
+                for generation in range(3):
+                    if generation:
+                        self.grow(20 + generation)
+                        body = {"since": jobs[-1], "parallelism": n}
+                    job, st, data = export(self.server, body)
+                    end = int(sql_value(self.url, f"SELECT key_upper_bound FROM export_jobs WHERE id = '{job}'"))
+                    after = ends[-1] if ends else None
+                    self.assertEqual(st["since"], jobs[-1] if jobs else None)
+                    self.assertEqual(st["fromKey"], after)
+                    self.assertEqual(st["request"].get("since"), jobs[-1] if jobs else None)
+                    self.assertEqual(st["request"]["columns"], ["id", "t"], "taken from A")
+                    self.assertEqual(st["consistency"], consistency, "taken from A")
+                    lower = f" AND id > {after}" if after is not None else ""
+                    expected = psql(self.url, f"COPY ({select}{lower} AND id <= {end} ORDER BY id) TO STDOUT WITH"
+                                              f" ({options})")
+                    self.assertEqual(data, expected, f"generation {generation}: not COPY of ({after}, {end}]")
+                    self.assertGreater(data.count(b"\n"), 10, "each generation has new rows")
+                    if n == 2:
+                        self.assertEqual(slice_count(self.url, job), 2, "sliced inside its own range")
+                        first = sql_value(self.url, f"SELECT slices->0->>'after' FROM export_jobs WHERE id = '{job}'")
+                        self.assertEqual(first, "" if after is None else str(after))
+                    jobs.append(job)
+                    files.append(data)
+                    ends.append(end)
+                # Together: the whole selection, each row once, in key order (the header line is each file's).
+                header = files[0].split(b"\n", 1)[0] + b"\n"
+                whole = psql(self.url, f"COPY ({select} AND id <= {ends[-1]} ORDER BY id) TO STDOUT WITH ({options})")
+                self.assertEqual(header + b"".join(f[len(header):] for f in files), whole)
+                # A row updated below C's end is not exported again: D has the new row only.
+                psql(self.url, "UPDATE grow SET t = 'changed' WHERE id = (SELECT min(id) FROM grow WHERE grp <> 'x')")
+                self.grow(1, grp_x_every=2)
+                _, st, data = export(self.server, {"since": jobs[-1], "parallelism": n})
+                self.assertEqual(data, header + psql(self.url, f"COPY ({select} AND id > {ends[-1]} ORDER BY id)"
+                                                               " TO STDOUT WITH (FORMAT csv, DELIMITER ';', NULL 'NULL')"))
+                self.assertNotIn(b"changed", data)
+                self.assertEqual(st["rowsExported"], 1)
+
+    def test_since_refusals(self):
+        """400 invalid_request for an id that is not a UUID, a job that is not there, one that has not
+        completed (running, cancelled), and one of another table."""
+        def refused(body, why):
+            code, answer = post(self.server, body)
+            self.assertEqual(code, 400, f"{body}: {answer}")
+            self.assertEqual(answer["error"]["code"], "invalid_request")
+            self.assertIn(why, answer["error"]["message"])
+
+        refused({"table": "grow", "since": "yesterday"}, "\"since\" must be the id of an earlier export job")
+        refused({"since": "00000000-0000-4000-8000-000000000000"}, "no export job 00000000-0000-4000-8000-000000000000")
+        few, _, _ = export(self.server, {"table": "few"})
+        refused({"table": "grow", "since": few}, f"the export job {few} exported the table \"few\", not \"grow\"")
+        self.grow(3)
+        with held_gate(self.url) as gate:
+            code, created = post(self.server, {"table": "grow_gated"})
+            self.assertEqual(code, 202)
+            job = created["jobId"]
+            gate.wait_for_waiters(1)
+            refused({"since": job}, f"the export job {job} is running; only a completed (or expired) job")
+            code, _ = get(self.server, f"/api/export/{job}", method="DELETE")
+            self.assertEqual(code, 200)
+            gate.release()
+            wait_until("cancelled", lambda: (status(self.server, job) or {}).get("status") == "cancelled", WAIT)
+        refused({"since": job}, f"the export job {job} is cancelled")
 
     def test_limits(self):
         code, body = get(self.server, "/api/schema")

@@ -58,7 +58,10 @@ inline void check_built_sql(const engine::export_request& request, std::optional
             return built_sql{records_page_sql(schema, r, after, limit), page_numbers};
         },
         [&](const export_request& r) {
-            return built_sql{estimate_sql(schema, r, upper), {1, upper}};
+            std::vector<std::int64_t> numbers{1, upper};
+            if (after)
+                numbers.push_back(*after);
+            return built_sql{estimate_sql(schema, r, after, upper), numbers};
         },
         [&](const export_request& r) {
             return built_sql{header_copy_sql(schema, r).value_or(""), {0}, false};

@@ -42,6 +42,9 @@ struct job_info {
     std::int64_t rows_exported = 0;
     std::int64_t bytes_written = 0;
     std::optional<std::int64_t> total_rows_estimate;
+    // With "since": the key its rows are above, the fixed end of the job it continues, fixed when it was
+    // created; nullopt without "since", and when that job found the table empty (then every row is taken).
+    std::optional<std::int64_t> from_key;
     std::optional<std::string> file_path; // set once completed
     std::optional<std::string> error;     // set once failed
     std::optional<std::string> error_code; // a failure's code, where it has one (snapshot_too_old)

@@ -85,6 +85,32 @@ struct parquet_options {
     friend bool operator==(const parquet_options&, const parquet_options&) = default;
 };
 
+// The fields of a request that a "since" job's request fills in when the body leaves them out.
+struct inherited_fields {
+    bool table = false;
+    bool filters = false;
+    bool columns = false;
+    bool format = false;
+    bool csv = false;
+    bool compression = false;
+    bool parquet = false;
+    bool consistency = false;
+
+    friend bool operator==(const inherited_fields&, const inherited_fields&) = default;
+};
+
+// The "since" field: an incremental export, the rows whose key is above the fixed end of an earlier job
+// (completed or expired, of the same table), whose request it takes what the body leaves out.
+struct since_request {
+    std::string job; // the earlier job's id, a UUID in lower case
+    // What the body left out, read from it by parse_export_request and filled in at creation
+    // (inherit_request); nothing once filled in, and not stored: a job's stored request is the whole one.
+    inherited_fields inherit{};
+
+    // The job alone: a request read back from its stored form is the same request.
+    friend bool operator==(const since_request& a, const since_request& b) { return a.job == b.job; }
+};
+
 // The bounds of "rowGroupRows".
 inline constexpr std::int64_t min_row_group_rows = 1'000;
 inline constexpr std::int64_t max_row_group_rows = 10'000'000;
@@ -103,6 +129,7 @@ struct export_request {
     int parallelism = 1;
     export_consistency consistency = export_consistency::chunked;
     std::optional<notify_request> notify{}; // nullopt: nobody is told when the job ends
+    std::optional<since_request> since{};   // nullopt: every row up to the fixed end
 
     friend bool operator==(const export_request&, const export_request&) = default;
 };
@@ -120,9 +147,9 @@ struct request_limits {
 
 // Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl|parquet",
 // "csv": {...}, "compression": "none|gzip", "parquet": {"compression": "zstd|snappy|none", "rowGroupRows": N},
-// "parallelism": 1..16, "notify": {"url", "events"},
-// "consistency": "chunked|snapshot"}, all optional, nothing else. "csv" goes only with csv,
-// "parquet" only with parquet, and gzip not with parquet (whose pages are compressed already). "notify"'s URL
+// "parallelism": 1..16, "notify": {"url", "events"}, "consistency": "chunked|snapshot", "since": "<jobId>"},
+// all optional, nothing else. "csv" goes only with csv, "parquet" only with parquet, and gzip not with
+// parquet (whose pages are compressed already). "notify"'s URL
 // is checked for its form here (http or https, a host, no credentials or fragment); where its host points is
 // the engine's to check. The csv options are checked as
 // COPY checks them (and a NULL string of \. is refused: it would read back as COPY's end marker), so a
@@ -132,6 +159,13 @@ struct request_limits {
 // NUL) and size (`limits`: invalid_request naming the cap); columns and value types are checked against
 // the table by the engine.
 result<export_request> parse_export_request(const boost::json::value& body, const request_limits& limits = {});
+
+// `request` (with "since") completed from `earlier`, the since job's request: the table, filters, columns,
+// format, consistency, and the csv, parquet and compression options the body left out (request.since->inherit) are
+// the earlier job's; csv options only for csv, parquet options only for parquet, compression not for
+// parquet, so that a body that changes the format alone still makes a valid request. Parallelism and
+// notify are never inherited: they are how this run goes, not what it selects. Pure.
+export_request inherit_request(export_request request, const export_request& earlier);
 
 // The request as JSON that parse_export_request reads back to an equal request.
 boost::json::value to_json(const export_request& request);

@@ -237,9 +237,9 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
     std::unique_ptr<parquet_stream> parquet; // the rows' Parquet writer, across the chunks
     std::exception_ptr failure;
     try {
-        // One stream walks (.. fixed end] from the job's checkpoint; a slice its own range from its own.
+        // One stream walks (from key .. fixed end] from its checkpoint; a slice its own range from its own.
         slice_state progress = slice ? job.slices.held.at(*slice)
-                                     : slice_state{{std::nullopt, job.job.key_upper_bound.value_or(0)},
+                                     : slice_state{{job.job.info.from_key, job.job.key_upper_bound.value_or(0)},
                                                    job.progress.last_id, job.progress.rows, job.progress.bytes,
                                                    false};
         if (request.format == output_format::parquet)

@@ -70,9 +70,12 @@ struct written_range {
 std::vector<written_range> written_ranges(const job_context& job) {
     std::vector<written_range> ranges;
     if (!job.parallel()) {
+        // An incremental job's rows start above its from key.
+        const std::optional<std::int64_t> from = job.job.info.from_key;
         if (job.progress.last_id)
-            ranges.push_back({std::nullopt, *job.progress.last_id, job.progress.rows,
-                              "keys up to " + std::to_string(*job.progress.last_id)});
+            ranges.push_back({from, *job.progress.last_id, job.progress.rows,
+                              (from ? "keys above " + std::to_string(*from) + " " : std::string()) + "up to " +
+                                  std::to_string(*job.progress.last_id)});
         return ranges;
     }
     for (std::size_t k = 0; k < job.slices.held.size(); ++k) {
@@ -210,7 +213,7 @@ asio::awaitable<void> async_hold_snapshot(engine_state& state, job_context& job)
 
     // Recorded before any chunk reads under it, with the checkpoint it was checked against (or the start,
     // after a restart): a later resume compares with this snapshot only what was written under it.
-    const slice_state progress{{std::nullopt, job.job.key_upper_bound.value_or(0)},
+    const slice_state progress{{job.job.info.from_key, job.job.key_upper_bound.value_or(0)},
                                job.progress.last_id, job.progress.rows, job.progress.bytes, false};
     auto record = [taken, restarts, end = job.job.key_upper_bound, progress,
                    slices = job.parallel() ? job.slices.held : std::vector<slice_state>{},

@@ -117,6 +117,14 @@ std::string select_list(const table_schema& schema, const export_request& reques
     return list;
 }
 
+// " AND key > after AND key <= upper" (no lower bound when `after` is nullopt): the rows of a key range.
+std::string key_range(const std::string& key, std::optional<std::int64_t> after, std::int64_t upper) {
+    std::string sql;
+    if (after)
+        sql += " AND " + key + " > " + std::to_string(*after);
+    return sql + " AND " + key + " <= " + std::to_string(upper);
+}
+
 } // namespace
 
 bool key_leads(const table_schema& schema, const export_request& request) {
@@ -179,11 +187,9 @@ std::string chunk_copy_sql(const table_schema& schema, const export_request& req
     std::string sql = "COPY (SELECT " + columns + " FROM " + schema.relation();
     if (request.format == output_format::jsonl)
         sql += " t";
-    sql += " WHERE (" + where_clause(schema, request) + ")";
-    if (after)
-        sql += " AND " + key + " > " + std::to_string(*after);
-    sql += " AND " + key + " <= " + std::to_string(upper) + " ORDER BY " + key + " LIMIT " +
-           std::to_string(limit) + ") TO STDOUT (" + copy_options(request, false) + ")";
+    sql += " WHERE (" + where_clause(schema, request) + ")" + key_range(key, after, upper);
+    sql += " ORDER BY " + key + " LIMIT " + std::to_string(limit) + ") TO STDOUT (" +
+           copy_options(request, false) + ")";
     return sql;
 }
 
@@ -208,26 +214,26 @@ std::string records_page_sql(const table_schema& schema, const export_request& r
     return sql;
 }
 
-std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper) {
+std::string estimate_sql(const table_schema& schema, const export_request& request,
+                         std::optional<std::int64_t> after, std::int64_t upper) {
     return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + schema.relation() + " WHERE (" +
-           where_clause(schema, request) + ") AND " + quote_identifier(schema.key) +
-           " <= " + std::to_string(upper);
+           where_clause(schema, request) + ")" + key_range(quote_identifier(schema.key), after, upper);
 }
 
-std::string key_sample_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
-                           double percent) {
+std::string key_sample_sql(const table_schema& schema, const export_request& request,
+                           std::optional<std::int64_t> after, std::int64_t upper, double percent) {
     const std::string key = quote_identifier(schema.key);
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.6f", percent);
     std::string sql = "SELECT " + key + " FROM " + schema.relation() + " TABLESAMPLE SYSTEM (";
     sql += pct;
-    sql += ") WHERE (" + where_clause(schema, request) + ") AND " + key + " <= " + std::to_string(upper);
+    sql += ") WHERE (" + where_clause(schema, request) + ")" + key_range(key, after, upper);
     sql += " ORDER BY " + key;
     return sql;
 }
 
-std::string key_quantiles_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
-                              int n) {
+std::string key_quantiles_sql(const table_schema& schema, const export_request& request,
+                              std::optional<std::int64_t> after, std::int64_t upper, int n) {
     const std::string key = quote_identifier(schema.key);
     std::string fractions;
     for (int i = 1; i < n; ++i) {
@@ -237,7 +243,7 @@ std::string key_quantiles_sql(const table_schema& schema, const export_request& 
     }
     std::string sql = "SELECT unnest(percentile_disc(ARRAY[" + fractions + "]) WITHIN GROUP (ORDER BY " + key +
                       ")) FROM " + schema.relation();
-    sql += " WHERE (" + where_clause(schema, request) + ") AND " + key + " <= " + std::to_string(upper);
+    sql += " WHERE (" + where_clause(schema, request) + ")" + key_range(key, after, upper);
     return sql;
 }
 

@@ -58,17 +58,19 @@ std::string copy_options(const export_request& request, bool header);
 std::string records_page_sql(const table_schema& schema, const export_request& request,
                              std::optional<std::int64_t> after, int limit);
 
-// The planner's estimate query for the rows of the export: EXPLAIN (FORMAT JSON) of the filtered scan.
-std::string estimate_sql(const table_schema& schema, const export_request& request, std::int64_t upper);
+// The planner's estimate query for the rows of the export: EXPLAIN (FORMAT JSON) of the filtered scan of
+// after < key <= upper (no lower bound when `after` is nullopt; so below).
+std::string estimate_sql(const table_schema& schema, const export_request& request,
+                         std::optional<std::int64_t> after, std::int64_t upper);
 
-// A parallel job's sample of keys: the selection's keys up to `upper` in a TABLESAMPLE SYSTEM of
+// A parallel job's sample of keys: the selection's keys in (after, upper] in a TABLESAMPLE SYSTEM of
 // `percent` % of the table's pages, sorted.
-std::string key_sample_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
-                           double percent);
+std::string key_sample_sql(const table_schema& schema, const export_request& request,
+                           std::optional<std::int64_t> after, std::int64_t upper, double percent);
 
-// The selection's key at each of the n-quantiles 1/n .. (n-1)/n, exact (one scan of the selection): the
-// cuts when the selection is too small for a sample to tell.
-std::string key_quantiles_sql(const table_schema& schema, const export_request& request, std::int64_t upper,
-                              int n);
+// The selection's key in (after, upper] at each of the n-quantiles 1/n .. (n-1)/n, exact (one scan of the
+// selection): the cuts when the selection is too small for a sample to tell.
+std::string key_quantiles_sql(const table_schema& schema, const export_request& request,
+                              std::optional<std::int64_t> after, std::int64_t upper, int n);
 
 } // namespace pgexport::engine::detail

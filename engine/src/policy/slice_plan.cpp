@@ -12,10 +12,12 @@ namespace {
 
 __extension__ typedef __int128 wide_int; // a key range may span the whole of bigint
 
-// Cut points (each the upper bound of a slice but the last) into slices: contiguous, in key order.
-std::vector<slice_bounds> from_cuts(const std::vector<std::int64_t>& cuts, std::int64_t fixed_end) {
+// Cut points (each the upper bound of a slice but the last) into slices over (first .. fixed_end]:
+// contiguous, in key order; cuts outside the range are dropped.
+std::vector<slice_bounds> from_cuts(const std::vector<std::int64_t>& cuts, std::optional<std::int64_t> first,
+                                    std::int64_t fixed_end) {
     std::vector<slice_bounds> slices;
-    std::optional<std::int64_t> after;
+    std::optional<std::int64_t> after = first;
     for (const std::int64_t cut : cuts) {
         if (cut >= fixed_end || (after && cut <= *after))
             continue;
@@ -51,7 +53,9 @@ int slice_count(int requested, std::optional<std::int64_t> estimated_rows, std::
     return static_cast<int>(std::clamp<std::int64_t>(fit, 1, asked));
 }
 
-std::vector<slice_bounds> slices_from_sample(std::span<const std::int64_t> sample, std::int64_t fixed_end, int n) {
+std::vector<slice_bounds> slices_from_sample(std::span<const std::int64_t> sample,
+                                             std::optional<std::int64_t> after, std::int64_t fixed_end,
+                                             int n) {
     const auto end = std::upper_bound(sample.begin(), sample.end(), fixed_end);
     const std::size_t m = static_cast<std::size_t>(end - sample.begin());
     std::vector<std::int64_t> cuts;
@@ -63,10 +67,11 @@ std::vector<slice_bounds> slices_from_sample(std::span<const std::int64_t> sampl
             if (const std::size_t at = (i * m + slices - 1) / slices - 1; at + 1 < m)
                 cuts.push_back(sample[at]);
     }
-    return from_cuts(cuts, fixed_end);
+    return from_cuts(cuts, after, fixed_end);
 }
 
-std::vector<slice_bounds> even_slices(std::int64_t lowest, std::int64_t fixed_end, int n) {
+std::vector<slice_bounds> even_slices(std::optional<std::int64_t> after, std::int64_t lowest,
+                                      std::int64_t fixed_end, int n) {
     std::vector<std::int64_t> cuts;
     if (n > 1 && lowest <= fixed_end) {
         const wide_int first = static_cast<wide_int>(lowest) - 1;
@@ -75,7 +80,7 @@ std::vector<slice_bounds> even_slices(std::int64_t lowest, std::int64_t fixed_en
             if (const wide_int cut = first + width * i / n; cut > first)
                 cuts.push_back(static_cast<std::int64_t>(cut));
     }
-    return from_cuts(cuts, fixed_end);
+    return from_cuts(cuts, after, fixed_end);
 }
 
 std::vector<slice_state> initial_states(const std::vector<slice_bounds>& bounds) {

@@ -1,5 +1,6 @@
 #pragma once
-// A parallel export's slices, pure (no I/O): the key range (lowest .. fixed end] cut into ranges of about
+// A parallel export's slices, pure (no I/O): the key range (lowest, or an incremental export's start ..
+// fixed end] cut into ranges of about
 // equal rows from a sorted sample of keys, the state of each slice as its checkpoints record it, and what
 // the job's progress is made of (rows, bytes, lastProcessedId) while several slices run at once.
 
@@ -25,16 +26,21 @@ struct slice_bounds {
 // `min_rows_per_slice` of 0 or 1, or no estimate at all, slices as requested.
 int slice_count(int requested, std::optional<std::int64_t> estimated_rows, std::int64_t min_rows_per_slice);
 
-// At most `n` slices over (.. fixed_end], cut at the `sample`'s quantiles: `sample` is sorted keys that
-// stand for the selected rows in proportion (every key, a TABLESAMPLE of them, or pg_stats' histogram
-// bounds, which are equal-frequency by construction). Keys above fixed_end are ignored. Cuts that would
-// repeat are dropped, so a sample with fewer distinct keys than `n` gives fewer slices; an empty sample,
-// or n <= 1, gives one slice. The slices are contiguous, in key order, and the last ends at fixed_end.
-std::vector<slice_bounds> slices_from_sample(std::span<const std::int64_t> sample, std::int64_t fixed_end, int n);
+// At most `n` slices over (after .. fixed_end] (no lower bound when `after` is nullopt), cut at the
+// `sample`'s quantiles: `sample` is sorted keys that stand for the selected rows in proportion (every key,
+// a TABLESAMPLE of them, or pg_stats' histogram bounds, which are equal-frequency by construction). Keys
+// above fixed_end are ignored, and cuts at or below `after` dropped. Cuts that would repeat are dropped, so
+// a sample with fewer distinct keys than `n` gives fewer slices; an empty sample, or n <= 1, gives one
+// slice. The slices are contiguous, in key order: the first starts after `after`, the last ends at fixed_end.
+std::vector<slice_bounds> slices_from_sample(std::span<const std::int64_t> sample,
+                                             std::optional<std::int64_t> after, std::int64_t fixed_end,
+                                             int n);
 
-// `n` slices of about equal key width over (lowest - 1 .. fixed_end]: the fallback when nothing tells
-// where the rows are. Fewer when the range holds fewer keys than `n`.
-std::vector<slice_bounds> even_slices(std::int64_t lowest, std::int64_t fixed_end, int n);
+// `n` slices of about equal key width over (lowest - 1 .. fixed_end], the first starting after `after`
+// (the keys at or below it are not in the range; `lowest` is the lowest key above it): the fallback when
+// nothing tells where the rows are. Fewer when the range holds fewer keys than `n`.
+std::vector<slice_bounds> even_slices(std::optional<std::int64_t> after, std::int64_t lowest,
+                                      std::int64_t fixed_end, int n);
 
 // One slice as its last checkpoint left it.
 struct slice_state {

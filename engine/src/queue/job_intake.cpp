@@ -1,6 +1,7 @@
 #include "queue/job_intake.hpp"
 
 #include "files/data_dir.hpp"
+#include "format/request_fields.hpp"
 #include "format/sql.hpp"
 #include "policy/webhook_target.hpp"
 #include "util/offload.hpp"
@@ -89,6 +90,34 @@ asio::awaitable<std::optional<problem>> async_check_notify(engine_state& state, 
     co_return std::nullopt;
 }
 
+asio::awaitable<result<std::optional<std::int64_t>>>
+async_resolve_since(engine_state& state, export_request& request, const std::optional<std::string>& owner) {
+    if (!request.since)
+        co_return std::optional<std::int64_t>{};
+    // The earlier job as its record stands (not memory: its fixed end is there); another client's is as
+    // unknown here as it is to status.
+    auto get = [id = request.since->job, tables = state.tables()](job_repository& r) {
+        return r.get(id, tables);
+    };
+    std::optional<stored_job> earlier;
+    try {
+        earlier = co_await state.on_reads(std::move(get));
+    } catch (const unavailable_error& e) {
+        co_return problem{errc::unavailable, e.what()};
+    }
+    if (!earlier || (owner && earlier->info.owner != owner))
+        co_return problem{
+            errc::invalid_request,
+            "\"since\": there is no export job " + request.since->job +
+                " (an incremental export continues a completed job of yours whose record is still"
+                " kept: completed or expired, not deleted)"};
+    if (auto p = check_since_job(earlier->info, earlier->table, request.table))
+        co_return *p;
+    request = inherit_request(std::move(request), earlier->info.request);
+    request.table = earlier->table;
+    co_return earlier->key_upper_bound;
+}
+
 result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
                                export_request request, std::int64_t min_slice_rows) {
     if (auto p = canonicalize(catalog, schema, request))
@@ -97,12 +126,17 @@ result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schem
     // With the primary's WAL position, for --replica: a standby reads no chunk before it has replayed it.
     auto end = catalog.fixed_end_of(schema);
     job.key_upper_bound = end.max_key;
+    // An incremental job's end is never below its start, so that the next one, since this, never goes
+    // back over keys that were taken (the highest rows may have been deleted since).
+    const std::optional<std::int64_t> from = job.info.from_key;
+    if (from && (!job.key_upper_bound || *job.key_upper_bound < *from))
+        job.key_upper_bound = from;
     job.wal_lsn = std::move(end.wal_lsn);
     // Planned even on an empty table: that is what proves every filter's operator exists for its
     // column's type (json has no "=", for one) before the job is accepted.
     try {
-        job.info.total_rows_estimate =
-            catalog.estimate_rows(estimate_sql(schema, job.info.request, job.key_upper_bound.value_or(0)));
+        job.info.total_rows_estimate = catalog.estimate_rows(
+            estimate_sql(schema, job.info.request, from, job.key_upper_bound.value_or(0)));
     } catch (const pg_error& e) {
         if (!e.sqlstate().starts_with("42"))
             throw;
@@ -115,7 +149,7 @@ result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schem
     const int wanted =
         slice_count(job.info.request.parallelism, job.info.total_rows_estimate, min_slice_rows);
     if (job.key_upper_bound && wanted > 1) {
-        const auto bounds = catalog.plan_slices(schema, job.info.request, *job.key_upper_bound, wanted);
+        const auto bounds = catalog.plan_slices(schema, job.info.request, from, *job.key_upper_bound, wanted);
         if (bounds.size() > 1)
             job.slices = initial_states(bounds);
     }

@@ -33,10 +33,18 @@ boost::asio::awaitable<std::optional<problem>> async_check_free_space(engine_sta
 // invalid_request saying why not. The rule is applied again at every try.
 boost::asio::awaitable<std::optional<problem>> async_check_notify(engine_state& state, const notify_request& notify);
 
-// The job to insert: its request canonicalized, its fixed end (the highest key now), its estimate and its
-// slices (slice_count of the request's parallelism, the estimate and `min_slice_rows`), with the request's
-// parallelism set to the number of slices it runs; invalid_value when a filter does not fit its column's
-// type. On the catalog thread.
+// A request's "since": the earlier job read from the job store, checked (check_since_job), and `request`
+// completed from its request (inherit_request; the table named as the earlier job's). Answers the key the
+// new job's rows are above: the earlier job's fixed end (nullopt without "since", or when that job found
+// the table empty). invalid_request when there is no such job (or it is another owner's, `owner` given) or
+// it may not be continued; unavailable while the database is away.
+boost::asio::awaitable<result<std::optional<std::int64_t>>>
+async_resolve_since(engine_state& state, export_request& request, const std::optional<std::string>& owner);
+
+// The job to insert: its request canonicalized, its fixed end (the highest key now; with "since", at least
+// job.info.from_key, which the rows are above), its estimate and its slices (slice_count of the request's
+// parallelism, the estimate and `min_slice_rows`), with the request's parallelism set to the number of slices
+// it runs; invalid_value when a filter does not fit its column's type. On the catalog thread.
 result<stored_job> prepare_job(table_catalog& catalog, const table_schema& schema, stored_job job,
                                export_request request, std::int64_t min_slice_rows);
 

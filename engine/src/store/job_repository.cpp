@@ -42,9 +42,9 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
         " coalesce(sum(coalesce(request_bytes, octet_length(request::text))), 0) AS bytes"
         " FROM export_jobs WHERE quota_key = $10 AND ($14::bigint > 0 OR status IN ('queued', 'running'))),"
         " ins AS (INSERT INTO export_jobs (id, status, request, owner, key_upper_bound, total_rows_estimate,"
-        " created_at, table_name, key_column, quota_key, wal_lsn, slices, request_bytes, storage)"
+        " created_at, table_name, key_column, quota_key, wal_lsn, slices, request_bytes, storage, key_lower_bound)"
         " SELECT $1, 'queued', $2, $3, $4, $5, to_timestamp($6::double precision / 1000000), $7, $8, $10,"
-        " $12::pg_lsn, $13::jsonb, $15::bigint, $16"
+        " $12::pg_lsn, $13::jsonb, $15::bigint, $16, $17::bigint"
         " WHERE (SELECT count(*) FROM export_jobs WHERE status = 'queued') < $9::bigint"
         " AND ($11::bigint = 0 OR (SELECT n FROM quota) < $11::bigint)"
         " AND ($14::bigint = 0 OR (SELECT bytes FROM quota) + $15::bigint <= $14::bigint)"
@@ -57,7 +57,7 @@ insert_outcome job_repository::insert(const stored_job& job, std::size_t max_que
                             job.wal_lsn,
                             job.slices.empty() ? std::nullopt : std::optional<std::string>(slices_to_json(job.slices)),
                             std::to_string(count_bytes ? quota.max_request_bytes : 0),
-                            std::to_string(request.size()), job.storage};
+                            std::to_string(request.size()), job.storage, opt_int(info.from_key)};
     // The lock is taken by a statement of its own: a statement's snapshot is taken when it starts, so the
     // count in the next one sees every job that the previous holder of the lock committed.
     auto locked = [&] {

@@ -42,8 +42,8 @@ const char* const job_columns = "id::text, status, request::text, owner, key_upp
                                     " (SELECT json_build_array(w.delivered_at IS NOT NULL, w.attempts, w.last_error)::text"
                                     " FROM export_webhooks w WHERE w.job_id = export_jobs.id"
                                     " ORDER BY w.created_at DESC LIMIT 1),"
-                                    // A snapshot job's snapshot; a failed job's code.
-                                    " snapshot::text, snapshot_restarts, error_code";
+                                    // A snapshot job's snapshot; a failed job's code; an incremental job's start.
+                                    " snapshot::text, snapshot_restarts, error_code, key_lower_bound";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -113,6 +113,7 @@ stored_job read_job_at(const PGresult* r, int row, int at, fifo_cache<export_req
     }
     info.snapshot_restarts = static_cast<int>(get_int64(r, row, at + 26).value_or(0));
     info.error_code = get_text(r, row, at + 27);
+    info.from_key = get_int64(r, row, at + 28);
     return j;
 }
 

@@ -237,7 +237,9 @@ std::vector<std::int64_t> keys_of(const PGresult* r) {
 
 } // namespace
 
-std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema, const export_request& request,
+std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema,
+                                                     const export_request& request,
+                                                     std::optional<std::int64_t> after,
                                                      std::int64_t fixed_end, int n) {
     result_ptr rel = session_.run("SELECT c.relkind::text, greatest(pg_relation_size(c.oid) / 8192, 1),"
                                   " coalesce(s.n_mod_since_analyze, 0) < 0.1 * greatest(c.reltuples, 0)"
@@ -246,7 +248,7 @@ std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema,
                                   {schema.relation()});
     const std::string kind = get_text(rel.get(), 0, 0).value_or("v");
     if (kind != "r" && kind != "m" && kind != "p")
-        return even_key_ranges(schema, fixed_end, n); // a view cannot be sampled
+        return even_key_ranges(schema, after, fixed_end, n); // a view cannot be sampled
     const double pages = static_cast<double>(get_int64(rel.get(), 0, 1).value_or(1));
     const bool fresh_statistics = get_text(rel.get(), 0, 2) == std::optional<std::string>("t");
     if (request.filters.empty() && fresh_statistics) {
@@ -257,27 +259,29 @@ std::vector<slice_bounds> table_catalog::plan_slices(const table_schema& schema,
             " AND ns.nspname = s.schemaname WHERE c.oid = to_regclass($1) AND s.attname = $2",
             {schema.relation(), schema.key});
         auto bounds = keys_of(h.get());
+        // An incremental export's range is the column's top: only the bounds in it tell where its rows are.
+        std::erase_if(bounds, [after](std::int64_t k) { return after && k <= *after; });
         if (bounds.size() > static_cast<std::size_t>(4 * n)) {
             std::sort(bounds.begin(), bounds.end());
-            return slices_from_sample(bounds, fixed_end, n);
+            return slices_from_sample(bounds, after, fixed_end, n);
         }
     }
     const double percent = std::min(100.0, 100.0 * 400.0 / pages);
-    auto sample = run_bounded(key_sample_sql(schema, request, fixed_end, percent), sample_time_limit);
+    auto sample = run_bounded(key_sample_sql(schema, request, after, fixed_end, percent), sample_time_limit);
     if (!sample)
-        return sample_too_slow(schema, fixed_end, n);
+        return sample_too_slow(schema, after, fixed_end, n);
     auto keys = keys_of(sample->get());
     if (keys.size() < static_cast<std::size_t>(50 * n) && percent < 100.0) {
         // A selective filter: too few rows in the sample to cut by. Its selection is small, so exact.
-        auto q = run_bounded(key_quantiles_sql(schema, request, fixed_end, n), sample_time_limit);
+        auto q = run_bounded(key_quantiles_sql(schema, request, after, fixed_end, n), sample_time_limit);
         if (!q)
-            return sample_too_slow(schema, fixed_end, n);
+            return sample_too_slow(schema, after, fixed_end, n);
         keys = keys_of(q->get());
         std::sort(keys.begin(), keys.end());
         // The quantiles are the cuts themselves: one key per cut, and the end closes the last slice.
         keys.push_back(fixed_end);
     }
-    return slices_from_sample(keys, fixed_end, n);
+    return slices_from_sample(keys, after, fixed_end, n);
 }
 
 std::optional<result_ptr> table_catalog::run_bounded(const std::string& sql, std::chrono::milliseconds limit) {
@@ -293,19 +297,25 @@ std::optional<result_ptr> table_catalog::run_bounded(const std::string& sql, std
     }
 }
 
-std::vector<slice_bounds> table_catalog::even_key_ranges(const table_schema& schema, std::int64_t fixed_end, int n) {
-    result_ptr low = session_.run("SELECT min(" + quote_identifier(schema.key) + ") FROM " + schema.relation());
-    return even_slices(get_int64(low.get(), 0, 0).value_or(fixed_end), fixed_end, n);
+std::vector<slice_bounds> table_catalog::even_key_ranges(const table_schema& schema,
+                                                         std::optional<std::int64_t> after,
+                                                         std::int64_t fixed_end, int n) {
+    const std::string key = quote_identifier(schema.key);
+    result_ptr low = session_.run("SELECT min(" + key + ") FROM " + schema.relation() +
+                                  (after ? " WHERE " + key + " > " + std::to_string(*after) : std::string()));
+    return even_slices(after, get_int64(low.get(), 0, 0).value_or(fixed_end), fixed_end, n);
 }
 
-std::vector<slice_bounds> table_catalog::sample_too_slow(const table_schema& schema, std::int64_t fixed_end, int n) {
+std::vector<slice_bounds> table_catalog::sample_too_slow(const table_schema& schema,
+                                                         std::optional<std::int64_t> after,
+                                                         std::int64_t fixed_end, int n) {
     // The catalog connection is what every export's creation waits for: a slow selection's sample must not
     // hold it. Even ranges may be unbalanced; the export is the same.
     log_event("warning", "slice_sample_slow",
               {{"table", schema.table},
                {"limit_ms", sample_time_limit.count()},
                {"why", "the key sample of the selection took too long; the job's slices are even key ranges"}});
-    return even_key_ranges(schema, fixed_end, n);
+    return even_key_ranges(schema, after, fixed_end, n);
 }
 
 bool table_catalog::in_recovery() {

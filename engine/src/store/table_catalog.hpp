@@ -46,13 +46,14 @@ public:
     fixed_end fixed_end_of(const table_schema& schema);
     std::optional<std::int64_t> estimate_rows(const std::string& explain_sql);
 
-    // A parallel job's slices: at most `n` over the selection's keys up to `fixed_end`, balanced by rows.
+    // A parallel job's slices: at most `n` over the selection's keys in (after .. fixed_end] (no lower
+    // bound when `after` is nullopt; an incremental export's from key), balanced by rows.
     // Without filters from pg_stats' histogram of the key when it is fresh (few rows changed since the
     // last ANALYZE); otherwise from a TABLESAMPLE SYSTEM of the selection (about 400 pages), or the exact
     // quantiles when the selection is too small for a sample; even key ranges for a view, and when the
     // sample takes longer than sample_time_limit.
     std::vector<slice_bounds> plan_slices(const table_schema& schema, const export_request& request,
-                                          std::int64_t fixed_end, int n);
+                                          std::optional<std::int64_t> after, std::int64_t fixed_end, int n);
 
     // pg_is_in_recovery(): true on a standby.
     bool in_recovery();
@@ -71,9 +72,11 @@ private:
     // `sql` in a transaction of its own under `limit` (SET LOCAL statement_timeout); nullopt when it ran
     // out of time.
     std::optional<result_ptr> run_bounded(const std::string& sql, std::chrono::milliseconds limit);
-    // Even key ranges from the lowest key up to `fixed_end`; sample_too_slow logs why first.
-    std::vector<slice_bounds> even_key_ranges(const table_schema& schema, std::int64_t fixed_end, int n);
-    std::vector<slice_bounds> sample_too_slow(const table_schema& schema, std::int64_t fixed_end, int n);
+    // Even key ranges from the lowest key above `after` up to `fixed_end`; sample_too_slow logs why first.
+    std::vector<slice_bounds> even_key_ranges(const table_schema& schema, std::optional<std::int64_t> after,
+                                              std::int64_t fixed_end, int n);
+    std::vector<slice_bounds> sample_too_slow(const table_schema& schema, std::optional<std::int64_t> after,
+                                              std::int64_t fixed_end, int n);
 
     // The filter operators PostgreSQL resolves for two values of `type`.
     std::vector<filter_op> operators_of(const std::string& type);

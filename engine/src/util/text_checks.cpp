@@ -2,6 +2,7 @@
 
 #include <pgexport/request.hpp>
 
+#include <cctype>
 #include <cstdint>
 
 namespace pgexport::engine {
@@ -19,6 +20,24 @@ std::optional<problem> check_text(std::string_view text, std::string_view what) 
     if (!is_valid_utf8(text))
         return invalid(std::string(what) + " is not valid UTF-8");
     return std::nullopt;
+}
+
+std::optional<std::string> normalize_job_id(std::string_view id) {
+    if (id.size() != 36)
+        return std::nullopt;
+    std::string out(id);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        char& c = out[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return std::nullopt;
+        } else if (std::isxdigit(static_cast<unsigned char>(c))) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else {
+            return std::nullopt;
+        }
+    }
+    return out;
 }
 
 } // namespace detail

@@ -16,4 +16,7 @@ problem invalid(std::string message);
 // naming the text as `what`.
 std::optional<problem> check_text(std::string_view text, std::string_view what);
 
+// A job id as the canonical lower-case UUID text, or nullopt when `id` is not a UUID.
+std::optional<std::string> normalize_job_id(std::string_view id);
+
 } // namespace pgexport::engine::detail

@@ -1,5 +1,7 @@
 // Parsing and validating request bodies. No database.
 
+#include "format/request_fields.hpp"
+
 #include <pgexport/request.hpp>
 
 #include <boost/json/parse.hpp>
@@ -243,6 +245,110 @@ BOOST_AUTO_TEST_CASE(reads_notify) {
             BOOST_REQUIRE(!r);
             BOOST_TEST(r.error().code == errc::invalid_request);
             BOOST_TEST(r.error().message.find(why) != std::string::npos, r.error().message);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(reads_since) {
+    BOOST_TEST(!parse("{}").value().since);
+    BOOST_TEST(!parse(R"({"since": null})").value().since);
+    // The id as a UUID in lower case; every field the body leaves out (or gives as null) is inherited.
+    const auto r =
+        parse(R"({"since": "0B3A6C1E-58F4-4D8B-9E5E-2F1C0D7A9B11", "columns": ["id"], "format": null})");
+    BOOST_REQUIRE(r);
+    BOOST_REQUIRE(r->since);
+    BOOST_TEST(r->since->job == "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11");
+    const inherited_fields all_but_columns{true, true, false, true, true, true, true, true};
+    BOOST_TEST((r->since->inherit == all_but_columns));
+    const auto given = parse(R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "table": "t", "filters": {},
+        "format": "csv", "csv": {}, "compression": "none"})")
+                           .value();
+    BOOST_TEST((given.since->inherit == inherited_fields{false, false, true, false, false, false, true, true}));
+    // Stored as the id alone, and read back as the same request.
+    BOOST_TEST(boost::json::serialize(to_json(*r)) ==
+               R"({"filters":{},"columns":["id"],"since":"0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11"})");
+    BOOST_TEST((parse_export_request(to_json(*r)).value() == *r));
+    for (const char* body : {R"({"since": "nope"})", R"({"since": 7})", R"({"since": {}})",
+                             R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b1"})",
+                             R"({"since": "0b3a6c1e+58f4-4d8b-9e5e-2f1c0d7a9b11"})"}) {
+        BOOST_TEST_CONTEXT(body) {
+            const auto bad = parse(body);
+            BOOST_REQUIRE(!bad);
+            BOOST_TEST(bad.error().code == errc::invalid_request);
+            BOOST_TEST(bad.error().message.find("\"since\" must be the id of an earlier export job") !=
+                       std::string::npos);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(since_takes_what_the_body_leaves_out) {
+    const auto earlier =
+        parse(R"({"table": "orders", "filters": {"status": "paid"}, "columns": ["id", "total"],
+        "format": "csv", "csv": {"delimiter": ";", "bom": true}, "compression": "gzip", "parallelism": 4,
+        "consistency": "snapshot", "notify": {"url": "https://h/"}})")
+            .value();
+    struct item {
+        const char* body;
+        const char* merged; // to_json of the merged request
+    };
+    const std::string id = R"("since":"0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11")";
+    const item cases[] = {
+        // Everything that selects and formats the rows; never parallelism or notify.
+        {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11"})",
+         R"({"filters":{"status":{"eq":"paid"}},"columns":["id","total"],"table":"orders","csv":{"delimiter":";","header":true,"null":"","forceQuote":false,"bom":true},"compression":"gzip","consistency":"snapshot",)"},
+        // Given fields win; filters given replace the earlier ones (they are not ANDed).
+        {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "filters": {"total": {"gt": 5}}, "compression": "none",
+             "parallelism": 2, "consistency": "chunked"})",
+         R"({"filters":{"total":{"gt":"5"}},"columns":["id","total"],"table":"orders","csv":{"delimiter":";","header":true,"null":"","forceQuote":false,"bom":true},"parallelism":2,)"},
+        // Another format: the earlier csv options do not apply to it; gzip still does (jsonl), not to
+        // parquet.
+        {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "format": "jsonl"})",
+         R"({"filters":{"status":{"eq":"paid"}},"columns":["id","total"],"table":"orders","format":"jsonl","compression":"gzip","consistency":"snapshot",)"},
+        {R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "format": "parquet", "columns": ["id"]})",
+         R"({"filters":{"status":{"eq":"paid"}},"columns":["id"],"table":"orders","format":"parquet","consistency":"snapshot",)"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.body) {
+            const export_request merged = inherit_request(parse(c.body).value(), earlier);
+            BOOST_TEST(boost::json::serialize(to_json(merged)) == std::string(c.merged) + id + "}");
+            BOOST_TEST((merged.since->inherit == inherited_fields{}), "nothing is left to fill in");
+            // What is stored reads back whole: the merged request is valid on its own.
+            BOOST_TEST((parse_export_request(to_json(merged)).value() == merged));
+        }
+    }
+    // A csv job since a jsonl one: its own csv options, the default ones when it gives none.
+    const auto jsonl = parse(R"({"format": "jsonl"})").value();
+    const auto csv = inherit_request(
+        parse(R"({"since": "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11", "format": "csv"})").value(), jsonl);
+    BOOST_TEST((csv.format == output_format::csv && csv.csv == csv_options{}));
+    // Without "since" nothing changes.
+    BOOST_TEST((inherit_request(jsonl, earlier) == jsonl));
+}
+
+BOOST_AUTO_TEST_CASE(since_needs_a_completed_job_of_the_same_table) {
+    job_info earlier;
+    earlier.id = "0b3a6c1e-58f4-4d8b-9e5e-2f1c0d7a9b11";
+    for (const auto status : {job_status::completed, job_status::expired}) {
+        earlier.status = status;
+        BOOST_TEST(!detail::check_since_job(earlier, "orders", std::nullopt));
+        BOOST_TEST(!detail::check_since_job(earlier, "orders", std::string("orders")));
+        const auto other = detail::check_since_job(earlier, "orders", std::string("customers"));
+        BOOST_REQUIRE(other);
+        BOOST_TEST(other->code == errc::invalid_request);
+        BOOST_TEST(other->message.find("exported the table \"orders\", not \"customers\"") !=
+                       std::string::npos,
+                   other->message);
+    }
+    for (const auto status :
+         {job_status::queued, job_status::running, job_status::failed, job_status::cancelled}) {
+        BOOST_TEST_CONTEXT(to_string(status)) {
+            earlier.status = status;
+            const auto p = detail::check_since_job(earlier, "orders", std::nullopt);
+            BOOST_REQUIRE(p);
+            BOOST_TEST(p->code == errc::invalid_request);
+            BOOST_TEST(p->message.find(" is " + std::string(to_string(status)) + "; only a completed") !=
+                           std::string::npos,
+                       p->message);
         }
     }
 }

@@ -88,6 +88,20 @@ BOOST_AUTO_TEST_CASE(chunk_sql_puts_the_key_first_and_bounds_it) {
         " AND \"id\" > -7 AND \"id\" <= 500 ORDER BY \"id\" LIMIT 3) TO STDOUT (FORMAT csv)");
 }
 
+// An incremental export ("since") plans over (from .. fixed end]: its estimate and its slices' sample and
+// quantiles see only the rows above the from key.
+BOOST_AUTO_TEST_CASE(planning_statements_bound_the_range_below_with_since) {
+    const auto schema = sample_schema();
+    const auto request = parse(R"({"filters": {"name": "bob"}})");
+    const std::string range = "(\"name\" = 'bob'::text) AND \"id\" > 40 AND \"id\" <= 500";
+    BOOST_TEST(estimate_sql(schema, request, 40, 500).ends_with(range));
+    BOOST_TEST(key_sample_sql(schema, request, 40, 500, 1.5).find(range + " ORDER BY \"id\"") !=
+               std::string::npos);
+    BOOST_TEST(key_quantiles_sql(schema, request, 40, 500, 4).ends_with(range));
+    BOOST_TEST(estimate_sql(schema, request, std::nullopt, 500)
+                   .ends_with("(\"name\" = 'bob'::text) AND \"id\" <= 500"));
+}
+
 // Found by OID at start: the statements name the relation and the types schema-qualified, so that a table
 // or type of the same name created later earlier on the search path is never the one read.
 BOOST_AUTO_TEST_CASE(statements_use_the_qualified_names) {
@@ -98,7 +112,8 @@ BOOST_AUTO_TEST_CASE(statements_use_the_qualified_names) {
     BOOST_TEST(where_clause(schema, request) == "\"amount\" > '10'::pg_catalog.\"numeric\"");
     BOOST_TEST(chunk_copy_sql(schema, request, std::nullopt, 5, 1).find(" FROM \"public\".\"My Table\" WHERE") !=
                std::string::npos);
-    BOOST_TEST(estimate_sql(schema, request, 5).find(" FROM \"public\".\"My Table\" WHERE") != std::string::npos);
+    BOOST_TEST(estimate_sql(schema, request, std::nullopt, 5).find(" FROM \"public\".\"My Table\" WHERE") !=
+               std::string::npos);
     BOOST_TEST(header_copy_sql(schema, request).value_or("").find(" FROM \"public\".\"My Table\" LIMIT 0") !=
                std::string::npos);
 }

@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(cuts_from_a_sample) {
     };
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT("n=" << c.n << " end=" << c.end << " sample of " << c.sample.size()) {
-            BOOST_TEST(show(slices_from_sample(c.sample, c.end, c.n)) == c.slices);
+            BOOST_TEST(show(slices_from_sample(c.sample, std::nullopt, c.end, c.n)) == c.slices);
         }
     }
 }
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(skewed_rows_are_balanced_by_rows_not_keys) {
         keys.push_back(k);
     for (std::int64_t k = 1; k <= 1000; ++k)
         keys.push_back(9000 + k * 81);
-    const auto slices = slices_from_sample(keys, keys.back(), 4);
+    const auto slices = slices_from_sample(keys, std::nullopt, keys.back(), 4);
     BOOST_TEST_REQUIRE(slices.size() == 4u);
     for (const auto n : counts(slices, keys))
         BOOST_TEST(n == 2500u);
@@ -126,18 +126,18 @@ BOOST_AUTO_TEST_CASE(skewed_rows_are_balanced_by_rows_not_keys) {
     std::vector<std::int64_t> sample;
     for (std::size_t i = 0; i < keys.size(); i += 10)
         sample.push_back(keys[i]);
-    for (const auto n : counts(slices_from_sample(sample, keys.back(), 4), keys))
+    for (const auto n : counts(slices_from_sample(sample, std::nullopt, keys.back(), 4), keys))
         BOOST_TEST((n >= 2250u && n <= 2750u), n);
 }
 
 BOOST_AUTO_TEST_CASE(even_key_ranges) {
-    BOOST_TEST(show(even_slices(1, 100, 4)) == "(..25](25..50](50..75](75..100]");
-    BOOST_TEST(show(even_slices(1, 3, 16)) == "(..1](1..2](2..3]");
-    BOOST_TEST(show(even_slices(5, 5, 3)) == "(..5]");
-    BOOST_TEST(show(even_slices(10, 5, 3)) == "(..5]"); // nothing to cut
-    BOOST_TEST(show(even_slices(1, 100, 1)) == "(..100]");
+    BOOST_TEST(show(even_slices(std::nullopt, 1, 100, 4)) == "(..25](25..50](50..75](75..100]");
+    BOOST_TEST(show(even_slices(std::nullopt, 1, 3, 16)) == "(..1](1..2](2..3]");
+    BOOST_TEST(show(even_slices(std::nullopt, 5, 5, 3)) == "(..5]");
+    BOOST_TEST(show(even_slices(std::nullopt, 10, 5, 3)) == "(..5]"); // nothing to cut
+    BOOST_TEST(show(even_slices(std::nullopt, 1, 100, 1)) == "(..100]");
     // The whole of bigint: no overflow, contiguous.
-    const auto wide = even_slices(INT64_MIN + 1, INT64_MAX, 3);
+    const auto wide = even_slices(std::nullopt, INT64_MIN + 1, INT64_MAX, 3);
     BOOST_TEST_REQUIRE(wide.size() == 3u);
     BOOST_TEST(!wide[0].after.has_value());
     BOOST_TEST(*wide[1].after == wide[0].upper);
@@ -145,16 +145,40 @@ BOOST_AUTO_TEST_CASE(even_key_ranges) {
     BOOST_TEST(wide[2].upper == INT64_MAX);
 }
 
+BOOST_AUTO_TEST_CASE(an_incremental_range_starts_after_its_from_key) {
+    // "since": the range is (from .. fixed end]; the first slice starts there, and a cut at or below it
+    // (a histogram bound of the whole column) is dropped.
+    BOOST_TEST(show(slices_from_sample(range(1, 100), 60, 100, 2)) == "(60..100]"); // every cut was below
+    BOOST_TEST(show(slices_from_sample(range(61, 100), 60, 100, 2)) == "(60..80](80..100]");
+    BOOST_TEST(show(slices_from_sample({}, 60, 100, 4)) == "(60..100]");
+    BOOST_TEST(show(slices_from_sample({}, 60, 60, 4)) == "(60..60]"); // nothing new: one empty slice
+    BOOST_TEST(show(even_slices(60, 61, 100, 4)) == "(60..70](70..80](80..90](90..100]");
+    BOOST_TEST(show(even_slices(60, 61, 61, 4)) == "(60..61]");
+    const auto keys = range(121, 300); // every key above 120 in exactly one slice, and nothing at or below
+    for (int n = 1; n <= 16; ++n) {
+        BOOST_TEST_CONTEXT("n=" << n) {
+            for (const auto& slices :
+                 {slices_from_sample(range(1, 300), 120, 300, n), even_slices(120, 121, 300, n)}) {
+                BOOST_TEST((slices.front().after == std::optional<std::int64_t>(120)));
+                std::size_t total = 0;
+                for (const auto c : counts(slices, keys))
+                    total += c;
+                BOOST_TEST(total == keys.size());
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(slices_cover_every_key_once) {
     const auto keys = range(-50, 300);
     for (int n = 1; n <= 16; ++n) {
         BOOST_TEST_CONTEXT("n=" << n) {
             std::size_t total = 0;
-            for (const auto c : counts(slices_from_sample(keys, 300, n), keys))
+            for (const auto c : counts(slices_from_sample(keys, std::nullopt, 300, n), keys))
                 total += c;
             BOOST_TEST(total == keys.size());
             total = 0;
-            for (const auto c : counts(even_slices(-50, 300, n), keys))
+            for (const auto c : counts(even_slices(std::nullopt, -50, 300, n), keys))
                 total += c;
             BOOST_TEST(total == keys.size());
         }
