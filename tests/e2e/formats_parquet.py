@@ -205,8 +205,8 @@ class resume(parquet_case):
 
 class ended_jobs(parquet_case):
     def test_a_cancelled_or_failed_job_leaves_no_row_group_records(self):
-        """Row groups recorded by a job's checkpoints go with its end: at the cancel (its record stays until
-        the retention), and at the failure, here a NaN in a numeric(6,2) column two row groups in."""
+        # Row groups recorded by a job's checkpoints go with its end: at the cancel (its record stays until
+        # the retention), and at the failure, here a NaN in a numeric(6,2) column two row groups in.
         url = self.url
         psql(url, "DROP TABLE IF EXISTS parquet_nan;"
                   " CREATE TABLE parquet_nan (id bigint PRIMARY KEY, v numeric(6,2));"

@@ -199,7 +199,8 @@ class storage_test(unittest.TestCase):
                                                       f" WHERE job_id = '{job}' ORDER BY ordinal").split()]
             self.assertGreater(len(offsets), 2, "row groups ended by their bytes")
             sizes = [b - a for a, b in zip(offsets, offsets[1:])]
-            self.assertTrue(all((1 << 20) <= n <= (1 << 20) + (64 << 10) for n in sizes), sizes)
+            # The cap counts the page in progress by its estimate, a little above its bytes in the file.
+            self.assertTrue(all((15 << 16) <= n <= (1 << 20) + (64 << 10) for n in sizes), sizes)
             gate.release()
             st = s.wait_completed(job, WAIT)
         stored = self.s3.get_object(f"e2e/{job}")
