@@ -72,6 +72,8 @@ std::string json_request(const export_client_params& p) {
         body["format"] = *p.format; // the server checks the values, and says what is allowed
     if (p.compression)
         body["compression"] = *p.compression;
+    if (p.consistency)
+        body["consistency"] = *p.consistency;
     // The objects of options, checked by the server.
     auto options = [&body](const std::optional<std::string>& text, const char* name, const char* example) {
         if (!text)

@@ -14,6 +14,7 @@ struct export_client_params {
     std::optional<std::string> filters_json; // the "filters" object, as JSON text
     std::optional<std::string> columns;      // a,b,c
     std::optional<std::string> format;       // "csv", "jsonl" or "parquet" (the request's "format")
+    std::optional<std::string> consistency;  // "chunked" or "snapshot" (the request's "consistency")
     std::optional<std::string> compression;  // "none" or "gzip"
     std::optional<std::string> csv_json;     // the "csv" options object, as JSON text
     std::optional<std::string> parquet_json; // the "parquet" options object, as JSON text

@@ -124,6 +124,9 @@ const std::vector<option_spec> serve_specs = {
      "a completed file is deleted this long after it finished (the job becomes expired); failed and "
      "cancelled jobs are forgotten after it too",
      "7d", "PGEXPORT_RETENTION"},
+    {"max-snapshot-age", "DURATION", "a snapshot-consistent job (\"consistency\": \"snapshot\") whose snapshot "
+     "has been held this long fails with code snapshot_too_old: a held snapshot holds back vacuum on the whole "
+     "cluster", "6h", "PGEXPORT_MAX_SNAPSHOT_AGE"},
     {"max-rate", "SIZE", "bytes a second per job, counted on the file written, such as 5MiB (no limit when "
      "absent)", "", "PGEXPORT_MAX_RATE"},
     {"gentle", "", "yield to the database's other work: pause between chunks while it is busy", "",
@@ -162,6 +165,8 @@ const std::vector<option_spec> export_specs = {
     {"columns", "a,b,c", "columns in order [all]", "", ""},
     {"format", "csv|jsonl|parquet", "the file's format [csv]", "", ""},
     {"compression", "none|gzip", "compress the file [none] (not parquet: see --parquet)", "", ""},
+    {"consistency", "chunked|snapshot", "snapshot: the whole file is one moment of the database (one snapshot "
+     "for every chunk) [chunked]", "", ""},
     {"csv", "JSON", "CSV options: {\"delimiter\", \"header\", \"null\", \"forceQuote\", \"bom\"}", "", ""},
     {"parquet", "JSON", "Parquet options: {\"compression\": \"zstd|snappy|none\", \"rowGroupRows\": N}", "", ""},
     {"output", "FILE", "where to save the file [export-<jobId>.csv, .jsonl, .csv.gz, .jsonl.gz or .parquet]", "", ""},
@@ -235,6 +240,7 @@ int run_serve(const options& o) {
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
     ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
+    ec.max_snapshot_age = o.get_duration("max-snapshot-age", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     if (auto replica = o.get("replica"); replica && !replica->empty())
         ec.replica_url = *replica;
     if (auto storage = o.get("storage"); storage && *storage != "<data-dir>" && *storage != ec.data_dir.string())
@@ -444,6 +450,7 @@ int run_export(const options& o) {
     p.columns = o.get("columns");
     p.format = o.get("format");
     p.compression = o.get("compression");
+    p.consistency = o.get("consistency");
     p.csv_json = o.get("csv");
     p.parquet_json = o.get("parquet");
     p.output = o.get("output");

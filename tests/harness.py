@@ -518,6 +518,80 @@ class held_gate:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# A writer: small transactions committed as fast as they go from a psql session of its own, while an export
+# runs (tests/e2e/consistency.py, bench/run's consistency section).
+
+class sql_writer:
+    """Commits the statements next() returns (each a transaction: one statement, or BEGIN ...; COMMIT;) on
+    `url` from a psql session and a thread of its own, in batches of `batch`, until stop(); `done` counts the
+    committed ones. pause() returns once nothing more is being written; resume() goes on."""
+
+    def __init__(self, url, next_statement, name="writer", batch=20):
+        import threading
+        self.name, self.next_statement, self.batch = name, next_statement, batch
+        self.done = 0
+        self.error = None
+        self._wanted = threading.Event()
+        self._wanted.set()
+        self._idle = threading.Event()
+        self._stopping = False
+        self.session = subprocess.Popen(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", url], env=PSQL_ENV,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+        _resources.append(self._kill)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while True:
+                if not self._wanted.is_set():
+                    self._idle.set()
+                    self._wanted.wait()
+                    self._idle.clear()
+                if self._stopping:
+                    break
+                text = "\n".join(self.next_statement() for _ in range(self.batch))
+                self.session.stdin.write(f"{text}\n\\echo ack\n")
+                self.session.stdin.flush()
+                if self.session.stdout.readline().strip() != "ack":
+                    raise RuntimeError(f"writer {self.name}: psql ended: {self.session.stderr.read()[-2000:]}")
+                self.done += self.batch
+        except Exception as e:  # noqa: BLE001 - reported by wait_for and stop
+            self.error = e
+        self._idle.set()
+
+    def wait_for(self, more, timeout=120):
+        """Waits until `more` transactions more than now are committed."""
+        target = self.done + more
+        wait_until(f"writer {self.name} commits {more} more", lambda: self.error or self.done >= target, timeout)
+        check(self.error is None, f"writer {self.name} failed: {self.error}")
+
+    def pause(self, timeout=60):
+        self._wanted.clear()
+        check(self._idle.wait(timeout), f"writer {self.name} did not pause")
+        check(self.error is None, f"writer {self.name} failed: {self.error}")
+
+    def resume(self):
+        self._wanted.set()
+
+    def stop(self):
+        self._stopping = True
+        self._wanted.set()
+        self.thread.join(60)
+        self._kill()
+        check(self.error is None, f"writer {self.name} failed: {self.error}")
+
+    def _kill(self):
+        if self.session.poll() is None:
+            self.session.stdin.close()
+            try:
+                self.session.wait(30)
+            except subprocess.TimeoutExpired:
+                self.session.kill()
+
+
+# ---------------------------------------------------------------------------------------------------------
 # HTTP
 
 class Response:

@@ -382,6 +382,11 @@ std::size_t export_engine::running_count() const {
     return impl_->state.running.size();
 }
 
+held_snapshots export_engine::snapshots_held() const {
+    const auto [count, since] = impl_->state.running.snapshots_held();
+    return {count, since ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *since).count() : 0.0};
+}
+
 asio::awaitable<void> export_engine::async_shutdown() {
     impl_->state.progress->stop(); // the followers end first: no job will change here any more
     if (impl_->webhooks) {

@@ -33,7 +33,7 @@ constexpr std::array<std::pair<std::string_view, filter_op>, 7> operators = {{
 }};
 
 constexpr std::string_view known_fields = "\"filters\", \"columns\", \"table\", \"format\", \"csv\", \"compression\","
-                                          " \"parquet\", \"parallelism\" and \"notify\"";
+                                          " \"parquet\", \"parallelism\", \"consistency\" and \"notify\"";
 
 // A scalar JSON value as the text PostgreSQL will parse; nullopt for null.
 result<std::optional<std::string>> scalar_text(const json::value& v, const std::string& column) {
@@ -172,6 +172,10 @@ std::string_view to_string(filter_op op) {
     return "?";
 }
 
+std::string_view to_string(export_consistency consistency) {
+    return consistency == export_consistency::snapshot ? "snapshot" : "chunked";
+}
+
 result<export_request> parse_export_request(const json::value& body, const request_limits& limits) {
     if (!body.is_object())
         return invalid("the request body must be a JSON object");
@@ -287,6 +291,15 @@ result<export_request> parse_export_request(const json::value& body, const reque
                 return invalid(std::move(message));
             }
             request.parallelism = static_cast<int>(*n);
+        } else if (key == "consistency") {
+            if (value.is_null())
+                continue;
+            if (value.is_string() && value.get_string() == "chunked")
+                request.consistency = export_consistency::chunked;
+            else if (value.is_string() && value.get_string() == "snapshot")
+                request.consistency = export_consistency::snapshot;
+            else
+                return invalid("\"consistency\" must be \"chunked\" or \"snapshot\"");
         } else if (key == "notify") {
             if (value.is_null())
                 continue;
@@ -327,64 +340,6 @@ result<export_request> parse_export_request(const json::value& body, const reque
                        " compressed inside the file; choose their codec with \"parquet\": {\"compression\":"
                        " \"zstd\", \"snappy\" or \"none\"}");
     return request;
-}
-
-json::value to_json(const export_request& request) {
-    json::object filters;
-    for (const filter& f : request.filters) {
-        json::value& entry = filters[f.column];
-        if (!entry.is_object())
-            entry = json::object();
-        auto to_value = [](const std::optional<std::string>& v) {
-            return v ? json::value(*v) : json::value(nullptr);
-        };
-        if (f.op == filter_op::in) {
-            json::array values;
-            for (const auto& v : f.values)
-                values.push_back(to_value(v));
-            entry.get_object()[to_string(f.op)] = std::move(values);
-        } else {
-            entry.get_object()[to_string(f.op)] = to_value(f.values.at(0));
-        }
-    }
-    json::object out;
-    out["filters"] = std::move(filters);
-    json::array columns;
-    for (const auto& c : request.columns)
-        columns.emplace_back(c);
-    if (!columns.empty())
-        out["columns"] = std::move(columns);
-    if (request.table)
-        out["table"] = *request.table;
-    // Written only when not the default, so that requests stored before formats existed read the same.
-    if (request.format != output_format::csv)
-        out["format"] = to_string(request.format);
-    if (request.csv != csv_options{}) {
-        json::object csv;
-        csv["delimiter"] = std::string(1, request.csv.delimiter);
-        csv["header"] = request.csv.header;
-        csv["null"] = request.csv.null;
-        csv["forceQuote"] = request.csv.force_quote;
-        csv["bom"] = request.csv.bom;
-        out["csv"] = std::move(csv);
-    }
-    if (request.compression != output_compression::none)
-        out["compression"] = to_string(request.compression);
-    if (request.parquet != parquet_options{}) {
-        json::object parquet;
-        parquet["compression"] = to_string(request.parquet.compression);
-        parquet["rowGroupRows"] = request.parquet.row_group_rows;
-        out["parquet"] = std::move(parquet);
-    }
-    if (request.parallelism != 1)
-        out["parallelism"] = request.parallelism;
-    if (request.notify) {
-        json::array events;
-        for (const auto& e : request.notify->events)
-            events.emplace_back(e);
-        out["notify"] = json::object{{"url", request.notify->url}, {"events", std::move(events)}};
-    }
-    return out;
 }
 
 } // namespace pgexport::engine

@@ -36,6 +36,7 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
                        : download_url ? json::value(*download_url)
                                       : json::value("/api/export/" + job.id + "/download");
     o["error"] = job.error ? message(*job.error) : json::value(nullptr);
+    o["errorCode"] = job.error_code ? json::value(*job.error_code) : json::value(nullptr);
     o["createdAt"] = engine::format_timestamp(job.created_at);
     o["startedAt"] = time_or_null(job.started_at);
     o["finishedAt"] = time_or_null(job.finished_at);
@@ -52,6 +53,13 @@ json::object job_fields(const engine::job_info& job, const std::optional<std::st
     else
         o["throttledSeconds"] = nullptr;
     o["replicaWaitSeconds"] = job.throttled ? json::value(millis(job.throttled->replica)) : json::value(nullptr);
+    // A chunked job has no snapshot: its snapshot fields are null.
+    const bool snapshot = job.request.consistency == engine::export_consistency::snapshot;
+    o["consistency"] = engine::to_string(job.request.consistency);
+    o["snapshotAt"] = snapshot ? time_or_null(job.snapshot_at) : json::value(nullptr);
+    o["snapshotId"] = snapshot && job.snapshot_id ? json::value(*job.snapshot_id) : json::value(nullptr);
+    o["snapshotRestarts"] = snapshot ? json::value(job.snapshot_restarts) : json::value(nullptr);
+    o["snapshotReason"] = snapshot && job.snapshot_reason ? json::value(*job.snapshot_reason) : json::value(nullptr);
     if (job.notify)
         o["notify"] = json::object{{"url", job.notify->url},
                                    {"delivered", job.notify->delivered},
@@ -106,6 +114,7 @@ json::object export_options_json(int max_parallelism) {
     // The one place that says which request options this server takes beyond filters and columns.
     return json::object{{"formats", json::array{"csv", "jsonl", "parquet"}},
                         {"compression", json::array{"none", "gzip"}},
+                        {"consistency", json::array{"chunked", "snapshot"}},
                         {"csvOptions", json::array{"delimiter", "header", "null", "forceQuote", "bom"}},
                         {"parquetOptions", json::object{{"compression", json::array{"zstd", "snappy", "none"}},
                                                         {"rowGroupRows", json::object{{"min", engine::min_row_group_rows},

@@ -125,6 +125,7 @@ awaitable<reply> metrics(server_context& ctx, const request_context& rc) {
     in.jobs_by_status = std::move(*counts);
     in.engine = ctx.engine.stats();
     in.running_here = ctx.engine.running_count();
+    in.snapshots = ctx.engine.snapshots_held();
     in.open_connections = ctx.connections.size();
     in.requests = ctx.requests;
     co_return of(text_response(rc.req.version(), "text/plain; version=0.0.4", format_metrics(in)));

@@ -70,6 +70,23 @@ std::string format_metrics(const metrics_input& in) {
     describe(out, "pgexport_replica_wait_seconds_total", "counter",
              "Seconds jobs waited for --replica (behind the job's WAL position, or unreachable), summed over jobs.");
     sample(out, "pgexport_replica_wait_seconds_total", "", st.replica_wait_seconds);
+    describe(out, "pgexport_snapshots_held", "gauge",
+             "Snapshots held now for snapshot-consistent jobs (each holds back vacuum on the whole cluster).");
+    sample(out, "pgexport_snapshots_held", "", static_cast<double>(in.snapshots.count));
+    describe(out, "pgexport_snapshot_oldest_age_seconds", "gauge",
+             "Age of the oldest snapshot held now for a snapshot-consistent job (0 when none is held).");
+    sample(out, "pgexport_snapshot_oldest_age_seconds", "", in.snapshots.oldest_age_seconds);
+    describe(out, "pgexport_snapshot_checks_total", "counter",
+             "Checks of the rows written under a lost snapshot, against a new one.");
+    sample(out, "pgexport_snapshot_checks_total", "", static_cast<double>(st.snapshot_checks));
+    describe(out, "pgexport_snapshot_check_seconds_total", "counter", "Time those checks took, summed.");
+    sample(out, "pgexport_snapshot_check_seconds_total", "", st.snapshot_check_seconds);
+    describe(out, "pgexport_snapshot_resumes_total", "counter",
+             "Snapshot jobs that went on under a new snapshot: the rows written were proven unchanged.");
+    sample(out, "pgexport_snapshot_resumes_total", "", static_cast<double>(st.snapshot_resumes));
+    describe(out, "pgexport_snapshot_restarts_total", "counter",
+             "Snapshot jobs that started over under a new snapshot: the rows written could not be proven unchanged.");
+    sample(out, "pgexport_snapshot_restarts_total", "", static_cast<double>(st.snapshot_restarts));
     describe(out, "pgexport_chunk_duration_seconds", "histogram", "Time to stream one chunk's COPY.");
     for (std::size_t i = 0; i < engine::engine_stats::chunk_buckets.size(); ++i) {
         char le[32];

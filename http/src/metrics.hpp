@@ -17,6 +17,7 @@ struct metrics_input {
     std::map<engine::job_status, std::int64_t> jobs_by_status; // the whole job store
     engine::engine_stats engine;                               // this process
     std::size_t running_here = 0;
+    engine::held_snapshots snapshots;                          // held by this process's snapshot jobs
     std::size_t open_connections = 0;
     request_counts requests;
 };

@@ -361,6 +361,7 @@ class one_server(events_case):
         check(all("values" not in cols[c] for c in ("id", "name", "email", "amount", "created_at", "description")),
               f"values only for few-valued text: {s['columns']}")
         check(s["options"] == {"formats": ["csv", "jsonl", "parquet"], "compression": ["none", "gzip"],
+                               "consistency": ["chunked", "snapshot"],
                                "csvOptions": ["delimiter", "header", "null", "forceQuote", "bom"],
                                "parquetOptions": {"compression": ["zstd", "snappy", "none"],
                                                   "rowGroupRows": {"min": 1000, "max": 10000000, "default": 100000}},

@@ -136,6 +136,10 @@ struct engine_config {
     std::optional<std::string> replica_url{};
     // Where finished exports go: nullopt, the data directory (which holds the partial files either way).
     std::optional<s3_storage_config> s3{};
+    // A snapshot job ("consistency": "snapshot") whose snapshot has been held this long on this instance
+    // fails with code snapshot_too_old: a held snapshot holds back vacuum on the whole cluster (on the
+    // standby's primary too with hot_standby_feedback). Zero: no limit.
+    std::chrono::milliseconds max_snapshot_age{std::chrono::hours(6)};
     notify_config notify{};
 };
 
@@ -155,6 +159,18 @@ struct engine_stats {
     double throttled_seconds_max_rate = 0; // jobs held back by --max-rate, summed over jobs
     double throttled_seconds_gentle = 0;   // jobs paused by --gentle, summed over jobs
     double replica_wait_seconds = 0;       // jobs waiting for --replica (behind or unreachable), summed
+    // Snapshot jobs whose snapshot was lost: the checks of the rows written under it, their time, and what
+    // they decided (went on under the new snapshot, or started over).
+    std::int64_t snapshot_checks = 0;
+    double snapshot_check_seconds = 0;
+    std::int64_t snapshot_resumes = 0;
+    std::int64_t snapshot_restarts = 0;
+};
+
+// The snapshots this process holds for its snapshot jobs, now.
+struct held_snapshots {
+    std::size_t count = 0;
+    double oldest_age_seconds = 0; // 0 when none is held
 };
 
 // What one pass of the sweeper did.
@@ -264,6 +280,8 @@ public:
     const engine_stats& stats() const;
     // Jobs running in this process.
     std::size_t running_count() const;
+    // The snapshots held for snapshot jobs in this process, and the oldest one's age.
+    held_snapshots snapshots_held() const;
 
     // Stops every running job at once, leaving each resumable from its last checkpoint, and waits until
     // they have stopped. No job starts afterwards.

@@ -44,6 +44,7 @@ struct job_info {
     std::optional<std::int64_t> total_rows_estimate;
     std::optional<std::string> file_path; // set once completed
     std::optional<std::string> error;     // set once failed
+    std::optional<std::string> error_code; // a failure's code, where it has one (snapshot_too_old)
     int attempts = 0;                    // failed attempts so far
     std::optional<std::string> instance; // the instance running it, while it runs
     // Where its files are: the identity of a data directory or of an S3 bucket and prefix. Instances of
@@ -61,6 +62,16 @@ struct job_info {
     // Time the job was held back on purpose (--max-rate, --gentle); known to the instance running it only
     // (nullopt elsewhere and once it ended).
     std::optional<throttle_seconds> throttled;
+    // A snapshot job (request.consistency): the snapshot its file is of, as pg_export_snapshot() named it
+    // (importable with SET TRANSACTION SNAPSHOT while the job holds it) and when it was taken, by the
+    // database's clock; nullopt before the job first started, and for a chunked job. snapshot_restarts: how
+    // often it started over under a new snapshot because the rows written could not be proven the same.
+    std::optional<std::string> snapshot_id;
+    std::optional<timestamp> snapshot_at;
+    int snapshot_restarts = 0;
+    // Why it holds its current snapshot and not the one before (lost): whether it went on or started over,
+    // and why; nullopt for its first snapshot.
+    std::optional<std::string> snapshot_reason;
     // The request's "notify", with its delivery; nullopt when the request asked for none.
     std::optional<notify_state> notify;
 };

@@ -39,6 +39,13 @@ enum class output_compression { none, gzip };
 std::string_view to_string(output_format format);
 std::string_view to_string(output_compression compression);
 
+// The request's "consistency": chunked, each chunk sees the rows as they are when it is read (bounded by
+// the fixed end); snapshot, every chunk of every slice reads one snapshot taken when the job starts, so
+// the file is what one COPY in one transaction at that moment would have written (docs/consistency.md).
+enum class export_consistency { chunked, snapshot };
+
+std::string_view to_string(export_consistency consistency);
+
 // The "csv" field: COPY's own options. The file is what COPY ... TO STDOUT WITH (FORMAT csv, DELIMITER
 // delimiter, HEADER header, NULL null [, FORCE_QUOTE *]) writes, after the UTF-8 BOM when `bom`.
 struct csv_options {
@@ -95,6 +102,7 @@ struct export_request {
     // job is created the server lowers it to its own cap (engine_config::max_parallelism), then to the
     // slices the selection is worth (engine_config::min_slice_rows): a job's request holds what it runs.
     int parallelism = 1;
+    export_consistency consistency = export_consistency::chunked;
     std::optional<notify_request> notify{}; // nullopt: nobody is told when the job ends
 
     friend bool operator==(const export_request&, const export_request&) = default;
@@ -113,7 +121,8 @@ struct request_limits {
 
 // Reads a request body: {"filters": {...}, "columns": [...], "table": "...", "format": "csv|jsonl|parquet",
 // "csv": {...}, "compression": "none|gzip", "parquet": {"compression": "zstd|snappy|none", "rowGroupRows": N},
-// "parallelism": 1..16, "notify": {"url", "events"}}, all optional, nothing else. "csv" goes only with csv,
+// "parallelism": 1..16, "notify": {"url", "events"},
+// "consistency": "chunked|snapshot"}, all optional, nothing else. "csv" goes only with csv,
 // "parquet" only with parquet, and gzip not with parquet (whose pages are compressed already). "notify"'s URL
 // is checked for its form here (http or https, a host, no credentials or fragment); where its host points is
 // the engine's to check. The csv options are checked as

@@ -1,5 +1,6 @@
 #include "export/chunk_copier.hpp"
 
+#include "export/chunk_transaction.hpp"
 #include "export/parquet_stream.hpp"
 #include "files/data_dir.hpp"
 #include "format/csv_row.hpp"
@@ -269,7 +270,7 @@ asio::awaitable<void> copy_chunks(engine_state& state, job_context& job, file_wr
                                                    state.config.chunk_rows);
             const auto chunk_start = std::chrono::steady_clock::now();
             const auto rate_waited_before = throttle.rate_waited();
-            co_await connection.async_copy_out(sql, sink);
+            co_await async_copy_chunk(job, connection, sql, sink);
             const auto took = std::chrono::steady_clock::now() - chunk_start;
             record_chunk(state.stats, took);
             const bool ended = sink.count < state.config.chunk_rows;

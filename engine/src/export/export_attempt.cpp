@@ -2,6 +2,7 @@
 
 #include "export/publisher.hpp"
 #include "export/slice_runner.hpp"
+#include "export/snapshot_session.hpp"
 #include "export/stream.hpp"
 #include "files/file_writer.hpp"
 #include "policy/job_policy.hpp"
@@ -26,6 +27,10 @@ asio::awaitable<void> export_attempt(engine_state& state, std::shared_ptr<job_co
         co_await async_publish_recorded(state, job);
         co_return;
     }
+    // A snapshot job reads under its snapshot: held here already, or taken now (the rows written under the
+    // recorded one checked: the job may start over). Joining a parallel job's finished slices needs none.
+    if (!job.parallel() || !all_done(job.slices.held))
+        co_await async_hold_snapshot(state, job);
     if (job.parallel()) {
         co_await export_slices(state, ctx);
         co_return;
@@ -81,7 +86,8 @@ asio::awaitable<void> export_attempt(engine_state& state, std::shared_ptr<job_co
     std::exception_ptr failure;
     std::int64_t bytes = 0;
     try {
-        bytes = co_await async_stream(state, job, own, job.progress.bytes, std::nullopt, uploader.get());
+        auto stream = async_stream(state, job, own, job.progress.bytes, std::nullopt, uploader.get());
+        bytes = co_await async_read_under_snapshot(state, job, std::move(stream));
     } catch (...) {
         failure = std::current_exception();
     }

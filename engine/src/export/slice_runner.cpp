@@ -2,6 +2,7 @@
 
 #include "export/parquet_stream.hpp"
 #include "export/publisher.hpp"
+#include "export/snapshot_session.hpp"
 #include "export/stream.hpp"
 #include "files/file_writer.hpp"
 #include "policy/job_policy.hpp"
@@ -103,7 +104,7 @@ asio::awaitable<void> export_slices(engine_state& state, std::shared_ptr<job_con
     for (std::size_t k = 0; k < n; ++k)
         job.set_live_bytes(k, job.slices.held[k].bytes);
 
-    co_await run_slices(state, ctx, own);
+    co_await async_read_under_snapshot(state, job, run_slices(state, ctx, own));
     job.stop.throw_if_requested();
     if (!all_done(job.slices.held))
         throw std::logic_error("a parallel export ended with slices not done");

@@ -71,6 +71,7 @@ job_context::job_context(stored_job claimed, job_store& store, std::string owner
     progress.attempts = info.attempts;
     if (parallel())
         slices.load(job.slices);
+    snapshot.recorded = job.snapshot;
 }
 
 void job_context::set_live_bytes(std::optional<std::size_t> slice, std::int64_t written) {

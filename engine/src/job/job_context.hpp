@@ -8,14 +8,17 @@
 //   progress  what the last checkpoint vouches for, and the live progress beyond it (status);
 //   waits     why the job does not move on right now, and the time it was held back (status);
 //   slices    a parallel job's slices as checkpointed and as sent;
-//   upload    object storage's multipart upload as last recorded.
+//   upload    object storage's multipart upload as last recorded;
+//   snapshot  a snapshot job's held session and the snapshot recorded (docs/consistency.md).
 // Touched only on the engine's executor.
 
+#include "job/job_stop.hpp"
 #include "policy/job_policy.hpp"
 #include "policy/multipart_plan.hpp"
 #include "policy/slice_plan.hpp"
-#include "job/job_stop.hpp"
+#include "snapshot/snapshot_resume.hpp"
 #include "store/job_store.hpp"
+#include "store/pg.hpp"
 
 #include <pgexport/job.hpp>
 
@@ -129,6 +132,28 @@ struct job_upload {
     bool gone = false;                    // the store no longer knows the recorded upload
 };
 
+// A snapshot job's snapshot on this instance: the session that holds it (a REPEATABLE READ READ ONLY
+// transaction on the rows' server that exported it; its chunks import it while it lives), and the snapshot
+// as the job's record holds it. The session is this job's alone: export/snapshot_session opens it, keeps
+// it alive while chunks are read, and closes it when the rows are all read, when it is lost, and when the
+// job ends or stops here (the runner's last step; the destructor too).
+struct job_snapshot {
+    std::unique_ptr<async_connection> session;
+    std::optional<recorded_snapshot> recorded;
+    std::chrono::steady_clock::time_point held_since{}; // when this instance took the held one
+    std::chrono::milliseconds keepalive{10'000};        // a statement on the session this often
+
+    bool held() const { return session && session->is_open(); }
+    // The snapshot's id for a chunk to import; nullopt when none is held.
+    std::optional<std::string> importable() const {
+        if (!held() || !recorded)
+            return std::nullopt;
+        return recorded->id;
+    }
+    // Ends the held transaction and its session (nothing when none is held).
+    void release() noexcept { session.reset(); }
+};
+
 class job_context : public std::enable_shared_from_this<job_context> {
 public:
     job_context(stored_job claimed, job_store& store, std::string owner,
@@ -141,6 +166,7 @@ public:
     job_waits waits;
     job_slices slices;
     job_upload upload;
+    job_snapshot snapshot;
     bool renewal_in_flight = false;
 
     const std::string& id() const { return job.info.id; }

@@ -1,6 +1,7 @@
 #include "queue/job_runner.hpp"
 
 #include "export/export_attempt.hpp"
+#include "export/snapshot_session.hpp"
 #include "policy/job_policy.hpp"
 #include "pacing/replica_lag.hpp"
 #include "storage/export_storage.hpp"
@@ -114,18 +115,22 @@ asio::awaitable<void> wait_until_proven(engine_state& state, job_context& job) {
 
 // The failure, recorded under the lease; only then are the job's files and upload thrown away. The
 // database may be away: keep trying while it is, so the job ends failed rather than stuck running.
-asio::awaitable<void> fail_job(engine_state& state, job_context& job, const std::string& raw_reason) {
+asio::awaitable<void> fail_job(engine_state& state, job_context& job, const std::string& raw_reason,
+                               const std::optional<std::string>& code) {
     // Error texts can quote bytes from anywhere (a file name, a server message): the record takes UTF-8.
     const std::string reason = to_valid_utf8(raw_reason);
-    log_event("error", "job_failed", {{"job", job.id()}, {"error", reason}});
+    log_event("error", "job_failed",
+              {{"job", job.id()}, {"error", reason}, {"code", code ? boost::json::value(*code) : nullptr}});
     for (int attempt = 0; !job.stop.final(); ++attempt) {
         try {
-            auto fail = [reason, attempts = job.progress.attempts](job_repository& r, const job_fence::lease_name& l) {
-                return r.fail(l.id, l.owner, l.token, reason, attempts);
+            auto fail = [reason, code, attempts = job.progress.attempts](job_repository& r,
+                                                                         const job_fence::lease_name& l) {
+                return r.fail(l.id, l.owner, l.token, reason, attempts, code);
             };
             if (!co_await job.fence.async_write(std::move(fail)))
                 co_return; // cancelled or taken over meanwhile: the epilogue does what that asks
             job.job.info.status = job_status::failed;
+            job.job.info.error_code = code;
             auto clean = [&files = state.files, id = job.id()] { files.remove_partials(id); };
             co_await async_offload(state.file_pool, std::move(clean));
             co_await state.storage->async_discard(job);
@@ -146,6 +151,7 @@ struct attempt_failure {
     std::string text;
     failure_class kind = failure_class::permanent;
     bool own_file_missing = false; // ENOENT on a file of this lease's: removed by a newer lease, or by hand
+    std::optional<std::string> code{}; // the job's error code when it fails of this
 };
 
 attempt_failure classify(std::exception_ptr e) {
@@ -157,6 +163,11 @@ attempt_failure classify(std::exception_ptr e) {
         return {x.what(), failure_class::unavailable};
     } catch (const boost::system::system_error& x) {
         return {x.what(), failure_class::unavailable}; // a socket: the database's connection
+    } catch (const snapshot_too_old_error& x) {
+        return {x.what(), failure_class::permanent, false, std::string(snapshot_too_old_code)};
+    } catch (const snapshot_lost_error& x) {
+        // The next attempt takes a new snapshot and checks the rows written against the recorded one.
+        return {x.what(), failure_class::transient};
     } catch (const std::system_error& x) {
         // The disk: full, too large, not writable, out of descriptors, a file gone.
         return {x.what(), classify_errno(x.code().value()), x.code().value() == ENOENT};
@@ -211,7 +222,7 @@ asio::awaitable<void> run_attempts(engine_state& state, std::shared_ptr<job_cont
             if (failure.kind == failure_class::transient)
                 failure.text = "gave up after " + std::to_string(job.progress.consecutive_failures) +
                                " attempts; last error: " + failure.text;
-            co_await fail_job(state, job, failure.text);
+            co_await fail_job(state, job, failure.text, failure.code);
             co_return;
         }
         ++state.stats.retries;
@@ -287,6 +298,8 @@ asio::awaitable<void> run_job(engine_state& state, std::shared_ptr<job_context> 
     (void)order;
     log_if_failed(keeper_error, "lease_keeper_crashed", {{"job", job->id()}});
     log_if_failed(attempts_error, "job_crashed", {{"job", job->id()}});
+    // A snapshot job's held snapshot ends with the job here, whatever the way out.
+    job->snapshot.release();
     co_await leave(state, *job);
 }
 

@@ -6,7 +6,11 @@
 
 #include "job/job_context.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <map>
+#include <optional>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +43,16 @@ public:
         return out;
     }
     std::size_t size() const { return jobs_.size(); }
+    // How many of the jobs hold a snapshot here, and since when the one held longest.
+    std::pair<std::size_t, std::optional<std::chrono::steady_clock::time_point>> snapshots_held() const {
+        std::pair<std::size_t, std::optional<std::chrono::steady_clock::time_point>> held;
+        for (const auto& [id, job] : jobs_)
+            if (job->snapshot.held()) {
+                ++held.first;
+                held.second = std::min(held.second.value_or(job->snapshot.held_since), job->snapshot.held_since);
+            }
+        return held;
+    }
 
 private:
     std::map<std::string, std::shared_ptr<job_context>> jobs_;

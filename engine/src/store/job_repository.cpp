@@ -120,13 +120,12 @@ std::optional<stored_job> job_repository::claim(const std::string& owner, const 
     return read_job(r.get(), 0, parsed_);
 }
 
-lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params,
-                                   std::string_view also) {
+std::string job_repository::fenced_sql(std::string_view set, std::string_view status_after, std::string_view also) {
     // $1 id, $2 owner, $3 token, $4 the lease in ms; then the statement's own. The second branch makes a
     // repeat of a write that was made (its reply lost) answer `held` too. A write that ends the job
     // writes its notification in the same statement (it changes nothing on a repeat).
     const bool ends = status_after != "running";
-    const std::string sql =
+    return
         "WITH upd AS (UPDATE export_jobs SET " + std::string(set) +
         ", lease_expires_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
         " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING " +
@@ -142,15 +141,23 @@ lease_state job_repository::fenced(std::string_view set, std::string_view status
         std::string(status_after) +
         "' AND cur.lease_owner = $2 AND cur.lease_token = $3::bigint THEN 'held'"
         " WHEN cur.status = 'cancelled' THEN 'cancelled' ELSE 'lost' END FROM cur";
-    result_ptr r = session_.run(sql, params);
-    if (PQntuples(r.get()) == 0)
+}
+
+lease_state job_repository::lease_answer(const PGresult* r) {
+    if (PQntuples(r) == 0)
         return lease_state::lost; // the job is gone
-    const auto answer = get_text(r.get(), 0, 0);
+    const auto answer = get_text(r, 0, 0);
     if (answer == std::optional<std::string>("held"))
         return lease_state::held;
     if (answer == std::optional<std::string>("cancelled"))
         return lease_state::cancelled;
     return lease_state::lost;
+}
+
+lease_state job_repository::fenced(std::string_view set, std::string_view status_after, sql_params params,
+                                   std::string_view also) {
+    result_ptr r = session_.run(fenced_sql(set, status_after, also), params);
+    return lease_answer(r.get());
 }
 
 lease_state job_repository::renew(const std::string& id, const std::string& owner, std::int64_t token) {
@@ -225,10 +232,10 @@ lease_state job_repository::complete(const std::string& id, const std::string& o
 }
 
 lease_state job_repository::fail(const std::string& id, const std::string& owner, std::int64_t token,
-                                 const std::string& error, int attempts) {
-    return fenced("status = 'failed', error = $5, attempts = $6, finished_at = now()", "failed",
+                                 const std::string& error, int attempts, const std::optional<std::string>& code) {
+    return fenced("status = 'failed', error = $5, attempts = $6, error_code = $7, finished_at = now()", "failed",
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), error,
-                   std::to_string(attempts)});
+                   std::to_string(attempts), code});
 }
 
 std::vector<job_repository::lease_holder> job_repository::leases_held_on(const std::string& host,

@@ -8,6 +8,7 @@
 #include "policy/job_policy.hpp"
 #include "policy/publish_plan.hpp"
 #include "policy/slice_plan.hpp"
+#include "snapshot/snapshot_resume.hpp"
 #include "store/pg.hpp"
 #include <pgexport/shared/fifo_cache.hpp>
 
@@ -40,6 +41,9 @@ struct stored_job {
     std::optional<publish_record> publishing;
     // The storage the job's files are written to (storage_identity); nullopt for jobs of old versions.
     std::optional<std::string> storage;
+    // A snapshot job's snapshot, as recorded with the checkpoint it vouches for (info.snapshot_at and
+    // snapshot_id are read from it); nullopt before the job first started, and for a chunked job.
+    std::optional<recorded_snapshot> snapshot;
 };
 
 struct insert_outcome {
@@ -181,8 +185,18 @@ public:
     // The job completed (its Parquet row groups' records go: the footer is written).
     lease_state complete(const std::string& id, const std::string& owner, std::int64_t token,
                          const std::string& file_path, std::int64_t rows, std::int64_t bytes, int attempts);
+    // `code`: the failure's code, where it has one (snapshot_too_old).
     lease_state fail(const std::string& id, const std::string& owner, std::int64_t token, const std::string& error,
-                     int attempts);
+                     int attempts, const std::optional<std::string>& code = std::nullopt);
+    // A snapshot job's snapshot, with the checkpoint the file is of under it, in one write under the lease:
+    // `progress` (one stream: the job's last key, rows and bytes) or, for a parallel job, `slices`; the job's
+    // end (`key_upper_bound`) and its snapshot restarts so far. Committed with synchronous_commit on, so
+    // that no commit the snapshot sees can be lost in a crash, nor a transaction id below its xmax be
+    // handed out again (docs/consistency.md); chunks are read under the snapshot only after it returns held.
+    lease_state record_snapshot(const std::string& id, const std::string& owner, std::int64_t token,
+                                const recorded_snapshot& snapshot, int restarts,
+                                std::optional<std::int64_t> key_upper_bound, const slice_state& progress,
+                                const std::vector<slice_state>& slices, int attempts);
 
     // queued/running -> cancelled; the job's state before, or nullopt when unknown.
     std::optional<job_status> cancel(const std::string& id, const std::vector<std::string>& tables);
@@ -231,6 +245,8 @@ private:
     // further statements of the same one (", name AS (...)"), which act only when the update did (`upd`).
     lease_state fenced(std::string_view set, std::string_view status_after, sql_params params,
                        std::string_view also = {});
+    static std::string fenced_sql(std::string_view set, std::string_view status_after, std::string_view also = {});
+    static lease_state lease_answer(const PGresult* r);
 
     blocking_session session_;
     std::chrono::milliseconds lease_;

@@ -41,7 +41,9 @@ const char* const job_columns = "id::text, status, request::text, owner, key_upp
                                     // The latest notification's delivery: [delivered, attempts, lastError].
                                     " (SELECT json_build_array(w.delivered_at IS NOT NULL, w.attempts, w.last_error)::text"
                                     " FROM export_webhooks w WHERE w.job_id = export_jobs.id"
-                                    " ORDER BY w.created_at DESC LIMIT 1)";
+                                    " ORDER BY w.created_at DESC LIMIT 1),"
+                                    // A snapshot job's snapshot; a failed job's code.
+                                    " snapshot::text, snapshot_restarts, error_code";
 
 std::optional<timestamp> micros(const PGresult* r, int row, int column) {
     auto v = get_int64(r, row, column);
@@ -100,6 +102,17 @@ stored_job read_job_at(const PGresult* r, int row, int at, fifo_cache<export_req
                 info.notify->last_error = std::string(d.at(2).get_string());
         }
     }
+    if (auto text = get_text(r, row, at + 25)) {
+        j.snapshot = snapshot_from_json(*text);
+        if (!j.snapshot)
+            throw std::runtime_error("job " + info.id + " has an unreadable snapshot record");
+        info.snapshot_id = j.snapshot->id;
+        info.snapshot_reason = j.snapshot->reason;
+        info.snapshot_at = timestamp(std::chrono::duration_cast<timestamp::duration>(
+            std::chrono::microseconds(j.snapshot->taken_at_us)));
+    }
+    info.snapshot_restarts = static_cast<int>(get_int64(r, row, at + 26).value_or(0));
+    info.error_code = get_text(r, row, at + 27);
     return j;
 }
 

@@ -31,7 +31,8 @@ BOOST_AUTO_TEST_CASE(values_are_listed_only_for_columns_that_have_them) {
 
 BOOST_AUTO_TEST_CASE(options_say_what_a_request_may_ask) {
     const json::object o = http::export_options_json();
-    BOOST_TEST(o.size() == 5u);
+    BOOST_TEST(o.size() == 6u);
+    BOOST_TEST(o.at("consistency") == (json::array{"chunked", "snapshot"}));
     const json::array& formats = o.at("formats").as_array();
     BOOST_TEST(std::find(formats.begin(), formats.end(), json::value("csv")) != formats.end());
     const json::array& compression = o.at("compression").as_array();
