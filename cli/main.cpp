@@ -62,6 +62,9 @@ const std::vector<option_spec> serve_specs = {
     {"lease", "DURATION", "a job whose instance stops renewing is taken over after this", "15s",
      "PGEXPORT_LEASE"},
     {"chunk-rows", "N", "rows per COPY statement", "10000", "PGEXPORT_CHUNK_ROWS"},
+    {"parquet-row-group-bytes", "SIZE", "a Parquet row group ends once its compressed pages reach this, 1MiB to "
+     "1GiB (bounds a Parquet job's memory; instances sharing a database should share it)", "32MiB",
+     "PGEXPORT_PARQUET_ROW_GROUP_BYTES"},
     {"shutdown-grace", "DURATION", "on SIGTERM, how long requests in flight (downloads, event streams) may take "
      "to finish before their connections are closed", "30s", "PGEXPORT_SHUTDOWN_GRACE"},
     {"max-queued", "N", "exports waiting at most; more get 429", "10000", "PGEXPORT_MAX_QUEUED"},
@@ -228,6 +231,7 @@ int run_serve(const options& o) {
     ec.max_parallelism = static_cast<int>(o.get_int("max-parallelism", 1, pgexport::engine::max_request_parallelism));
     ec.min_slice_rows = o.get_int("min-slice-rows", 0, 1'000'000'000'000);
     ec.chunk_rows = static_cast<int>(o.get_int("chunk-rows", 1, 10'000'000));
+    ec.parquet_row_group_bytes = o.get_size("parquet-row-group-bytes", std::uint64_t{1} << 20, std::uint64_t{1} << 30);
     ec.max_queued = static_cast<std::size_t>(o.get_int("max-queued", 1, 10'000'000));
     ec.max_jobs_per_key = static_cast<int>(o.get_int("max-jobs-per-key", 0, 10'000'000));
     ec.min_free_disk = o.get_size("min-free-disk", 0, std::numeric_limits<std::uint64_t>::max());

@@ -288,10 +288,11 @@ try {
     `got ${got.length} bytes, expected ${want.length}`);
 
   await page.screenshot({ path: path.join(outDir, screenshot), fullPage: true, animations: 'disabled' });
-  // The server offers two formats, two compressions and parallelism up to 4 (--max-parallelism's
-  // default): a control for each choice it offers.
+  // The server offers three formats (Parquet among them), two compressions and parallelism up to 4
+  // (--max-parallelism's default): a control for each choice it offers.
   check('option controls follow the server: format, compression and parallelism',
     (await page.locator('#f-format').count()) === 1 && (await page.locator('#f-compression').count()) === 1 &&
+    (await page.locator('#f-format option[value="parquet"]').count()) === 1 &&
     (await page.locator('#f-parallelism').count()) === 1 &&
     (await page.locator('#f-parallelism').getAttribute('max')) === '4');
   check('no script errors on the page', pageErrors.length === 0, pageErrors.join(' | '));

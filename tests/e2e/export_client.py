@@ -4,7 +4,7 @@
     export_client.py <pgexport binary>      (PGEXPORT_TEST_DATABASE_URL: an admin URL, set by tools/test)
 
 Checks: the round trip saves a file equal to COPY (an existing output is replaced only with --force); --quiet prints nothing; plain lines when not on a
-terminal; a refused request and a failed job exit non-zero with the server's message; a partial
+terminal; --format parquet with --parquet's options saves the server's Parquet file as export-<jobId>.parquet; a refused request and a failed job exit non-zero with the server's message; a partial
 download of the same job resumes with Range (the server answers 206), while a stale part of another job,
 or one with no record of its job, is started over (the file is still COPY's, byte for byte); against a
 scripted server: a 206 whose Content-Range does not start where the part ends is never appended, a
@@ -184,6 +184,29 @@ class one_server(client_case):
         check(name.startswith("export-") and name.endswith(".csv"), name)
         check(open(os.path.join(work, name), "rb").read() == copy_csv(url, "SELECT id FROM records ORDER BY id"),
               "default-named file equals COPY")
+
+    def test_parquet_with_its_options(self):
+        s, url, work = self.s, self.url, self.work
+        p = run_client("--server", s.base, "--quiet", "--format", "parquet", "--parquet",
+                       '{"compression": "snappy", "rowGroupRows": 1000}', "--filters", '{"category": "books"}',
+                       "--columns", "id,amount,status", cwd=work)
+        check(p.returncode == 0, p.stderr.decode())
+        name = p.stdout.decode().strip()
+        check(re.fullmatch(r"export-[0-9a-f-]{36}\.parquet", name), f"the default name: {name}")
+        job = name[len("export-"):-len(".parquet")]
+        st = s.status(job)
+        asked = st["request"]
+        check(asked["format"] == "parquet" and asked["columns"] == ["id", "amount", "status"]
+              and asked["parquet"]["compression"] == "snappy" and asked["parquet"]["rowGroupRows"] == 1000,
+              f"the request: {asked}")
+        books = int(psql(url, "SELECT count(*) FROM records WHERE category = 'books'").decode())
+        check(st["rowsExported"] == books, f"{st['rowsExported']} rows, not {books}")
+        with open(os.path.join(work, name), "rb") as f:
+            saved = f.read()
+        check(saved[:4] == b"PAR1" and saved[-4:] == b"PAR1", "a Parquet file")
+        check(saved == s.request("GET", f"/api/export/{job}/download").body, "the file is the server's")
+        p = run_client("--server", s.base, "--format", "parquet", "--compression", "gzip")
+        check(p.returncode == 1 and b"gzip" in p.stderr, p.stderr.decode())
 
     def test_refused_request_exits_with_the_server_message(self):
         s = self.s

@@ -11,7 +11,8 @@
 - a job killed with SIGKILL twice, each time while a gate holds it in the middle of a row group after
   others were checkpointed, resumed each time by a new server, gives the same bytes as the uninterrupted
   export (which the readers check too);
-- the options that do not go with parquet, and bad parquet options, are 400 at once.
+- the options that do not go with parquet, and bad parquet options, are 400 at once;
+- a cancelled job's and a failed job's row-group records are deleted with their end.
 Chunks are 300 rows and row groups 1000, so a row group spans chunks and a chunk ends one mid-way. Every
 wait polls for a state with a deadline. One line per case, then `N passed, M failed`."""
 import json
@@ -200,6 +201,34 @@ class resume(parquet_case):
         # for and rows of its second in memory, the second waits at the gate from its first row.
         self.killed_and_resumed({"format": "parquet", "parquet": {"rowGroupRows": GROUP}, "parallelism": 2},
                                 ((1500, GROUP),), "--max-parallelism", "2", "--min-slice-rows", "1")
+
+
+class ended_jobs(parquet_case):
+    def test_a_cancelled_or_failed_job_leaves_no_row_group_records(self):
+        # Row groups recorded by a job's checkpoints go with its end: at the cancel (its record stays until
+        # the retention), and at the failure, here a NaN in a numeric(6,2) column two row groups in.
+        url = self.url
+        psql(url, "DROP TABLE IF EXISTS parquet_nan;"
+                  " CREATE TABLE parquet_nan (id bigint PRIMARY KEY, v numeric(6,2));"
+                  " INSERT INTO parquet_nan SELECT i, CASE WHEN i = 2500 THEN 'NaN' ELSE i / 100.0 END"
+                  " FROM generate_series(1, 3000) AS i")
+        install_gate(url, view="every_type_gated", table="every_type", open_below=1500)
+        records = lambda job: int(psql(url, "SELECT count(*) FROM export_row_groups"
+                                            f" WHERE job_id = '{job}'").decode().strip())
+        body = {"format": "parquet", "parquet": {"rowGroupRows": GROUP}}
+        with server(BINARY, url, "--table", "every_type_gated:id", "--table", "parquet_nan:id",
+                    "--chunk-rows", CHUNK) as s:
+            with held_gate(url) as gate:
+                job = s.create({**body, "table": "every_type_gated"})
+                gate.wait_for_waiters(1, WAIT)
+                wait_until("a row group recorded", lambda: records(job), WAIT)
+                r = s.request("DELETE", f"/api/export/{job}")
+                check(r.status == 200 and json.loads(r.body)["status"] == "cancelled", f"cancel: {r!r}")
+                check(records(job) == 0, f"{records(job)} row group records left after the cancel")
+            failed = s.create({**body, "table": "parquet_nan"})
+            st = s.wait_ended(failed, WAIT)
+            check(st["status"] == "failed" and '"v"' in st["error"], f"the NaN job: {st}")
+            check(records(failed) == 0, f"{records(failed)} row group records left after the failure")
 
 
 if __name__ == "__main__":

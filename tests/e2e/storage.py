@@ -13,6 +13,8 @@
 - cancel mid-upload: the abort is sent (s3rver implements neither AbortMultipartUpload nor
   ListMultipartUploads) and the object never appears;
 - retention and DELETE remove the object;
+- a Parquet export's object (row groups ended by --parquet-row-group-bytes) is the same bytes as the same
+  export to the data directory;
 - an upload completed but not recorded (a crash in between) is found, not uploaded again.
 "Mid-upload" is a known point, not a guess: s3rver is frozen (SIGSTOP) once part 2 of the job's upload
 has begun, when part 1 is acknowledged and recorded (the runner records a part before it sends the next)."""
@@ -182,6 +184,39 @@ class storage_test(unittest.TestCase):
         self.assertIn("filename%3D%22export-" + job + ".csv.gz%22", r.header("Location"))
         self.assertEqual(s.request("DELETE", f"/api/export/{job}").status, 204)
         self.assertFalse(self.s3.exists(f"e2e/{job}"))
+
+    def test_parquet_object_is_the_data_directorys_file(self):
+        # Uncompressed pages, and row groups ended by --parquet-row-group-bytes 1MiB (rowGroupRows is far
+        # above the rows): checkpoints vouch for whole row groups, parts go up between them, the footer last.
+        args = ("--table", "records_gated:id", "--parquet-row-group-bytes", "1MiB")
+        body = {"table": "records_gated", "format": "parquet",
+                "parquet": {"compression": "none", "rowGroupRows": 10_000_000}}
+        s = self.serve(*args)
+        with held_gate(self.url) as gate:
+            job = s.create(body)
+            gate.wait_for_waiters(1)
+            offsets = [int(o) for o in psql(self.url, "SELECT info->>'offset' FROM export_row_groups"
+                                                      f" WHERE job_id = '{job}' ORDER BY ordinal").split()]
+            self.assertGreater(len(offsets), 2, "row groups ended by their bytes")
+            sizes = [b - a for a, b in zip(offsets, offsets[1:])]
+            # The cap counts the page in progress by its estimate, a little above its bytes in the file.
+            self.assertTrue(all((15 << 16) <= n <= (1 << 20) + (64 << 10) for n in sizes), sizes)
+            gate.release()
+            st = s.wait_completed(job, WAIT)
+        stored = self.s3.get_object(f"e2e/{job}")
+        self.assertEqual(len(stored), st["bytesWritten"])
+        self.assertGreater(len(self.check_parts(job, len(stored))), 1)
+        r = s.request("GET", f"/api/export/{job}/download")
+        self.assertEqual(r.status, 302, r)
+        self.assertIn("filename%3D%22export-" + job + ".parquet%22", r.header("Location"))
+        self.assertFalse([n for n in os.listdir(s.data_dir) if n.startswith(job)], "no local file left")
+        s.close()
+        with server(BINARY, self.url, "--min-free-disk", "0", *args) as local:
+            other = local.create(body)
+            local.wait_completed(other, WAIT)
+            r = local.request("GET", f"/api/export/{other}/download")
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(stored, r.body, "the object is the data directory's Parquet file, byte for byte")
 
     def test_parallel_slices_make_one_object(self):
         s = self.serve()

@@ -94,6 +94,12 @@ struct engine_config {
     // their attempts); 0: no guard.
     std::uint64_t min_free_disk = std::uint64_t{1} << 30;
     int chunk_rows = 10000;                         // rows per COPY statement
+    // A Parquet row group ends once its encoded (compressed) pages reach this many bytes, if its request's
+    // rowGroupRows did not end it first: what bounds a Parquet job's memory, whatever the rows' width (about
+    // this plus a page and a dictionary a column). Instances sharing a database should share it: a job
+    // resumed under another value is as whole and valid, but its later row groups end elsewhere, so its
+    // file is not byte-identical to an uninterrupted one.
+    std::size_t parquet_row_group_bytes = std::size_t{32} << 20;
     std::size_t write_buffer_bytes = 1 << 20;       // per job; two such buffers at most
     std::chrono::milliseconds statement_timeout{std::chrono::minutes(5)};
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};

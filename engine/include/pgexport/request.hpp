@@ -77,7 +77,8 @@ enum class parquet_compression { zstd, snappy, none };
 std::string_view to_string(parquet_compression compression);
 
 // The "parquet" field. A row group holds row_group_rows rows (the last one fewer), or fewer when its
-// encoded pages reach 32 MiB first (the bound on a job's memory, whatever the rows' width).
+// encoded pages reach engine_config::parquet_row_group_bytes first (32 MiB by default: the bound on a job's
+// memory, whatever the rows' width).
 struct parquet_options {
     parquet_compression compression = parquet_compression::zstd;
     std::int64_t row_group_rows = 100'000;

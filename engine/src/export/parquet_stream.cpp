@@ -104,15 +104,17 @@ asio::awaitable<std::unique_ptr<parquet_stream>> parquet_stream::async_open(engi
         flushed = vouched_row_groups(recorded, job.id(), static_cast<int>(slice.value_or(0)), from.bytes,
                                      columns.specs.size());
     }
-    co_return std::make_unique<parquet_stream>(job, slice, std::move(columns), from, std::move(flushed));
+    co_return std::make_unique<parquet_stream>(job, slice, std::move(columns), from, std::move(flushed),
+                                               state.config.parquet_row_group_bytes);
 }
 
 parquet_stream::parquet_stream(job_context& job, std::optional<std::size_t> slice, parquet_columns columns,
-                               const slice_state& from, std::vector<parquet::row_group_info> flushed)
+                               const slice_state& from, std::vector<parquet::row_group_info> flushed,
+                               std::size_t row_group_bytes)
     : job_(job), slice_(slice), column_names_(std::move(columns.names)), binary_(std::move(columns.binary)),
       recorded_(flushed.size()),
       writer_(std::move(columns.specs), options_of(job.job.info.request), std::move(flushed)),
-      row_group_rows_(job.job.info.request.parquet.row_group_rows), sink_(std::make_unique<sink>(*this)),
+      row_group_rows_(job.job.info.request.parquet.row_group_rows), row_group_bytes_(row_group_bytes), sink_(std::make_unique<sink>(*this)),
       rows_(from.rows), last_key_(from.last), flushed_rows_(from.rows), flushed_last_(from.last) {}
 
 parquet_stream::~parquet_stream() = default;
@@ -140,7 +142,7 @@ void parquet_stream::take(std::string_view piece) {
             ++sink_->count;
             sink_->last_key = *last_key_;
             ++job_.progress.live_rows;
-            if (writer_.open_rows() >= row_group_rows_ || writer_.encoded_bytes() >= row_group_bytes)
+            if (writer_.open_rows() >= row_group_rows_ || writer_.encoded_bytes() >= row_group_bytes_)
                 flush_row_group();
             break;
         }

@@ -6,7 +6,7 @@
 // magic and its row groups, and the join writes the footer (async_join_parquet_slices).
 //
 // Row groups and checkpoints. A row group ends at the request's rowGroupRows rows, or once its encoded
-// pages reach row_group_bytes, both counted from its own first row, so the same rows make the same row
+// pages reach engine_config::parquet_row_group_bytes (--parquet-row-group-bytes), both counted from its own first row, so the same rows make the same row
 // groups in every run: a resumed export is byte-identical to an uninterrupted one, and a parallel one
 // to a single stream wherever every slice but the last holds whole row groups. A row group's bytes go to
 // the file as soon as it ends, inside the chunk (before the next row is read). The checkpoint after a
@@ -17,7 +17,7 @@
 // after its last key again.
 //
 // Memory, whatever the table: the writer's bound (format/parquet/writer.hpp) for a row group of at most
-// row_group_bytes of encoded pages; the flushed row group's bytes until they are written (in pieces of
+// parquet_row_group_bytes of encoded pages; the flushed row group's bytes until they are written (in pieces of
 // the file writer's buffer); the flushed row groups' metadata (a few hundred bytes a column each).
 
 #include "export/chunk_copier.hpp"
@@ -52,8 +52,6 @@ parquet_columns parquet_columns_of(const table_schema& schema, const export_requ
 
 class parquet_stream {
 public:
-    // A row group ends once its encoded pages reach this many bytes, if rowGroupRows did not end it first.
-    static constexpr std::size_t row_group_bytes = std::size_t{32} << 20;
     static constexpr std::string_view magic = parquet::writer::magic;
 
     // The stream of `job` (of its `slice`, when parallel) from its checkpoint `from`: the file's first
@@ -63,8 +61,10 @@ public:
                                                                               std::optional<std::size_t> slice,
                                                                               const slice_state& from);
 
+    // A row group ends at the request's rowGroupRows or once its encoded pages reach `row_group_bytes`.
     parquet_stream(job_context& job, std::optional<std::size_t> slice, parquet_columns columns,
-                   const slice_state& from, std::vector<parquet::row_group_info> flushed);
+                   const slice_state& from, std::vector<parquet::row_group_info> flushed,
+                   std::size_t row_group_bytes);
     ~parquet_stream();
 
     // The next chunk's sink: its rows go to the open row group; a row group that ends is written to `file`
@@ -97,6 +97,7 @@ private:
     std::size_t recorded_; // row groups the checkpoints sent so far (before writer_: flushed moves into it)
     parquet::writer writer_;
     std::int64_t row_group_rows_;
+    std::size_t row_group_bytes_;
     std::unique_ptr<sink> sink_;
     std::optional<pg_binary_decoder> decoder_; // the chunk's
     std::string flushed_;                      // row groups ended, not yet in the file

@@ -131,7 +131,8 @@ std::string job_repository::fenced_sql(std::string_view set, std::string_view st
         " WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND lease_token = $3::bigint RETURNING " +
         // A change of state is told to every instance's followers (job_state_channel), and announced when
         // the request asks for it (the outbox).
-        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd")
+        (ends ? "export_jobs.*, pg_notify('pgexport_job_state', $1::text))," + outbox_insert_cte("upd") + "," +
+                    drop_row_groups("upd")
               : std::string("1)")) +
         std::string(also) +
         ", cur AS (SELECT status, lease_owner, lease_token FROM export_jobs WHERE id = $1)"
@@ -227,8 +228,7 @@ lease_state job_repository::complete(const std::string& id, const std::string& o
                   " finished_at = now()",
                   "completed",
                   {id, owner, std::to_string(token), std::to_string(lease_.count()), file_path,
-                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)},
-                  ", rg AS (DELETE FROM export_row_groups WHERE job_id = $1::uuid AND EXISTS (SELECT FROM upd))");
+                   std::to_string(rows), std::to_string(bytes), std::to_string(attempts)});
 }
 
 lease_state job_repository::fail(const std::string& id, const std::string& owner, std::int64_t token,
@@ -268,7 +268,7 @@ std::optional<job_status> job_repository::cancel(const std::string& id, const st
         " updated_at = now() FROM old WHERE j.id = old.id"
         " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
         " cancelled AS (SELECT * FROM upd WHERE status_before IN ('queued', 'running')),"
-        + outbox_insert_cte("cancelled") + " SELECT status_before FROM upd",
+        + drop_row_groups("cancelled") + "," + outbox_insert_cte("cancelled") + " SELECT status_before FROM upd",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)
         return std::nullopt;
@@ -288,7 +288,7 @@ std::optional<job_status> job_repository::cancel_or_delete(const std::string& id
         " RETURNING j.*, old.status AS status_before, pg_notify('pgexport_job_state', j.id::text)),"
         " deleted AS (DELETE FROM export_jobs j USING old WHERE j.id = old.id"
         " AND old.status NOT IN ('queued', 'running') RETURNING old.status),"
-        + outbox_insert_cte("cancelled") +
+        + drop_row_groups("cancelled") + "," + outbox_insert_cte("cancelled") +
         " SELECT status_before FROM cancelled UNION ALL SELECT status FROM deleted",
         {id, text_array(tables)});
     if (PQntuples(r.get()) == 0)

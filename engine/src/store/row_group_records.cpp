@@ -22,4 +22,8 @@ std::string record_row_groups(const std::vector<row_group_batch>& batches, sql_p
            " ON CONFLICT (job_id, file, ordinal) DO UPDATE SET info = EXCLUDED.info)";
 }
 
+std::string drop_row_groups(std::string_view ended) {
+    return " dropped AS (DELETE FROM export_row_groups g USING " + std::string(ended) + " e WHERE g.job_id = e.id)";
+}
+
 } // namespace pgexport::engine::detail

@@ -48,7 +48,12 @@ std::string writer::flush_row_group() {
     row_group_info group;
     group.rows = open_rows_;
     group.offset = file_length();
+    // Reserved whole (the estimate is the pages' size, the one in progress uncompressed, so a little over):
+    // grown by doubling instead, the string would be copied at each step, the old and the new copy both
+    // live beside the columns' pages, and the flush's peak would be twice the row group.
     std::string bytes;
+    const std::size_t estimate = encoded_bytes();
+    bytes.reserve(estimate + estimate / 16 + (std::size_t{64} << 10));
     for (auto& column : columns_)
         group.columns.push_back(column.finish_chunk(group.offset + static_cast<std::int64_t>(bytes.size()), bytes));
     row_groups_.push_back(std::move(group));
