@@ -20,7 +20,8 @@ file is byte-identical to the same export with parallelism 1 and to psql's COPY.
   since A, C since B with rows inserted between them; each file is psql's COPY of its key range with the
   options B and C took from A, together they are the whole selection, each row once; a row updated below the fixed end is
   not exported again; the status's since and fromKey, the slices cut inside (fromKey .. end]; and the
-  400s: a malformed or unknown id, a running or cancelled job, a job of another table.
+  400s: a malformed or unknown id, a running or cancelled job, a job of another table; a since job of 2
+  slices killed with one slice held at the gate resumes from its checkpoint to COPY's bytes of its range.
 Every other server here starts with --min-slice-rows 1, so that these small tables are sliced as asked.
 Chunks are 7 rows, so every slice spans several chunks. Every wait polls for a state with a deadline."""
 import gzip
@@ -273,6 +274,50 @@ class parallel_export(unittest.TestCase):
                                                                " TO STDOUT WITH (FORMAT csv, DELIMITER ';', NULL 'NULL')"))
                 self.assertNotIn(b"changed", data)
                 self.assertEqual(st["rowsExported"], 1)
+
+    def test_since_resumes_after_a_kill(self):
+        """A since job of 2 slices, killed (SIGKILL) while its second slice waits at the gate and its first has
+        checkpointed rows, is resumed by a new server on the same data directory from that checkpoint: the
+        file is COPY of (A's end, its own end], as an uninterrupted one would be."""
+        self.grow(40)
+        job_a, _, _ = export(self.server, {"table": "grow_gated"})
+        end_a = int(sql_value(self.url, f"SELECT key_upper_bound FROM export_jobs WHERE id = '{job_a}'"))
+        self.grow(200)
+        # The first hundred new keys pass the gate; the second slice's rows wait at it while it is held.
+        install_gate(self.url, view="grow_gated", table="grow", key="id", open_below=end_a + 100)
+        data_dir = os.path.join(self.server.work, "since-killed")
+        try:
+            with held_gate(self.url) as gate:
+                first = server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "grow_gated:id",
+                               data_dir=data_dir, name="since-first")
+                try:
+                    code, created = post(first, {"since": job_a, "parallelism": 2})
+                    self.assertEqual(code, 202, created)
+                    job = created["jobId"]
+                    gate.wait_for_waiters(1)
+                    checkpointed = lambda: int(sql_value(
+                        self.url, f"SELECT rows_exported FROM export_jobs WHERE id = '{job}'") or 0)
+                    wait_until("rows checkpointed before the kill", lambda: checkpointed() > 0, WAIT)
+                    self.assertEqual(status(first, job)["status"], "running")
+                    first.kill()
+                finally:
+                    first.close()
+                at_kill = checkpointed()
+            with server(BINARY, self.url, *SLICE_ALL, "--chunk-rows", CHUNK, "--table", "grow_gated:id",
+                        data_dir=data_dir, name="since-second") as second:
+                st = wait_completed(second, job)
+                code, data = get(second, f"/api/export/{job}/download")
+                self.assertEqual(code, 200)
+                end = int(sql_value(self.url, f"SELECT key_upper_bound FROM export_jobs WHERE id = '{job}'"))
+                self.assertEqual((st["since"], st["fromKey"]), (job_a, end_a))
+                self.assertEqual(slice_count(self.url, job), 2)
+                self.assertEqual(data, copy_csv(self.url, f"SELECT * FROM grow WHERE id > {end_a} AND id <= {end}"
+                                                          " ORDER BY id"), "the resumed since file differs")
+                started = [e.get("resumed_at_row") for e in second.log_events()
+                           if e.get("job") == job and e.get("event") == "job_started"]
+                self.assertEqual(started, [at_kill], "not resumed at the checkpoint")
+        finally:
+            install_gate(self.url, view="grow_gated", table="grow", key="id")
 
     def test_since_refusals(self):
         """400 invalid_request for an id that is not a UUID, a job that is not there, one that has not
