@@ -62,9 +62,11 @@ asio::awaitable<void> async_publish_export(engine_state& state, job_context& job
         aborted();
     job.job.publishing = record;
     job.progress.bytes = bytes;
-    // As after a first checkpoint: the older leases' files are vouched for no more (a resume with no chunk
-    // left to export publishes without one).
-    auto clean = [&files = state.files, id = job.id(), token = job.token()] { files.remove_older_leases(id, token); };
+    // The record names this lease's part as the only bytes a resume may need: the older leases' files are
+    // vouched for no more (a resume with no chunk left to export publishes without a checkpoint), and a
+    // parallel job's slices are in the part. They go before the completion is recorded, so a completed job
+    // has no partial file left in the data directory.
+    auto clean = [&files = state.files, id = job.id(), token = job.token()] { files.remove_all_but_part(id, token); };
     co_await async_offload(state.file_pool, std::move(clean));
     log_event("info", "job_publishing", {{"job", job.id()}, {"token", job.token()}, {"bytes", bytes}});
     const std::string location = co_await state.storage->async_publish(job, part, bytes);

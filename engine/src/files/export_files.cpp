@@ -24,11 +24,16 @@ int export_files::remove_older_leases(const std::string& id, std::int64_t token)
     return remove_partials_if(id, token);
 }
 
+int export_files::remove_all_but_part(const std::string& id, std::int64_t token) const {
+    return remove_partials_if(id, token + 1, part(id, token));
+}
+
 int export_files::remove_partials(const std::string& id) const {
     return remove_partials_if(id, std::nullopt);
 }
 
-int export_files::remove_partials_if(const std::string& id, std::optional<std::int64_t> older_than) const {
+int export_files::remove_partials_if(const std::string& id, std::optional<std::int64_t> older_than,
+                                     const fs::path& keep) const {
     int removed = 0;
     std::error_code ec;
     for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
@@ -39,6 +44,8 @@ int export_files::remove_partials_if(const std::string& id, std::optional<std::i
         if (!file || file->job_id != id || file->kind != export_file_kind::partial)
             continue;
         if (older_than && file->token && *file->token >= *older_than)
+            continue;
+        if (it->path() == keep)
             continue;
         std::error_code ignored;
         if (fs::remove(it->path(), ignored))

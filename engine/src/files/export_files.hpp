@@ -32,12 +32,18 @@ public:
     // Removes the job's partial files of leases older than `token` (version 1's too): for the holder of
     // lease `token`, once the job store confirmed a write of its own. Blocking; returns how many went.
     int remove_older_leases(const std::string& id, std::int64_t token) const;
+    // Removes the job's partial files of leases up to `token` but lease `token`'s whole-file part: for its
+    // holder once the job store confirmed its publishing record, which names that part as the only bytes a
+    // resume may need (a parallel job's slices are in it). A newer lease's files stay: the holder may have
+    // lost the job since. Blocking; returns how many went.
+    int remove_all_but_part(const std::string& id, std::int64_t token) const;
     // Removes every partial file of the job, whichever lease wrote it: for a job whose record says it
     // ended, or was cancelled. Blocking; returns how many went.
     int remove_partials(const std::string& id) const;
 
 private:
-    int remove_partials_if(const std::string& id, std::optional<std::int64_t> older_than) const;
+    int remove_partials_if(const std::string& id, std::optional<std::int64_t> older_than,
+                           const std::filesystem::path& keep = {}) const;
 
     std::filesystem::path dir_;
 };
