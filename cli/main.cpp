@@ -89,6 +89,9 @@ const std::vector<option_spec> serve_specs = {
     {"key", "COLUMN", "unique, increasing integer column to walk the table by", "id", "PGEXPORT_KEY"},
     {"random-page-cost", "N|server", "random_page_cost of the chunk statements, when below the server's (lets "
      "a (filter, key) index serve filtered chunks)", "1.1", "PGEXPORT_RANDOM_PAGE_COST"},
+    {"warm-session-idle", "DURATION", "a job's COPY sessions wait this long, idle, for the next job to reuse "
+     "them (a new backend first pays for mapping shared memory); 0: closed with each job", "30s",
+     "PGEXPORT_WARM_SESSION_IDLE"},
     {"api-key", "KEY", "require Authorization: Bearer KEY on /api/ (on a command line every user sees it in ps: "
      "prefer --api-key-file)", "", "PGEXPORT_API_KEYS", true},
     {"no-auth", "", "serve the API without keys on an address other than loopback (something in front "
@@ -242,6 +245,7 @@ int run_serve(const options& o) {
     if (auto id = o.get("instance-id"); id && *id != "host:pid")
         ec.instance_id = *id;
     ec.lease = o.get_duration("lease", std::chrono::milliseconds(300), std::chrono::hours(24));
+    ec.warm_session_idle = o.get_duration("warm-session-idle", std::chrono::milliseconds(0), std::chrono::hours(24));
     ec.retention = o.get_duration("retention", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     ec.max_snapshot_age = o.get_duration("max-snapshot-age", std::chrono::seconds(1), std::chrono::hours(24 * 3650));
     if (auto replica = o.get("replica"); replica && !replica->empty())

@@ -384,6 +384,7 @@ asio::awaitable<void> export_engine::async_shutdown() {
     }
     co_await impl_->sweeper.async_stop();
     co_await impl_->scheduler.async_stop();
+    impl_->state.rows_sessions.close_all(); // no stream runs any more
 }
 
 } // namespace pgexport::engine

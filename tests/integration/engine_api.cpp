@@ -16,12 +16,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <thread>
 #include <vector>
 
 using namespace pgexport::engine;
@@ -243,6 +245,56 @@ BOOST_AUTO_TEST_CASE(status_fields) {
     BOOST_TEST(owner_seen == "<found>"); // no owner filter sees every job
     BOOST_TEST(bob_jobs == 0u);
     BOOST_TEST(alice_jobs == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The chunks' sessions outlive their jobs (store/warm_sessions.hpp): the second job of an engine runs its
+// COPYs on the backend the first one left idle, a session ended by the server meanwhile is not used (the
+// job connects anew and completes), shutdown closes what waits, and warm_session_idle 0 keeps nothing.
+BOOST_AUTO_TEST_SUITE(warm_sessions)
+
+BOOST_AUTO_TEST_CASE(the_next_job_reuses_the_session_and_shutdown_closes_it) {
+    test_env env(standard_table + standard_rows(300));
+    const std::string select = "SELECT " + all_columns + " FROM t ORDER BY id";
+    const std::string idle_copies = "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'pgexport'"
+                                    " AND datname = current_database() AND state = 'idle' AND query LIKE 'COPY%'";
+    for (const auto idle : {std::chrono::milliseconds(30000), std::chrono::milliseconds(0)}) {
+        BOOST_TEST_CONTEXT("warm_session_idle " << idle.count() << " ms") {
+            auto config = env.config(50);
+            config.warm_session_idle = idle;
+            asio::io_context io;
+            export_engine engine(io.get_executor(), config);
+            std::vector<std::vector<std::string>> sessions; // the idle COPY sessions after each job
+            run_engine(io, engine, [&]() -> asio::awaitable<void> {
+                for (int i = 0; i < 3; ++i) {
+                    auto id = co_await engine.async_create(make_request("{}"));
+                    BOOST_TEST_REQUIRE(id.has_value());
+                    const job_info done = co_await wait_until_done(engine, *id);
+                    check_export(env, done, select);
+                    sessions.push_back(env.db.query(idle_copies));
+                    if (i == 1 && !sessions.back().empty()) // the server ends it: the third job connects anew
+                        env.db.query("SELECT pg_terminate_backend(" + sessions.back().front() + ")");
+                }
+            });
+            BOOST_TEST_REQUIRE(sessions.size() == 3u);
+            if (idle.count() > 0) {
+                BOOST_TEST_REQUIRE(sessions[0].size() == 1u);
+                BOOST_TEST(sessions[1] == sessions[0], boost::test_tools::per_element()); // the same backend
+                BOOST_TEST_REQUIRE(sessions[2].size() == 1u);
+                BOOST_TEST(sessions[2][0] != sessions[1][0]); // a new one after the terminated one
+            } else {
+                for (const auto& s : sessions)
+                    BOOST_TEST(s.empty());
+            }
+            // Shut down: nothing of the engine's is left at the database (a backend ends soon after its
+            // client closes; wait for that, not for a fixed time).
+            const auto deadline = clock_type::now() + job_timeout;
+            while (!env.db.query(idle_copies).empty() && clock_type::now() < deadline)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            BOOST_TEST(env.db.query(idle_copies).empty());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -113,6 +113,11 @@ struct engine_config {
     // judges a (filter column, key) index by its first column's correlation and walks the key's index
     // instead, filtering many rows per chunk; nullopt keeps the server's setting. See docs/scaling.md.
     std::optional<double> random_page_cost = 1.1;
+    // Between jobs the rows' sessions are kept open (at most max_concurrent * max_parallelism, the export
+    // connections the jobs may hold anyway), each at most this long idle, for the next stream to reuse: a
+    // new backend first pays for mapping the database's shared memory (docs/performance.md). Zero: every
+    // stream connects anew and closes its session at its end.
+    std::chrono::milliseconds warm_session_idle{std::chrono::seconds(30)};
     int max_attempts = 8; // transient failures in a row (no checkpoint between) before the job fails;
                           // the database being away is not one: the job waits for it, however long
     std::chrono::milliseconds retry_base_delay{500};

@@ -15,17 +15,22 @@ asio::awaitable<std::int64_t> async_stream(engine_state& state, job_context& job
                                            std::optional<std::size_t> slice, part_uploader* uploader) {
     const bool gzip = job.job.info.request.compression == output_compression::gzip;
     file_writer writer(state.executor, state.file_pool, path, bytes, state.config.write_buffer_bytes, gzip);
-    async_connection connection(state.executor);
     std::exception_ptr failure;
     // With --replica the rows come from the standby; everything else (the checkpoints) from the primary.
     const std::string rows_url = state.config.replica_url.value_or(state.config.database_url);
+    // A session an earlier stream left warm, else a new one (store/warm_sessions.hpp).
+    std::unique_ptr<async_connection> session = state.rows_sessions.take(rows_url);
     try {
         job.stop.throw_if_requested();
-        co_await connection.async_connect(rows_url, state.config.statement_timeout, state.config.connect_timeout);
+        if (!session) {
+            session = std::make_unique<async_connection>(state.executor);
+            co_await session->async_connect(rows_url, state.config.statement_timeout, state.config.connect_timeout);
+            if (auto cost = planner_settings_sql(state.config.random_page_cost))
+                co_await session->async_exec(*cost);
+        }
         if (std::exchange(job.waits.replica_unreachable_shown, false))
             job.waits.waiting.reset();
-        if (auto cost = planner_settings_sql(state.config.random_page_cost))
-            co_await connection.async_exec(*cost);
+        async_connection& connection = *session;
         co_await async_wait_for_replica(state, job, connection);
         co_await copy_chunks(state, job, writer, connection, slice, uploader);
     } catch (const pg_error& e) {
@@ -46,7 +51,7 @@ asio::awaitable<std::int64_t> async_stream(engine_state& state, job_context& job
         std::rethrow_exception(failure);
     }
     co_await writer.async_sync();
-    connection.close();
+    state.rows_sessions.give_back(rows_url, std::move(session));
     co_return writer.size();
 }
 

@@ -100,6 +100,7 @@ asio::awaitable<void> scheduler::claim_loop() {
             wake_pending_ = false;
             continue;
         }
+        state_.rows_sessions.close_idle(); // warm sessions idle for too long (store/warm_sessions.hpp)
         timer_.expires_after(state_.config.poll_interval);
         boost::system::error_code ec;
         co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

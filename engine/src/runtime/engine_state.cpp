@@ -14,6 +14,10 @@ engine_state::engine_state(boost::asio::any_io_executor ex, engine_config cfg)
       catalog(config.database_url, std::chrono::seconds(30), config.connect_timeout),
       listings({config.database_url, config.records_connections, config.records_queue, config.records_timeout,
                 config.connect_timeout}),
+      // As many as its jobs may hold at once: keeping them adds no connection to the instance's budget.
+      rows_sessions(static_cast<std::size_t>(std::max(0, config.max_concurrent)) *
+                        static_cast<std::size_t>(std::max(1, config.max_parallelism)),
+                    config.warm_session_idle),
       health(config.database_url, std::chrono::seconds(5), config.connect_timeout), files(config.data_dir),
       progress(std::make_shared<progress_hub>(executor)) {
     storage_services services{executor, file_pool, store, files};

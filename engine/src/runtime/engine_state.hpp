@@ -11,6 +11,7 @@
 #include "store/listing_pool.hpp"
 #include "store/pg.hpp"
 #include "store/table_catalog.hpp"
+#include "store/warm_sessions.hpp"
 #include "util/offload.hpp"
 
 #include <pgexport/engine.hpp>
@@ -69,6 +70,7 @@ struct engine_state {
     boost::asio::thread_pool file_pool{2};
     table_catalog catalog; // touched only on catalog_pool: creation's validation, estimate and slice plan
     listing_pool listings; // GET /api/records, on connections of its own: never in creation's way
+    warm_sessions rows_sessions; // the chunks' sessions between streams (store/warm_sessions.hpp)
     // /healthz's ping, on a connection and a thread of its own: behind no job-store or catalog work (a
     // 1 MB request's INSERT, a claim, a 100,000-value validation). Touched only on health_pool.
     boost::asio::thread_pool health_pool{1};

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <poll.h>
 #include <cstdlib>
 #include <system_error>
 #include <thread>
@@ -51,11 +52,8 @@ bool pg_error::transient() const noexcept {
 }
 
 std::string session_setup_sql(std::chrono::milliseconds statement_timeout) {
-    return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET "
-           "client_min_messages = warning; "
-           "SET statement_timeout = " +
-           std::to_string(statement_timeout.count()) +
-           ";"
+    return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET client_min_messages "
+           "= warning; SET statement_timeout = " + std::to_string(statement_timeout.count()) + ";"
            // A backend whose client died (kill -9, a lost host) stops its statement within a second instead of
            // running a COPY to its end, or for ever when it waits on a lock (PostgreSQL 14 and later).
            " DO $$BEGIN IF current_setting('server_version_num')::int >= 140000 THEN"
@@ -142,6 +140,17 @@ void async_connection::close() noexcept {
         socket_.reset();
     }
     conn_.reset();
+}
+
+bool async_connection::is_reusable() noexcept {
+    PGconn* c = conn_.get();
+    if (!c || !socket_ || cancelled_ || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE ||
+        PQisBusy(c) != 0)
+        return false;
+    // An idle session is sent nothing unasked: with anything to read (a terminated backend's FATAL, the end
+    // of the stream, a changed parameter) it is not used again.
+    pollfd socket{PQsocket(c), POLLIN, 0};
+    return ::poll(&socket, 1, 0) == 0;
 }
 
 void async_connection::cancel() {

@@ -67,6 +67,11 @@ public:
 
     bool is_open() const noexcept { return conn_ != nullptr; }
 
+    // True when the session can run another statement now: connected, never cancelled, out of any
+    // transaction, no statement or result pending, and nothing sent by the server since (without waiting):
+    // a session the server ended (its backend terminated, the server restarted) is not reusable.
+    bool is_reusable() noexcept;
+
 private:
     boost::asio::awaitable<void> async_wait_readable();
     boost::asio::awaitable<void> async_flush_output();
